@@ -1,0 +1,89 @@
+# mashang — build, run and test.  See README.md.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS     = libevent hiredis libcurl libpcre2-8 opencc jansson expat libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN    = -Wall -Wextra -Wpedantic -Werror
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+
+PROGRAMS = src/main.c src/mashangctl.c
+LIB_SRC  = $(filter-out $(PROGRAMS),$(wildcard src/*.c))
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_scripts.o
+LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit unit-valgrind asan e2e eval check bench clean stop
+all: $(BUILD)/mashangd $(BUILD)/mashangctl
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/mashang/*.h) | $(BUILD)/obj $(BUILD)/gen
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/lua_scripts.c: $(LUA_SRC) scripts/embed.sh | $(BUILD)/gen
+	scripts/embed.sh $(LUA_SRC) > $@
+
+$(BUILD)/obj/lua_scripts.o: $(BUILD)/gen/lua_scripts.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmashang.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mashangd: $(BUILD)/obj/main.o $(BUILD)/libmashang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mashangctl: $(BUILD)/obj/mashangctl.o $(BUILD)/libmashang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmashang.a | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmashang.a $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/obj $(BUILD)/gen $(BUILD)/tests:
+	mkdir -p $@
+
+# ---- running ---------------------------------------------------------------
+run: deps all
+	@scripts/run.sh
+
+stop:
+	@scripts/run.sh stop
+
+# ---- tests -----------------------------------------------------------------
+# make test: packages, build, unit tests (plain, valgrind, ASan+UBSan),
+# intent examples, then the end-to-end suite against real Redis and Kannel.
+test: deps
+	$(MAKE) all unit
+	$(MAKE) unit-valgrind
+	$(MAKE) asan
+	$(MAKE) check
+	$(MAKE) e2e
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+unit-valgrind: $(UNIT_BIN)
+	@VALGRIND=1 scripts/run-unit.sh $(UNIT_BIN)
+
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
+
+check: $(BUILD)/mashangctl $(BUILD)/mashangd
+	$(BUILD)/mashangctl intents check intents
+	$(BUILD)/mashangd -c config/mashang.json --check
+
+e2e: all
+	@python3 tests/e2e/run.py
+
+eval: $(BUILD)/mashangctl
+	$(BUILD)/mashangctl intents eval $(or $(CORPUS),../shared/corpus/dev.tsv)
+
+clean:
+	rm -rf build

@@ -1,0 +1,77 @@
+#ifndef MASHANG_INTENTS_H
+#define MASHANG_INTENTS_H
+/* The intents engine: intents/*.intents (contract §10) compiled with
+ * PCRE2 (UTF, UCP, JIT) into an immutable set.  A set is shared read-only
+ * by every worker; each worker owns an intent_matcher (PCRE2 match data,
+ * normaliser and scratch), so matching allocates nothing per message. */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mashang/diag.h"
+
+enum intent_kind { INTENT_NONE = 0, INTENT_CONCERN, INTENT_CHAT, INTENT_COMMAND };
+
+/* Who sent the text: residents are matched against concern and chat
+ * intents, deputies against command intents first. */
+enum intent_role { ROLE_RESIDENT = 0, ROLE_DEPUTY };
+
+/* Category used when a resident's text matches no intent at all: no
+ * concern is ever dropped for want of a pattern. */
+#define INTENT_FALLBACK_LABEL "suggestion"
+
+#define INTENT_MAX_SLOTS 8
+#define INTENT_MAX_CANDIDATES 16
+
+struct intent_slot {
+    const char *name;      /* owned by the set */
+    char value[256];       /* UTF-8, cut on a character boundary */
+};
+
+struct intent_candidate {
+    const char *intent;    /* owned by the set */
+    const char *label;
+    int priority;
+    size_t start, end;     /* byte span in the normalised text */
+};
+
+struct intent_result {
+    enum intent_kind kind; /* INTENT_NONE: nothing matched */
+    const char *intent;    /* block name, e.g. "streetlight"; NULL if none */
+    const char *label;     /* "facilities", "chat.status", "cmd.accept"; fallback label if none */
+    const char *title;     /* optional display name of the intent ("路灯"), or NULL */
+    int priority;
+    const char *const *needs;   /* NULL-terminated slot names the intent asks for */
+    size_t nslots;
+    struct intent_slot slots[INTENT_MAX_SLOTS];
+    size_t ncandidates;    /* every intent that matched, winner first */
+    struct intent_candidate candidates[INTENT_MAX_CANDIDATES];
+};
+
+struct intent_set;
+struct intent_matcher;
+
+/* Loads every *.intents file of `dir` in name order.  Returns NULL with
+ * every problem as "file:line: message" in `d`. */
+struct intent_set *intent_set_load(const char *dir, struct diag *d);
+void intent_set_free(struct intent_set *s);
+size_t intent_set_size(const struct intent_set *s);
+
+struct intent_matcher *intent_matcher_new(void);
+void intent_matcher_free(struct intent_matcher *m);
+
+/* Normalises and matches `text`.  Returns 0 and fills `out`, or -1 if the
+ * text is not valid UTF-8.  The normalised text stays readable through
+ * intent_matcher_normalized() until the next call. */
+int intent_match(const struct intent_set *s, struct intent_matcher *m,
+                 const char *text, size_t len, enum intent_role role,
+                 struct intent_result *out);
+const char *intent_matcher_normalized(const struct intent_matcher *m);
+
+/* Slot value by name, or NULL. */
+const char *intent_slot(const struct intent_result *r, const char *name);
+
+/* Runs every example/counter of the set; each failure is reported in `d`
+ * as "file:line: message".  Returns the number of failures. */
+int intent_set_check(const struct intent_set *s, struct intent_matcher *m, struct diag *d);
+
+#endif

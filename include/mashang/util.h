@@ -1,0 +1,39 @@
+#ifndef MASHANG_UTIL_H
+#define MASHANG_UTIL_H
+/* Small text helpers shared by every channel: phone numbers, masking,
+ * UTF-8/UTF-16 and SMS segment arithmetic. */
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Normalises a phone number to E.164 ("+8613800138000").  Accepts
+ * "13800138000", "8613800138000", "+8613800138000", "008613800138000",
+ * with spaces or dashes.  `country_code` is digits only ("86").
+ * Returns 0 and writes a NUL-terminated string, or -1 if `in` is not a
+ * plausible phone number or `out` is too small. */
+int phone_normalize(const char *in, const char *country_code, char *out, size_t outsz);
+
+/* Masks an address for logs and deputies' screens: a phone keeps its
+ * last four digits and the three national digits before the mask
+ * ("+8613800138000" -> "138****8000"); any other id keeps its first and
+ * last three characters ("oAbc****xyz").  Always NUL-terminates. */
+void address_mask(const char *addr, char *out, size_t outsz);
+
+bool utf8_valid(const char *s, size_t len);
+
+/* Number of Unicode code points in valid UTF-8. */
+size_t utf8_length(const char *s, size_t len);
+
+/* Converts UTF-16BE (with surrogate pairs) to a malloc'd NUL-terminated
+ * UTF-8 string.  Returns NULL on odd length, lone surrogates or OOM. */
+char *utf16be_to_utf8(const unsigned char *s, size_t len, size_t *outlen);
+
+/* Segments needed to send `s` as one SMS: GSM-7 when every character is
+ * ASCII-printable (160 alone, 153 per concatenated part), else UCS-2
+ * (70 alone, 67 per part; characters outside the BMP count as two). */
+int sms_segments(const char *s, size_t len);
+
+/* Returns a malloc'd copy of `s` with leading/trailing ASCII and
+ * ideographic (U+3000) whitespace removed. */
+char *str_trim_dup(const char *s);
+
+#endif
