@@ -7,6 +7,6 @@ echo '#include <stddef.h>'
 for f in "$@"; do
     name=$(basename "$f" .lua)
     printf 'const char lua_%s[] = {\n' "$name"
-    od -An -v -tx1 "$f" | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'
+    od -An -v -tx1 "$f" | sed -e 's/ *\([0-9a-f][0-9a-f]\)/(char)0x\1,/g'
     printf '0x00};\nconst size_t lua_%s_len = sizeof(lua_%s) - 1;\n' "$name" "$name"
 done

@@ -106,6 +106,15 @@ const char *config_template(const struct config *c, const char *key);
 /* Display name of a category label, or the label itself. */
 const char *config_category_name(const struct config *c, const char *label);
 
+/* The built-in default text of a template key, or NULL if unknown. */
+const char *config_template_default(const char *key);
+/* Space-separated placeholder names a template may use ("case deputy"),
+ * "" for none, NULL for an unknown key. */
+const char *config_template_vars(const char *key);
+/* Chinese name of a built-in category label (TAXONOMY.md plus "other"),
+ * or NULL when the label is not built in. */
+const char *config_builtin_category(const char *label);
+
 const struct wechat_account *config_wechat(const struct config *c, const char *name);
 const struct chat_channel *config_chat(const struct config *c, const char *name);
 

@@ -1,6 +1,6 @@
 #ifndef MASHANG_INTENTS_H
 #define MASHANG_INTENTS_H
-/* The intents engine: intents/*.intents (contract §10) compiled with
+/* The intents engine: intents/NAME.intents files (contract §10) compiled with
  * PCRE2 (UTF, UCP, JIT) into an immutable set.  A set is shared read-only
  * by every worker; each worker owns an intent_matcher (PCRE2 match data,
  * normaliser and scratch), so matching allocates nothing per message. */
@@ -73,5 +73,8 @@ const char *intent_slot(const struct intent_result *r, const char *name);
 /* Runs every example/counter of the set; each failure is reported in `d`
  * as "file:line: message".  Returns the number of failures. */
 int intent_set_check(const struct intent_set *s, struct intent_matcher *m, struct diag *d);
+
+/* Number of example and counter lines in the set (for summaries). */
+void intent_set_counts(const struct intent_set *s, size_t *nexamples, size_t *ncounters);
 
 #endif

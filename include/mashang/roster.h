@@ -47,15 +47,22 @@ struct roster {
     size_t nstations;
     struct deputy *deputies;
     size_t ndeputies;
+    char *country_code;    /* used to normalise phones given to lookups */
 };
 
 /* Phone numbers are normalised with `country_code` ("86"). Returns 0, or
  * -1 with every problem in `d` and `out` zeroed. */
 int roster_load(const char *path, const char *country_code, struct roster *out, struct diag *d);
+/* Same, with the country code and the category labels (built-in and
+ * added under "categories") of a loaded config: topics may name any of
+ * them.  roster_load() only knows the built-in labels. */
+struct config;
+int roster_load_cfg(const char *path, const struct config *cfg, struct roster *out, struct diag *d);
 void roster_free(struct roster *r);
 
 /* Lookups return NULL when absent.  Deputy ids match case-insensitively. */
 const struct deputy *roster_deputy(const struct roster *r, const char *id);
+/* `e164` may also be any form phone_normalize() accepts. */
 const struct deputy *roster_deputy_by_phone(const struct roster *r, const char *e164);
 const struct deputy *roster_deputy_by_wechat(const struct roster *r, const char *openid);
 const struct station *roster_station(const struct roster *r, const char *id);

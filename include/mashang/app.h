@@ -1,0 +1,33 @@
+#ifndef MASHANG_APP_H
+#define MASHANG_APP_H
+/* What one daemon worker holds: its loop, the loaded configuration,
+ * roster and intents, and its connections.  main.c owns it; modules get
+ * it passed in and never keep their own copies of what is in it. */
+#include <stdbool.h>
+
+struct event_base;
+struct config;
+struct roster;
+struct intent_set;
+struct intent_matcher;
+struct store;
+struct http_client;
+struct outbox;
+struct server;
+
+struct app {
+    struct event_base *base;
+    const struct config *cfg;
+    struct roster *roster;             /* replaced whole on reload */
+    struct intent_set *intents;        /* replaced whole on reload */
+    struct intent_matcher *matcher;
+    struct store *store;
+    struct http_client *http;
+    struct outbox *outbox;
+    struct server *server;
+    char digest[17];                   /* of the published directory (directory.h) */
+    char instance[64];                 /* host:pid, owner of outbox leases */
+    bool stopping;
+};
+
+#endif

@@ -1,0 +1,41 @@
+#ifndef MASHANG_STEP_H
+#define MASHANG_STEP_H
+/* One inbound message, from any channel, to its one atomic Redis step:
+ * identify the sender (resident or deputy), match intents, plan routing,
+ * and run src/lua/step.lua, which dedupes, does the case work and queues
+ * the replies in the outbox.  The channel answers its HTTP request only
+ * when `done` reports the outcome. */
+#include <stddef.h>
+
+#include "mashang/app.h"
+
+struct inbound {
+    const char *channel;   /* "sms", "wechat:main", "chat:relay" */
+    const char *addr;      /* E.164 phone or platform user id */
+    const char *to;        /* number/account it was sent to, or NULL */
+    const char *text;      /* valid UTF-8 */
+    size_t len;
+    const char *msg_id;    /* platform message id, or NULL */
+};
+
+enum step_outcome {
+    STEP_STORED = 0,       /* stored with its replies */
+    STEP_DUPLICATE,        /* seen before: nothing new stored */
+    STEP_UNAVAILABLE,      /* Redis could not be reached: not stored */
+    STEP_REJECTED,         /* the input itself is unusable (e.g. invalid UTF-8) */
+};
+
+typedef void (*step_done_fn)(enum step_outcome outcome, const char *action,
+                             const char *case_id, void *arg);
+
+/* Starts the step; `in` may be freed on return.  `done` is called exactly
+ * once, possibly before step_submit returns (when Redis is down). */
+void step_submit(struct app *app, const struct inbound *in, step_done_fn done, void *arg);
+
+/* Helpers exposed for tests. */
+/* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */
+const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz);
+/* 1-5 from a digit or a word (非常满意 5, 满意 5, 基本满意 3, 不满意 1 ...); 0 if none. */
+int step_rating_value(const char *slot);
+
+#endif

@@ -1,0 +1,548 @@
+/* `mashangctl intents ...`: test, check, eval and bench an intents
+ * directory offline (contract §1).  Output formats are relied on by
+ * scripts; change them only compatibly. */
+#include "mashang/ctl.h"
+#include "mashang/diag.h"
+#include "mashang/intents.h"
+
+#include <jansson.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_DIR "intents"
+
+struct opts {
+    const char *dir;
+    enum intent_role role;
+    bool json;
+    const char *arg;       /* the one positional argument, if any */
+};
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    o->dir = DEFAULT_DIR;
+    o->role = ROLE_RESIDENT;
+    o->json = false;
+    o->arg = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--dir") == 0 && i + 1 < argc) {
+            o->dir = argv[++i];
+        } else if (strcmp(a, "--as") == 0 && i + 1 < argc) {
+            const char *r = argv[++i];
+            if (strcmp(r, "resident") == 0)
+                o->role = ROLE_RESIDENT;
+            else if (strcmp(r, "deputy") == 0)
+                o->role = ROLE_DEPUTY;
+            else {
+                fprintf(stderr, "mashangctl: --as takes resident or deputy, not \"%s\"\n", r);
+                return -1;
+            }
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (a[0] == '-' && a[1] == '-' && !o->arg) {
+            fprintf(stderr, "mashangctl: unknown option %s\n", a);
+            return -1;
+        } else if (!o->arg) {
+            o->arg = a;
+        } else {
+            fprintf(stderr, "mashangctl: unexpected argument \"%s\"\n", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Loads the set and a matcher; prints problems.  Returns 0 or -1. */
+static int open_set(const char *dir, struct intent_set **s, struct intent_matcher **m)
+{
+    struct diag d;
+    diag_init(&d);
+    *s = intent_set_load(dir, &d);
+    diag_print(&d, stderr);
+    diag_free(&d);
+    if (!*s)
+        return -1;
+    *m = intent_matcher_new();
+    if (!*m) {
+        fprintf(stderr, "mashangctl: cannot create a matcher (OpenCC data missing?)\n");
+        intent_set_free(*s);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *kind_name(enum intent_kind k)
+{
+    switch (k) {
+    case INTENT_CONCERN: return "concern";
+    case INTENT_CHAT: return "chat";
+    case INTENT_COMMAND: return "command";
+    default: return "none";
+    }
+}
+
+/* ---- test ------------------------------------------------------------- */
+
+static void print_json(const char *text, size_t len, const char *norm,
+                       const struct intent_result *r, bool ok, double us)
+{
+    json_t *o = json_object();
+    json_t *t = json_stringn(text, len); /* NULL if not UTF-8 */
+    json_object_set_new(o, "text", t ? t : json_null());
+    if (!ok) {
+        json_object_set_new(o, "error", json_string("invalid UTF-8"));
+    } else {
+        json_object_set_new(o, "normalized", json_string(norm));
+        json_object_set_new(o, "intent", r->intent ? json_string(r->intent) : json_null());
+        json_object_set_new(o, "kind", json_string(kind_name(r->kind)));
+        json_object_set_new(o, "label", json_string(r->label));
+        json_object_set_new(o, "title", r->title ? json_string(r->title) : json_null());
+        json_object_set_new(o, "priority", json_integer(r->priority));
+        json_t *slots = json_object();
+        for (size_t i = 0; i < r->nslots; i++)
+            json_object_set_new(slots, r->slots[i].name, json_string(r->slots[i].value));
+        json_object_set_new(o, "slots", slots);
+        json_t *needs = json_array();
+        for (const char *const *n = r->needs; n && *n; n++)
+            json_array_append_new(needs, json_string(*n));
+        json_object_set_new(o, "needs", needs);
+        json_t *cands = json_array();
+        for (size_t i = 0; i < r->ncandidates; i++) {
+            const struct intent_candidate *c = &r->candidates[i];
+            json_array_append_new(cands, json_pack("{s:s,s:s,s:i,s:I,s:I}", "intent", c->intent,
+                                                   "label", c->label, "priority", c->priority,
+                                                   "start", (json_int_t)c->start, "end",
+                                                   (json_int_t)c->end));
+        }
+        json_object_set_new(o, "candidates", cands);
+    }
+    json_object_set_new(o, "us", json_real(us));
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+}
+
+static void print_human(const char *norm, const struct intent_result *r, bool ok, double us)
+{
+    if (!ok) {
+        printf("error:      invalid UTF-8\n\n");
+        return;
+    }
+    printf("normalized: %s\n", norm);
+    if (r->kind == INTENT_NONE)
+        printf("intent:     (none) -> fallback label %s\n", r->label);
+    else
+        printf("intent:     %s  kind=%s  label=%s  priority=%d%s%s\n", r->intent,
+               kind_name(r->kind), r->label, r->priority, r->title ? "  title=" : "",
+               r->title ? r->title : "");
+    for (size_t i = 0; i < r->nslots; i++)
+        printf("slot:       %s = %s\n", r->slots[i].name, r->slots[i].value);
+    for (const char *const *n = r->needs; n && *n; n++)
+        printf("needs:      %s%s\n", *n, intent_slot(r, *n) ? "" : " (missing)");
+    for (size_t i = 1; i < r->ncandidates; i++) {
+        const struct intent_candidate *c = &r->candidates[i];
+        printf("also:       %s (%s) priority=%d span=%zu-%zu\n", c->intent, c->label,
+               c->priority, c->start, c->end);
+    }
+    printf("time:       %.1f us\n\n", us);
+}
+
+static void test_one(const struct intent_set *s, struct intent_matcher *m, const struct opts *o,
+                     const char *text, size_t len)
+{
+    struct intent_result r;
+    double t0 = now_us();
+    bool ok = intent_match(s, m, text, len, o->role, &r) == 0;
+    double us = now_us() - t0;
+    if (o->json)
+        print_json(text, len, intent_matcher_normalized(m), &r, ok, us);
+    else
+        print_human(intent_matcher_normalized(m), &r, ok, us);
+}
+
+static void chomp(char *line, ssize_t *len)
+{
+    while (*len > 0 && (line[*len - 1] == '\n' || line[*len - 1] == '\r'))
+        line[--*len] = '\0';
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0)
+        return 2;
+    struct intent_set *s;
+    struct intent_matcher *m;
+    if (open_set(o.dir, &s, &m) < 0)
+        return 1;
+    if (o.arg) {
+        test_one(s, m, &o, o.arg, strlen(o.arg));
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            chomp(line, &len);
+            test_one(s, m, &o, line, (size_t)len);
+            fflush(stdout);
+        }
+        free(line);
+    }
+    intent_matcher_free(m);
+    intent_set_free(s);
+    return 0;
+}
+
+/* ---- check ------------------------------------------------------------ */
+
+static int cmd_check(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0)
+        return 2;
+    const char *dir = o.arg ? o.arg : o.dir;
+    struct intent_set *s;
+    struct intent_matcher *m;
+    if (open_set(dir, &s, &m) < 0)
+        return 1;
+    struct diag d;
+    diag_init(&d);
+    int failures = intent_set_check(s, m, &d);
+    diag_print(&d, stdout);
+    diag_free(&d);
+    size_t nex, nco;
+    intent_set_counts(s, &nex, &nco);
+    printf("intents check: %s: %zu intents, %zu examples, %zu counters, %d failure%s\n", dir,
+           intent_set_size(s), nex, nco, failures, failures == 1 ? "" : "s");
+    intent_matcher_free(m);
+    intent_set_free(s);
+    return failures ? 1 : 0;
+}
+
+/* ---- corpus (eval, bench) ----------------------------------------------- */
+
+struct sample {
+    char *label;     /* owned */
+    char *text;      /* owned */
+    int line;
+};
+
+struct corpus {
+    struct sample *v;
+    size_t n, cap;
+};
+
+static void corpus_free(struct corpus *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].label);
+        free(c->v[i].text);
+    }
+    free(c->v);
+}
+
+/* Reads `label<TAB>text` lines; blank lines and '#' lines are skipped. */
+static int corpus_load(const char *path, struct corpus *c)
+{
+    memset(c, 0, sizeof(*c));
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rc = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        chomp(line, &len);
+        if (len == 0 || line[0] == '#')
+            continue;
+        char *tab = strchr(line, '\t');
+        if (!tab) {
+            fprintf(stderr, "%s:%d: no TAB between label and text, skipped\n", path, lineno);
+            continue;
+        }
+        *tab = '\0';
+        if (c->n == c->cap) {
+            size_t nc = c->cap ? c->cap * 2 : 256;
+            struct sample *a = realloc(c->v, nc * sizeof(*a));
+            if (!a) {
+                rc = -1;
+                break;
+            }
+            c->v = a;
+            c->cap = nc;
+        }
+        struct sample *sm = &c->v[c->n];
+        sm->label = strdup(line);
+        sm->text = strdup(tab + 1);
+        sm->line = lineno;
+        if (!sm->label || !sm->text) {
+            free(sm->label);
+            free(sm->text);
+            rc = -1;
+            break;
+        }
+        c->n++;
+    }
+    free(line);
+    fclose(f);
+    if (rc < 0) {
+        fprintf(stderr, "%s: out of memory\n", path);
+        corpus_free(c);
+    }
+    return rc;
+}
+
+static bool is_command_label(const char *label)
+{
+    return strncmp(label, "cmd.", 4) == 0;
+}
+
+/* ---- eval ------------------------------------------------------------- */
+
+struct label_stats {
+    const char *label;
+    int tp, fp, fn, support;
+};
+
+struct confusion {
+    const char *gold, *pred;
+    int count;
+};
+
+static struct label_stats *stats_for(struct label_stats *v, size_t *n, const char *label)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(v[i].label, label) == 0)
+            return &v[i];
+    v[*n] = (struct label_stats){ .label = label };
+    return &v[(*n)++];
+}
+
+static int confusion_cmp(const void *a, const void *b)
+{
+    const struct confusion *x = a, *y = b;
+    if (x->count != y->count)
+        return y->count - x->count;
+    int c = strcmp(x->gold, y->gold);
+    return c ? c : strcmp(x->pred, y->pred);
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct label_stats *)a)->label, ((const struct label_stats *)b)->label);
+}
+
+static double pct(int a, int b)
+{
+    return b ? 100.0 * a / b : 0.0;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0)
+        return 2;
+    if (!o.arg) {
+        fprintf(stderr, "usage: mashangctl intents eval FILE.tsv [--dir DIR]\n");
+        return 2;
+    }
+    struct corpus c;
+    if (corpus_load(o.arg, &c) < 0)
+        return 1;
+    struct intent_set *s;
+    struct intent_matcher *m;
+    if (open_set(o.dir, &s, &m) < 0) {
+        corpus_free(&c);
+        return 1;
+    }
+    /* Predicted labels point into the set or at the fallback literal, so
+     * they live as long as the set. */
+    const char **pred = calloc(c.n ? c.n : 1, sizeof(*pred));
+    const char **won = calloc(c.n ? c.n : 1, sizeof(*won));
+    struct label_stats *ls = calloc(2 * c.n + 1, sizeof(*ls));
+    struct confusion *cf = calloc(c.n + 1, sizeof(*cf));
+    if (!pred || !won || !ls || !cf) {
+        fprintf(stderr, "mashangctl: out of memory\n");
+        free(pred); free(won); free(ls); free(cf);
+        intent_matcher_free(m);
+        intent_set_free(s);
+        corpus_free(&c);
+        return 1;
+    }
+    size_t nls = 0, ncf = 0;
+    int right = 0, cmd_total = 0, cmd_right = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        struct sample *sm = &c.v[i];
+        bool cmd = is_command_label(sm->label);
+        struct intent_result r;
+        enum intent_role role = cmd ? ROLE_DEPUTY : ROLE_RESIDENT;
+        if (intent_match(s, m, sm->text, strlen(sm->text), role, &r) < 0) {
+            pred[i] = "(invalid-utf8)";
+            won[i] = NULL;
+        } else {
+            pred[i] = r.label;
+            won[i] = r.intent;
+        }
+        bool ok = strcmp(pred[i], sm->label) == 0;
+        right += ok;
+        cmd_total += cmd;
+        cmd_right += cmd && ok;
+        struct label_stats *g = stats_for(ls, &nls, sm->label);
+        g->support++;
+        struct label_stats *p = stats_for(ls, &nls, pred[i]);
+        if (ok) {
+            g->tp++;
+            continue;
+        }
+        g->fn++;
+        p->fp++;
+        size_t k;
+        for (k = 0; k < ncf; k++)
+            if (strcmp(cf[k].gold, sm->label) == 0 && strcmp(cf[k].pred, pred[i]) == 0)
+                break;
+        if (k == ncf)
+            cf[ncf++] = (struct confusion){ .gold = sm->label, .pred = pred[i] };
+        cf[k].count++;
+    }
+
+    printf("intents eval: %s (%zu lines, intents %s)\n", o.arg, c.n, o.dir);
+    printf("overall: %d/%zu = %.1f%%\n", right, c.n, pct(right, (int)c.n));
+    printf("cmd.*:   %d/%d = %.1f%%\n\n", cmd_right, cmd_total, pct(cmd_right, cmd_total));
+    qsort(ls, nls, sizeof(*ls), label_cmp);
+    printf("%-16s %9s %9s %9s %8s\n", "label", "precision", "recall", "f1", "support");
+    for (size_t i = 0; i < nls; i++) {
+        struct label_stats *l = &ls[i];
+        double p = pct(l->tp, l->tp + l->fp), r = pct(l->tp, l->tp + l->fn);
+        double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+        printf("%-16s %8.1f%% %8.1f%% %8.1f%% %8d\n", l->label, p, r, f1, l->support);
+    }
+    qsort(cf, ncf, sizeof(*cf), confusion_cmp);
+    printf("\nworst confusions (gold -> predicted):\n");
+    for (size_t i = 0; i < ncf && i < 15; i++)
+        printf("  %3d  %s -> %s\n", cf[i].count, cf[i].gold, cf[i].pred);
+    if (ncf == 0)
+        printf("  (none)\n");
+    printf("\nmisclassified:\n");
+    for (size_t i = 0; i < c.n; i++) {
+        if (strcmp(pred[i], c.v[i].label) == 0)
+            continue;
+        printf("  %s:%d: %s -> %s [%s] %s\n", o.arg, c.v[i].line, c.v[i].label, pred[i],
+               won[i] ? won[i] : "-", c.v[i].text);
+    }
+    free(pred);
+    free(won);
+    free(ls);
+    free(cf);
+    intent_matcher_free(m);
+    intent_set_free(s);
+    corpus_free(&c);
+    return 0;
+}
+
+/* ---- bench ------------------------------------------------------------ */
+
+static int double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0)
+        return 2;
+    if (!o.arg) {
+        fprintf(stderr, "usage: mashangctl intents bench FILE.tsv [--dir DIR]\n");
+        return 2;
+    }
+    struct corpus c;
+    if (corpus_load(o.arg, &c) < 0)
+        return 1;
+    if (c.n == 0) {
+        fprintf(stderr, "%s: no lines\n", o.arg);
+        corpus_free(&c);
+        return 1;
+    }
+    struct intent_set *s;
+    struct intent_matcher *m;
+    if (open_set(o.dir, &s, &m) < 0) {
+        corpus_free(&c);
+        return 1;
+    }
+    /* Enough rounds for a stable p99 without taking all day. */
+    size_t rounds = 200000 / c.n;
+    if (rounds < 20)
+        rounds = 20;
+    double *us = malloc(rounds * c.n * sizeof(*us));
+    if (!us) {
+        fprintf(stderr, "mashangctl: out of memory\n");
+        intent_matcher_free(m);
+        intent_set_free(s);
+        corpus_free(&c);
+        return 1;
+    }
+    struct intent_result r;
+    for (size_t i = 0; i < c.n; i++) /* warm-up: caches, OpenCC dictionaries */
+        intent_match(s, m, c.v[i].text, strlen(c.v[i].text), ROLE_RESIDENT, &r);
+    size_t k = 0;
+    double t_start = now_us();
+    for (size_t round = 0; round < rounds; round++) {
+        for (size_t i = 0; i < c.n; i++) {
+            enum intent_role role = is_command_label(c.v[i].label) ? ROLE_DEPUTY : ROLE_RESIDENT;
+            double t0 = now_us();
+            intent_match(s, m, c.v[i].text, strlen(c.v[i].text), role, &r);
+            us[k++] = now_us() - t0;
+        }
+    }
+    double total = now_us() - t_start;
+    qsort(us, k, sizeof(*us), double_cmp);
+    printf("intents bench: %s: %zu messages x %zu rounds, %zu intents\n", o.arg, c.n, rounds,
+           intent_set_size(s));
+    printf("median %.1f us, p99 %.1f us, max %.1f us, %.0f messages/s\n", us[k / 2],
+           us[(size_t)((double)k * 0.99)], us[k - 1], (double)k / (total / 1e6));
+    free(us);
+    intent_matcher_free(m);
+    intent_set_free(s);
+    corpus_free(&c);
+    return 0;
+}
+
+int ctl_intents_main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } sub[] = {
+        { "test", cmd_test }, { "check", cmd_check }, { "eval", cmd_eval }, { "bench", cmd_bench },
+    };
+    if (argc >= 2)
+        for (size_t i = 0; i < sizeof(sub) / sizeof(*sub); i++)
+            if (strcmp(argv[1], sub[i].name) == 0)
+                return sub[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "usage: mashangctl intents test [--dir DIR] [--as resident|deputy] [--json] "
+                    "[\"text\"]\n"
+                    "       mashangctl intents check [DIR]\n"
+                    "       mashangctl intents eval FILE.tsv [--dir DIR]\n"
+                    "       mashangctl intents bench FILE.tsv [--dir DIR]\n");
+    return 2;
+}

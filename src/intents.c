@@ -1,0 +1,393 @@
+/* Intent sets and matching (contract §10, docs/intents.md).
+ *
+ * Ranking, deterministic for a given set and text:
+ *   1. a deputy's command intents before anything else (residents never
+ *      see commands at all);
+ *   2. higher score: the intent's priority plus the weights of all its
+ *      patterns that match (weights default to 0, so without them this is
+ *      plain priority);
+ *   3. longer match (the longest span any of its patterns matched);
+ *   4. earlier intent in load order (file name order, then block order).
+ * Slots are taken from the winner only: each of its patterns is run
+ * again and named groups fill slots not yet filled, in pattern order. */
+#include "intents_internal.h"
+
+#include "mashang/normalize.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct candidate {
+    size_t intent;
+    int group;          /* 0 sorts first: a deputy's commands */
+    int score;
+    size_t start, end;
+};
+
+struct intent_matcher {
+    struct normalizer *norm;     /* owned */
+    pcre2_match_data *md;        /* owned; regrown only when a set needs more groups */
+    uint32_t md_pairs;
+    struct candidate *cands;     /* owned scratch, one per intent of the largest set seen */
+    size_t candcap;
+    const char *normalized;      /* owned by norm, valid until the next match */
+};
+
+static const char *const no_needs[] = { NULL };
+
+/* ---- sets ------------------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+void intent_set_free(struct intent_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        intents_free_intent(&s->intents[i]);
+    free(s->intents);
+    for (size_t i = 0; i < s->nfiles; i++)
+        free(s->files[i]);
+    free(s->files);
+    free(s);
+}
+
+size_t intent_set_size(const struct intent_set *s)
+{
+    return s ? s->n : 0;
+}
+
+/* Lists the *.intents names of `dir`, sorted, into `*out` (caller frees
+ * each name and the array).  Returns -1 with a diag on failure. */
+static int list_files(const char *dir, char ***out, size_t *count, struct diag *d)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        diag_add(d, "%s: cannot open intents directory", dir);
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".intents"))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **a = realloc(names, cap * sizeof(*a));
+            if (!a)
+                goto oom;
+            names = a;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            goto oom;
+        n++;
+    }
+    closedir(dh);
+    if (n)
+        qsort(names, n, sizeof(*names), name_cmp);
+    *out = names;
+    *count = n;
+    return 0;
+oom:
+    closedir(dh);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    diag_add(d, "%s: out of memory", dir);
+    return -1;
+}
+
+struct intent_set *intent_set_load(const char *dir, struct diag *d)
+{
+    char **names = NULL;
+    size_t nnames = 0;
+    if (list_files(dir, &names, &nnames, d) < 0)
+        return NULL;
+    struct intent_set *s = calloc(1, sizeof(*s));
+    int errors = 0;
+    if (!s) {
+        diag_add(d, "%s: out of memory", dir);
+        errors++;
+    } else if (nnames == 0) {
+        diag_add(d, "%s: no .intents files", dir);
+        errors++;
+    } else if (!(s->files = calloc(nnames, sizeof(char *)))) {
+        diag_add(d, "%s: out of memory", dir);
+        errors++;
+    }
+    size_t dl = strlen(dir);
+    bool slash = dl > 0 && dir[dl - 1] == '/';
+    /* Every file is parsed even after an error, so one run reports all. */
+    for (size_t i = 0; s && s->files && i < nnames; i++) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", dir, slash ? "" : "/", names[i]) < 0) {
+            diag_add(d, "%s: out of memory", dir);
+            errors++;
+            break;
+        }
+        s->files[s->nfiles++] = path; /* owned by the set; diagnostics point into it */
+        errors += intents_parse_file(s, path, path, d);
+    }
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    if (errors) {
+        intent_set_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- matchers --------------------------------------------------------- */
+
+struct intent_matcher *intent_matcher_new(void)
+{
+    struct intent_matcher *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->norm = normalizer_new();
+    m->md_pairs = 16;
+    m->md = pcre2_match_data_create(m->md_pairs, NULL);
+    if (!m->norm || !m->md) {
+        intent_matcher_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void intent_matcher_free(struct intent_matcher *m)
+{
+    if (!m)
+        return;
+    normalizer_free(m->norm);
+    pcre2_match_data_free(m->md);
+    free(m->cands);
+    free(m);
+}
+
+const char *intent_matcher_normalized(const struct intent_matcher *m)
+{
+    return m->normalized ? m->normalized : "";
+}
+
+/* Sizes the scratch for `s`; allocates only the first time a matcher
+ * meets a bigger set, never per message. */
+static int matcher_fit(struct intent_matcher *m, const struct intent_set *s)
+{
+    if (s->max_groups + 1 > m->md_pairs) {
+        pcre2_match_data *md = pcre2_match_data_create(s->max_groups + 1, NULL);
+        if (!md)
+            return -1;
+        pcre2_match_data_free(m->md);
+        m->md = md;
+        m->md_pairs = s->max_groups + 1;
+    }
+    if (s->n > m->candcap) {
+        struct candidate *c = realloc(m->cands, s->n * sizeof(*c));
+        if (!c)
+            return -1;
+        m->cands = c;
+        m->candcap = s->n;
+    }
+    return 0;
+}
+
+static bool cand_before(const struct candidate *a, const struct candidate *b)
+{
+    if (a->group != b->group)
+        return a->group < b->group;
+    if (a->score != b->score)
+        return a->score > b->score;
+    size_t la = a->end - a->start, lb = b->end - b->start;
+    if (la != lb)
+        return la > lb;
+    return a->intent < b->intent;
+}
+
+static bool is_trim_byte(const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    return c == ' ' || c == ',' || c == ':' || c == ';' || c == '-' || c == '.' || c == '>';
+}
+
+/* Multi-byte separators trimmed from slot edges: ，、：；。→ */
+static size_t trim_seq(const char *p, size_t n)
+{
+    static const char *const seqs[] = { "\xEF\xBC\x8C", "\xE3\x80\x81", "\xEF\xBC\x9A",
+                                        "\xEF\xBC\x9B", "\xE3\x80\x82", "\xE2\x86\x92" };
+    for (size_t i = 0; i < sizeof(seqs) / sizeof(*seqs); i++)
+        if (n >= 3 && memcmp(p, seqs[i], 3) == 0)
+            return 3;
+    return 0;
+}
+
+static void set_slot(struct intent_result *r, const char *name, const char *v, size_t n)
+{
+    for (size_t i = 0; i < r->nslots; i++)
+        if (strcmp(r->slots[i].name, name) == 0)
+            return; /* first pattern to fill a slot wins */
+    for (;;) {
+        size_t k;
+        if (n > 0 && is_trim_byte(v)) {
+            v++;
+            n--;
+        } else if ((k = trim_seq(v, n))) {
+            v += k;
+            n -= k;
+        } else {
+            break;
+        }
+    }
+    for (;;) {
+        if (n > 0 && is_trim_byte(v + n - 1))
+            n--;
+        else if (n >= 3 && trim_seq(v + n - 3, 3))
+            n -= 3;
+        else
+            break;
+    }
+    if (n == 0 || r->nslots == INTENT_MAX_SLOTS)
+        return;
+    struct intent_slot *sl = &r->slots[r->nslots++];
+    size_t cap = sizeof(sl->value) - 1;
+    if (n > cap) {
+        n = cap;
+        while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+            n--; /* back to the start of the character that did not fit */
+    }
+    memcpy(sl->value, v, n);
+    sl->value[n] = '\0';
+    sl->name = name;
+}
+
+static void fill_slots(const struct intent *it, struct intent_matcher *m, const char *text,
+                       size_t len, struct intent_result *r)
+{
+    for (size_t p = 0; p < it->npatterns; p++) {
+        const struct intent_pattern *pat = &it->patterns[p];
+        if (pat->nnames == 0)
+            continue;
+        int rc = pcre2_match(pat->code, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, m->md,
+                             NULL);
+        if (rc < 0)
+            continue;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+        for (size_t k = 0; k < pat->nnames; k++) {
+            uint32_t g = pat->names[k].group;
+            if (g >= (uint32_t)rc || ov[2 * g] == PCRE2_UNSET)
+                continue;
+            set_slot(r, pat->names[k].name, text + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+        }
+    }
+}
+
+static void result_none(struct intent_result *out)
+{
+    out->kind = INTENT_NONE;
+    out->intent = NULL;
+    out->label = INTENT_FALLBACK_LABEL;
+    out->title = NULL;
+    out->priority = 0;
+    out->needs = no_needs;
+    out->nslots = 0;
+    out->ncandidates = 0;
+}
+
+int intent_match(const struct intent_set *s, struct intent_matcher *m, const char *text,
+                 size_t len, enum intent_role role, struct intent_result *out)
+{
+    result_none(out);
+    m->normalized = NULL;
+    if (matcher_fit(m, s) < 0)
+        return -1;
+    size_t nlen;
+    const char *norm = normalize_text(m->norm, text, len, &nlen);
+    if (!norm)
+        return -1;
+    m->normalized = norm;
+
+    size_t nc = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct intent *it = &s->intents[i];
+        if (it->kind == INTENT_COMMAND && role != ROLE_DEPUTY)
+            continue;
+        bool hit = false;
+        struct candidate c = { .intent = i, .score = it->priority,
+                               .group = (role == ROLE_DEPUTY && it->kind != INTENT_COMMAND) };
+        for (size_t p = 0; p < it->npatterns; p++) {
+            const struct intent_pattern *pat = &it->patterns[p];
+            int rc = pcre2_match(pat->code, (PCRE2_SPTR)norm, nlen, 0, PCRE2_NO_UTF_CHECK,
+                                 m->md, NULL);
+            if (rc < 0)
+                continue;
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+            c.score += pat->weight;
+            if (!hit || ov[1] - ov[0] > c.end - c.start) {
+                c.start = ov[0];
+                c.end = ov[1];
+            }
+            hit = true;
+        }
+        if (!hit)
+            continue;
+        /* Insertion keeps the array ranked; sets are small. */
+        size_t at = nc;
+        while (at > 0 && cand_before(&c, &m->cands[at - 1])) {
+            m->cands[at] = m->cands[at - 1];
+            at--;
+        }
+        m->cands[at] = c;
+        nc++;
+    }
+    if (nc == 0)
+        return 0;
+
+    for (size_t k = 0; k < nc && k < INTENT_MAX_CANDIDATES; k++) {
+        const struct intent *it = &s->intents[m->cands[k].intent];
+        struct intent_candidate *oc = &out->candidates[k];
+        oc->intent = it->name;
+        oc->label = it->label;
+        oc->priority = m->cands[k].score;
+        oc->start = m->cands[k].start;
+        oc->end = m->cands[k].end;
+        out->ncandidates++;
+    }
+    const struct intent *w = &s->intents[m->cands[0].intent];
+    out->kind = w->kind;
+    out->intent = w->name;
+    out->label = w->label;
+    out->title = w->title;
+    out->priority = m->cands[0].score;
+    out->needs = (const char *const *)w->needs;
+    fill_slots(w, m, norm, nlen, out);
+    return 0;
+}
+
+bool intents_intent_matches(const struct intent *it, struct intent_matcher *m, const char *text)
+{
+    for (size_t p = 0; p < it->npatterns; p++)
+        if (pcre2_match(it->patterns[p].code, (PCRE2_SPTR)text, strlen(text), 0,
+                        PCRE2_NO_UTF_CHECK, m->md, NULL) >= 0)
+            return true;
+    return false;
+}
+
+const char *intent_slot(const struct intent_result *r, const char *name)
+{
+    for (size_t i = 0; i < r->nslots; i++)
+        if (strcmp(r->slots[i].name, name) == 0)
+            return r->slots[i].value;
+    return NULL;
+}

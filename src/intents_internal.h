@@ -1,0 +1,67 @@
+#ifndef MASHANG_INTENTS_INTERNAL_H
+#define MASHANG_INTENTS_INTERNAL_H
+/* Private layout of an intent set, shared by src/intents*.c only.  The
+ * public API is include/mashang/intents.h. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mashang/diag.h"
+#include "mashang/intents.h"
+
+struct intent_group_name {
+    uint32_t group;            /* capture group number */
+    char *name;                /* owned */
+};
+
+struct intent_pattern {
+    pcre2_code *code;          /* owned; JIT-compiled when JIT is available */
+    int weight;                /* added to the intent's score when it matches */
+    int line;
+    uint32_t ngroups;          /* capture groups, excluding group 0 */
+    struct intent_group_name *names;   /* owned array of nnames */
+    size_t nnames;
+};
+
+struct intent_text {           /* an `example` or `counter` line */
+    char *text;                /* owned */
+    int line;
+};
+
+struct intent {
+    char *name, *label, *title;        /* owned; title may be NULL */
+    enum intent_kind kind;
+    int priority;
+    char **needs;                      /* owned, NULL-terminated, never NULL */
+    struct intent_pattern *patterns;   /* owned array */
+    size_t npatterns, patcap;
+    struct intent_text *examples, *counters;
+    size_t nexamples, excap, ncounters, cocap;
+    const char *file;                  /* points into intent_set.files */
+    int line;                          /* line of the [name] header */
+    size_t order;                      /* load order, the last tie-break */
+};
+
+struct intent_set {
+    struct intent *intents;            /* owned array, load order */
+    size_t n, cap;
+    char **files;                      /* owned display names of loaded files */
+    size_t nfiles, filecap;
+    uint32_t max_groups;               /* largest ngroups of any pattern */
+};
+
+/* Parses one file and appends its intents to `s`.  `display` is the name
+ * used in diagnostics.  Every problem goes to `d`; returns the number of
+ * problems found in this file. */
+int intents_parse_file(struct intent_set *s, const char *path, const char *display,
+                       struct diag *d);
+
+void intents_free_intent(struct intent *it);
+
+/* True if any pattern of `it` matches the already normalised `text`. */
+bool intents_intent_matches(const struct intent *it, struct intent_matcher *m, const char *text);
+
+#endif

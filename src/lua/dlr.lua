@@ -1,0 +1,15 @@
+-- Records a delivery report for an outbox message.
+-- KEYS[1] prefix; ARGV: id, kannel dlr type, now_ms
+local P = KEYS[1]
+local k = P .. 'out:' .. ARGV[1]
+if redis.call('EXISTS', k) == 0 then return 'unknown' end
+local names = { [1] = 'delivered', [2] = 'failed', [4] = 'buffered', [8] = 'accepted', [16] = 'failed' }
+local st = names[tonumber(ARGV[2]) or 0] or ('type' .. ARGV[2])
+-- Reports arrive in any order: a final answer is never overwritten by
+-- an intermediate one.
+local cur = redis.call('HGET', k, 'dlr')
+if (cur == 'delivered' or cur == 'failed') and st ~= 'delivered' and st ~= 'failed' then
+  return cur
+end
+redis.call('HSET', k, 'dlr', st, 'dlr_at', ARGV[3])
+return st

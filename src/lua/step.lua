@@ -1,0 +1,401 @@
+-- One inbound message, handled atomically: dedupe, the case work it asks
+-- for, and every reply it causes, queued in the durable outbox.
+--
+-- KEYS[1] is the key prefix "{ns}:" (one hash tag, so the script stays
+-- valid on Redis Cluster).  ARGV[1] is the envelope built by the daemon
+-- (src/step.c): the message, who sent it, the matched intent, the
+-- routing plan and the lifecycle transitions allowed for this intent.
+-- Reply texts, category names and the roster directory are read from
+-- the "{ns}:cfg:<digest>" hash the daemon writes at start and reload.
+--
+-- Nothing may fail after the first write: inputs are checked first.
+local P = KEYS[1]
+local env = cjson.decode(ARGV[1])
+local now = tonumber(env.now)
+local nows = math.floor(now / 1000)
+local msg = env.msg
+local intent = env.intent
+local slots = intent.slots or {}
+local opt = env.opt
+local CFG = P .. 'cfg:' .. env.cfg
+
+-- Dedupe: on the platform's message id, else on sender + text briefly.
+local seen, seen_ttl
+if msg.id and msg.id ~= '' then
+  seen = P .. 'seen:' .. msg.channel .. ':' .. msg.id
+  seen_ttl = opt.dedupe_s
+else
+  seen = P .. 'seen:' .. msg.channel .. ':' .. msg.addr .. ':' .. redis.sha1hex(msg.text)
+  seen_ttl = 10
+end
+local prev = redis.call('GET', seen)
+if prev then
+  return { 'duplicate', prev, 0 }
+end
+
+local function hget(k, f)
+  local v = redis.call('HGET', k, f)
+  if v == false then return nil end
+  return v
+end
+
+local cfg_cache = {}
+local function cfg(field)
+  local v = cfg_cache[field]
+  if v == nil then
+    v = hget(CFG, field) or false
+    cfg_cache[field] = v
+  end
+  return v or nil
+end
+
+local function render(key, vars)
+  local t = cfg('t:' .. key) or ''
+  return (string.gsub(t, '{([%w_%.]+)}', function(name)
+    local v = vars[name]
+    if v == nil then return '' end
+    return tostring(v)
+  end))
+end
+
+local people = {}
+local function person(id)
+  if not id or id == '' then return nil end
+  if people[id] == nil then
+    local j = cfg('d:' .. id)
+    people[id] = j and cjson.decode(j) or false
+  end
+  return people[id] or nil
+end
+
+local function category_name(label) return cfg('c:' .. label) or label end
+local function state_name(s) return cfg('t:state.' .. s) or s end
+
+local outn = 0
+local function send(channel, addr, text, case_id, kind)
+  if not channel or channel == '' or not addr or addr == '' or text == '' then return end
+  local oid = redis.call('INCR', P .. 'seq:out')
+  redis.call('HSET', P .. 'out:' .. oid, 'channel', channel, 'to', addr, 'text', text,
+    'case', case_id or '', 'kind', kind, 'attempts', 0, 'created', now, 'state', 'ready')
+  redis.call('ZADD', P .. 'outbox:ready', now, oid)
+  outn = outn + 1
+end
+local function reply(text, case_id) send(msg.channel, msg.addr, text, case_id, 'reply') end
+local function notify(p, text, case_id)
+  if p then send(p.channel, p.addr, text, case_id, 'notify') end
+end
+
+local function case_key(id) return P .. 'case:' .. id end
+local function load_case(id)
+  if not id or id == '' then return nil end
+  local h = redis.call('HGETALL', case_key(id))
+  if #h == 0 then return nil end
+  local c = {}
+  for i = 1, #h, 2 do c[h[i]] = h[i + 1] end
+  return c
+end
+local function history(id, actor, event, text)
+  redis.call('RPUSH', P .. 'hist:' .. id,
+    cjson.encode({ ts = nows, actor = actor, event = event, text = text or '' }))
+end
+local function set_state(c, to, actor, event, text)
+  c.state = to
+  redis.call('HSET', case_key(c.id), 'state', to, 'updated', nows)
+  history(c.id, actor, event, text)
+end
+local function allowed(ev, state)
+  local tr = env.tr and env.tr[ev]
+  if not tr then return nil end
+  for _, s in ipairs(tr.from) do
+    if s == state then return tr.to end
+  end
+  return nil
+end
+local function topic_of(c)
+  if c.title and c.title ~= '' then return c.title end
+  return category_name(c.category)
+end
+
+local RK = P .. 'res:' .. msg.channel .. ':' .. msg.addr
+local RCASES = P .. 'rcases:' .. msg.channel .. ':' .. msg.addr
+local function owns(c) return c and c.channel == msg.channel and c.addr == msg.addr end
+
+-- Routing: walk the daemon's plan; several candidates -> fewest open.
+local function fewest(list)
+  local best, best_n
+  for _, d in ipairs(list or {}) do
+    if person(d) then
+      local n = redis.call('ZCARD', P .. 'dq:' .. d)
+      if best == nil or n < best_n then best, best_n = d, n end
+    end
+  end
+  return best
+end
+local function route()
+  for _, step in ipairs(env.route or {}) do
+    if step.rule == 'binding' then
+      local b = hget(RK, 'bound')
+      if b and person(b) then return b, 'binding' end
+    else
+      local pick = nil
+      if step.duty and #step.duty > 0 then pick = fewest(step.duty) end
+      if not pick then pick = fewest(step.d) end
+      if pick then return pick, step.rule end
+    end
+  end
+  return nil, nil
+end
+
+local function new_case_id()
+  local n = redis.call('INCR', P .. 'seq:case')
+  if n < 1001 then n = redis.call('INCRBY', P .. 'seq:case', 1001 - n) end
+  return opt.prefix .. n
+end
+
+---------------------------------------------------------------------------
+-- Residents
+
+local function open_case()
+  local id = new_case_id()
+  local dep, rule = route()
+  local p = person(dep)
+  local label = intent.label
+  local title = intent.title or ''
+  local c = { id = id, category = label, title = title }
+  redis.call('HSET', case_key(id), 'id', id, 'state', 'new', 'category', label,
+    'intent', intent.name or '', 'title', title, 'text', msg.text, 'place', slots.place or '',
+    'channel', msg.channel, 'addr', msg.addr, 'masked', msg.masked or '',
+    'deputy', dep or '', 'station', p and p.station or '', 'routed_by', rule or '',
+    'created', nows, 'updated', nows, 'latest', p and p.name or '')
+  history(id, 'resident', 'opened', msg.text)
+  redis.call('ZADD', P .. 'cases', nows, id)
+  redis.call('ZADD', RCASES, nows, id)
+  redis.call('HSET', RK, 'last_case', id, 'last_seen', nows)
+  local vars = { case = id, topic = topic_of(c), category = category_name(label),
+                 deputy = p and p.name or '', station = p and p.station_name or '',
+                 text = msg.text, resident = msg.masked or '' }
+  if p then
+    set_state(c, 'assigned', 'system', 'assigned', dep .. ' ' .. rule)
+    redis.call('ZADD', P .. 'dq:' .. dep, nows, id)
+    reply(render('ack', vars), id)
+    notify(p, render('deputy_new', vars), id)
+  else
+    reply(render('ack', vars), id)
+  end
+  return 'case_opened', id
+end
+
+local function status()
+  local ids
+  if env.case then
+    if not owns(load_case(env.case)) then
+      reply(render('status_unknown', { case = env.case }))
+      return 'status_unknown', env.case
+    end
+    ids = { env.case }
+  else
+    ids = redis.call('ZRANGE', RCASES, 0, -1)
+  end
+  if #ids == 0 then
+    reply(render('status_none', {}))
+    return 'status_none', nil
+  end
+  local items = {}
+  for _, id in ipairs(ids) do
+    local c = load_case(id)
+    if c then
+      items[#items + 1] = render('status_item', { case = id, topic = topic_of(c),
+        state = state_name(c.state), latest = c.latest or '' })
+    end
+  end
+  reply(render('status', { items = table.concat(items, '；') }))
+  return 'status', ids[1]
+end
+
+local function rate()
+  local id = env.case or hget(RK, 'rating_case')
+  local c = load_case(id)
+  local r = tonumber(env.rating)
+  if not owns(c) or c.state ~= 'resolved' or not r then
+    reply(render('no_rating_case', {}))
+    return 'no_rating_case', id
+  end
+  redis.call('HSET', case_key(id), 'rating', r, 'rated_at', nows)
+  redis.call('HDEL', RK, 'rating_case')
+  redis.call('ZREM', P .. 'rating_due', id)
+  local p = person(c.deputy)
+  if r <= 2 then
+    set_state(c, allowed('reopen', c.state) or 'assigned', 'resident', 'reopened', tostring(r))
+    redis.call('ZADD', P .. 'dq:' .. c.deputy, nows, id)
+    local vars = { case = id, rating = r, deputy = p and p.name or '' }
+    reply(render('rated_low', vars), id)
+    local committee = cfg('committee')
+    if committee then notify(cjson.decode(committee), render('committee_low_rating', vars), id) end
+    notify(p, render('committee_low_rating', vars), id)
+    return 'reopened', id
+  end
+  set_state(c, allowed('rate', c.state) or 'closed', 'resident', 'rated', tostring(r))
+  redis.call('ZREM', RCASES, id)
+  reply(render('rated', { case = id, rating = r }), id)
+  return 'rated', id
+end
+
+local function withdraw()
+  local id = env.case
+  if not id then
+    local open = redis.call('ZRANGE', RCASES, 0, -1)
+    if #open == 1 then id = open[1] end
+  end
+  local c = load_case(id)
+  if not owns(c) then
+    reply(render('status_unknown', { case = id or '' }))
+    return 'status_unknown', id
+  end
+  local to = allowed('withdraw', c.state)
+  if not to then
+    reply(render('status', { items = render('status_item', { case = id, topic = topic_of(c),
+      state = state_name(c.state), latest = c.latest or '' }) }))
+    return 'withdraw_refused', id
+  end
+  set_state(c, to, 'resident', 'withdrawn', msg.text)
+  redis.call('ZREM', RCASES, id)
+  if c.deputy ~= '' then redis.call('ZREM', P .. 'dq:' .. c.deputy, id) end
+  reply(render('withdrawn', { case = id }), id)
+  notify(person(c.deputy), render('deputy_withdrawn', { case = id }), id)
+  return 'withdrawn', id
+end
+
+local function resident()
+  local label = intent.label
+  redis.call('HSET', RK, 'last_seen', nows)
+  if intent.kind == 'chat' then
+    if label == 'chat.status' then return status() end
+    if label == 'chat.rating' then return rate() end
+    if label == 'chat.withdraw' then return withdraw() end
+    if label == 'chat.thanks' then
+      reply(render('thanks', {}))
+      return 'thanks', nil
+    end
+    reply(render('help', {}))
+    return 'help', nil
+  end
+  return open_case()
+end
+
+---------------------------------------------------------------------------
+-- Deputies
+
+local COMMAND_EVENT = { ['cmd.accept'] = 'accept', ['cmd.progress'] = 'progress',
+                        ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail' }
+
+local function age(ts)
+  local s = nows - tonumber(ts)
+  if s >= 86400 then return math.floor(s / 86400) .. '天' end
+  if s >= 3600 then return math.floor(s / 3600) .. '小时' end
+  return math.max(1, math.floor(s / 60)) .. '分钟'
+end
+
+local function deputy_list(me)
+  local ids = redis.call('ZRANGE', P .. 'dq:' .. me, 0, -1, 'WITHSCORES')
+  if #ids == 0 then
+    reply(render('deputy_list_empty', {}))
+    return 'list', nil
+  end
+  local items = {}
+  for i = 1, #ids, 2 do
+    local c = load_case(ids[i])
+    if c then
+      items[#items + 1] = render('deputy_list_item', { case = c.id, topic = topic_of(c),
+        age = age(ids[i + 1]), state = state_name(c.state) })
+    end
+  end
+  reply(render('deputy_list', { count = #items, items = table.concat(items, '；') }))
+  return 'list', nil
+end
+
+local function deputy_detail(c)
+  local h = redis.call('LRANGE', P .. 'hist:' .. c.id, -3, -1)
+  local steps = {}
+  for _, j in ipairs(h) do
+    local e = cjson.decode(j)
+    steps[#steps + 1] = e.event .. (e.text ~= '' and ('：' .. e.text) or '')
+  end
+  reply(render('deputy_detail', { case = c.id, category = category_name(c.category),
+    state = state_name(c.state), text = c.text, place = c.place ~= '' and c.place or '-',
+    resident = c.masked, history = table.concat(steps, '；') }), c.id)
+  return 'detail', c.id
+end
+
+local function deputy()
+  local me = env.deputy
+  local label = intent.label
+  local ev = COMMAND_EVENT[label]
+  if label == 'cmd.list' then return deputy_list(me) end
+  if intent.kind ~= 'command' or not ev then
+    reply(render('deputy_help', {}))
+    return 'deputy_help', nil
+  end
+  local id = env.case
+  if not id then
+    local open = redis.call('ZRANGE', P .. 'dq:' .. me, 0, -1)
+    if #open ~= 1 then
+      reply(render('deputy_need_case', { count = #open }))
+      return 'need_case', nil
+    end
+    id = open[1]
+  end
+  local c = load_case(id)
+  if not c then
+    reply(render('deputy_unknown_case', { case = id }))
+    return 'unknown_case', id
+  end
+  if c.deputy ~= me then
+    reply(render('deputy_foreign_case', { case = id }))
+    return 'foreign_case', id
+  end
+  if ev == 'detail' then return deputy_detail(c) end
+
+  local to = allowed(ev, c.state)
+  if not to then
+    reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+      action = cfg('t:action.' .. ev) or ev }))
+    return 'bad_state', id
+  end
+  local p = person(me)
+  local body = slots.body or ''
+  local vars = { case = id, deputy = p and p.name or me, text = body, topic = topic_of(c) }
+  if ev == 'accept' then
+    set_state(c, to, me, 'accepted', body)
+    redis.call('HSET', case_key(id), 'accepted_at', nows)
+    send(c.channel, c.addr, render('accepted', vars), id, 'notify')
+    reply(render('deputy_accepted', vars), id)
+    return 'accepted', id
+  elseif ev == 'progress' then
+    set_state(c, to, me, 'progress', body)
+    redis.call('HSET', case_key(id), 'latest', body)
+    if not c.accepted_at then redis.call('HSET', case_key(id), 'accepted_at', nows) end
+    send(c.channel, c.addr, render('progress', vars), id, 'notify')
+    reply(render('deputy_progress', vars), id)
+    return 'progress', id
+  end
+  -- resolve
+  set_state(c, to, me, 'resolved', body)
+  redis.call('HSET', case_key(id), 'latest', body, 'result', body, 'resolved_at', nows)
+  redis.call('ZREM', P .. 'dq:' .. me, id)
+  redis.call('HSET', P .. 'res:' .. c.channel .. ':' .. c.addr, 'rating_case', id)
+  redis.call('ZADD', P .. 'rating_due', nows + opt.rating_s, id)
+  send(c.channel, c.addr, render('resolved', vars), id, 'notify')
+  reply(render('deputy_resolved', vars), id)
+  return 'resolved', id
+end
+
+---------------------------------------------------------------------------
+
+local action, case_id
+if env.role == 'deputy' then
+  action, case_id = deputy()
+else
+  action, case_id = resident()
+end
+redis.call('SET', seen, action .. ' ' .. (case_id or ''), 'EX', seen_ttl)
+return { action, case_id or '', outn }

@@ -1,0 +1,42 @@
+/* mashangctl: the administrator's command line (contract §1).  Each
+ * subcommand lives in its own src/ctl_*.c; this file only dispatches. */
+#include "mashang/ctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+};
+
+static const struct subcommand subcommands[] = {
+    { "intents", ctl_intents_main,
+      "intents test [--dir DIR] [--as resident|deputy] [--json] [\"text\"]\n"
+      "  intents check [DIR]\n"
+      "  intents eval FILE.tsv [--dir DIR]\n"
+      "  intents bench FILE.tsv [--dir DIR]" },
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: mashangctl COMMAND ...\n");
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(*subcommands); i++)
+        fprintf(out, "  %s\n", subcommands[i].usage);
+    return out == stderr ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0)
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(*subcommands); i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mashangctl: unknown command \"%s\"\n", argv[1]);
+    return usage(stderr);
+}

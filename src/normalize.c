@@ -1,0 +1,217 @@
+/* Text normalisation for intent matching (contract §10).
+ *
+ * One pass over the input decodes UTF-8 strictly and rewrites it into a
+ * scratch buffer: full-width ASCII and the ideographic space become
+ * half-width, ASCII is lower-cased, emoji and their joiners/modifiers are
+ * dropped, any run of whitespace becomes one space, and a run of the same
+ * punctuation mark becomes one mark.  Only if the text holds CJK
+ * characters does it then go through OpenCC's t2s converter, so plain
+ * ASCII commands ("list", "m1024") never pay for it. */
+#include "mashang/normalize.h"
+
+#include <opencc/opencc.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct normalizer {
+    opencc_t cc;      /* t2s converter, opened once */
+    char *buf;        /* pass-one output; owned, grown on demand */
+    size_t bufcap;
+    char *out;        /* final result handed to the caller; owned */
+    size_t outcap;
+};
+
+struct normalizer *normalizer_new(void)
+{
+    struct normalizer *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->cc = opencc_open("t2s.json");
+    if (n->cc == (opencc_t)-1) {
+        fprintf(stderr, "normalize: cannot open OpenCC t2s.json: %s\n", opencc_error());
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void normalizer_free(struct normalizer *n)
+{
+    if (!n)
+        return;
+    opencc_close(n->cc);
+    free(n->buf);
+    free(n->out);
+    free(n);
+}
+
+static int grow(char **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    char *q = realloc(*p, c);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* Strict UTF-8 decoder: rejects overlong forms, surrogates and values past
+ * U+10FFFF.  Returns the sequence length, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t n;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2; v = c & 0x1F; min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3; v = c & 0x0F; min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4; v = c & 0x07; min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+static size_t utf8_encode(uint32_t cp, char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Pictographs, dingbats, emoji modifiers, joiners and variation
+ * selectors: they carry mood, not content, and would break patterns
+ * that expect adjacent words. */
+static bool is_emoji(uint32_t cp)
+{
+    return (cp >= 0x1F000 && cp <= 0x1FAFF) ||
+           (cp >= 0x2600 && cp <= 0x27BF) ||
+           (cp >= 0x2B00 && cp <= 0x2BFF) ||
+           (cp >= 0x231A && cp <= 0x231B) ||
+           (cp >= 0x23E9 && cp <= 0x23FA) ||
+           (cp >= 0xFE00 && cp <= 0xFE0F) ||
+           (cp >= 0xE0020 && cp <= 0xE007F) ||
+           cp == 0x200D || cp == 0x20E3;
+}
+
+static bool is_space(uint32_t cp)
+{
+    return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0xA0 ||
+           (cp >= 0x2000 && cp <= 0x200B) || cp == 0x202F || cp == 0x205F ||
+           cp == 0x3000 || cp == 0xFEFF;
+}
+
+static bool is_punct(uint32_t cp)
+{
+    return (cp < 0x80 && cp > 0x20 && !((cp >= '0' && cp <= '9') ||
+                                        (cp >= 'a' && cp <= 'z') ||
+                                        (cp >= 'A' && cp <= 'Z'))) ||
+           (cp >= 0x2010 && cp <= 0x2027) || (cp >= 0x3001 && cp <= 0x303F);
+}
+
+static bool needs_t2s(uint32_t cp)
+{
+    return cp >= 0x2E80 && cp < 0xFF00;
+}
+
+const char *normalize_text(struct normalizer *n, const char *text, size_t len, size_t *outlen)
+{
+    /* Every rewrite keeps or shrinks the byte length (full-width forms are
+     * 3 bytes, their replacements 1), so len + 1 is enough. */
+    if (grow(&n->buf, &n->bufcap, len + 1) < 0)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, o = 0;
+    uint32_t prev = ' '; /* as if preceded by a space: leading spaces go */
+    bool cjk = false;
+    while (i < len) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, len - i, &cp);
+        if (k == 0)
+            return NULL;
+        i += k;
+        if (cp == 0)
+            return NULL; /* NUL would silently truncate the text */
+        if (is_emoji(cp))
+            continue;
+        if (cp >= 0xFF01 && cp <= 0xFF5E)
+            cp -= 0xFEE0;
+        if (is_space(cp)) {
+            if (prev == ' ')
+                continue;
+            cp = ' ';
+        } else if (cp >= 'A' && cp <= 'Z') {
+            cp += 'a' - 'A';
+        } else if (cp == prev && is_punct(cp)) {
+            continue;
+        }
+        if (needs_t2s(cp))
+            cjk = true;
+        o += utf8_encode(cp, n->buf + o);
+        prev = cp;
+    }
+    if (o > 0 && n->buf[o - 1] == ' ')
+        o--;
+    n->buf[o] = '\0';
+
+    if (!cjk) {
+        *outlen = o;
+        return n->buf;
+    }
+    /* OpenCC allocates its result; copy it into our own buffer so the
+     * caller's lifetime rule ("until the next call") stays simple. */
+    char *conv = opencc_convert_utf8(n->cc, n->buf, o);
+    if (!conv)
+        return NULL;
+    size_t cl = strlen(conv);
+    if (grow(&n->out, &n->outcap, cl + 1) < 0) {
+        opencc_convert_utf8_free(conv);
+        return NULL;
+    }
+    memcpy(n->out, conv, cl + 1);
+    opencc_convert_utf8_free(conv);
+    *outlen = cl;
+    return n->out;
+}

@@ -1,0 +1,256 @@
+/* Leases, sends and records outbound messages. */
+#include "mashang/outbox.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+
+#include "mashang/config.h"
+#include "mashang/http_client.h"
+#include "mashang/log.h"
+#include "mashang/sms_kannel.h"
+#include "mashang/store.h"
+#include "mashang/util.h"
+
+#define OUTBOX_BATCH 16
+#define OUTBOX_MAX_INFLIGHT 64
+
+struct outbox {
+    struct app *app;
+    struct event *poll_ev;
+    bool claiming;         /* a claim is waiting for Redis */
+    bool again;            /* kicked while claiming: claim once more */
+    size_t inflight;
+};
+
+/* One message being sent; owns its copies of the leased fields. */
+struct send {
+    struct outbox *ob;
+    char *id;
+    char *channel;
+    char *to;
+    char *caseid;
+    int attempts;          /* before this one */
+};
+
+static long long now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+long outbox_backoff_ms(int base_ms, int attempt)
+{
+    long d = base_ms > 0 ? base_ms : 1000;
+    for (int i = 1; i < attempt && d < 3600L * 1000; i++)
+        d *= 2;
+    return d > 3600L * 1000 ? 3600L * 1000 : d;
+}
+
+static void send_free(struct send *s)
+{
+    free(s->id);
+    free(s->channel);
+    free(s->to);
+    free(s->caseid);
+    free(s);
+}
+
+static void claim(struct outbox *ob);
+
+static void on_result_recorded(redisReply *r, void *arg)
+{
+    struct send *s = arg;
+    struct outbox *ob = s->ob;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        log_error("outbox_record_failed", "id=%s error=\"%s\"", s->id,
+                  r ? r->str : "redis unavailable");
+    ob->inflight--;
+    send_free(s);
+    if (ob->again)
+        claim(ob);
+}
+
+static void record(struct send *s, const char *outcome, long long due, const char *detail)
+{
+    struct outbox *ob = s->ob;
+    char now[32], next[32];
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(next, sizeof(next), "%lld", due);
+    const char *argv[] = { s->id, outcome, now, next, detail, ob->app->instance };
+    if (store_script(ob->app->store, SCRIPT_OUTBOX_RESULT, on_result_recorded, s, 6, argv, NULL) < 0) {
+        /* The lease will run out and the message be sent again: better
+         * than losing it. */
+        log_error("outbox_record_failed", "id=%s error=\"redis unavailable\"", s->id);
+        ob->inflight--;
+        send_free(s);
+    }
+}
+
+static void on_sent(const struct http_response *res, void *arg)
+{
+    struct send *s = arg;
+    const struct config *cfg = s->ob->app->cfg;
+    char masked[64], detail[160];
+    address_mask(s->to, masked, sizeof(masked));
+    int attempt = s->attempts + 1;
+
+    if (res->status >= 200 && res->status < 300) {
+        snprintf(detail, sizeof(detail), "http %ld", res->status);
+        log_info("outbox_sent", "id=%s channel=%s to=%s case=%s attempt=%d ms=%.0f", s->id,
+                 s->channel, masked, s->caseid[0] ? s->caseid : "-", attempt, res->total_ms);
+        record(s, "sent", 0, detail);
+        return;
+    }
+    if (res->status)
+        snprintf(detail, sizeof(detail), "http %ld", res->status);
+    else
+        snprintf(detail, sizeof(detail), "%s", res->error ? res->error : "transport error");
+
+    /* 4xx other than 408/429 is a refusal that retrying will not change. */
+    bool permanent = res->status >= 400 && res->status < 500 && res->status != 408 && res->status != 429;
+    if (permanent || attempt >= cfg->outbox.max_attempts) {
+        log_error("outbox_dead", "id=%s channel=%s to=%s attempt=%d error=\"%s\"", s->id,
+                  s->channel, masked, attempt, detail);
+        record(s, "dead", 0, detail);
+        return;
+    }
+    long delay = outbox_backoff_ms(cfg->outbox.backoff_ms, attempt);
+    log_warn("outbox_retry", "id=%s channel=%s to=%s attempt=%d delay_ms=%ld error=\"%s\"", s->id,
+             s->channel, masked, attempt, delay, detail);
+    record(s, "retry", now_ms() + delay, detail);
+}
+
+/* Starts the HTTP request for one leased message; the text is only
+ * needed until the request is built. */
+static void start_send(struct outbox *ob, struct send *s, const char *text)
+{
+    const struct config *cfg = ob->app->cfg;
+    char *url = NULL;
+
+    if (strcmp(s->channel, "sms") == 0 && cfg->sms.enabled)
+        url = sms_kannel_sendsms_url(&cfg->sms, s->to, text, s->id);
+    if (!url) {
+        log_error("outbox_dead", "id=%s channel=%s error=\"no such channel\"", s->id, s->channel);
+        ob->inflight++;
+        record(s, "dead", 0, "no such channel");
+        return;
+    }
+    struct http_request req = { .method = "GET", .url = url, .timeout_ms = 10000 };
+    ob->inflight++;
+    if (http_client_request(ob->app->http, &req, on_sent, s) < 0) {
+        struct http_response res = { .status = 0, .error = "could not start request" };
+        on_sent(&res, s);
+    }
+    free(url);
+}
+
+static char *reply_str(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING ? strndup(r->str, r->len) : strdup("");
+}
+
+static void on_claimed(redisReply *r, void *arg)
+{
+    struct outbox *ob = arg;
+    ob->claiming = false;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("outbox_claim_failed", "error=\"%s\"", r->str);
+        return;
+    }
+    for (size_t i = 0; i + 5 < r->elements; i += 6) {
+        struct send *s = calloc(1, sizeof(*s));
+        if (!s)
+            break;
+        s->ob = ob;
+        s->id = reply_str(r->element[i]);
+        s->channel = reply_str(r->element[i + 1]);
+        s->to = reply_str(r->element[i + 2]);
+        s->caseid = reply_str(r->element[i + 4]);
+        s->attempts = atoi(r->element[i + 5]->type == REDIS_REPLY_STRING ? r->element[i + 5]->str : "0");
+        if (!s->id || !s->channel || !s->to || !s->caseid) {
+            send_free(s);
+            continue;
+        }
+        char *text = reply_str(r->element[i + 3]);
+        if (text)
+            start_send(ob, s, text);
+        else
+            send_free(s);
+        free(text);
+    }
+    /* A full batch suggests more are due. */
+    if (r->elements / 6 == OUTBOX_BATCH || ob->again)
+        claim(ob);
+}
+
+static void claim(struct outbox *ob)
+{
+    if (ob->claiming) {
+        ob->again = true;
+        return;
+    }
+    ob->again = false;
+    if (ob->inflight >= OUTBOX_MAX_INFLIGHT) {
+        ob->again = true;   /* resumed when a send completes */
+        return;
+    }
+    char now[32], lease[32], max[16];
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(lease, sizeof(lease), "%ld", (long)ob->app->cfg->outbox.lease_s * 1000);
+    snprintf(max, sizeof(max), "%zu", (size_t)OUTBOX_BATCH);
+    const char *argv[] = { now, lease, max, ob->app->instance };
+    if (store_script(ob->app->store, SCRIPT_OUTBOX_CLAIM, on_claimed, ob, 4, argv, NULL) == 0)
+        ob->claiming = true;
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct outbox *ob = arg;
+    if (!ob->app->stopping)
+        claim(ob);
+}
+
+struct outbox *outbox_new(struct app *app)
+{
+    struct outbox *ob = calloc(1, sizeof(*ob));
+    if (!ob)
+        return NULL;
+    ob->app = app;
+    ob->poll_ev = event_new(app->base, -1, EV_PERSIST, on_poll, ob);
+    int ms = app->cfg->outbox.poll_ms > 0 ? app->cfg->outbox.poll_ms : 500;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    if (!ob->poll_ev || event_add(ob->poll_ev, &tv) < 0) {
+        outbox_free(ob);
+        return NULL;
+    }
+    return ob;
+}
+
+void outbox_free(struct outbox *ob)
+{
+    if (!ob)
+        return;
+    if (ob->poll_ev)
+        event_free(ob->poll_ev);
+    free(ob);
+}
+
+void outbox_kick(struct outbox *ob)
+{
+    if (!ob->app->stopping)
+        claim(ob);
+}
+
+size_t outbox_inflight(const struct outbox *ob)
+{
+    return ob->inflight + (ob->claiming ? 1 : 0);
+}

@@ -1,0 +1,176 @@
+/* evhttp server: routing, limits and reply helpers. */
+#include "mashang/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "mashang/config.h"
+#include "mashang/log.h"
+#include "mashang/outbox.h"
+#include "mashang/sms_kannel.h"
+#include "mashang/store.h"
+
+#define MASHANG_VERSION "0.1.0"
+
+struct server {
+    struct app *app;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    size_t inflight;
+};
+
+void http_send_json(struct evhttp_request *req, int code, const char *json_text)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf)
+        evbuffer_add_printf(buf, "%s\n", json_text);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    const char *reason = code == 200 ? "OK" : code == 400 ? "Bad Request" : code == 401 ? "Unauthorized"
+                       : code == 403 ? "Forbidden" : code == 404 ? "Not Found"
+                       : code == 405 ? "Method Not Allowed" : code == 413 ? "Payload Too Large"
+                       : code == 503 ? "Service Unavailable" : "Error";
+    evhttp_send_reply(req, code, reason, buf);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+/* Escapes `s` for a JSON string body (the texts here are our own, ASCII). */
+static void json_escape(const char *s, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (; s && *s && o + 2 < outsz; s++) {
+        if (*s == '"' || *s == '\\')
+            out[o++] = '\\';
+        out[o++] = (*s == '\n' || *s == '\r') ? ' ' : *s;
+    }
+    out[o] = '\0';
+}
+
+void http_send_error(struct evhttp_request *req, int code, const char *error, const char *detail)
+{
+    char e[64], d[256], body[400];
+    json_escape(error, e, sizeof(e));
+    json_escape(detail, d, sizeof(d));
+    snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}", e, d);
+    http_send_json(req, code, body);
+}
+
+char *http_body(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    char *body = malloc(n + 1);
+    if (!body)
+        return NULL;
+    evbuffer_copyout(in, body, n);
+    body[n] = '\0';
+    *len = n;
+    return body;
+}
+
+static void on_request_complete(struct evhttp_request *req, void *arg)
+{
+    struct server *srv = arg;
+    (void)req;
+    srv->inflight--;
+}
+
+static void handle_healthz(struct server *srv, struct evhttp_request *req)
+{
+    struct app *app = srv->app;
+    char body[256];
+    int ok = store_connected(app->store);
+    snprintf(body, sizeof(body),
+             "{\"status\":\"%s\",\"redis\":%s,\"version\":\"%s\",\"redis_pending\":%zu,"
+             "\"outbox_inflight\":%zu}",
+             ok ? "ok" : "degraded", ok ? "true" : "false", MASHANG_VERSION,
+             store_pending(app->store), app->outbox ? outbox_inflight(app->outbox) : 0);
+    http_send_json(req, ok ? 200 : 503, body);
+}
+
+static int method_is(struct evhttp_request *req, int mask)
+{
+    return (evhttp_request_get_command(req) & mask) != 0;
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    struct server *srv = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+
+    srv->inflight++;
+    evhttp_request_set_on_complete_cb(req, on_request_complete, srv);
+    if (!path)
+        path = "/";
+
+    if (strcmp(path, "/healthz") == 0) {
+        handle_healthz(srv, req);
+    } else if (strcmp(path, "/sms/kannel") == 0) {
+        if (!method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST))
+            http_send_error(req, 405, "method_not_allowed", "use GET or POST");
+        else
+            sms_kannel_inbound(srv->app, req);
+    } else if (strcmp(path, "/sms/kannel/dlr") == 0) {
+        if (!method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST))
+            http_send_error(req, 405, "method_not_allowed", "use GET");
+        else
+            sms_kannel_dlr(srv->app, req);
+    } else {
+        http_send_error(req, 404, "not_found", "no such endpoint");
+    }
+}
+
+struct server *server_new(struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    struct server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NULL;
+    srv->app = app;
+    srv->http = evhttp_new(app->base);
+    if (!srv->http) {
+        free(srv);
+        return NULL;
+    }
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->limits.body_max);
+    evhttp_set_max_headers_size(srv->http, 16384);
+    evhttp_set_timeout(srv->http, 30);
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(srv->http, dispatch, srv);
+    srv->sock = evhttp_bind_socket_with_handle(srv->http, cfg->listen_host, (ev_uint16_t)cfg->listen_port);
+    if (!srv->sock) {
+        log_error("listen_failed", "addr=%s:%d", cfg->listen_host, cfg->listen_port);
+        evhttp_free(srv->http);
+        free(srv);
+        return NULL;
+    }
+    log_info("listening", "addr=%s:%d", cfg->listen_host, cfg->listen_port);
+    return srv;
+}
+
+void server_stop_accepting(struct server *srv)
+{
+    if (srv->sock) {
+        evhttp_del_accept_socket(srv->http, srv->sock);
+        srv->sock = NULL;
+    }
+}
+
+size_t server_inflight(const struct server *srv)
+{
+    return srv->inflight;
+}
+
+void server_free(struct server *srv)
+{
+    if (!srv)
+        return;
+    evhttp_free(srv->http);
+    free(srv);
+}

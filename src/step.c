@@ -1,0 +1,295 @@
+/* Inbound message -> one atomic Redis step (src/lua/step.lua). */
+#include "mashang/step.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "mashang/config.h"
+#include "mashang/intents.h"
+#include "mashang/lifecycle.h"
+#include "mashang/log.h"
+#include "mashang/outbox.h"
+#include "mashang/roster.h"
+#include "mashang/routing.h"
+#include "mashang/store.h"
+#include "mashang/util.h"
+
+struct step {
+    struct app *app;
+    step_done_fn done;
+    void *arg;
+    char channel[32];
+    char masked[64];
+    char intent[64];
+    char label[32];
+    struct timeval started;
+};
+
+const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz)
+{
+    if (!slot)
+        return NULL;
+    while (*slot && !isdigit((unsigned char)*slot))
+        slot++;
+    size_t n = strspn(slot, "0123456789");
+    if (n == 0 || n > 12 || strlen(prefix) + n + 1 > bufsz)
+        return NULL;
+    size_t pl = strlen(prefix);
+    memcpy(buf, prefix, pl);
+    memcpy(buf + pl, slot, n);
+    buf[pl + n] = '\0';
+    return buf;
+}
+
+int step_rating_value(const char *slot)
+{
+    /* Longest words first: 不满意 contains 满意. */
+    static const struct { const char *word; int value; } words[] = {
+        { "非常不满意", 1 }, { "很不满意", 1 }, { "不太满意", 2 }, { "不满意", 1 },
+        { "基本满意", 3 }, { "一般", 3 }, { "比较满意", 4 }, { "非常满意", 5 },
+        { "很满意", 5 }, { "满意", 5 }, { "差评", 1 }, { "好评", 5 },
+    };
+    if (!slot)
+        return 0;
+    for (const char *p = slot; *p; p++)
+        if (*p >= '1' && *p <= '5' && !isdigit((unsigned char)p[1]) &&
+            (p == slot || !isdigit((unsigned char)p[-1])))
+            return *p - '0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(slot, words[i].word))
+            return words[i].value;
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static json_t *string_array(const char *const *items, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(items[i]));
+    return a;
+}
+
+static json_t *route_json(const struct route_plan *plan)
+{
+    json_t *steps = json_array();
+    for (size_t i = 0; steps && i < plan->n; i++) {
+        const struct route_step *s = &plan->steps[i];
+        json_t *o = json_pack("{s:s, s:o, s:o}", "rule", s->rule,
+                              "d", string_array(s->deputies, s->n),
+                              "duty", string_array(s->on_duty, s->nduty));
+        if (o && s->station)
+            json_object_set_new(o, "station", json_string(s->station));
+        json_array_append_new(steps, o);
+    }
+    return steps;
+}
+
+static void add_transition(json_t *tr, enum case_event ev)
+{
+    enum case_state from[CASE_STATE_COUNT];
+    size_t n = case_event_sources(ev, from, CASE_STATE_COUNT);
+    if (n == 0)
+        return;
+    json_t *names = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(names, json_string(case_state_name(from[i])));
+    /* Every source of one event leads to the same state in our table. */
+    int to = case_transition(from[0], ev);
+    json_object_set_new(tr, case_event_name(ev),
+                        json_pack("{s:o, s:s}", "from", names, "to", case_state_name((enum case_state)to)));
+}
+
+/* Only the transitions this intent may cause travel with the message. */
+static json_t *transitions_json(const char *label)
+{
+    json_t *tr = json_object();
+    if (!label || !tr)
+        return tr;
+    if (strcmp(label, "cmd.accept") == 0)
+        add_transition(tr, EV_ACCEPT);
+    else if (strcmp(label, "cmd.progress") == 0)
+        add_transition(tr, EV_PROGRESS);
+    else if (strcmp(label, "cmd.resolve") == 0)
+        add_transition(tr, EV_RESOLVE);
+    else if (strcmp(label, "chat.rating") == 0) {
+        add_transition(tr, EV_RATE);
+        add_transition(tr, EV_REOPEN);
+    } else if (strcmp(label, "chat.withdraw") == 0)
+        add_transition(tr, EV_WITHDRAW);
+    return tr;
+}
+
+static const char *kind_name(enum intent_kind k)
+{
+    switch (k) {
+    case INTENT_CONCERN: return "concern";
+    case INTENT_CHAT: return "chat";
+    case INTENT_COMMAND: return "command";
+    default: return "none";
+    }
+}
+
+static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
+                        const struct intent_result *res, const char *masked)
+{
+    const struct config *cfg = app->cfg;
+    char idbuf[32];
+    json_t *slots = json_object();
+    for (size_t i = 0; i < res->nslots; i++)
+        json_object_set_new(slots, res->slots[i].name, json_string(res->slots[i].value));
+
+    json_t *intent = json_pack("{s:s, s:s, s:s, s:o}", "kind", kind_name(res->kind),
+                               "name", res->intent ? res->intent : "",
+                               "label", res->label ? res->label : INTENT_FALLBACK_LABEL,
+                               "slots", slots);
+    if (intent && res->title)
+        json_object_set_new(intent, "title", json_string(res->title));
+
+    json_t *msg = json_pack("{s:s, s:s, s:s%, s:s}", "channel", in->channel, "addr", in->addr,
+                            "text", in->text, in->len, "masked", masked);
+    if (msg && in->msg_id)
+        json_object_set_new(msg, "id", json_string(in->msg_id));
+
+    json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:{s:s, s:I, s:I}}",
+                            "now", (json_int_t)now_ms(), "cfg", app->digest,
+                            "msg", msg, "intent", intent,
+                            "role", dep ? "deputy" : "resident",
+                            "tr", transitions_json(res->label),
+                            "opt", "prefix", cfg->case_prefix,
+                            "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
+                            "rating_s", (json_int_t)cfg->timers.rating_s);
+    if (!env)
+        return NULL;
+
+    if (dep)
+        json_object_set_new(env, "deputy", json_string(dep->id));
+    const char *case_id = step_case_id(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
+    if (case_id)
+        json_object_set_new(env, "case", json_string(case_id));
+    int rating = step_rating_value(intent_slot(res, "rating"));
+    if (!rating && res->label && strcmp(res->label, "chat.rating") == 0)
+        rating = step_rating_value(intent_matcher_normalized(app->matcher));
+    if (rating)
+        json_object_set_new(env, "rating", json_integer(rating));
+
+    if (!dep && res->kind != INTENT_CHAT) {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        struct route_input ri = {
+            .text = in->text,
+            .place = intent_slot(res, "place"),
+            .category = res->label ? res->label : INTENT_FALLBACK_LABEL,
+            .to = in->to,
+            .service_number = cfg->sms.enabled && strcmp(in->channel, "sms") == 0 ? cfg->sms.from : NULL,
+            .weekday = tm.tm_wday,
+            .mday = tm.tm_mday,
+        };
+        struct route_plan plan;
+        route_plan_build(app->roster, &ri, &plan);
+        json_object_set_new(env, "route", route_json(&plan));
+    }
+    return env;
+}
+
+static long elapsed_us(const struct timeval *since)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_usec - since->tv_usec);
+}
+
+static void finish(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
+{
+    static const char *const names[] = { "stored", "duplicate", "unavailable", "rejected" };
+    log_info("message", "channel=%s from=%s intent=%s label=%s outcome=%s action=%s case=%s us=%ld",
+             st->channel, st->masked, st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
+             names[outcome], action ? action : "-", case_id && *case_id ? case_id : "-",
+             elapsed_us(&st->started));
+    st->done(outcome, action, case_id, st->arg);
+    free(st);
+}
+
+static void on_step_reply(redisReply *r, void *arg)
+{
+    struct step *st = arg;
+    if (!r) {
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_error("step_failed", "error=\"%s\"", r->str);
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+        log_error("step_failed", "error=\"unexpected reply type %d\"", r->type);
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    const char *action = r->element[0]->str;
+    if (strcmp(action, "duplicate") == 0) {
+        finish(st, STEP_DUPLICATE, r->element[1]->str, NULL);
+        return;
+    }
+    long long queued = r->element[2]->type == REDIS_REPLY_INTEGER ? r->element[2]->integer : 0;
+    if (queued > 0 && st->app->outbox)
+        outbox_kick(st->app->outbox);
+    finish(st, STEP_STORED, action, r->element[1]->str);
+}
+
+void step_submit(struct app *app, const struct inbound *in, step_done_fn done, void *arg)
+{
+    struct step *st = calloc(1, sizeof(*st));
+    if (!st) {
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+        return;
+    }
+    st->app = app;
+    st->done = done;
+    st->arg = arg;
+    gettimeofday(&st->started, NULL);
+    snprintf(st->channel, sizeof(st->channel), "%s", in->channel);
+    address_mask(in->addr, st->masked, sizeof(st->masked));
+
+    const struct deputy *dep = NULL;
+    if (strcmp(in->channel, "sms") == 0)
+        dep = roster_deputy_by_phone(app->roster, in->addr);
+    else
+        dep = roster_deputy_by_wechat(app->roster, in->addr);
+
+    struct intent_result res;
+    if (intent_match(app->intents, app->matcher, in->text, in->len,
+                     dep ? ROLE_DEPUTY : ROLE_RESIDENT, &res) < 0) {
+        finish(st, STEP_REJECTED, NULL, NULL);
+        return;
+    }
+    snprintf(st->intent, sizeof(st->intent), "%s", res.intent ? res.intent : "");
+    snprintf(st->label, sizeof(st->label), "%s", res.label ? res.label : "");
+
+    json_t *env = envelope(app, in, dep, &res, st->masked);
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!body) {
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    const char *argv[1] = { body };
+    int rc = store_script(app->store, SCRIPT_STEP, on_step_reply, st, 1, argv, NULL);
+    free(body);
+    if (rc < 0)
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+}

@@ -1,0 +1,239 @@
+/* Phone normalisation, masking, UTF-8/UTF-16 and SMS segment counting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mashang/util.h"
+
+static void test_phone_normalize_accepts_every_form(void **state)
+{
+    static const struct { const char *in, *cc, *want; } cases[] = {
+        { "13800138000", "86", "+8613800138000" },
+        { "8613800138000", "86", "+8613800138000" },
+        { "+8613800138000", "86", "+8613800138000" },
+        { "008613800138000", "86", "+8613800138000" },
+        { "138 0013 8000", "86", "+8613800138000" },
+        { "138-0013-8000", "86", "+8613800138000" },
+        { "+86 (138) 0013-8000", "86", "+8613800138000" },
+        { "010 12345678", "86", "+861012345678" },       /* Beijing landline, trunk 0 */
+        { "+14155550123", "86", "+14155550123" },        /* foreign, kept */
+        { "0014155550123", "86", "+14155550123" },
+        { "4155550123", "1", "+14155550123" },
+    };
+    char out[32];
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(out, 'x', sizeof(out));
+        assert_int_equal(phone_normalize(cases[i].in, cases[i].cc, out, sizeof(out)), 0);
+        assert_string_equal(out, cases[i].want);
+    }
+}
+
+static void test_phone_normalize_rejects_implausible(void **state)
+{
+    static const char *const bad[] = {
+        "", "+", "abc", "1380013800a", "138001380001",   /* 12-digit mobile */
+        "1380013800",                                       /* 10-digit mobile */
+        "+86+13800138000", "13800+138000", "12345",         /* too short */
+        "+1234567890123456",                                /* 16 digits */
+        "+0123456789", "138\n00138000",
+    };
+    char out[32];
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(phone_normalize(bad[i], "86", out, sizeof(out)), -1);
+    assert_int_equal(phone_normalize("13800138000", "8a", out, sizeof(out)), -1);
+    assert_int_equal(phone_normalize("13800138000", "", out, sizeof(out)), -1);
+    /* "+8613800138000" needs 15 bytes with the NUL. */
+    assert_int_equal(phone_normalize("13800138000", "86", out, 14), -1);
+    assert_int_equal(phone_normalize("13800138000", "86", out, 15), 0);
+    assert_string_equal(out, "+8613800138000");
+}
+
+static void test_address_mask(void **state)
+{
+    char out[64];
+    (void)state;
+    address_mask("+8613800138000", out, sizeof(out));
+    assert_string_equal(out, "138****8000");
+    address_mask("13812345678", out, sizeof(out));
+    assert_string_equal(out, "138****5678");
+    address_mask("+14155550123", out, sizeof(out));
+    assert_string_equal(out, "141****0123");   /* always 4 hidden digits */
+    address_mask("+861012345", out, sizeof(out));   /* shorter: only the tail */
+    assert_string_equal(out, "****2345");
+    address_mask("oAbcdefghijklmnopqrstuvwxyz", out, sizeof(out));
+    assert_string_equal(out, "oAbc****xyz");
+    address_mask("short", out, sizeof(out));
+    assert_string_equal(out, "****");
+    /* Non-ASCII ids are cut on code points, never inside a character. */
+    address_mask("张三李四王五赵六钱七", out, sizeof(out));
+    assert_string_equal(out, "张三李四****六钱七");
+    assert_true(utf8_valid(out, strlen(out)));
+    /* Truncation still NUL-terminates and never shows more digits. */
+    address_mask("+8613800138000", out, 5);
+    assert_string_equal(out, "138*");
+    address_mask(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    assert_true(utf8_valid("", 0));
+    assert_true(utf8_valid("abc", 3));
+    assert_true(utf8_valid("路灯", strlen("路灯")));
+    assert_true(utf8_valid("\xF0\x9F\x98\x80", 4));             /* U+1F600 */
+    assert_true(utf8_valid("\xF4\x8F\xBF\xBF", 4));             /* U+10FFFF */
+    assert_true(utf8_valid("a\0b", 3));                          /* NUL is valid UTF-8 */
+    assert_false(utf8_valid("\xC0\xAF", 2));                     /* overlong '/' */
+    assert_false(utf8_valid("\xE0\x80\xAF", 3));                 /* overlong 3-byte */
+    assert_false(utf8_valid("\xF0\x80\x80\xAF", 4));             /* overlong 4-byte */
+    assert_false(utf8_valid("\xED\xA0\x80", 3));                 /* U+D800 surrogate */
+    assert_false(utf8_valid("\xED\xBF\xBF", 3));                 /* U+DFFF surrogate */
+    assert_false(utf8_valid("\xF4\x90\x80\x80", 4));             /* > U+10FFFF */
+    assert_false(utf8_valid("\xF5\x80\x80\x80", 4));
+    assert_false(utf8_valid("\x80", 1));                         /* stray continuation */
+    assert_false(utf8_valid("\xE8\xB7", 2));                     /* truncated */
+    assert_false(utf8_valid("\xE8\x41\x41", 3));                 /* bad continuation */
+    assert_false(utf8_valid("\xFF", 1));
+    /* The length bounds the check: a valid prefix of a longer buffer. */
+    assert_true(utf8_valid("ab\xFF", 2));
+}
+
+static void test_utf8_length(void **state)
+{
+    (void)state;
+    assert_int_equal(utf8_length("", 0), 0);
+    assert_int_equal(utf8_length("abc", 3), 3);
+    assert_int_equal(utf8_length("幸福路12号", strlen("幸福路12号")), 6);
+    assert_int_equal(utf8_length("\xF0\x9F\x98\x80x", 5), 2);
+}
+
+static void test_utf16be_to_utf8(void **state)
+{
+    size_t n = 99;
+    char *s;
+    (void)state;
+
+    /* "路灯A" */
+    static const unsigned char lamp[] = { 0x8D, 0xEF, 0x70, 0x6F, 0x00, 0x41 };
+    s = utf16be_to_utf8(lamp, sizeof(lamp), &n);
+    assert_non_null(s);
+    assert_string_equal(s, "路灯A");
+    assert_int_equal(n, strlen("路灯A"));
+    free(s);
+
+    /* U+1F600 as a surrogate pair, then U+00E9. */
+    static const unsigned char pair[] = { 0xD8, 0x3D, 0xDE, 0x00, 0x00, 0xE9 };
+    s = utf16be_to_utf8(pair, sizeof(pair), &n);
+    assert_non_null(s);
+    assert_memory_equal(s, "\xF0\x9F\x98\x80\xC3\xA9", 7);
+    assert_int_equal(n, 6);
+    free(s);
+
+    /* An embedded U+0000 survives with the length telling the truth. */
+    static const unsigned char nul[] = { 0x00, 0x61, 0x00, 0x00, 0x00, 0x62 };
+    s = utf16be_to_utf8(nul, sizeof(nul), &n);
+    assert_non_null(s);
+    assert_int_equal(n, 3);
+    assert_memory_equal(s, "a\0b", 3);
+    free(s);
+
+    s = utf16be_to_utf8((const unsigned char *)"", 0, &n);
+    assert_non_null(s);
+    assert_int_equal(n, 0);
+    free(s);
+
+    static const unsigned char odd[] = { 0x00, 0x41, 0x00 };
+    assert_null(utf16be_to_utf8(odd, sizeof(odd), &n));
+    static const unsigned char lone_high[] = { 0xD8, 0x3D, 0x00, 0x41 };
+    assert_null(utf16be_to_utf8(lone_high, sizeof(lone_high), &n));
+    static const unsigned char high_at_end[] = { 0x00, 0x41, 0xD8, 0x3D };
+    assert_null(utf16be_to_utf8(high_at_end, sizeof(high_at_end), &n));
+    static const unsigned char lone_low[] = { 0xDE, 0x00, 0x00, 0x41 };
+    assert_null(utf16be_to_utf8(lone_low, sizeof(lone_low), &n));
+}
+
+static char *repeat(const char *unit, size_t times)
+{
+    size_t ul = strlen(unit);
+    char *s = malloc(ul * times + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * ul, unit, ul);
+    s[ul * times] = '\0';
+    return s;
+}
+
+static void test_sms_segments(void **state)
+{
+    static const struct { const char *unit; size_t times; int want; } cases[] = {
+        { "a", 0, 1 },
+        { "a", 160, 1 }, { "a", 161, 2 }, { "a", 306, 2 }, { "a", 307, 3 },
+        { "{", 80, 1 }, { "{", 81, 2 },           /* GSM-7 extension: two septets */
+        { "`", 1, 1 }, { "`", 71, 2 },            /* no GSM-7 form: UCS-2 */
+        { "路", 70, 1 }, { "路", 71, 2 }, { "路", 134, 2 }, { "路", 135, 3 },
+        { "\xF0\x9F\x98\x80", 35, 1 },            /* two UCS-2 units each */
+        { "\xF0\x9F\x98\x80", 36, 2 },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *s = repeat(cases[i].unit, cases[i].times);
+        assert_int_equal(sms_segments(s, strlen(s)), cases[i].want);
+        free(s);
+    }
+    /* One Chinese character switches the whole message to UCS-2. */
+    char *s = repeat("a", 100);
+    s[50] = '\0';
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s路%s", s, s);
+    assert_int_equal(sms_segments(buf, strlen(buf)), 2);
+    free(s);
+    /* The shipped acknowledgement fits in one or two parts. */
+    const char *ack = "【码上说】已收到您反映的路灯问题，编号M1024，已转王丽代表（幸福社区代表联络站）办理。回复\"查询\"看进度。";
+    assert_int_equal(sms_segments(ack, strlen(ack)), 1);
+}
+
+static void test_str_trim_dup(void **state)
+{
+    static const struct { const char *in, *want; } cases[] = {
+        { "", "" },
+        { "   ", "" },
+        { "abc", "abc" },
+        { "  abc \t\r\n", "abc" },
+        { "\xE3\x80\x80路灯坏了\xE3\x80\x80 ", "路灯坏了" },
+        { "a b", "a b" },
+        { "a\xE3\x80\x80" "b", "a\xE3\x80\x80" "b" },
+        { "\xE3\x80\x80", "" },
+        { "路", "路" },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *s = str_trim_dup(cases[i].in);
+        assert_non_null(s);
+        assert_string_equal(s, cases[i].want);
+        free(s);
+    }
+    assert_null(str_trim_dup(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_phone_normalize_accepts_every_form),
+        cmocka_unit_test(test_phone_normalize_rejects_implausible),
+        cmocka_unit_test(test_address_mask),
+        cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_utf8_length),
+        cmocka_unit_test(test_utf16be_to_utf8),
+        cmocka_unit_test(test_sms_segments),
+        cmocka_unit_test(test_str_trim_dup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
