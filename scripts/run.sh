@@ -160,7 +160,7 @@ stop_one() {  # stop_one NAME [SIGNAL] — signal, wait up to 10 s, then SIGKILL
 }
 
 stop() {
-    [ -d "$RUN" ] || { say "nothing to stop"; return 0; }
+    if ! ls "$RUN"/*.pid >/dev/null 2>&1; then say "nothing to stop"; return 0; fi
     stop_one mashangd TERM
     stop_one fakesmsc INT
     stop_one smsbox TERM

@@ -8,8 +8,9 @@
  *      plain priority);
  *   3. longer match (the longest span any of its patterns matched);
  *   4. earlier intent in load order (file name order, then block order).
- * Slots are taken from the winner only: each of its patterns is run
- * again and named groups fill slots not yet filled, in pattern order. */
+ * Slots are taken from the winner only: each of its patterns (including
+ * `capture` lines, which never decide a match) is run again and named
+ * groups fill slots not yet filled, in file order. */
 #include "intents_internal.h"
 
 #include "mashang/normalize.h"
@@ -328,6 +329,8 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
                                .group = (role == ROLE_DEPUTY && it->kind != INTENT_COMMAND) };
         for (size_t p = 0; p < it->npatterns; p++) {
             const struct intent_pattern *pat = &it->patterns[p];
+            if (pat->capture_only)
+                continue;
             int rc = pcre2_match(pat->code, (PCRE2_SPTR)norm, nlen, 0, PCRE2_NO_UTF_CHECK,
                                  m->md, NULL);
             if (rc < 0)
@@ -378,7 +381,7 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
 bool intents_intent_matches(const struct intent *it, struct intent_matcher *m, const char *text)
 {
     for (size_t p = 0; p < it->npatterns; p++)
-        if (pcre2_match(it->patterns[p].code, (PCRE2_SPTR)text, strlen(text), 0,
+        if (!it->patterns[p].capture_only && pcre2_match(it->patterns[p].code, (PCRE2_SPTR)text, strlen(text), 0,
                         PCRE2_NO_UTF_CHECK, m->md, NULL) >= 0)
             return true;
     return false;

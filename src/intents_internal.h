@@ -21,6 +21,7 @@ struct intent_pattern {
     pcre2_code *code;          /* owned; JIT-compiled when JIT is available */
     int weight;                /* added to the intent's score when it matches */
     int line;
+    bool capture_only;         /* `capture =`: fills slots of a winner, never matches */
     uint32_t ngroups;          /* capture groups, excluding group 0 */
     struct intent_group_name *names;   /* owned array of nnames */
     size_t nnames;
@@ -38,6 +39,7 @@ struct intent {
     char **needs;                      /* owned, NULL-terminated, never NULL */
     struct intent_pattern *patterns;   /* owned array */
     size_t npatterns, patcap;
+    size_t nmatching;                  /* patterns that are not capture_only */
     struct intent_text *examples, *counters;
     size_t nexamples, excap, ncounters, cocap;
     const char *file;                  /* points into intent_set.files */

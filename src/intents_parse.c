@@ -119,7 +119,7 @@ static void finish_block(struct parser *p)
         PERR(p, it->line, "[%s]: missing kind", it->name);
     if (!p->seen_label)
         PERR(p, it->line, "[%s]: missing label", it->name);
-    if (it->npatterns == 0)
+    if (it->nmatching == 0)
         PERR(p, it->line, "[%s]: no pattern", it->name);
     if (p->seen_kind && p->seen_label) {
         bool cmd = strncmp(it->label, "cmd.", 4) == 0;
@@ -242,7 +242,8 @@ static int collect_names(struct intent_pattern *pat)
     return 0;
 }
 
-static void add_pattern(struct parser *p, const char *re, int weight, int lineno)
+static void add_pattern(struct parser *p, const char *re, int weight, bool capture_only,
+                        int lineno)
 {
     struct intent *it = p->cur;
     int err;
@@ -274,6 +275,9 @@ static void add_pattern(struct parser *p, const char *re, int weight, int lineno
     pat->code = code;
     pat->weight = weight;
     pat->line = lineno;
+    pat->capture_only = capture_only;
+    if (!capture_only)
+        it->nmatching++;
     if (collect_names(pat) < 0) {
         PERR(p, lineno, "out of memory");
         return;
@@ -357,7 +361,9 @@ static void key_value(struct parser *p, char *line, int lineno)
     }
     struct intent *it = p->cur;
     if (strcmp(key, "pattern") == 0) {
-        add_pattern(p, value, weight, lineno);
+        add_pattern(p, value, weight, false, lineno);
+    } else if (strcmp(key, "capture") == 0) {
+        add_pattern(p, value, 0, true, lineno);
     } else if (strcmp(key, "kind") == 0) {
         if (!set_once(p, &p->seen_kind, key, lineno))
             return;

@@ -20,6 +20,7 @@
 #include "mashang/outbox.h"
 #include "mashang/roster.h"
 #include "mashang/server.h"
+#include "mashang/step.h"
 #include "mashang/store.h"
 
 #define SHUTDOWN_GRACE_S 10
@@ -29,6 +30,7 @@ struct daemon {
     struct config cfg;
     struct event *sig_term, *sig_int, *sig_hup;
     struct event *drain_ev;
+    struct event *tick_ev;
     int drain_ticks;
 };
 
@@ -151,6 +153,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(dm->app.base, NULL);
 }
 
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *dm = arg;
+    (void)fd;
+    (void)what;
+    if (!dm->app.stopping && store_connected(dm->app.store))
+        step_tick(&dm->app);
+}
+
 static void on_store_ready(void *arg)
 {
     struct daemon *dm = arg;
@@ -186,6 +197,10 @@ static int run(struct daemon *dm)
     event_add(dm->sig_term, NULL);
     event_add(dm->sig_int, NULL);
     event_add(dm->sig_hup, NULL);
+    struct timeval tick = { 1, 0 };
+    dm->tick_ev = event_new(app->base, -1, EV_PERSIST, on_tick, dm);
+    if (!dm->tick_ev || event_add(dm->tick_ev, &tick) < 0)
+        return 1;
 
     log_info("started", "instance=%s config=%s deputies=%zu intents=%zu", app->instance,
              dm->cfg.path, app->roster->ndeputies, intent_set_size(app->intents));
@@ -199,6 +214,8 @@ static void teardown(struct daemon *dm)
     struct app *app = &dm->app;
     if (dm->drain_ev)
         event_free(dm->drain_ev);
+    if (dm->tick_ev)
+        event_free(dm->tick_ev);
     if (dm->sig_term)
         event_free(dm->sig_term);
     if (dm->sig_int)

@@ -141,6 +141,14 @@ static const char *kind_name(enum intent_kind k)
     }
 }
 
+static json_t *options_json(const struct config *cfg)
+{
+    return json_pack("{s:s, s:I, s:I, s:I}", "prefix", cfg->case_prefix,
+                     "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
+                     "rating_s", (json_int_t)cfg->timers.rating_s,
+                     "session_s", (json_int_t)cfg->timers.session_s);
+}
+
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
                         const struct intent_result *res, const char *masked)
 {
@@ -156,20 +164,24 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
                                "slots", slots);
     if (intent && res->title)
         json_object_set_new(intent, "title", json_string(res->title));
+    if (intent && res->needs && res->needs[0]) {
+        json_t *needs = json_array();
+        for (const char *const *n = res->needs; *n; n++)
+            json_array_append_new(needs, json_string(*n));
+        json_object_set_new(intent, "needs", needs);
+    }
 
     json_t *msg = json_pack("{s:s, s:s, s:s%, s:s}", "channel", in->channel, "addr", in->addr,
                             "text", in->text, in->len, "masked", masked);
     if (msg && in->msg_id)
         json_object_set_new(msg, "id", json_string(in->msg_id));
 
-    json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:{s:s, s:I, s:I}}",
+    json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:o}",
                             "now", (json_int_t)now_ms(), "cfg", app->digest,
                             "msg", msg, "intent", intent,
                             "role", dep ? "deputy" : "resident",
                             "tr", transitions_json(res->label),
-                            "opt", "prefix", cfg->case_prefix,
-                            "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
-                            "rating_s", (json_int_t)cfg->timers.rating_s);
+                            "opt", options_json(cfg));
     if (!env)
         return NULL;
 
@@ -292,4 +304,27 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     free(body);
     if (rc < 0)
         finish(st, STEP_UNAVAILABLE, NULL, NULL);
+}
+
+static void on_tick_reply(redisReply *r, void *arg)
+{
+    struct app *app = arg;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_error("tick_failed", "error=\"%s\"", r->str);
+    else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+             r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer > 0 && app->outbox)
+        outbox_kick(app->outbox);
+}
+
+void step_tick(struct app *app)
+{
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o}", "mode", "tick", "now", (json_int_t)now_ms(),
+                            "cfg", app->digest, "opt", options_json(app->cfg));
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!body)
+        return;
+    const char *argv[1] = { body };
+    store_script(app->store, SCRIPT_STEP, on_tick_reply, app, 1, argv, NULL);
+    free(body);
 }

@@ -32,6 +32,11 @@ typedef void (*step_done_fn)(enum step_outcome outcome, const char *action,
  * once, possibly before step_submit returns (when Redis is down). */
 void step_submit(struct app *app, const struct inbound *in, step_done_fn done, void *arg);
 
+/* Fires the timers that are due (sessions waiting for a missing slot,
+ * and later deadlines) in one Redis step; each timer fires exactly once
+ * however many instances tick.  Called periodically by the daemon. */
+void step_tick(struct app *app);
+
 /* Helpers exposed for tests. */
 /* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */
 const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz);

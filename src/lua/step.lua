@@ -13,24 +13,28 @@ local P = KEYS[1]
 local env = cjson.decode(ARGV[1])
 local now = tonumber(env.now)
 local nows = math.floor(now / 1000)
-local msg = env.msg
-local intent = env.intent
+local msg = env.msg or {}
+local intent = env.intent or {}
 local slots = intent.slots or {}
 local opt = env.opt
 local CFG = P .. 'cfg:' .. env.cfg
 
 -- Dedupe: on the platform's message id, else on sender + text briefly.
 local seen, seen_ttl
-if msg.id and msg.id ~= '' then
+if env.mode == 'tick' then
+  seen = nil
+elseif msg.id and msg.id ~= '' then
   seen = P .. 'seen:' .. msg.channel .. ':' .. msg.id
   seen_ttl = opt.dedupe_s
 else
   seen = P .. 'seen:' .. msg.channel .. ':' .. msg.addr .. ':' .. redis.sha1hex(msg.text)
   seen_ttl = 10
 end
-local prev = redis.call('GET', seen)
-if prev then
-  return { 'duplicate', prev, 0 }
+if seen then
+  local prev = redis.call('GET', seen)
+  if prev then
+    return { 'duplicate', prev, 0 }
+  end
 end
 
 local function hget(k, f)
@@ -116,8 +120,11 @@ local function topic_of(c)
   return category_name(c.category)
 end
 
-local RK = P .. 'res:' .. msg.channel .. ':' .. msg.addr
-local RCASES = P .. 'rcases:' .. msg.channel .. ':' .. msg.addr
+local function res_key(channel, addr) return P .. 'res:' .. channel .. ':' .. addr end
+local function rcases_key(channel, addr) return P .. 'rcases:' .. channel .. ':' .. addr end
+local RK = msg.channel and res_key(msg.channel, msg.addr)
+local RCASES = msg.channel and rcases_key(msg.channel, msg.addr)
+local TIMERS = P .. 'timers'
 local function owns(c) return c and c.channel == msg.channel and c.addr == msg.addr end
 
 -- Routing: walk the daemon's plan; several candidates -> fewest open.
@@ -131,10 +138,10 @@ local function fewest(list)
   end
   return best
 end
-local function route()
-  for _, step in ipairs(env.route or {}) do
+local function route(plan, rk)
+  for _, step in ipairs(plan or {}) do
     if step.rule == 'binding' then
-      local b = hget(RK, 'bound')
+      local b = hget(rk, 'bound')
       if b and person(b) then return b, 'binding' end
     else
       local pick = nil
@@ -155,34 +162,80 @@ end
 ---------------------------------------------------------------------------
 -- Residents
 
-local function open_case()
+-- Opens a case for resident `r` ({channel, addr, masked}) from `info`
+-- ({label, title, intent, text, place, route}) and queues the
+-- acknowledgement and the deputy's notice.
+local function open_case(r, info)
   local id = new_case_id()
-  local dep, rule = route()
+  local rk = res_key(r.channel, r.addr)
+  local dep, rule = route(info.route, rk)
   local p = person(dep)
-  local label = intent.label
-  local title = intent.title or ''
-  local c = { id = id, category = label, title = title }
-  redis.call('HSET', case_key(id), 'id', id, 'state', 'new', 'category', label,
-    'intent', intent.name or '', 'title', title, 'text', msg.text, 'place', slots.place or '',
-    'channel', msg.channel, 'addr', msg.addr, 'masked', msg.masked or '',
+  local c = { id = id, category = info.label, title = info.title or '' }
+  redis.call('HSET', case_key(id), 'id', id, 'state', 'new', 'category', info.label,
+    'intent', info.intent or '', 'title', c.title, 'text', info.text, 'place', info.place or '',
+    'channel', r.channel, 'addr', r.addr, 'masked', r.masked or '',
     'deputy', dep or '', 'station', p and p.station or '', 'routed_by', rule or '',
     'created', nows, 'updated', nows, 'latest', p and p.name or '')
-  history(id, 'resident', 'opened', msg.text)
+  history(id, 'resident', 'opened', info.text)
   redis.call('ZADD', P .. 'cases', nows, id)
-  redis.call('ZADD', RCASES, nows, id)
-  redis.call('HSET', RK, 'last_case', id, 'last_seen', nows)
-  local vars = { case = id, topic = topic_of(c), category = category_name(label),
+  redis.call('ZADD', rcases_key(r.channel, r.addr), nows, id)
+  redis.call('HSET', rk, 'last_case', id, 'last_seen', nows)
+  local vars = { case = id, topic = topic_of(c), category = category_name(info.label),
                  deputy = p and p.name or '', station = p and p.station_name or '',
-                 text = msg.text, resident = msg.masked or '' }
+                 text = info.text, resident = r.masked or '' }
   if p then
     set_state(c, 'assigned', 'system', 'assigned', dep .. ' ' .. rule)
     redis.call('ZADD', P .. 'dq:' .. dep, nows, id)
-    reply(render('ack', vars), id)
     notify(p, render('deputy_new', vars), id)
-  else
-    reply(render('ack', vars), id)
   end
+  send(r.channel, r.addr, render('ack', vars), id, 'reply')
   return 'case_opened', id
+end
+
+local function sender() return { channel = msg.channel, addr = msg.addr, masked = msg.masked } end
+
+local function info_from_message()
+  return { label = intent.label, title = intent.title, intent = intent.name, text = msg.text,
+           place = slots.place, route = env.route }
+end
+
+-- A concern missing a slot its intent needs: ask once, remember the
+-- concern, and complete it with the answer (or open it without the
+-- answer when the session times out).
+local function ask_for(slot)
+  local info = info_from_message()
+  local session = cjson.encode({ info = info, slot = slot, masked = msg.masked, ts = nows })
+  redis.call('HSET', RK, 'session', session, 'last_seen', nows)
+  redis.call('ZADD', TIMERS, nows + opt.session_s, 'session|' .. msg.channel .. '|' .. msg.addr)
+  reply(render('ask_' .. slot, {}) ~= '' and render('ask_' .. slot, {}) or render('ask_place', {}))
+  return 'asked_' .. slot, nil
+end
+
+local function answer_session(raw)
+  local session = cjson.decode(raw)
+  local info = session.info
+  redis.call('HDEL', RK, 'session')
+  redis.call('ZREM', TIMERS, 'session|' .. msg.channel .. '|' .. msg.addr)
+  info[session.slot] = msg.text
+  info.text = info.text .. '（' .. msg.text .. '）'
+  -- The answer names the place: its area step goes first, then the
+  -- concern's own plan (topic group, default).
+  local plan = {}
+  for _, step in ipairs(env.route or {}) do
+    if step.rule == 'bound' or step.rule == 'area' then plan[#plan + 1] = step end
+  end
+  for _, step in ipairs(info.route or {}) do plan[#plan + 1] = step end
+  info.route = plan
+  return open_case(sender(), info)
+end
+
+local function expire_session(channel, addr)
+  local rk = res_key(channel, addr)
+  local raw = hget(rk, 'session')
+  if not raw then return end
+  redis.call('HDEL', rk, 'session')
+  local session = cjson.decode(raw)
+  open_case({ channel = channel, addr = addr, masked = session.masked }, session.info)
 end
 
 local function status()
@@ -268,6 +321,10 @@ end
 local function resident()
   local label = intent.label
   redis.call('HSET', RK, 'last_seen', nows)
+  local session = hget(RK, 'session')
+  if session and intent.kind ~= 'chat' then
+    return answer_session(session)
+  end
   if intent.kind == 'chat' then
     if label == 'chat.status' then return status() end
     if label == 'chat.rating' then return rate() end
@@ -279,7 +336,22 @@ local function resident()
     reply(render('help', {}))
     return 'help', nil
   end
-  return open_case()
+  for _, need in ipairs(intent.needs or {}) do
+    if not slots[need] or slots[need] == '' then return ask_for(need) end
+  end
+  return open_case(sender(), info_from_message())
+end
+
+-- Timers that are due, each handled by exactly one instance: the ZREM
+-- happens in the same atomic step as the work.
+local function tick()
+  local due = redis.call('ZRANGEBYSCORE', TIMERS, '-inf', nows, 'LIMIT', 0, 50)
+  for _, t in ipairs(due) do
+    redis.call('ZREM', TIMERS, t)
+    local kind, channel, addr = string.match(t, '^(%w+)|(.+)|(.+)$')
+    if kind == 'session' then expire_session(channel, addr) end
+  end
+  return 'tick', tostring(#due)
 end
 
 ---------------------------------------------------------------------------
@@ -392,10 +464,14 @@ end
 ---------------------------------------------------------------------------
 
 local action, case_id
-if env.role == 'deputy' then
+if env.mode == 'tick' then
+  action, case_id = tick()
+elseif env.role == 'deputy' then
   action, case_id = deputy()
 else
   action, case_id = resident()
 end
-redis.call('SET', seen, action .. ' ' .. (case_id or ''), 'EX', seen_ttl)
+if seen then
+  redis.call('SET', seen, action .. ' ' .. (case_id or ''), 'EX', seen_ttl)
+end
 return { action, case_id or '', outn }
