@@ -26,8 +26,11 @@ def iter_tests(suite):
 
 def main(argv):
     # a killed runner must still reap Redis/Kannel/mashangd (harness atexit)
+    # (KeyboardInterrupt is the one exception unittest lets through)
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
+        signal.signal(sig, interrupt)
     patterns = [a.lower() for a in argv[1:]]
     sys.path.insert(0, HERE)
     loader = unittest.TestLoader()
@@ -41,7 +44,11 @@ def main(argv):
     if not tests:
         print("e2e: no tests match %s" % " ".join(argv[1:]))
         return 2
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(unittest.TestSuite(tests))
+    try:
+        result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(unittest.TestSuite(tests))
+    except KeyboardInterrupt:
+        print("\ne2e: interrupted")
+        return 130
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
     passed = result.testsRun - failed - skipped - len(result.expectedFailures)
