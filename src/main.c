@@ -17,6 +17,7 @@
 #include "mashang/http_client.h"
 #include "mashang/intents.h"
 #include "mashang/log.h"
+#include "mashang/metrics.h"
 #include "mashang/outbox.h"
 #include "mashang/roster.h"
 #include "mashang/server.h"
@@ -181,7 +182,8 @@ static int run(struct daemon *dm)
     app->store = store_new(app->base, dm->cfg.redis_url, dm->cfg.ns);
     app->http = http_client_new(app->base);
     app->matcher = intent_matcher_new();
-    if (!app->store || !app->http || !app->matcher) {
+    app->metrics = metrics_new();
+    if (!app->store || !app->http || !app->matcher || !app->metrics) {
         log_error("startup_failed", "what=\"redis url, http client or matcher\"");
         return 1;
     }
@@ -227,6 +229,7 @@ static void teardown(struct daemon *dm)
     http_client_free(app->http);
     store_free(app->store);
     intent_matcher_free(app->matcher);
+    metrics_free(app->metrics);
     intent_set_free(app->intents);
     if (app->roster) {
         roster_free(app->roster);

@@ -12,6 +12,7 @@
 #include "mashang/config.h"
 #include "mashang/http_client.h"
 #include "mashang/log.h"
+#include "mashang/metrics.h"
 #include "mashang/sms_kannel.h"
 #include "mashang/store.h"
 #include "mashang/util.h"
@@ -104,6 +105,7 @@ static void on_sent(const struct http_response *res, void *arg)
         snprintf(detail, sizeof(detail), "http %ld", res->status);
         log_info("outbox_sent", "id=%s channel=%s to=%s case=%s attempt=%d ms=%.0f", s->id,
                  s->channel, masked, s->caseid[0] ? s->caseid : "-", attempt, res->total_ms);
+        metrics_outbox(s->ob->app->metrics, OUTBOX_SENT);
         record(s, "sent", 0, detail);
         return;
     }
@@ -117,9 +119,11 @@ static void on_sent(const struct http_response *res, void *arg)
     if (permanent || attempt >= cfg->outbox.max_attempts) {
         log_error("outbox_dead", "id=%s channel=%s to=%s attempt=%d error=\"%s\"", s->id,
                   s->channel, masked, attempt, detail);
+        metrics_outbox(s->ob->app->metrics, OUTBOX_DEAD);
         record(s, "dead", 0, detail);
         return;
     }
+    metrics_outbox(s->ob->app->metrics, OUTBOX_RETRIED);
     long delay = outbox_backoff_ms(cfg->outbox.backoff_ms, attempt);
     log_warn("outbox_retry", "id=%s channel=%s to=%s attempt=%d delay_ms=%ld error=\"%s\"", s->id,
              s->channel, masked, attempt, delay, detail);

@@ -4,14 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "mashang/admin.h"
 #include "mashang/config.h"
 #include "mashang/log.h"
+#include "mashang/metrics.h"
 #include "mashang/outbox.h"
 #include "mashang/sms_kannel.h"
 #include "mashang/store.h"
@@ -74,11 +77,22 @@ char *http_body(struct evhttp_request *req, size_t *len)
     return body;
 }
 
+/* Per-request bookkeeping, freed when evhttp reports the request done. */
+struct request_ctx {
+    struct server *srv;
+    struct timeval started;
+};
+
 static void on_request_complete(struct evhttp_request *req, void *arg)
 {
-    struct server *srv = arg;
+    struct request_ctx *ctx = arg;
+    struct timeval now;
     (void)req;
-    srv->inflight--;
+    gettimeofday(&now, NULL);
+    metrics_http(ctx->srv->app->metrics, (double)(now.tv_sec - ctx->started.tv_sec) +
+                                         (double)(now.tv_usec - ctx->started.tv_usec) / 1e6);
+    ctx->srv->inflight--;
+    free(ctx);
 }
 
 static void handle_healthz(struct server *srv, struct evhttp_request *req)
@@ -104,8 +118,13 @@ static void dispatch(struct evhttp_request *req, void *arg)
     struct server *srv = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 
-    srv->inflight++;
-    evhttp_request_set_on_complete_cb(req, on_request_complete, srv);
+    struct request_ctx *ctx = malloc(sizeof(*ctx));
+    if (ctx) {
+        ctx->srv = srv;
+        gettimeofday(&ctx->started, NULL);
+        srv->inflight++;
+        evhttp_request_set_on_complete_cb(req, on_request_complete, ctx);
+    }
     if (!path)
         path = "/";
 
@@ -121,6 +140,10 @@ static void dispatch(struct evhttp_request *req, void *arg)
             http_send_error(req, 405, "method_not_allowed", "use GET");
         else
             sms_kannel_dlr(srv->app, req);
+    } else if (strcmp(path, "/metrics") == 0) {
+        metrics_handle(srv->app, req);
+    } else if (strncmp(path, "/admin/", 7) == 0) {
+        admin_handle(srv->app, req, path);
     } else {
         http_send_error(req, 404, "not_found", "no such endpoint");
     }

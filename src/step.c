@@ -13,6 +13,7 @@
 #include "mashang/intents.h"
 #include "mashang/lifecycle.h"
 #include "mashang/log.h"
+#include "mashang/metrics.h"
 #include "mashang/outbox.h"
 #include "mashang/roster.h"
 #include "mashang/routing.h"
@@ -230,6 +231,9 @@ static void finish(struct step *st, enum step_outcome outcome, const char *actio
              st->channel, st->masked, st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
              names[outcome], action ? action : "-", case_id && *case_id ? case_id : "-",
              elapsed_us(&st->started));
+    metrics_message(st->app->metrics, st->channel, names[outcome]);
+    if (outcome == STEP_UNAVAILABLE)
+        metrics_redis_error(st->app->metrics);
     st->done(outcome, action, case_id, st->arg);
     free(st);
 }
@@ -291,6 +295,7 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     }
     snprintf(st->intent, sizeof(st->intent), "%s", res.intent ? res.intent : "");
     snprintf(st->label, sizeof(st->label), "%s", res.label ? res.label : "");
+    metrics_intent(app->metrics, res.kind == INTENT_NONE ? "none" : res.label);
 
     json_t *env = envelope(app, in, dep, &res, st->masked);
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;

@@ -14,6 +14,7 @@ struct store;
 struct http_client;
 struct outbox;
 struct server;
+struct metrics;
 
 struct app {
     struct event_base *base;
@@ -25,6 +26,7 @@ struct app {
     struct http_client *http;
     struct outbox *outbox;
     struct server *server;
+    struct metrics *metrics;
     char digest[17];                   /* of the published directory (directory.h) */
     char instance[64];                 /* host:pid, owner of outbox leases */
     bool stopping;

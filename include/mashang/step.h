@@ -37,6 +37,14 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
  * however many instances tick.  Called periodically by the daemon. */
 void step_tick(struct app *app);
 
+/* Reassigns case `case_id` to deputy `deputy_id` on behalf of `actor`
+ * ("admin" or a deputy id): the same atomic step as a deputy's transfer
+ * (queues moved, history appended, both deputies and the resident told).
+ * `done` gets STEP_STORED with action "transferred", or STEP_REJECTED
+ * with action "unknown_case" / "unknown_deputy" / "bad_state". */
+void step_assign(struct app *app, const char *case_id, const char *deputy_id, const char *actor,
+                 const char *note, step_done_fn done, void *arg);
+
 /* Helpers exposed for tests. */
 /* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */
 const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz);

@@ -18,6 +18,7 @@ enum store_script {
     SCRIPT_OUTBOX_CLAIM,   /* lease due outbound messages to this instance */
     SCRIPT_OUTBOX_RESULT,  /* record a send: sent, retry later, or dead */
     SCRIPT_DLR,            /* record a delivery report */
+    SCRIPT_ADMIN,          /* administrators' reads and reassignment */
     SCRIPT_COUNT
 };
 

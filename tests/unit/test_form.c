@@ -95,7 +95,7 @@ static void test_shapes(void **state)
     /* More fields than the first allocation. */
     char many[512] = "";
     for (int i = 0; i < 40; i++) {
-        char part[16];
+        char part[32];
         snprintf(part, sizeof(part), "f%d=%d&", i, i);
         strcat(many, part);
     }
