@@ -70,19 +70,37 @@ static const struct template_default template_defaults[] = {
     /* Beyond the minimum set: transfer, escalation, reminders, relaying. */
     { "transferred", "【码上说】您反映的{case}已转{deputy}代表（{station}）办理。",
       "case topic deputy station" },
-    { "deputy_transferred", "已将{case}转给{deputy}代表。", "case deputy station" },
+    { "deputy_transferred", "已将{case}转给{target}代表。", "case target topic" },
+    { "deputy_transferred_out", "{case}已改由{deputy}代表办理。", "case deputy topic" },
+    { "deputy_unknown_deputy", "没有找到代表{target}，请核对代表编号（如D0007）。", "case target" },
     { "deputy_transferred_in", "{from}代表转来事项{case}（{category}）：{text}。回复\"接单 {case}\"受理。",
       "case topic category text place resident from" },
-    { "deputy_escalated", "已将{case}上报{target}。", "case target" },
-    { "escalation", "{case}（{category}）需协调：{text}（承办：{deputy}代表）", "case topic category text deputy station target" },
-    { "reminder", "提醒：{case}（{topic}）请在{deadline}前{action}。", "case topic category action deadline" },
-    { "overdue", "{case}（{topic}）已超时未{action}，已上报{target}。", "case topic category action deputy target" },
+    { "escalated", "【码上说】{case}已上报{level}协调办理。", "case level topic deputy" },
+    { "deputy_escalated", "已将{case}上报{level}。", "case level topic" },
+    { "deputy_escalated_already", "{case}已上报至{level}，请继续跟进。", "case level topic" },
+    { "escalation", "{case}（{category}）需协调：{text}（承办：{deputy}代表，{state}，已{age}）{note}",
+      "case topic category text deputy state age note" },
+    { "reminder", "提醒：{case}（{topic}）{action}时限过半，还剩{hours}小时。", "case topic category action state hours" },
+    { "reminder_due", "{case}（{topic}）已到{action}时限，请尽快处理，逾期将上报。", "case topic category action state" },
+    { "closed_unrated", "【码上说】{case}评价期已过，已结案。感谢您的反映。", "case topic" },
     { "relay_to_resident", "【码上说】{deputy}代表就{case}问您：{text}（直接回复即可）", "case deputy text" },
     { "relay_to_deputy", "{case}居民回复：{text}", "case text resident" },
-    { "followup_to_deputy", "{case}居民补充：{text}", "case text resident" },
+    { "followup_to_deputy", "{case}居民补充：{text}", "case text resident topic" },
+    { "followup", "【码上说】已将您的补充转给{deputy}代表（{case}）。", "case deputy topic" },
     { "deputy_relayed", "已转告居民。", "case" },
     { "rating_invalid", "【码上说】请回复1-5的数字评价（5为非常满意）。", "case" },
-    { "unsubscribed", "【码上说】已退订，您主动发来的消息仍会回复。", "" },
+    { "unsubscribed", "【码上说】已退订，您主动发来的消息仍会回复。回复\"订阅\"恢复。", "" },
+    { "subscribed", "【码上说】已恢复推送。", "" },
+    { "level.station", "联络站", "" },
+    { "level.committee", "代表工委", "" },
+    /* {action} of deputy_bad_state and reminders, by command event. */
+    { "action.accept", "接单", "" },
+    { "action.progress", "反馈进展", "" },
+    { "action.resolve", "办结", "" },
+    { "action.detail", "查看详情", "" },
+    { "action.transfer", "转办", "" },
+    { "action.escalate", "上报", "" },
+    { "action.reply", "回复", "" },
     { "state.new", "待分派", "" },
     { "state.assigned", "已转代表", "" },
     { "state.accepted", "已受理", "" },
@@ -145,13 +163,14 @@ static bool word_in_list(const char *list, const char *w, size_t wlen)
     return false;
 }
 
-/* Reports every "{name}" in `text` that is not in `vars`.  Braces around
- * anything but [a-z_] are left alone: they are literal text. */
+/* Reports every "{name}" in `text` that is not in `vars`.  "name" is
+ * what the renderer (src/lua/step.lua) substitutes, [A-Za-z0-9_.]+;
+ * braces around anything else are literal text. */
 static void check_placeholders(struct jv *v, const char *path, const char *text, const char *vars)
 {
     for (const char *p = strchr(text, '{'); p; p = strchr(p + 1, '{')) {
         size_t n = 1;
-        while (p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z'))
+        while (p[n] == '_' || p[n] == '.' || isalnum((unsigned char)p[n]))
             n++;
         if (p[n] != '}' || n == 1)
             continue;

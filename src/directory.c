@@ -81,6 +81,14 @@ static int build(const struct app *app, struct fields *f)
         if (fields_add(f, "d:", d->id, contact_json(d->name, d->phone, d->station, st ? st->name : NULL)) < 0)
             return -1;
     }
+    for (size_t i = 0; i < r->nstations; i++) {
+        const struct station *st = &r->stations[i];
+        json_t *o = json_pack("{s:s, s:s}", "name", st->name, "liaison", st->liaison ? st->liaison : "");
+        char *js = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(o);
+        if (fields_add(f, "s:", st->id, js) < 0)
+            return -1;
+    }
     if (fields_add(f, "", "committee", contact_json(r->committee.name, r->committee.phone, NULL, NULL)) < 0)
         return -1;
     return 0;

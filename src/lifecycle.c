@@ -12,7 +12,9 @@ static const char *const event_names[CASE_EVENT_COUNT] = {
     "transfer", "escalate",
 };
 
-/* next[event][from] = to, or -1.  Deputies often report progress or a
+/* next[event][from] = to, or -1.  Escalation keeps the state: the case
+ * stays with its deputy while the liaison or committee is told.
+ * Deputies often report progress or a
  * result without a separate 接单, so progress and resolve also accept
  * an assigned case.  A reopened case goes back to `assigned` (回头看). */
 #define X (-1)
@@ -26,7 +28,7 @@ static const int next_state[CASE_EVENT_COUNT][CASE_STATE_COUNT] = {
     [EV_REOPEN]   = { X,             X,                X,                X,                CASE_ASSIGNED, X,      X },
     [EV_WITHDRAW] = { CASE_WITHDRAWN, CASE_WITHDRAWN,  CASE_WITHDRAWN,   CASE_WITHDRAWN,   X,             X,      X },
     [EV_TRANSFER] = { X,             CASE_ASSIGNED,    CASE_ASSIGNED,    CASE_ASSIGNED,    X,             X,      X },
-    [EV_ESCALATE] = { X,             CASE_ASSIGNED,    CASE_ASSIGNED,    CASE_ASSIGNED,    X,             X,      X },
+    [EV_ESCALATE] = { X,             CASE_ASSIGNED,    CASE_ACCEPTED,    CASE_IN_PROGRESS, X,             X,      X },
 };
 #undef X
 

@@ -47,7 +47,7 @@ static int load_data(const struct config *cfg, struct roster *roster, struct int
                      struct diag *d)
 {
     int rc = 0;
-    if (roster_load(cfg->roster_path, cfg->country_code, roster, d) < 0)
+    if (roster_load_cfg(cfg->roster_path, cfg, roster, d) < 0)
         rc = -1;
     *intents = intent_set_load(cfg->intents_dir, d);
     if (!*intents)

@@ -106,10 +106,16 @@ static void add_transition(json_t *tr, enum case_event ev)
     json_t *names = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(names, json_string(case_state_name(from[i])));
-    /* Every source of one event leads to the same state in our table. */
+    /* "to" only when every source leads to one state; an event that
+     * keeps the state as it is (escalate) has none. */
     int to = case_transition(from[0], ev);
-    json_object_set_new(tr, case_event_name(ev),
-                        json_pack("{s:o, s:s}", "from", names, "to", case_state_name((enum case_state)to)));
+    for (size_t i = 1; i < n; i++)
+        if (case_transition(from[i], ev) != to)
+            to = -1;
+    json_t *o = json_pack("{s:o}", "from", names);
+    if (o && to >= 0)
+        json_object_set_new(o, "to", json_string(case_state_name((enum case_state)to)));
+    json_object_set_new(tr, case_event_name(ev), o);
 }
 
 /* Only the transitions this intent may cause travel with the message. */
@@ -124,6 +130,14 @@ static json_t *transitions_json(const char *label)
         add_transition(tr, EV_PROGRESS);
     else if (strcmp(label, "cmd.resolve") == 0)
         add_transition(tr, EV_RESOLVE);
+    else if (strcmp(label, "cmd.transfer") == 0 || strcmp(label, "assign") == 0)
+        add_transition(tr, EV_TRANSFER);
+    else if (strcmp(label, "cmd.escalate") == 0)
+        add_transition(tr, EV_ESCALATE);
+    else if (strcmp(label, "tick") == 0) {
+        add_transition(tr, EV_RATE);
+        add_transition(tr, EV_ESCALATE);
+    }
     else if (strcmp(label, "chat.rating") == 0) {
         add_transition(tr, EV_RATE);
         add_transition(tr, EV_REOPEN);
@@ -144,10 +158,14 @@ static const char *kind_name(enum intent_kind k)
 
 static json_t *options_json(const struct config *cfg)
 {
-    return json_pack("{s:s, s:I, s:I, s:I}", "prefix", cfg->case_prefix,
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "prefix", cfg->case_prefix,
                      "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
                      "rating_s", (json_int_t)cfg->timers.rating_s,
-                     "session_s", (json_int_t)cfg->timers.session_s);
+                     "session_s", (json_int_t)cfg->timers.session_s,
+                     "followup_s", (json_int_t)cfg->timers.followup_s,
+                     "accept_s", (json_int_t)cfg->timers.accept_s,
+                     "progress_s", (json_int_t)cfg->timers.progress_s,
+                     "resolve_s", (json_int_t)cfg->timers.resolve_s);
 }
 
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
@@ -323,8 +341,9 @@ static void on_tick_reply(redisReply *r, void *arg)
 
 void step_tick(struct app *app)
 {
-    json_t *env = json_pack("{s:s, s:I, s:s, s:o}", "mode", "tick", "now", (json_int_t)now_ms(),
-                            "cfg", app->digest, "opt", options_json(app->cfg));
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o}", "mode", "tick", "now", (json_int_t)now_ms(),
+                            "cfg", app->digest, "opt", options_json(app->cfg),
+                            "tr", transitions_json("tick"));
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!body)
@@ -332,4 +351,67 @@ void step_tick(struct app *app)
     const char *argv[1] = { body };
     store_script(app->store, SCRIPT_STEP, on_tick_reply, app, 1, argv, NULL);
     free(body);
+}
+
+struct assign {
+    struct app *app;
+    step_done_fn done;
+    void *arg;
+};
+
+static void on_assign_reply(redisReply *r, void *arg)
+{
+    struct assign *a = arg;
+    enum step_outcome outcome = STEP_UNAVAILABLE;
+    const char *action = NULL, *case_id = NULL;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+        action = r->element[0]->str;
+        case_id = r->element[1]->str;
+        outcome = strcmp(action, "transferred") == 0 ? STEP_STORED : STEP_REJECTED;
+        if (outcome == STEP_STORED && a->app->outbox)
+            outbox_kick(a->app->outbox);
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        log_error("assign_failed", "error=\"%s\"", r->str);
+    }
+    log_info("case_assign", "outcome=%s action=%s case=%s", outcome == STEP_STORED ? "stored" : "refused",
+             action ? action : "-", case_id ? case_id : "-");
+    a->done(outcome, action, case_id, a->arg);
+    free(a);
+}
+
+void step_assign(struct app *app, const char *case_id, const char *deputy_id, const char *actor,
+                 const char *note, step_done_fn done, void *arg)
+{
+    char idbuf[32];
+    const char *id = step_case_id(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const struct deputy *d = roster_deputy(app->roster, deputy_id);
+    if (!id || !d) {
+        done(STEP_REJECTED, id ? "unknown_deputy" : "unknown_case", id, arg);
+        return;
+    }
+    struct assign *a = calloc(1, sizeof(*a));
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:s}", "mode", "assign",
+                            "now", (json_int_t)now_ms(), "cfg", app->digest,
+                            "opt", options_json(app->cfg), "tr", transitions_json("assign"),
+                            "case", id, "target", d->id, "actor", actor ? actor : "admin",
+                            "note", note ? note : "");
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!a || !body) {
+        free(a);
+        free(body);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+        return;
+    }
+    a->app = app;
+    a->done = done;
+    a->arg = arg;
+    const char *argv[1] = { body };
+    int rc = store_script(app->store, SCRIPT_STEP, on_assign_reply, a, 1, argv, NULL);
+    free(body);
+    if (rc < 0) {
+        free(a);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+    }
 }

@@ -380,6 +380,17 @@ static bool str_utf8_ok(const char *s)
     return s && utf8_ok(s, strlen(s));
 }
 
+/* True if something survives append_cdata's filtering (U+FFFE/U+FFFF
+ * ignored: a text made only of those is not worth a reply either way). */
+static bool has_xml_char(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 || *p == '\t' || *p == '\n' || *p == '\r')
+            return true;
+    }
+    return false;
+}
+
 char *wechat_xml_text_reply(const char *to_user, const char *from_user,
                             int64_t create_time, const char *content, size_t *out_len)
 {
@@ -387,7 +398,7 @@ char *wechat_xml_text_reply(const char *to_user, const char *from_user,
     struct buf b = { 0 };
 
     if (!str_utf8_ok(to_user) || !str_utf8_ok(from_user) || !str_utf8_ok(content) ||
-        !*content || create_time < 0)
+        !has_xml_char(content) || create_time < 0)
         return NULL;
     snprintf(num, sizeof(num), "%" PRId64, create_time);
     buf_puts(&b, "<xml>");

@@ -75,7 +75,9 @@ void wechat_msg_clear(struct wechat_msg *m);
  * Returns a malloc'd NUL-terminated string (caller frees), or NULL if an
  * argument is NULL, `content` is empty (WeChat shows an error banner for
  * an empty Content: send an empty body instead) or any string is not
- * valid UTF-8.  *out_len (if not NULL) receives the length. */
+ * valid UTF-8 (or nothing is left after dropping forbidden characters).
+ * *out_len (if not NULL) receives the length.  WeChat truncates or
+ * refuses passive texts over about 2048 bytes: the caller trims. */
 char *wechat_xml_text_reply(const char *to_user, const char *from_user,
                             int64_t create_time, const char *content, size_t *out_len);
 

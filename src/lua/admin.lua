@@ -1,3 +1,217 @@
--- Administrators' operations.  KEYS[1] prefix; ARGV[1] operation, then its arguments.
+-- Administrators' reads and outbox maintenance (src/admin*.c).
+--
+-- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
+-- arguments.  Every operation but outbox_retry is read-only.  Answers
+-- are one JSON document (cjson) that the daemon parses and reshapes, so
+-- the C side owns the HTTP format.  Each walk over the all-cases zset is
+-- bounded by SCAN_MAX so an administrator's click can never stall Redis
+-- for long; answers say "truncated" when the bound was hit.
+local P = KEYS[1]
 local op = ARGV[1]
+local SCAN_MAX = 50000
+local BATCH = 500
+local CASES = P .. 'cases'
+
+local function case_key(id) return P .. 'case:' .. id end
+
+local OPEN = { new = true, assigned = true, accepted = true, in_progress = true }
+
+-- Open and past its deadline: acceptance while still waiting for the
+-- deputy, resolution while not yet resolved (both counted from creation).
+local function overdue(state, created, now, accept_s, resolve_s)
+  created = tonumber(created)
+  if not created or not OPEN[state] then return false end
+  if (state == 'new' or state == 'assigned') and now - created > accept_s then return true end
+  return now - created > resolve_s
+end
+
+-- Walks the cases zset newest first (within [lo, hi] seconds), calling
+-- fn(id) until it returns true or SCAN_MAX ids were seen.  Returns the
+-- number seen and whether the bound cut the walk short.
+local function walk(lo, hi, fn)
+  local offset, seen = 0, 0
+  while seen < SCAN_MAX do
+    local n = math.min(BATCH, SCAN_MAX - seen)
+    local ids = redis.call('ZREVRANGEBYSCORE', CASES, hi, lo, 'LIMIT', offset, n)
+    if #ids == 0 then return seen, false end
+    for _, id in ipairs(ids) do
+      seen = seen + 1
+      if fn(id) then return seen, false end
+    end
+    offset = offset + #ids
+  end
+  return seen, redis.call('ZCOUNT', CASES, lo, hi) > seen
+end
+
+local LIST_FIELDS = { 'id', 'state', 'category', 'title', 'deputy', 'station', 'routed_by',
+                      'created', 'updated', 'accepted_at', 'resolved_at', 'rating', 'place',
+                      'latest', 'masked', 'channel' }
+local NUMERIC = { created = true, updated = true, accepted_at = true, resolved_at = true,
+                  rating = true, rated_at = true }
+
+-- Case hash fields as a table; numbers as numbers, empty fields left out.
+-- The resident's address ("addr") is never included, only "masked".
+local function shape(names, values)
+  local c = {}
+  for i, name in ipairs(names) do
+    local v = values[i]
+    if v and v ~= '' and name ~= 'addr' then
+      if NUMERIC[name] then v = tonumber(v) end
+      c[name] = v
+    end
+  end
+  return c
+end
+
+local function range(from, to)
+  local lo, hi = '-inf', '+inf'
+  if from and from ~= '' then lo = from end
+  if to and to ~= '' then hi = to end
+  return lo, hi
+end
+
+-- list FILTER_JSON: {state,deputy,station,category,from,to,overdue,limit,now,accept_s,resolve_s}
+if op == 'list' then
+  local f = cjson.decode(ARGV[2])
+  local lo, hi = range(f.from, f.to)
+  local out = {}
+  local now, accept_s, resolve_s = tonumber(f.now), tonumber(f.accept_s), tonumber(f.resolve_s)
+  local limit = tonumber(f.limit) or 100
+  local seen, truncated = walk(lo, hi, function(id)
+    local v = redis.call('HMGET', case_key(id), unpack(LIST_FIELDS))
+    local c = shape(LIST_FIELDS, v)
+    if not c.state then return false end
+    if f.state and f.state ~= '' and c.state ~= f.state then return false end
+    if f.deputy and f.deputy ~= '' and c.deputy ~= f.deputy then return false end
+    if f.station and f.station ~= '' and c.station ~= f.station then return false end
+    if f.category and f.category ~= '' and c.category ~= f.category then return false end
+    local od = overdue(c.state, c.created, now, accept_s, resolve_s)
+    if f.overdue and not od then return false end
+    c.overdue = od
+    out[#out + 1] = c
+    return #out >= limit
+  end)
+  return cjson.encode({ cases = out, scanned = seen, truncated = truncated })
+end
+
+-- show ID [HISTORY_MAX]
+if op == 'show' then
+  local id = ARGV[2]
+  local h = redis.call('HGETALL', case_key(id))
+  if #h == 0 then return cjson.encode({ found = false }) end
+  local names, values = {}, {}
+  for i = 1, #h, 2 do
+    names[#names + 1] = h[i]
+    values[#values + 1] = h[i + 1]
+  end
+  local c = shape(names, values)
+  local hist = {}
+  local max = tonumber(ARGV[3]) or 1000
+  for _, j in ipairs(redis.call('LRANGE', P .. 'hist:' .. id, 0, max - 1)) do
+    local ok, e = pcall(cjson.decode, j)
+    if ok then hist[#hist + 1] = e end
+  end
+  return cjson.encode({ found = true, case = c, history = hist })
+end
+
+-- deputies ID... -> [[open, oldest_id, oldest_since], ...] in argument order
+if op == 'deputies' then
+  local out = {}
+  for i = 2, #ARGV do
+    local q = P .. 'dq:' .. ARGV[i]
+    local n = redis.call('ZCARD', q)
+    local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+    if #first == 2 then
+      out[#out + 1] = { n, first[1], tonumber(first[2]) }
+    else
+      out[#out + 1] = { n, '', 0 }
+    end
+  end
+  return cjson.encode({ deputies = out })
+end
+
+-- stats FROM TO -> one compact record per case created within [FROM, TO]:
+-- [deputy, station, category, state, created, accepted_at, resolved_at, rating]
+-- (aggregation, medians and overdue are done in C: src/admin_stats.c)
+local STAT_FIELDS = { 'deputy', 'station', 'category', 'state', 'created', 'accepted_at',
+                      'resolved_at', 'rating' }
+if op == 'stats' then
+  local lo, hi = range(ARGV[2], ARGV[3])
+  local out = {}
+  local seen, truncated = walk(lo, hi, function(id)
+    local v = redis.call('HMGET', case_key(id), unpack(STAT_FIELDS))
+    if v[4] then
+      out[#out + 1] = { v[1] or '', v[2] or '', v[3] or '', v[4], tonumber(v[5]) or 0,
+                        tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0 }
+    end
+    return false
+  end)
+  return cjson.encode({ records = out, scanned = seen, truncated = truncated })
+end
+
+-- gauges NOW ACCEPT_S RESOLVE_S -> cases by state, overdue, outbox sizes
+if op == 'gauges' then
+  local now, accept_s, resolve_s = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+  local states, n_overdue = {}, 0
+  local seen, truncated = walk('-inf', '+inf', function(id)
+    local v = redis.call('HMGET', case_key(id), 'state', 'created')
+    if v[1] then
+      states[v[1]] = (states[v[1]] or 0) + 1
+      if overdue(v[1], v[2], now, accept_s, resolve_s) then n_overdue = n_overdue + 1 end
+    end
+    return false
+  end)
+  return cjson.encode({ states = states, overdue = n_overdue, scanned = seen,
+                        truncated = truncated,
+                        ready = redis.call('ZCARD', P .. 'outbox:ready'),
+                        inflight = redis.call('ZCARD', P .. 'outbox:inflight'),
+                        dead = redis.call('LLEN', P .. 'outbox:dead') })
+end
+
+-- outbox_dead LIMIT -> the oldest dead messages (the daemon masks "to")
+local OUT_FIELDS = { 'channel', 'to', 'text', 'case', 'kind', 'attempts', 'created',
+                     'last_error', 'dead_at' }
+if op == 'outbox_dead' then
+  local limit = tonumber(ARGV[2]) or 100
+  local out = {}
+  for _, id in ipairs(redis.call('LRANGE', P .. 'outbox:dead', 0, limit - 1)) do
+    local v = redis.call('HMGET', P .. 'out:' .. id, unpack(OUT_FIELDS))
+    local m = { id = id }
+    for i, name in ipairs(OUT_FIELDS) do
+      if v[i] and v[i] ~= '' then
+        if name == 'attempts' or name == 'created' or name == 'dead_at' then
+          m[name] = tonumber(v[i])
+        else
+          m[name] = v[i]
+        end
+      end
+    end
+    out[#out + 1] = m
+  end
+  return cjson.encode({ messages = out, total = redis.call('LLEN', P .. 'outbox:dead') })
+end
+
+-- outbox_retry NOW_MS MAX -> moves up to MAX dead ids back to the ready
+-- queue, due now, with their attempts reset (a message whose hash has
+-- expired is dropped from the dead list: there is nothing left to send).
+if op == 'outbox_retry' then
+  local now, max = tonumber(ARGV[2]), tonumber(ARGV[3]) or 10000
+  local dead = P .. 'outbox:dead'
+  local ids = redis.call('LRANGE', dead, 0, max - 1)
+  local moved, dropped = 0, 0
+  for _, id in ipairs(ids) do
+    local k = P .. 'out:' .. id
+    if redis.call('EXISTS', k) == 1 then
+      redis.call('HSET', k, 'state', 'ready', 'attempts', 0, 'retried_at', now)
+      redis.call('HDEL', k, 'owner', 'dead_at')
+      redis.call('ZADD', P .. 'outbox:ready', now, id)
+      moved = moved + 1
+    else
+      dropped = dropped + 1
+    end
+  end
+  if #ids > 0 then redis.call('LTRIM', dead, #ids, -1) end
+  return cjson.encode({ moved = moved, dropped = dropped, remaining = redis.call('LLEN', dead) })
+end
+
 return redis.error_reply('ERR unknown admin operation ' .. tostring(op))

@@ -78,6 +78,10 @@ local function state_name(s) return cfg('t:state.' .. s) or s end
 local outn = 0
 local function send(channel, addr, text, case_id, kind)
   if not channel or channel == '' or not addr or addr == '' or text == '' then return end
+  -- 退订: a resident who opted out gets only answers to their own messages.
+  if kind == 'push' and redis.call('HGET', P .. 'res:' .. channel .. ':' .. addr, 'optout') == '1' then
+    return
+  end
   local oid = redis.call('INCR', P .. 'seq:out')
   redis.call('HSET', P .. 'out:' .. oid, 'channel', channel, 'to', addr, 'text', text,
     'case', case_id or '', 'kind', kind, 'attempts', 0, 'created', now, 'state', 'ready')
@@ -85,6 +89,8 @@ local function send(channel, addr, text, case_id, kind)
   outn = outn + 1
 end
 local function reply(text, case_id) send(msg.channel, msg.addr, text, case_id, 'reply') end
+-- A push to the resident of case `c` that they did not ask for.
+local function push(c, text) send(c.channel, c.addr, text, c.id, 'push') end
 local function notify(p, text, case_id)
   if p then send(p.channel, p.addr, text, case_id, 'notify') end
 end
@@ -125,6 +131,26 @@ local function rcases_key(channel, addr) return P .. 'rcases:' .. channel .. ':'
 local RK = msg.channel and res_key(msg.channel, msg.addr)
 local RCASES = msg.channel and rcases_key(msg.channel, msg.addr)
 local TIMERS = P .. 'timers'
+
+-- Deadlines (contract §7).  Each kind runs on the case's `clock` (set at
+-- assignment, transfer and reopening) through phases: half-way and
+-- deadline reminders, then escalation to the station liaison and, later
+-- still, to the committee.  Only the next phase is ever scheduled; a
+-- timer whose clock no longer matches the case's is stale and dropped.
+local DEADLINES = { 'accept', 'progress', 'resolve' }
+local PHASES = { half = 0.5, due = 1.0, over = 1.5, over2 = 2.0 }
+local NEXT_PHASE = { half = 'due', due = 'over', over = 'over2' }
+local function arm(id, kind, phase, clock)
+  local w = tonumber(opt[kind .. '_s']) or 0
+  if w <= 0 then return end
+  redis.call('ZADD', TIMERS, clock + math.floor(w * PHASES[phase]),
+    'case|' .. id .. '|' .. kind .. '|' .. phase .. '|' .. clock)
+end
+local function arm_all(c)
+  c.clock = tostring(nows)
+  redis.call('HSET', P .. 'case:' .. c.id, 'clock', nows)
+  for _, kind in ipairs(DEADLINES) do arm(c.id, kind, 'half', nows) end
+end
 local function owns(c) return c and c.channel == msg.channel and c.addr == msg.addr end
 
 -- Routing: walk the daemon's plan; several candidates -> fewest open.
@@ -160,6 +186,75 @@ local function new_case_id()
 end
 
 ---------------------------------------------------------------------------
+-- Case work shared by deputies, administrators and timers
+
+local function committee() local j = cfg('committee'); return j and cjson.decode(j) or nil end
+local function station(id)
+  local j = id and id ~= '' and cfg('s:' .. id)
+  return j and cjson.decode(j) or nil
+end
+
+-- Hands case `c` to deputy `target`.  Returns an action name; on success
+-- the new deputy, the previous one and the resident are told.
+local function transfer(c, target, actor, note)
+  local tp = person(target)
+  if not tp then return 'unknown_deputy' end
+  local to = allowed('transfer', c.state)
+  if not to then return 'bad_state' end
+  if target == c.deputy then return 'same_deputy' end
+  local old = c.deputy
+  local op = person(old)
+  if old ~= '' then redis.call('ZREM', P .. 'dq:' .. old, c.id) end
+  redis.call('ZADD', P .. 'dq:' .. target, nows, c.id)
+  redis.call('HSET', case_key(c.id), 'deputy', target, 'station', tp.station or '',
+    'routed_by', 'transfer', 'latest', tp.name)
+  c.deputy = target
+  set_state(c, to, actor, 'transferred', (old ~= '' and old or '-') .. ' -> ' .. target ..
+    (note and note ~= '' and (' ' .. note) or ''))
+  arm_all(c)
+  local vars = { case = c.id, deputy = tp.name, station = tp.station_name or '',
+    from = op and op.name or '', text = c.text, note = note or '', topic = topic_of(c),
+    category = category_name(c.category), resident = c.masked }
+  notify(tp, render('deputy_transferred_in', vars), c.id)
+  if actor ~= old then notify(op, render('deputy_transferred_out', vars), c.id) end
+  push(c, render('transferred', vars))
+  return 'transferred'
+end
+
+-- Sends case `c` up one level (station liaison, then committee), or to
+-- at least `min_level`.  Returns the level reached, or nil if already there.
+local function escalate(c, actor, note, min_level)
+  local level = tonumber(c.escalated) or 0
+  local target = min_level or level + 1
+  if target <= level then return nil end
+  local dp = person(c.deputy)
+  local to
+  if target == 1 then
+    local st = station(dp and dp.station or c.station)
+    local liaison = st and st.liaison
+    if liaison and liaison ~= '' and liaison ~= c.deputy then
+      to = person(liaison)
+    else
+      target = 2   -- the deputy is the liaison: straight to the committee
+    end
+  end
+  if target >= 2 then
+    target = 2
+    to = committee()
+  end
+  if target <= level then return nil end
+  redis.call('HSET', case_key(c.id), 'escalated', target)
+  c.escalated = tostring(target)
+  history(c.id, actor, 'escalated', (target == 1 and 'station' or 'committee') ..
+    (note and note ~= '' and (' ' .. note) or ''))
+  notify(to, render('escalation', { case = c.id, topic = topic_of(c), text = c.text,
+    category = category_name(c.category),
+    deputy = dp and dp.name or '', note = note or '', state = state_name(c.state),
+    age = math.floor((nows - tonumber(c.created)) / 3600) .. '小时' }), c.id)
+  return target
+end
+
+---------------------------------------------------------------------------
 -- Residents
 
 -- Opens a case for resident `r` ({channel, addr, masked}) from `info`
@@ -186,6 +281,7 @@ local function open_case(r, info)
   if p then
     set_state(c, 'assigned', 'system', 'assigned', dep .. ' ' .. rule)
     redis.call('ZADD', P .. 'dq:' .. dep, nows, id)
+    arm_all(c)
     notify(p, render('deputy_new', vars), id)
   end
   send(r.channel, r.addr, render('ack', vars), id, 'reply')
@@ -269,17 +365,22 @@ local function rate()
   local id = env.case or hget(RK, 'rating_case')
   local c = load_case(id)
   local r = tonumber(env.rating)
-  if not owns(c) or c.state ~= 'resolved' or not r then
+  if not owns(c) or c.state ~= 'resolved' then
     reply(render('no_rating_case', {}))
     return 'no_rating_case', id
   end
+  if not r then
+    reply(render('rating_invalid', { case = id }))
+    return 'rating_invalid', id
+  end
   redis.call('HSET', case_key(id), 'rating', r, 'rated_at', nows)
   redis.call('HDEL', RK, 'rating_case')
-  redis.call('ZREM', P .. 'rating_due', id)
+  redis.call('ZREM', TIMERS, 'rating|' .. id)
   local p = person(c.deputy)
   if r <= 2 then
     set_state(c, allowed('reopen', c.state) or 'assigned', 'resident', 'reopened', tostring(r))
     redis.call('ZADD', P .. 'dq:' .. c.deputy, nows, id)
+    arm_all(c)
     local vars = { case = id, rating = r, deputy = p and p.name or '' }
     reply(render('rated_low', vars), id)
     local committee = cfg('committee')
@@ -318,6 +419,38 @@ local function withdraw()
   return 'withdrawn', id
 end
 
+-- The open case a message without a new concern continues: the case a
+-- deputy just asked about, else the resident's latest open case, if it
+-- moved within the follow-up window.
+local function followup_target()
+  local window = tonumber(opt.followup_s) or 0
+  local relay = hget(RK, 'relay_case')
+  local c = relay and load_case(relay)
+  if c and owns(c) and nows - (tonumber(hget(RK, 'relay_at')) or 0) <= window and
+     c.state ~= 'closed' and c.state ~= 'withdrawn' then
+    return c, true
+  end
+  local ids = redis.call('ZREVRANGE', RCASES, 0, 0)
+  c = ids[1] and load_case(ids[1])
+  if c and (c.state == 'assigned' or c.state == 'accepted' or c.state == 'in_progress') and
+     nows - (tonumber(c.updated) or 0) <= window then
+    return c
+  end
+  return nil
+end
+
+local function followup(c, relayed)
+  history(c.id, 'resident', 'followup', msg.text)
+  redis.call('HSET', case_key(c.id), 'updated', nows)
+  redis.call('HDEL', RK, 'relay_case', 'relay_at')
+  local p = person(c.deputy)
+  local vars = { case = c.id, text = msg.text, topic = topic_of(c), resident = c.masked,
+                 deputy = p and p.name or '' }
+  notify(p, render(relayed and 'relay_to_deputy' or 'followup_to_deputy', vars), c.id)
+  reply(render('followup', vars), c.id)
+  return 'followup', c.id
+end
+
 local function resident()
   local label = intent.label
   redis.call('HSET', RK, 'last_seen', nows)
@@ -333,13 +466,66 @@ local function resident()
       reply(render('thanks', {}))
       return 'thanks', nil
     end
+    if label == 'chat.optout' then
+      redis.call('HSET', RK, 'optout', '1')
+      reply(render('unsubscribed', {}))
+      return 'optout', nil
+    end
+    if label == 'chat.optin' then
+      redis.call('HDEL', RK, 'optout')
+      reply(render('subscribed', {}))
+      return 'optin', nil
+    end
     reply(render('help', {}))
     return 'help', nil
+  end
+  if intent.kind ~= 'concern' then
+    local c, relayed = followup_target()
+    if c then return followup(c, relayed) end
   end
   for _, need in ipairs(intent.needs or {}) do
     if not slots[need] or slots[need] == '' then return ask_for(need) end
   end
   return open_case(sender(), info_from_message())
+end
+
+local SATISFIED = {
+  accept = { accepted = true, in_progress = true, resolved = true, closed = true, withdrawn = true },
+  progress = { in_progress = true, resolved = true, closed = true, withdrawn = true },
+  resolve = { resolved = true, closed = true, withdrawn = true },
+}
+
+local function fire_deadline(id, kind, phase, clock)
+  local c = load_case(id)
+  if not c or c.clock ~= clock or not SATISFIED[kind] or SATISFIED[kind][c.state] then return end
+  local p = person(c.deputy)
+  local w = tonumber(opt[kind .. '_s']) or 0
+  local vars = { case = id, topic = topic_of(c), category = category_name(c.category),
+                 action = cfg('t:action.' .. kind) or kind, state = state_name(c.state),
+                 hours = math.max(0, math.floor((tonumber(clock) + w - nows) / 3600)) }
+  if phase == 'half' then
+    notify(p, render('reminder', vars), id)
+    history(id, 'system', 'reminded', kind .. ' half')
+  elseif phase == 'due' then
+    notify(p, render('reminder_due', vars), id)
+    history(id, 'system', 'reminded', kind .. ' due')
+    redis.call('HSET', case_key(id), 'overdue', kind)
+  elseif phase == 'over' then
+    escalate(c, 'system', kind, 1)
+  elseif phase == 'over2' then
+    escalate(c, 'system', kind, 2)
+  end
+  if NEXT_PHASE[phase] then arm(id, kind, NEXT_PHASE[phase], tonumber(clock)) end
+end
+
+local function close_unrated(id)
+  local c = load_case(id)
+  if not c or c.state ~= 'resolved' then return end
+  set_state(c, allowed('rate', c.state) or 'closed', 'system', 'closed_unrated', '')
+  redis.call('ZREM', rcases_key(c.channel, c.addr), id)
+  local rk = res_key(c.channel, c.addr)
+  if hget(rk, 'rating_case') == id then redis.call('HDEL', rk, 'rating_case') end
+  push(c, render('closed_unrated', { case = id, topic = topic_of(c) }))
 end
 
 -- Timers that are due, each handled by exactly one instance: the ZREM
@@ -348,8 +534,15 @@ local function tick()
   local due = redis.call('ZRANGEBYSCORE', TIMERS, '-inf', nows, 'LIMIT', 0, 50)
   for _, t in ipairs(due) do
     redis.call('ZREM', TIMERS, t)
-    local kind, channel, addr = string.match(t, '^(%w+)|(.+)|(.+)$')
-    if kind == 'session' then expire_session(channel, addr) end
+    local f = {}
+    for part in string.gmatch(t, '[^|]+') do f[#f + 1] = part end
+    if f[1] == 'session' then
+      expire_session(f[2], f[3])
+    elseif f[1] == 'case' then
+      fire_deadline(f[2], f[3], f[4], f[5])
+    elseif f[1] == 'rating' then
+      close_unrated(f[2])
+    end
   end
   return 'tick', tostring(#due)
 end
@@ -358,7 +551,9 @@ end
 -- Deputies
 
 local COMMAND_EVENT = { ['cmd.accept'] = 'accept', ['cmd.progress'] = 'progress',
-                        ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail' }
+                        ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail',
+                        ['cmd.transfer'] = 'transfer', ['cmd.escalate'] = 'escalate',
+                        ['cmd.reply'] = 'reply' }
 
 local function age(ts)
   local s = nows - tonumber(ts)
@@ -426,6 +621,50 @@ local function deputy()
     return 'foreign_case', id
   end
   if ev == 'detail' then return deputy_detail(c) end
+  local p = person(me)
+  local body = slots.body or ''
+  local vars = { case = id, deputy = p and p.name or me, text = body, topic = topic_of(c) }
+
+  if ev == 'transfer' then
+    local target = slots.deputy and string.upper(slots.deputy) or ''
+    local action = transfer(c, target, me, body)
+    local tp = person(target)
+    vars.target = tp and tp.name or target
+    local answers = { transferred = 'deputy_transferred', unknown_deputy = 'deputy_unknown_deputy',
+                      same_deputy = 'deputy_unknown_deputy' }
+    if answers[action] then
+      reply(render(answers[action], vars), id)
+    else
+      reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+        action = cfg('t:action.transfer') or 'transfer' }), id)
+    end
+    return action, id
+  end
+  if ev == 'escalate' then
+    if not allowed('escalate', c.state) then
+      reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+        action = cfg('t:action.escalate') or 'escalate' }), id)
+      return 'bad_state', id
+    end
+    local level = escalate(c, me, body)
+    vars.level = level == 1 and (cfg('t:level.station') or 'station')
+                 or (cfg('t:level.committee') or 'committee')
+    push(c, render('escalated', vars))
+    reply(render(level and 'deputy_escalated' or 'deputy_escalated_already', vars), id)
+    return level and 'escalated' or 'escalated_already', id
+  end
+  if ev == 'reply' then
+    if c.state == 'closed' or c.state == 'withdrawn' then
+      reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+        action = cfg('t:action.reply') or 'reply' }), id)
+      return 'bad_state', id
+    end
+    history(id, me, 'asked', body)
+    redis.call('HSET', P .. 'res:' .. c.channel .. ':' .. c.addr, 'relay_case', id, 'relay_at', nows)
+    send(c.channel, c.addr, render('relay_to_resident', vars), id, 'reply')
+    reply(render('deputy_relayed', vars), id)
+    return 'relayed', id
+  end
 
   local to = allowed(ev, c.state)
   if not to then
@@ -433,20 +672,18 @@ local function deputy()
       action = cfg('t:action.' .. ev) or ev }))
     return 'bad_state', id
   end
-  local p = person(me)
-  local body = slots.body or ''
-  local vars = { case = id, deputy = p and p.name or me, text = body, topic = topic_of(c) }
   if ev == 'accept' then
     set_state(c, to, me, 'accepted', body)
     redis.call('HSET', case_key(id), 'accepted_at', nows)
-    send(c.channel, c.addr, render('accepted', vars), id, 'notify')
+    push(c, render('accepted', vars))
     reply(render('deputy_accepted', vars), id)
     return 'accepted', id
   elseif ev == 'progress' then
     set_state(c, to, me, 'progress', body)
     redis.call('HSET', case_key(id), 'latest', body)
     if not c.accepted_at then redis.call('HSET', case_key(id), 'accepted_at', nows) end
-    send(c.channel, c.addr, render('progress', vars), id, 'notify')
+    if not c.progress_at then redis.call('HSET', case_key(id), 'progress_at', nows) end
+    push(c, render('progress', vars))
     reply(render('deputy_progress', vars), id)
     return 'progress', id
   end
@@ -455,8 +692,8 @@ local function deputy()
   redis.call('HSET', case_key(id), 'latest', body, 'result', body, 'resolved_at', nows)
   redis.call('ZREM', P .. 'dq:' .. me, id)
   redis.call('HSET', P .. 'res:' .. c.channel .. ':' .. c.addr, 'rating_case', id)
-  redis.call('ZADD', P .. 'rating_due', nows + opt.rating_s, id)
-  send(c.channel, c.addr, render('resolved', vars), id, 'notify')
+  redis.call('ZADD', TIMERS, nows + opt.rating_s, 'rating|' .. id)
+  push(c, render('resolved', vars))
   reply(render('deputy_resolved', vars), id)
   return 'resolved', id
 end
@@ -466,6 +703,13 @@ end
 local action, case_id
 if env.mode == 'tick' then
   action, case_id = tick()
+elseif env.mode == 'assign' then
+  local c = load_case(env.case)
+  if c then
+    action, case_id = transfer(c, env.target, env.actor, env.note), env.case
+  else
+    action, case_id = 'unknown_case', env.case
+  end
 elseif env.role == 'deputy' then
   action, case_id = deputy()
 else

@@ -382,7 +382,32 @@ def self_check():
     return checks
 
 
+def smoke(args):
+    """One GET verification and one text push against a running mashangd."""
+    acct = WeChatAccount(args.token, args.aes_key, args.appid, args.gh_id)
+    status, body = acct.get(args.url, acct.verify_query("4375120948345356249"))
+    print("GET verify: %d %r" % (status, body[:80]))
+    q, body = acct.text_push(args.openid, args.text, int(time.time() * 1000), safe=args.safe)
+    status, reply = acct.post(args.url, q, body)
+    print("POST text: %d" % status)
+    print("reply fields:", acct.parse_reply(reply, q) if status == 200 else reply[:200])
+    return 0 if status == 200 else 1
+
+
 if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description="WeChat test client; no --url: self-check")
+    ap.add_argument("--url", help="e.g. http://127.0.0.1:8080/wechat/main")
+    ap.add_argument("--token", default="token")
+    ap.add_argument("--aes-key", default=TV4_KEY)
+    ap.add_argument("--appid", default="wxappid")
+    ap.add_argument("--gh-id", default="gh_0123456789ab")
+    ap.add_argument("--openid", default="oTestUser0000000000000000001")
+    ap.add_argument("--text", default="幸福路路灯坏了")
+    ap.add_argument("--safe", action="store_true", help="encrypt_type=aes")
+    a = ap.parse_args()
+    if a.url:
+        sys.exit(smoke(a))
     n = self_check()
     print("wechat_client self-check: %d checks passed" % n)
     sys.exit(0)

@@ -159,7 +159,8 @@ static void test_builtin_templates_consistent(void **state)
         "deputy_unknown_case", "deputy_foreign_case", "deputy_bad_state", "deputy_need_case",
         "deputy_list", "deputy_list_item", "deputy_list_empty", "deputy_detail", "state.new",
         "state.assigned", "state.accepted", "state.in_progress", "state.resolved",
-        "state.closed", "state.withdrawn",
+        "state.closed", "state.withdrawn", "action.accept", "action.progress", "action.resolve",
+        "action.detail",
     };
     struct fixture *fx = *state;
     (void)keys;
@@ -542,7 +543,12 @@ static void test_templates_merge_and_checks(void **state)
     assert_string_equal(config_template(&fx->c, "thanks"), config_template_default("thanks"));
 
     /* Literal braces that are not placeholders are left alone. */
-    assert_int_equal(load(fx, "{\"templates\":{\"help\":\"回复{数字}或 {} 或 {A}\"}}"), 0);
+    assert_int_equal(load(fx, "{\"templates\":{\"help\":\"回复{数字}或 {} 或 { x}\"}}"), 0);
+    assert_string_equal(config_template(&fx->c, "help"), "回复{数字}或 {} 或 { x}");
+    /* Anything the renderer would substitute is checked, case and all. */
+    assert_int_equal(load(fx, "{\"templates\":{\"withdrawn\":\"{Case}{case.id}\"}}"), -1);
+    expect_problem(fx, "$.templates.withdrawn", "unknown placeholder {Case}");
+    expect_problem(fx, "$.templates.withdrawn", "unknown placeholder {case.id}");
 
     assert_int_equal(load(fx, "{\"templates\":{\"ackk\":\"x\",\"ack\":\"{case}{dputy}\","
                               "\"thanks\":\"\",\"help\":\"{case}\"}}"), -1);
@@ -615,7 +621,7 @@ static void test_shipped_config(void **state)
     /* It spells out every template and category. */
     FILE *f = fopen("config/mashang.json", "r");
     assert_non_null(f);
-    char buf[16384];
+    static char buf[65536];
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     buf[n] = '\0';
     fclose(f);

@@ -326,6 +326,7 @@ static void test_text_reply_refusals(void **state)
 {
     (void)state;
     assert_null(wechat_xml_text_reply("u", "gh", 1, "", NULL));   /* empty Content breaks WeChat */
+    assert_null(wechat_xml_text_reply("u", "gh", 1, "\x01\x02", NULL));
     assert_null(wechat_xml_text_reply(NULL, "gh", 1, "x", NULL));
     assert_null(wechat_xml_text_reply("u", NULL, 1, "x", NULL));
     assert_null(wechat_xml_text_reply("u", "gh", 1, NULL, NULL));
