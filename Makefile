@@ -80,7 +80,7 @@ check: $(BUILD)/mashangctl $(BUILD)/mashangd
 	$(BUILD)/mashangd -c config/mashang.json --check
 
 e2e: all
-	@python3 tests/e2e/run.py
+	@/usr/bin/python3 tests/e2e/run.py $(E2E)
 
 eval: $(BUILD)/mashangctl
 	$(BUILD)/mashangctl intents eval $(or $(CORPUS),../shared/corpus/dev.tsv)

@@ -324,6 +324,9 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
         const struct intent *it = &s->intents[i];
         if (it->kind == INTENT_COMMAND && role != ROLE_DEPUTY)
             continue;
+        if (it->gate && pcre2_match(it->gate, (PCRE2_SPTR)norm, nlen, 0, PCRE2_NO_UTF_CHECK,
+                                    m->md, NULL) < 0)
+            continue;
         bool hit = false;
         struct candidate c = { .intent = i, .score = it->priority,
                                .group = (role == ROLE_DEPUTY && it->kind != INTENT_COMMAND) };

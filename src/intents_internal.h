@@ -40,6 +40,8 @@ struct intent {
     struct intent_pattern *patterns;   /* owned array */
     size_t npatterns, patcap;
     size_t nmatching;                  /* patterns that are not capture_only */
+    pcre2_code *gate;                  /* owned, may be NULL: all matching patterns as one
+                                        * alternation, so a miss costs one call */
     struct intent_text *examples, *counters;
     size_t nexamples, excap, ncounters, cocap;
     const char *file;                  /* points into intent_set.files */

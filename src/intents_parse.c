@@ -25,6 +25,7 @@ struct parser {
     struct intent *cur;       /* block being filled, or NULL */
     bool seen_kind, seen_label, seen_priority, seen_title;
     bool skipping;            /* inside a block whose header was rejected */
+    char *gate_src;           /* owned: "(?:p1)|(?:p2)..." of the current block */
 };
 
 #define PERR(p, line, ...)                                                    \
@@ -53,6 +54,7 @@ void intents_free_intent(struct intent *it)
         free(p->names);
     }
     free(it->patterns);
+    pcre2_code_free(it->gate);
     for (size_t i = 0; i < it->nexamples; i++)
         free(it->examples[i].text);
     free(it->examples);
@@ -109,6 +111,35 @@ static bool parse_int(const char *s, int *out)
     return true;
 }
 
+/* Appends a matching pattern to the block's gate source. */
+static void gate_append(struct parser *p, const char *re)
+{
+    char *g = NULL;
+    if (asprintf(&g, "%s%s(?:%s)", p->gate_src ? p->gate_src : "", p->gate_src ? "|" : "",
+                 re) < 0)
+        g = NULL;
+    free(p->gate_src);
+    p->gate_src = g; /* NULL after OOM: the intent just gets no gate */
+}
+
+/* The gate is an optimisation only: if the alternation does not compile
+ * (e.g. numbered back-references shifted by the wrapping), the intent's
+ * patterns are simply all tried. */
+static void build_gate(struct parser *p)
+{
+    struct intent *it = p->cur;
+    if (p->gate_src && it->nmatching > 1) {
+        int err;
+        PCRE2_SIZE off;
+        it->gate = pcre2_compile((PCRE2_SPTR)p->gate_src, PCRE2_ZERO_TERMINATED,
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_DUPNAMES, &err, &off, NULL);
+        if (it->gate)
+            pcre2_jit_compile(it->gate, PCRE2_JIT_COMPLETE);
+    }
+    free(p->gate_src);
+    p->gate_src = NULL;
+}
+
 /* Checks the block just finished: the things a block cannot do without. */
 static void finish_block(struct parser *p)
 {
@@ -119,6 +150,7 @@ static void finish_block(struct parser *p)
         PERR(p, it->line, "[%s]: missing kind", it->name);
     if (!p->seen_label)
         PERR(p, it->line, "[%s]: missing label", it->name);
+    build_gate(p);
     if (it->nmatching == 0)
         PERR(p, it->line, "[%s]: no pattern", it->name);
     if (p->seen_kind && p->seen_label) {
@@ -146,6 +178,8 @@ static struct intent *find_intent(struct intent_set *s, const char *name)
 static void start_block(struct parser *p, char *line, int lineno)
 {
     finish_block(p);
+    free(p->gate_src);
+    p->gate_src = NULL;
     p->skipping = true;
     char *close = strchr(line, ']');
     if (!close) {
@@ -276,8 +310,10 @@ static void add_pattern(struct parser *p, const char *re, int weight, bool captu
     pat->weight = weight;
     pat->line = lineno;
     pat->capture_only = capture_only;
-    if (!capture_only)
+    if (!capture_only) {
         it->nmatching++;
+        gate_append(p, re);
+    }
     if (collect_names(pat) < 0) {
         PERR(p, lineno, "out of memory");
         return;
@@ -447,6 +483,7 @@ int intents_parse_file(struct intent_set *s, const char *path, const char *displ
             key_value(&p, l, lineno);
     }
     finish_block(&p);
+    free(p.gate_src);
     free(line);
     if (ferror(f)) {
         diag_add(d, "%s: read error", display);

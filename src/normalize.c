@@ -4,9 +4,9 @@
  * scratch buffer: full-width ASCII and the ideographic space become
  * half-width, ASCII is lower-cased, emoji and their joiners/modifiers are
  * dropped, any run of whitespace becomes one space, and a run of the same
- * punctuation mark becomes one mark.  Only if the text holds CJK
- * characters does it then go through OpenCC's t2s converter, so plain
- * ASCII commands ("list", "m1024") never pay for it. */
+ * punctuation mark becomes one mark.  Only if the text holds a
+ * Traditional character does it then go through OpenCC's t2s converter
+ * (see build_traditional_table). */
 #include "mashang/normalize.h"
 
 #include <opencc/opencc.h>
@@ -17,13 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Code points below this that OpenCC t2s would change are flagged in
+ * `traditional`; anything above (CJK extension planes) always goes
+ * through OpenCC. */
+#define T2S_TABLE_END 0x10000
+
 struct normalizer {
     opencc_t cc;      /* t2s converter, opened once */
+    uint8_t traditional[T2S_TABLE_END / 8]; /* bit set: t2s changes this character */
     char *buf;        /* pass-one output; owned, grown on demand */
     size_t bufcap;
     char *out;        /* final result handed to the caller; owned */
     size_t outcap;
 };
+
+static int build_traditional_table(struct normalizer *n);
 
 struct normalizer *normalizer_new(void)
 {
@@ -36,7 +44,73 @@ struct normalizer *normalizer_new(void)
         free(n);
         return NULL;
     }
+    if (build_traditional_table(n) < 0) {
+        /* out of memory: converting every CJK text is slower, not wrong */
+        memset(n->traditional, 0xFF, sizeof(n->traditional));
+    }
     return n;
+}
+
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+static size_t utf8_encode(uint32_t cp, char *o);
+
+/* Ranges holding every Traditional character t2s converts character by
+ * character (CJK, extension A, compatibility ideographs, a few symbols). */
+static const uint32_t t2s_ranges[][2] = {
+    { 0x2E80, 0x2FDF }, { 0x3000, 0x33FF }, { 0x3400, 0x4DBF }, { 0x4E00, 0x9FFF },
+    { 0xF900, 0xFAFF }, { 0xFE30, 0xFE4F },
+};
+
+/* Converting is the expensive half of normalisation (~10 us a message),
+ * and most messages are already Simplified.  So, once per normalizer,
+ * run every candidate character through OpenCC on its own line and
+ * remember which ones change; a message is converted only if it holds
+ * one of them.  (Phrase-only conversions of text made purely of
+ * unchanged characters are lost, which never affects matching.) */
+static int build_traditional_table(struct normalizer *n)
+{
+    size_t count = 0;
+    for (size_t r = 0; r < sizeof(t2s_ranges) / sizeof(*t2s_ranges); r++)
+        count += t2s_ranges[r][1] - t2s_ranges[r][0] + 1;
+    char *in = malloc(count * 4 + 1), *p = in;
+    if (!in)
+        return -1;
+    for (size_t r = 0; r < sizeof(t2s_ranges) / sizeof(*t2s_ranges); r++) {
+        for (uint32_t cp = t2s_ranges[r][0]; cp <= t2s_ranges[r][1]; cp++) {
+            p += utf8_encode(cp, p);
+            *p++ = '\n';
+        }
+    }
+    char *out = opencc_convert_utf8(n->cc, in, (size_t)(p - in));
+    if (!out) {
+        free(in);
+        return -1;
+    }
+    const char *a = in, *b = out;
+    for (size_t r = 0; r < sizeof(t2s_ranges) / sizeof(*t2s_ranges); r++) {
+        for (uint32_t cp = t2s_ranges[r][0]; cp <= t2s_ranges[r][1]; cp++) {
+            const char *ae = strchr(a, '\n'), *be = strchr(b, '\n');
+            if (!ae || !be) { /* OpenCC changed the line structure: convert everything */
+                memset(n->traditional, 0xFF, sizeof(n->traditional));
+                goto done;
+            }
+            if (ae - a != be - b || memcmp(a, b, (size_t)(ae - a)) != 0)
+                n->traditional[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+            a = ae + 1;
+            b = be + 1;
+        }
+    }
+done:
+    opencc_convert_utf8_free(out);
+    free(in);
+    return 0;
+}
+
+static bool needs_t2s(const struct normalizer *n, uint32_t cp)
+{
+    if (cp >= T2S_TABLE_END)
+        return cp >= 0x20000; /* extension planes: let OpenCC decide */
+    return n->traditional[cp >> 3] & (1u << (cp & 7));
 }
 
 void normalizer_free(struct normalizer *n)
@@ -59,6 +133,9 @@ static int grow(char **p, size_t *cap, size_t need)
     char *q = realloc(*p, c);
     if (!q)
         return -1;
+    /* PCRE2's JIT scans in aligned blocks and may read (then ignore)
+     * bytes past the text; keep them initialised for valgrind's sake. */
+    memset(q + *cap, 0, c - *cap);
     *p = q;
     *cap = c;
     return 0;
@@ -151,11 +228,6 @@ static bool is_punct(uint32_t cp)
            (cp >= 0x2010 && cp <= 0x2027) || (cp >= 0x3001 && cp <= 0x303F);
 }
 
-static bool needs_t2s(uint32_t cp)
-{
-    return cp >= 0x2E80 && cp < 0xFF00;
-}
-
 const char *normalize_text(struct normalizer *n, const char *text, size_t len, size_t *outlen)
 {
     /* Every rewrite keeps or shrinks the byte length (full-width forms are
@@ -165,7 +237,7 @@ const char *normalize_text(struct normalizer *n, const char *text, size_t len, s
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0, o = 0;
     uint32_t prev = ' '; /* as if preceded by a space: leading spaces go */
-    bool cjk = false;
+    bool traditional = false;
     while (i < len) {
         uint32_t cp;
         size_t k = utf8_decode(s + i, len - i, &cp);
@@ -187,8 +259,8 @@ const char *normalize_text(struct normalizer *n, const char *text, size_t len, s
         } else if (cp == prev && is_punct(cp)) {
             continue;
         }
-        if (needs_t2s(cp))
-            cjk = true;
+        if (needs_t2s(n, cp))
+            traditional = true;
         o += utf8_encode(cp, n->buf + o);
         prev = cp;
     }
@@ -196,7 +268,7 @@ const char *normalize_text(struct normalizer *n, const char *text, size_t len, s
         o--;
     n->buf[o] = '\0';
 
-    if (!cjk) {
+    if (!traditional) {
         *outlen = o;
         return n->buf;
     }

@@ -9,11 +9,10 @@
 
 #include <event2/event.h>
 
+#include "mashang/channel.h"
 #include "mashang/config.h"
-#include "mashang/http_client.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
-#include "mashang/sms_kannel.h"
 #include "mashang/store.h"
 #include "mashang/util.h"
 
@@ -93,30 +92,23 @@ static void record(struct send *s, const char *outcome, long long due, const cha
     }
 }
 
-static void on_sent(const struct http_response *res, void *arg)
+static void on_sent(enum send_result result, const char *detail, void *arg)
 {
     struct send *s = arg;
     const struct config *cfg = s->ob->app->cfg;
-    char masked[64], detail[160];
+    char masked[64];
     address_mask(s->to, masked, sizeof(masked));
     int attempt = s->attempts + 1;
 
-    if (res->status >= 200 && res->status < 300) {
-        snprintf(detail, sizeof(detail), "http %ld", res->status);
-        log_info("outbox_sent", "id=%s channel=%s to=%s case=%s attempt=%d ms=%.0f", s->id,
-                 s->channel, masked, s->caseid[0] ? s->caseid : "-", attempt, res->total_ms);
+    if (result == SEND_OK || result == SEND_HELD) {
+        log_info("outbox_sent", "id=%s channel=%s to=%s case=%s attempt=%d result=%s", s->id,
+                 s->channel, masked, s->caseid[0] ? s->caseid : "-", attempt,
+                 result == SEND_OK ? "sent" : "held");
         metrics_outbox(s->ob->app->metrics, OUTBOX_SENT);
-        record(s, "sent", 0, detail);
+        record(s, result == SEND_OK ? "sent" : "held", 0, detail);
         return;
     }
-    if (res->status)
-        snprintf(detail, sizeof(detail), "http %ld", res->status);
-    else
-        snprintf(detail, sizeof(detail), "%s", res->error ? res->error : "transport error");
-
-    /* 4xx other than 408/429 is a refusal that retrying will not change. */
-    bool permanent = res->status >= 400 && res->status < 500 && res->status != 408 && res->status != 429;
-    if (permanent || attempt >= cfg->outbox.max_attempts) {
+    if (result == SEND_PERMANENT || attempt >= cfg->outbox.max_attempts) {
         log_error("outbox_dead", "id=%s channel=%s to=%s attempt=%d error=\"%s\"", s->id,
                   s->channel, masked, attempt, detail);
         metrics_outbox(s->ob->app->metrics, OUTBOX_DEAD);
@@ -130,28 +122,16 @@ static void on_sent(const struct http_response *res, void *arg)
     record(s, "retry", now_ms() + delay, detail);
 }
 
-/* Starts the HTTP request for one leased message; the text is only
- * needed until the request is built. */
+/* Hands one leased message to its channel; the text is only needed until
+ * the channel has built its request. */
 static void start_send(struct outbox *ob, struct send *s, const char *text)
 {
-    const struct config *cfg = ob->app->cfg;
-    char *url = NULL;
-
-    if (strcmp(s->channel, "sms") == 0 && cfg->sms.enabled)
-        url = sms_kannel_sendsms_url(&cfg->sms, s->to, text, s->id);
-    if (!url) {
-        log_error("outbox_dead", "id=%s channel=%s error=\"no such channel\"", s->id, s->channel);
-        ob->inflight++;
-        record(s, "dead", 0, "no such channel");
-        return;
-    }
-    struct http_request req = { .method = "GET", .url = url, .timeout_ms = 10000 };
+    struct outbound msg = {
+        .id = s->id, .channel = s->channel, .to = s->to, .text = text,
+        .case_id = s->caseid, .attempt = s->attempts + 1,
+    };
     ob->inflight++;
-    if (http_client_request(ob->app->http, &req, on_sent, s) < 0) {
-        struct http_response res = { .status = 0, .error = "could not start request" };
-        on_sent(&res, s);
-    }
-    free(url);
+    channel_send(ob->app, &msg, on_sent, s);
 }
 
 static char *reply_str(const redisReply *r)

@@ -22,6 +22,7 @@
 
 struct step {
     struct app *app;
+    char **passive;
     step_done_fn done;
     void *arg;
     char channel[32];
@@ -190,8 +191,8 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         json_object_set_new(intent, "needs", needs);
     }
 
-    json_t *msg = json_pack("{s:s, s:s, s:s%, s:s}", "channel", in->channel, "addr", in->addr,
-                            "text", in->text, in->len, "masked", masked);
+    json_t *msg = json_pack("{s:s, s:s, s:s%, s:s, s:b}", "channel", in->channel, "addr", in->addr,
+                            "text", in->text, in->len, "masked", masked, "passive", in->passive != NULL);
     if (msg && in->msg_id)
         json_object_set_new(msg, "id", json_string(in->msg_id));
 
@@ -275,6 +276,9 @@ static void on_step_reply(redisReply *r, void *arg)
         return;
     }
     const char *action = r->element[0]->str;
+    if (st->passive && r->elements >= 4 && r->element[3]->type == REDIS_REPLY_STRING &&
+        r->element[3]->len > 0)
+        *st->passive = strndup(r->element[3]->str, r->element[3]->len);
     if (strcmp(action, "duplicate") == 0) {
         finish(st, STEP_DUPLICATE, r->element[1]->str, NULL);
         return;
@@ -295,6 +299,7 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     st->app = app;
     st->done = done;
     st->arg = arg;
+    st->passive = in->passive;
     gettimeofday(&st->started, NULL);
     snprintf(st->channel, sizeof(st->channel), "%s", in->channel);
     address_mask(in->addr, st->masked, sizeof(st->masked));

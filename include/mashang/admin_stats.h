@@ -64,7 +64,7 @@ void stats_table_free(struct stats_table *t);
  * NULL on OOM. */
 char *stats_csv(const struct stats_table *t, const char *const *names);
 
-/* Appends `field` to a CSV line, quoted when it holds a comma, quote, CR
+/* `field` as one CSV cell, quoted when it holds a comma, quote, CR
  * or LF.  Returns a malloc'd string (caller frees), NULL on OOM. */
 char *csv_quote(const char *field);
 

@@ -16,6 +16,12 @@ struct inbound {
     const char *text;      /* valid UTF-8 */
     size_t len;
     const char *msg_id;    /* platform message id, or NULL */
+    /* Channels that answer in the HTTP response (WeChat's passive reply)
+     * set this: the step then returns the reply to the sender here
+     * (malloc'd, the caller frees it; NULL if none) instead of queueing
+     * it, together with any updates held for this resident.  It must
+     * stay valid until `done` is called, and is set before `done`. */
+    char **passive;
 };
 
 enum step_outcome {

@@ -114,7 +114,7 @@ if op == 'show' then
   return cjson.encode({ found = true, case = c, history = hist })
 end
 
--- deputies ID... -> [[open, oldest_id, oldest_since], ...] in argument order
+-- deputies ID... -> [[id, open, oldest_id, oldest_since], ...] in argument order
 if op == 'deputies' then
   local out = {}
   for i = 2, #ARGV do
@@ -122,9 +122,9 @@ if op == 'deputies' then
     local n = redis.call('ZCARD', q)
     local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
     if #first == 2 then
-      out[#out + 1] = { n, first[1], tonumber(first[2]) }
+      out[#out + 1] = { ARGV[i], n, first[1], tonumber(first[2]) }
     else
-      out[#out + 1] = { n, '', 0 }
+      out[#out + 1] = { ARGV[i], n, '', 0 }
     end
   end
   return cjson.encode({ deputies = out })

@@ -1,5 +1,5 @@
 -- Records the outcome of one send.
--- KEYS[1] prefix; ARGV: id, outcome (sent|retry|dead), now_ms, next_due_ms, detail, owner
+-- KEYS[1] prefix; ARGV: id, outcome (sent|held|retry|dead), now_ms, next_due_ms, detail, owner
 local P = KEYS[1]
 local id, outcome, now, due, detail, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local k = P .. 'out:' .. id
@@ -11,8 +11,8 @@ if redis.call('ZSCORE', inflight, id) == false or redis.call('HGET', k, 'owner')
 end
 redis.call('ZREM', inflight, id)
 local attempts = redis.call('HINCRBY', k, 'attempts', 1)
-if outcome == 'sent' then
-  redis.call('HSET', k, 'state', 'sent', 'sent_at', now, 'detail', detail)
+if outcome == 'sent' or outcome == 'held' then
+  redis.call('HSET', k, 'state', outcome, 'sent_at', now, 'detail', detail)
   redis.call('EXPIRE', k, 2592000)
 elseif outcome == 'retry' then
   redis.call('HSET', k, 'state', 'ready', 'last_error', detail)

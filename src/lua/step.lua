@@ -33,7 +33,10 @@ end
 if seen then
   local prev = redis.call('GET', seen)
   if prev then
-    return { 'duplicate', prev, 0 }
+    -- A retried push gets the same passive reply it was owed.
+    local sep = string.find(prev, '\n', 1, true)
+    if sep then return { 'duplicate', string.sub(prev, 1, sep - 1), 0, string.sub(prev, sep + 1) } end
+    return { 'duplicate', prev, 0, '' }
   end
 end
 
@@ -88,7 +91,16 @@ local function send(channel, addr, text, case_id, kind)
   redis.call('ZADD', P .. 'outbox:ready', now, oid)
   outn = outn + 1
 end
-local function reply(text, case_id) send(msg.channel, msg.addr, text, case_id, 'reply') end
+-- On channels that answer in the HTTP response (msg.passive), replies to
+-- the sender are returned instead of queued.
+local passive = {}
+local function reply(text, case_id)
+  if msg.passive then
+    if text ~= '' then passive[#passive + 1] = text end
+    return
+  end
+  send(msg.channel, msg.addr, text, case_id, 'reply')
+end
 -- A push to the resident of case `c` that they did not ask for.
 local function push(c, text) send(c.channel, c.addr, text, c.id, 'push') end
 local function notify(p, text, case_id)
@@ -715,7 +727,21 @@ elseif env.role == 'deputy' then
 else
   action, case_id = resident()
 end
-if seen then
-  redis.call('SET', seen, action .. ' ' .. (case_id or ''), 'EX', seen_ttl)
+local passive_text = ''
+if msg.passive then
+  -- Updates that could not be pushed wait for the resident's next message.
+  local held_key = P .. 'held:' .. msg.channel .. ':' .. msg.addr
+  local held = redis.call('LRANGE', held_key, 0, -1)
+  if #held > 0 then
+    redis.call('DEL', held_key)
+    for _, t in ipairs(passive) do held[#held + 1] = t end
+    passive = held
+  end
+  passive_text = table.concat(passive, '\n')
 end
-return { action, case_id or '', outn }
+if seen then
+  local v = action .. ' ' .. (case_id or '')
+  if passive_text ~= '' then v = v .. '\n' .. passive_text end
+  redis.call('SET', seen, v, 'EX', seen_ttl)
+end
+return { action, case_id or '', outn, passive_text }

@@ -1,0 +1,82 @@
+/* Dispatches outbound messages to their channel's sender. */
+#include "mashang/channel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mashang/config.h"
+#include "mashang/http_client.h"
+#include "mashang/sms_kannel.h"
+
+struct http_send {
+    send_done_fn done;
+    void *arg;
+};
+
+static void on_http_done(const struct http_response *res, void *arg)
+{
+    struct http_send *hs = arg;
+    char detail[160];
+    enum send_result r;
+
+    if (res->status)
+        snprintf(detail, sizeof(detail), "http %ld", res->status);
+    else
+        snprintf(detail, sizeof(detail), "%s", res->error ? res->error : "transport error");
+    if (res->curl_code == 0 && res->status >= 200 && res->status < 300)
+        r = SEND_OK;
+    else if (res->curl_code == 0 && res->status >= 400 && res->status < 500 &&
+             res->status != 408 && res->status != 429)
+        r = SEND_PERMANENT;
+    else
+        r = SEND_RETRY;
+    hs->done(r, detail, hs->arg);
+    free(hs);
+}
+
+void channel_http(struct app *app, const char *method, const char *url,
+                  const char *const *headers, const char *body, size_t body_len,
+                  send_done_fn done, void *arg)
+{
+    struct http_send *hs = malloc(sizeof(*hs));
+    if (!hs) {
+        done(SEND_RETRY, "out of memory", arg);
+        return;
+    }
+    hs->done = done;
+    hs->arg = arg;
+    struct http_request req = {
+        .method = method, .url = url, .headers = headers,
+        .body = body, .body_len = body_len, .timeout_ms = 10000,
+    };
+    if (http_client_request(app->http, &req, on_http_done, hs) < 0) {
+        free(hs);
+        done(SEND_RETRY, "could not start request", arg);
+    }
+}
+
+static void send_sms(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
+{
+    const struct config *cfg = app->cfg;
+    if (!cfg->sms.enabled) {
+        done(SEND_PERMANENT, "sms channel not configured", arg);
+        return;
+    }
+    char *url = sms_kannel_sendsms_url(&cfg->sms, msg->to, msg->text, msg->id);
+    if (!url) {
+        done(SEND_RETRY, "out of memory", arg);
+        return;
+    }
+    channel_http(app, "GET", url, NULL, NULL, 0, done, arg);
+    free(url);
+}
+
+void channel_send(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
+{
+    if (strcmp(msg->channel, "sms") == 0) {
+        send_sms(app, msg, done, arg);
+        return;
+    }
+    done(SEND_PERMANENT, "no such channel", arg);
+}
