@@ -384,7 +384,8 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
 bool intents_intent_matches(const struct intent *it, struct intent_matcher *m, const char *text)
 {
     for (size_t p = 0; p < it->npatterns; p++)
-        if (!it->patterns[p].capture_only && pcre2_match(it->patterns[p].code, (PCRE2_SPTR)text, strlen(text), 0,
+        if (!it->patterns[p].capture_only &&
+            pcre2_match(it->patterns[p].code, (PCRE2_SPTR)text, strlen(text), 0,
                         PCRE2_NO_UTF_CHECK, m->md, NULL) >= 0)
             return true;
     return false;

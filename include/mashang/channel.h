@@ -7,6 +7,8 @@
  *   "chat:<name>"    signed JSON POST to the chat channel's URL
  * and reports one result.  Senders never decide retries themselves: they
  * classify the attempt and the outbox applies backoff and dead-lettering. */
+#include <stddef.h>
+
 #include "mashang/app.h"
 
 enum send_result {
