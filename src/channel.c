@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mashang/chat.h"
 #include "mashang/config.h"
 #include "mashang/http_client.h"
 #include "mashang/sms_kannel.h"
+#include "mashang/wechat.h"
 
 struct http_send {
     send_done_fn done;
@@ -76,6 +78,14 @@ void channel_send(struct app *app, const struct outbound *msg, send_done_fn done
 {
     if (strcmp(msg->channel, "sms") == 0) {
         send_sms(app, msg, done, arg);
+        return;
+    }
+    if (strncmp(msg->channel, "wechat:", 7) == 0) {
+        wechat_send(app, msg, done, arg);
+        return;
+    }
+    if (strncmp(msg->channel, "chat:", 5) == 0) {
+        chat_send(app, msg, done, arg);
         return;
     }
     done(SEND_PERMANENT, "no such channel", arg);

@@ -12,12 +12,14 @@
 #include <event2/keyvalq_struct.h>
 
 #include "mashang/admin.h"
+#include "mashang/chat.h"
 #include "mashang/config.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
 #include "mashang/outbox.h"
 #include "mashang/sms_kannel.h"
 #include "mashang/store.h"
+#include "mashang/wechat.h"
 
 #define MASHANG_VERSION "0.1.0"
 
@@ -140,6 +142,18 @@ static void dispatch(struct evhttp_request *req, void *arg)
             http_send_error(req, 405, "method_not_allowed", "use GET");
         else
             sms_kannel_dlr(srv->app, req);
+    } else if (strncmp(path, "/wechat/", 8) == 0) {
+        wechat_handle(srv->app, req, path + 8);
+    } else if (strncmp(path, "/chat/", 6) == 0) {
+        if (!method_is(req, EVHTTP_REQ_POST))
+            http_send_error(req, 405, "method_not_allowed", "use POST");
+        else
+            chat_handle(srv->app, req, path + 6);
+    } else if (strcmp(path, "/sms/http") == 0) {
+        if (!method_is(req, EVHTTP_REQ_POST))
+            http_send_error(req, 405, "method_not_allowed", "use POST");
+        else
+            sms_http_handle(srv->app, req);
     } else if (strcmp(path, "/metrics") == 0) {
         metrics_handle(srv->app, req);
     } else if (strncmp(path, "/admin/", 7) == 0) {
