@@ -25,7 +25,7 @@ all: $(BUILD)/mashangd $(BUILD)/mashangctl
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/mashang/*.h) | $(BUILD)/obj $(BUILD)/gen
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/mashang/*.h src/*.h) | $(BUILD)/obj $(BUILD)/gen
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/lua_scripts.c: $(LUA_SRC) scripts/embed.sh | $(BUILD)/gen

@@ -38,6 +38,10 @@ static void test_rating_words_and_digits(void **state)
     assert_int_equal(step_rating_value("10"), 0);
     assert_int_equal(step_rating_value("7"), 0);
     assert_int_equal(step_rating_value("随便"), 0);
+    assert_int_equal(step_rating_value("打五星"), 5);
+    assert_int_equal(step_rating_value("还行吧"), 4);
+    assert_int_equal(step_rating_value("一般般"), 3);
+    assert_int_equal(step_rating_value("很差"), 1);
     assert_int_equal(step_rating_value(NULL), 0);
 }
 

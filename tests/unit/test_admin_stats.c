@@ -1,0 +1,265 @@
+/* Statistics behind GET /admin/stats (grouping, counts, medians, overdue,
+ * CSV) and the admin API's small parsers; mashangctl's table helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mashang/admin_stats.h"
+#include "mashang/ctl_admin.h"
+
+#define H 3600L
+#define DAY 86400L
+#define NOW (1800000000L)
+#define ACCEPT_S DAY
+#define RESOLVE_S (15 * DAY)
+
+static void test_median(void **state)
+{
+    (void)state;
+    double none[1];
+    assert_true(isnan(stats_median(none, 0)));
+    double one[] = { 7 };
+    assert_true(stats_median(one, 1) == 7);
+    double odd[] = { 9, 1, 5 };
+    assert_true(stats_median(odd, 3) == 5);
+    double even[] = { 4, 1, 10, 2 };
+    assert_true(stats_median(even, 4) == 3); /* (2 + 4) / 2 */
+}
+
+static void test_overdue(void **state)
+{
+    (void)state;
+    /* waiting for the deputy: the accept deadline counts */
+    assert_false(stats_case_overdue("assigned", NOW - ACCEPT_S + 10, NOW, ACCEPT_S, RESOLVE_S));
+    assert_true(stats_case_overdue("assigned", NOW - ACCEPT_S - 10, NOW, ACCEPT_S, RESOLVE_S));
+    assert_true(stats_case_overdue("new", NOW - 2 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    /* accepted: only the resolve deadline */
+    assert_false(stats_case_overdue("accepted", NOW - 2 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    assert_false(stats_case_overdue("in_progress", NOW - 14 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    assert_true(stats_case_overdue("in_progress", NOW - 16 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    /* done or withdrawn cases are never overdue */
+    assert_false(stats_case_overdue("resolved", NOW - 30 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    assert_false(stats_case_overdue("closed", NOW - 30 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    assert_false(stats_case_overdue("withdrawn", NOW - 30 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    assert_false(stats_case_overdue(NULL, NOW - 30 * DAY, NOW, ACCEPT_S, RESOLVE_S));
+    assert_false(stats_case_overdue("assigned", 0, NOW, ACCEPT_S, RESOLVE_S));
+}
+
+/* Two deputies, one unassigned case; created an hour apart. */
+static const struct stats_record recs[] = {
+    /* D0412: accepted after 2h, resolved after 10h, rated 5 */
+    { "D0412", "S01", "facilities", "closed", NOW - 100 * H, NOW - 98 * H, NOW - 90 * H, 5 },
+    /* D0412: accepted after 4h, resolved after 20h, rated 2 and reopened */
+    { "D0412", "S01", "facilities", "assigned", NOW - 50 * H, NOW - 46 * H, NOW - 30 * H, 2 },
+    /* D0412: resolved after 6h (accept implied by progress), unrated */
+    { "D0412", "S01", "roads", "resolved", NOW - 10 * H, NOW - 9 * H, NOW - 4 * H, 0 },
+    /* D0007: still waiting for acceptance, overdue */
+    { "D0007", "S02", "water", "assigned", NOW - 30 * H, 0, 0, 0 },
+    /* D0007: accepted state without accepted_at (older data) */
+    { "D0007", "S02", "water", "in_progress", NOW - 5 * H, 0, 0, 0 },
+    /* unassigned */
+    { "", "", "suggestion", "new", NOW - 1 * H, 0, 0, 0 },
+};
+#define NRECS (sizeof(recs) / sizeof(recs[0]))
+
+static const struct stats_row *row(const struct stats_table *t, const char *key)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->rows[i].key, key) == 0)
+            return &t->rows[i];
+    fail_msg("no row %s", key);
+    return NULL;
+}
+
+static void test_aggregate_by_deputy(void **state)
+{
+    (void)state;
+    struct stats_table t;
+    assert_int_equal(stats_aggregate(recs, NRECS, STATS_BY_DEPUTY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    assert_int_equal(t.n, 3);
+    /* sorted by key: "" < "D0007" < "D0412" */
+    assert_string_equal(t.rows[0].key, "");
+    assert_string_equal(t.rows[1].key, "D0007");
+    assert_string_equal(t.rows[2].key, "D0412");
+
+    const struct stats_row *w = row(&t, "D0412");
+    assert_int_equal(w->received, 3);
+    assert_int_equal(w->accepted, 3);
+    assert_int_equal(w->resolved, 2); /* the reopened one is not resolved now */
+    assert_true(fabs(w->resolution_rate - 2.0 / 3.0) < 1e-9);
+    assert_true(w->median_hours_to_accept == 2); /* 2, 4, 1 -> 2 */
+    assert_true(w->median_hours_to_resolve == 8); /* resolved ones: 10, 6 -> 8 */
+    assert_int_equal(w->overdue, 1);              /* reopened, assigned for 50h */
+    assert_true(fabs(w->rating_mean - 3.5) < 1e-9);
+    assert_int_equal(w->ratings[4], 1);
+    assert_int_equal(w->ratings[1], 1);
+    assert_int_equal(w->ratings[0] + w->ratings[2] + w->ratings[3], 0);
+
+    const struct stats_row *l = row(&t, "D0007");
+    assert_int_equal(l->received, 2);
+    assert_int_equal(l->accepted, 1); /* in_progress counts without accepted_at */
+    assert_int_equal(l->resolved, 0);
+    assert_int_equal(l->overdue, 1);
+    assert_true(isnan(l->median_hours_to_accept));
+    assert_true(isnan(l->median_hours_to_resolve));
+    assert_true(isnan(l->rating_mean));
+    assert_true(l->resolution_rate == 0);
+
+    const struct stats_row *u = row(&t, "");
+    assert_int_equal(u->received, 1);
+    assert_int_equal(u->overdue, 0);
+    stats_table_free(&t);
+}
+
+static void test_aggregate_by_category_and_empty(void **state)
+{
+    (void)state;
+    struct stats_table t;
+    assert_int_equal(stats_aggregate(recs, NRECS, STATS_BY_CATEGORY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    assert_int_equal(t.n, 4);
+    assert_int_equal(row(&t, "facilities")->received, 2);
+    assert_int_equal(row(&t, "water")->received, 2);
+    assert_int_equal(row(&t, "roads")->resolved, 1);
+    stats_table_free(&t);
+
+    assert_int_equal(stats_aggregate(recs, NRECS, STATS_BY_STATION, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    assert_int_equal(row(&t, "S01")->received, 3);
+    stats_table_free(&t);
+
+    assert_int_equal(stats_aggregate(NULL, 0, STATS_BY_DEPUTY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    assert_int_equal(t.n, 0);
+    assert_null(t.rows);
+    stats_table_free(&t);
+}
+
+static void test_csv(void **state)
+{
+    (void)state;
+    struct stats_table t;
+    assert_int_equal(stats_aggregate(recs, NRECS, STATS_BY_DEPUTY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    const char *names[] = { NULL, "李建国", "王丽, \"代表\"" };
+    char *csv = stats_csv(&t, names);
+    assert_non_null(csv);
+    const char *want =
+        "key,name,received,accepted,resolved,resolution_rate,median_hours_to_accept,"
+        "median_hours_to_resolve,overdue,rating_mean,rating_1,rating_2,rating_3,rating_4,rating_5\r\n"
+        ",,1,0,0,0,,,0,,0,0,0,0,0\r\n"
+        "D0007,李建国,2,1,0,0,,,1,,0,0,0,0,0\r\n"
+        "D0412,\"王丽, \"\"代表\"\"\",3,3,2,0.6667,2,8,1,3.5,0,1,0,0,1\r\n";
+    assert_string_equal(csv, want);
+    free(csv);
+    stats_table_free(&t);
+
+    struct stats_table empty = { 0 };
+    csv = stats_csv(&empty, NULL);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "key,name,"));
+    assert_int_equal(strchr(csv, '\n')[1], '\0'); /* header only */
+    free(csv);
+}
+
+static void test_csv_quote(void **state)
+{
+    (void)state;
+    char *s = csv_quote("plain");
+    assert_string_equal(s, "plain");
+    free(s);
+    s = csv_quote("a,b");
+    assert_string_equal(s, "\"a,b\"");
+    free(s);
+    s = csv_quote("say \"hi\"");
+    assert_string_equal(s, "\"say \"\"hi\"\"\"");
+    free(s);
+    s = csv_quote("two\nlines");
+    assert_string_equal(s, "\"two\nlines\"");
+    free(s);
+    s = csv_quote(NULL);
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void test_parsers(void **state)
+{
+    (void)state;
+    enum stats_by by;
+    assert_int_equal(stats_by_parse("station", &by), 0);
+    assert_int_equal(by, STATS_BY_STATION);
+    assert_string_equal(stats_by_name(by), "station");
+    assert_int_equal(stats_by_parse("Station", &by), -1);
+    assert_int_equal(stats_by_parse(NULL, &by), -1);
+
+    long v;
+    assert_int_equal(admin_parse_long("100", 1, 1000, &v), 0);
+    assert_int_equal(v, 100);
+    assert_int_equal(admin_parse_long("0", 1, 1000, &v), -1);
+    assert_int_equal(admin_parse_long("1001", 1, 1000, &v), -1);
+    assert_int_equal(admin_parse_long("12x", 0, 1000, &v), -1);
+    assert_int_equal(admin_parse_long(" 12", 0, 1000, &v), -1);
+    assert_int_equal(admin_parse_long("+12", 0, 1000, &v), -1);
+    assert_int_equal(admin_parse_long("", 0, 1000, &v), -1);
+    assert_int_equal(admin_parse_long("99999999999999999999999", 0, 1000, &v), -1);
+    assert_int_equal(admin_parse_long("-5", -10, 10, &v), 0);
+    assert_int_equal(v, -5);
+
+    assert_int_equal(admin_parse_flag("1"), 1);
+    assert_int_equal(admin_parse_flag("true"), 1);
+    assert_int_equal(admin_parse_flag("0"), 0);
+    assert_int_equal(admin_parse_flag(NULL), 0);
+    assert_int_equal(admin_parse_flag("maybe"), -1);
+
+    char buf[32];
+    assert_string_equal(admin_case_id("M1001", "M", buf, sizeof(buf)), "M1001");
+    assert_string_equal(admin_case_id("m1001", "M", buf, sizeof(buf)), "M1001");
+    assert_string_equal(admin_case_id("1001", "M", buf, sizeof(buf)), "M1001");
+    assert_string_equal(admin_case_id("ab42", "AB", buf, sizeof(buf)), "AB42");
+    assert_null(admin_case_id("X1001", "M", buf, sizeof(buf)));
+    assert_null(admin_case_id("M", "M", buf, sizeof(buf)));
+    assert_null(admin_case_id("M10x", "M", buf, sizeof(buf)));
+    assert_null(admin_case_id("M1001/", "M", buf, sizeof(buf)));
+    assert_null(admin_case_id("M1234567890123", "M", buf, sizeof(buf)));
+    assert_null(admin_case_id("M1001", "M", buf, 4)); /* does not fit */
+}
+
+static void test_ctl_table_helpers(void **state)
+{
+    (void)state;
+    assert_int_equal(ctl_display_width("M1001"), 5);
+    assert_int_equal(ctl_display_width("王丽"), 4);
+    assert_int_equal(ctl_display_width("王丽 D0412"), 10);
+    assert_int_equal(ctl_display_width("（市政）"), 8); /* full-width brackets */
+    assert_int_equal(ctl_display_width(""), 0);
+    assert_int_equal(ctl_display_width(NULL), 0);
+
+    char buf[64];
+    assert_string_equal(ctl_pad("王丽", 6, buf, sizeof(buf)), "王丽  ");
+    assert_string_equal(ctl_pad("abc", 2, buf, sizeof(buf)), "abc");
+    assert_string_equal(ctl_pad("abcdef", 10, buf, 4), "abc");
+
+    assert_string_equal(ctl_format_age(42, buf, sizeof(buf)), "42s");
+    assert_string_equal(ctl_format_age(125, buf, sizeof(buf)), "2m");
+    assert_string_equal(ctl_format_age(5 * 3600 + 59, buf, sizeof(buf)), "5h");
+    assert_string_equal(ctl_format_age(3 * 86400 + 4 * 3600, buf, sizeof(buf)), "3d4h");
+    assert_string_equal(ctl_format_age(2 * 86400 + 10, buf, sizeof(buf)), "2d");
+    assert_string_equal(ctl_format_age(-1, buf, sizeof(buf)), "-");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_median),
+        cmocka_unit_test(test_overdue),
+        cmocka_unit_test(test_aggregate_by_deputy),
+        cmocka_unit_test(test_aggregate_by_category_and_empty),
+        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_csv_quote),
+        cmocka_unit_test(test_parsers),
+        cmocka_unit_test(test_ctl_table_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
