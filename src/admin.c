@@ -46,7 +46,7 @@ void admin_call_free(struct admin_call *c)
 
 void admin_send(struct evhttp_request *req, int code, json_t *doc)
 {
-    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(doc);
     if (!s) {
         http_send_error(req, 503, "unavailable", "out of memory");

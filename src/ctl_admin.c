@@ -258,7 +258,7 @@ static json_t *call_json(const struct conn *c, const char *method, const char *p
 
 static void print_json(json_t *doc)
 {
-    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (s) {
         puts(s);
         free(s);
@@ -305,7 +305,7 @@ struct opts {
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: mashangctl [--url URL] [--token TOKEN] COMMAND ...\n"
+            "usage: mashangctl COMMAND ... [--url URL] [--token TOKEN]\n"
             "  cases list [--state S] [--deputy D] [--station S] [--category C] [--from T] [--to T]\n"
             "             [--overdue] [--limit N] [--json]\n"
             "  cases show ID [--json]\n"

@@ -13,6 +13,8 @@
 
 /* Embedded by scripts/embed.sh from src/lua/. */
 extern const char lua_step[], lua_outbox_claim[], lua_outbox_result[], lua_dlr[], lua_admin[];
+extern const char lua_wechat[];
+extern const size_t lua_wechat_len;
 extern const size_t lua_step_len, lua_outbox_claim_len, lua_outbox_result_len, lua_dlr_len,
     lua_admin_len;
 
@@ -230,6 +232,7 @@ struct store *store_new(struct event_base *base, const char *url, const char *ns
     script_init(&s->scripts[SCRIPT_OUTBOX_RESULT], "outbox_result", lua_outbox_result, lua_outbox_result_len);
     script_init(&s->scripts[SCRIPT_DLR], "dlr", lua_dlr, lua_dlr_len);
     script_init(&s->scripts[SCRIPT_ADMIN], "admin", lua_admin, lua_admin_len);
+    script_init(&s->scripts[SCRIPT_WECHAT], "wechat", lua_wechat, lua_wechat_len);
     s->reconnect_ev = evtimer_new(base, on_reconnect_timer, s);
     if (!s->reconnect_ev) {
         store_free(s);

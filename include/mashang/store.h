@@ -19,6 +19,7 @@ enum store_script {
     SCRIPT_OUTBOX_RESULT,  /* record a send: sent, retry later, or dead */
     SCRIPT_DLR,            /* record a delivery report */
     SCRIPT_ADMIN,          /* administrators' reads and reassignment */
+    SCRIPT_WECHAT,         /* WeChat events, token cache, window counters, held updates */
     SCRIPT_COUNT
 };
 

@@ -129,7 +129,8 @@ local function allowed(ev, state)
   local tr = env.tr and env.tr[ev]
   if not tr then return nil end
   for _, s in ipairs(tr.from) do
-    if s == state then return tr.to end
+    -- No "to": the event keeps the state (escalation).
+    if s == state then return tr.to or state end
   end
   return nil
 end
