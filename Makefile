@@ -19,7 +19,7 @@ LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-valgrind asan e2e eval check bench clean stop
+.PHONY: all deps run test unit unit-valgrind asan e2e eval check bench fuzz fuzz-smoke clean stop
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -84,6 +84,20 @@ e2e: all
 
 eval: $(BUILD)/mashangctl
 	$(BUILD)/mashangctl intents eval $(or $(CORPUS),../shared/corpus/dev.tsv)
+
+# ---- fuzzing and benchmarks -------------------------------------------------
+# libFuzzer targets in tests/fuzz/ (clang); `fuzz` runs each for FUZZ_SECONDS,
+# `fuzz-smoke` (part of `make test`) briefly over the seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	@scripts/fuzz.sh smoke
+
+# Not part of `make test`: throughput and latency against nginx's ceiling.
+bench: deps all
+	@scripts/bench.sh
 
 clean:
 	rm -rf build
