@@ -19,11 +19,6 @@
 #include "mashang/step.h"
 #include "mashang/store.h"
 
-/* step_assign() is implemented with the step module (src/step.c).  Weak, so
- * this file links (and answers 501) in a tree where it has not landed yet;
- * once it exists the strong definition is used, as step.o is always linked. */
-#pragma weak step_assign
-
 /* jansson object or array -> array: cjson encodes an empty Lua table as {}. */
 static json_t *as_array(json_t *v)
 {
@@ -249,11 +244,6 @@ void admin_case_assign(struct app *app, struct evhttp_request *req, const char *
         json_decref(body);
         http_send_error(req, 404, cid ? "unknown_deputy" : "unknown_case",
                         cid ? "no such deputy in the roster" : "no such case");
-        return;
-    }
-    if (!step_assign) {
-        json_decref(body);
-        http_send_error(req, 501, "not_implemented", "reassignment is not available in this build");
         return;
     }
     struct admin_call *call = admin_call_new(app, req);

@@ -1,24 +1,240 @@
-/* Signed generic webhooks: inbound chat relays and cloud SMS callbacks. */
+/* Signed generic webhooks (contract §3): chat relays on /chat/{channel},
+ * cloud SMS upstream callbacks on /sms/http, and the signed JSON POST
+ * that carries outbound messages to a chat channel's URL.
+ *
+ * /sms/http is signed with the secret of the chat channel named
+ * "sms_http" (channels.chat.sms_http.secret; its url is unused): the
+ * configuration has no field of its own for it yet. */
 #include "mashang/chat.h"
 
-#include "mashang/server.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-void chat_handle(struct app *app, struct evhttp_request *req, const char *channel)
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "mashang/config.h"
+#include "mashang/log.h"
+#include "mashang/server.h"
+#include "mashang/signature.h"
+#include "mashang/step.h"
+#include "mashang/util.h"
+
+#define SMS_HTTP_SECRET_CHANNEL "sms_http"
+
+/* ------------------------------------------------------------------ */
+/* Pure parts                                                          */
+
+/* A string member, or a number turned into its decimal text (ids and
+ * phone numbers arrive either way).  Returns a malloc'd copy or NULL. */
+static char *member_text(json_t *o, const char *key)
 {
-    (void)app;
-    (void)channel;
-    http_send_error(req, 404, "unknown_channel", "no chat channel is served yet");
+    json_t *v = json_object_get(o, key);
+    if (json_is_string(v))
+        return strndup(json_string_value(v), json_string_length(v));
+    if (json_is_integer(v)) {
+        char *s;
+        return asprintf(&s, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0 ? NULL : s;
+    }
+    return NULL;
+}
+
+void chat_message_clear(struct chat_message *m)
+{
+    free(m->user);
+    free(m->to);
+    free(m->text);
+    free(m->id);
+    memset(m, 0, sizeof(*m));
+}
+
+int chat_message_parse(const char *body, size_t len, bool sms, struct chat_message *out,
+                       const char **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!utf8_valid(body, len)) {
+        *err = "body is not valid UTF-8";
+        return -1;
+    }
+    /* jansson refuses \u0000 by default, so no text is ever cut short. */
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *err = "body is not a JSON object";
+        return -1;
+    }
+    out->user = member_text(root, sms ? "from" : "user");
+    out->to = sms ? member_text(root, "to") : NULL;
+    json_t *text = json_object_get(root, "text");
+    if (json_is_string(text))
+        out->text = strndup(json_string_value(text), json_string_length(text));
+    out->id = member_text(root, "id");
+    json_decref(root);
+
+    if (!out->user || !*out->user)
+        *err = sms ? "missing \"from\"" : "missing \"user\"";
+    else if (!out->text || !*out->text)
+        *err = "missing \"text\"";
+    else if (out->id && !*out->id)
+        *err = "empty \"id\"";
+    else
+        return 0;
+    chat_message_clear(out);
+    return -1;
+}
+
+char *chat_outbound_json(const char *user, const char *text, const char *id, const char *case_id)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "user", user ? user : "", "text", text ? text : "",
+                          "id", id ? id : "", "case", case_id ? case_id : "");
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Inbound                                                             */
+
+struct hook {
+    struct evhttp_request *req;
+    struct chat_message msg;
+    char channel[80];
+};
+
+static void on_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
+{
+    struct hook *h = arg;
+    switch (outcome) {
+    case STEP_STORED: {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "status", "stored", "action", action ? action : "",
+                              "case", case_id ? case_id : "");
+        char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (body)
+            http_send_json(h->req, 200, body);
+        else
+            http_send_json(h->req, 200, "{\"status\":\"stored\"}");
+        free(body);
+        break;
+    }
+    case STEP_DUPLICATE:
+        http_send_json(h->req, 200, "{\"status\":\"duplicate\"}");
+        break;
+    case STEP_REJECTED:
+        http_send_error(h->req, 400, "invalid_text", "text rejected");
+        break;
+    default:
+        http_send_error(h->req, 503, "unavailable", "message store unreachable, retry later");
+        break;
+    }
+    chat_message_clear(&h->msg);
+    free(h);
+}
+
+/* Authenticates, parses and submits one webhook; answers every error. */
+static void inbound(struct app *app, struct evhttp_request *req, const char *secret,
+                    const char *channel, bool sms)
+{
+    struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+    size_t len = 0;
+    char *body = http_body(req, &len);
+    if (!body) {
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    enum webhook_sig_result sig = webhook_signature_check(
+        secret, evhttp_find_header(hdr, "X-Mashang-Signature"),
+        evhttp_find_header(hdr, "X-Mashang-Timestamp"), body, len, (int64_t)time(NULL));
+    if (sig != WEBHOOK_SIG_OK) {
+        free(body);
+        log_warn("webhook_refused", "channel=%s reason=%s", channel, webhook_sig_result_str(sig));
+        http_send_error(req, 403, "bad_signature", webhook_sig_result_str(sig));
+        return;
+    }
+    struct hook *h = calloc(1, sizeof(*h));
+    const char *err = NULL;
+    if (!h) {
+        free(body);
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    int rc = chat_message_parse(body, len, sms, &h->msg, &err);
+    free(body);
+    char addr[64];
+    if (rc == 0 && sms &&
+        phone_normalize(h->msg.user, app->cfg->country_code, addr, sizeof(addr)) < 0) {
+        rc = -1;
+        err = "\"from\" is not a phone number";
+    }
+    if (rc < 0) {
+        log_warn("webhook_rejected", "channel=%s reason=\"%s\"", channel, err);
+        http_send_error(req, 400, "bad_request", err);
+        chat_message_clear(&h->msg);
+        free(h);
+        return;
+    }
+    h->req = req;
+    snprintf(h->channel, sizeof(h->channel), "%s", channel);
+    struct inbound in = {
+        .channel = h->channel, .addr = sms ? addr : h->msg.user, .to = h->msg.to,
+        .text = h->msg.text, .len = strlen(h->msg.text), .msg_id = h->msg.id,
+    };
+    step_submit(app, &in, on_stored, h);
+}
+
+void chat_handle(struct app *app, struct evhttp_request *req, const char *name)
+{
+    const struct chat_channel *c = config_chat(app->cfg, name);
+    if (!c) {
+        http_send_error(req, 404, "unknown_channel", "no such chat channel");
+        return;
+    }
+    char channel[80];
+    snprintf(channel, sizeof(channel), "chat:%s", c->name);
+    inbound(app, req, c->secret, channel, false);
 }
 
 void sms_http_handle(struct app *app, struct evhttp_request *req)
 {
-    (void)app;
-    http_send_error(req, 404, "unknown_channel", "the http sms channel is not served yet");
+    const struct chat_channel *c = config_chat(app->cfg, SMS_HTTP_SECRET_CHANNEL);
+    if (!c) {
+        http_send_error(req, 404, "unknown_channel",
+                        "the http sms channel is not configured (channels.chat.sms_http)");
+        return;
+    }
+    inbound(app, req, c->secret, "sms", true);
 }
+
+/* ------------------------------------------------------------------ */
+/* Outbound                                                            */
 
 void chat_send(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
 {
-    (void)app;
-    (void)msg;
-    done(SEND_PERMANENT, "chat channels are not served yet", arg);
+    const char *name = strncmp(msg->channel, "chat:", 5) == 0 ? msg->channel + 5 : "";
+    const struct chat_channel *c = config_chat(app->cfg, name);
+    if (!c || !c->url) {
+        done(SEND_PERMANENT, c ? "chat channel has no url" : "no such chat channel", arg);
+        return;
+    }
+    char *body = chat_outbound_json(msg->to, msg->text, msg->id, msg->case_id);
+    if (!body) {
+        done(SEND_RETRY, "out of memory", arg);
+        return;
+    }
+    int64_t now = (int64_t)time(NULL);
+    char sig[WEBHOOK_SIG_HEADER_SIZE];
+    char sig_h[WEBHOOK_SIG_HEADER_SIZE + 32], ts_h[64];
+    if (webhook_signature_header(c->secret, now, body, strlen(body), sig, sizeof(sig)) < 0) {
+        free(body);
+        done(SEND_RETRY, "could not sign", arg);
+        return;
+    }
+    snprintf(sig_h, sizeof(sig_h), "X-Mashang-Signature: %s", sig);
+    snprintf(ts_h, sizeof(ts_h), "X-Mashang-Timestamp: %lld", (long long)now);
+    const char *headers[] = { "Content-Type: application/json", sig_h, ts_h, NULL };
+    channel_http(app, "POST", c->url, headers, body, strlen(body), done, arg);
+    free(body);
 }

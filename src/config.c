@@ -91,6 +91,15 @@ static const struct template_default template_defaults[] = {
     { "rating_invalid", "【码上说】请回复1-5的数字评价（5为非常满意）。", "case" },
     { "unsubscribed", "【码上说】已退订，您主动发来的消息仍会回复。回复\"订阅\"恢复。", "" },
     { "subscribed", "【码上说】已恢复推送。", "" },
+    /* WeChat (src/wechat.c, src/wechat_send.c). */
+    { "welcome",
+      "【码上说】欢迎关注！直接发送您遇到的问题（如\"幸福路12号路灯坏了\"），我们会转给人大代表办理；回复\"查询\"看进度。",
+      "" },
+    { "welcome_deputy",
+      "【码上说】欢迎！您已绑定{deputy}代表（{station}），直接发送您遇到的问题，将由{deputy}代表办理；回复\"查询\"看进度。",
+      "deputy station" },
+    { "unsupported", "【码上说】暂时只能处理文字消息，请用文字描述您的问题（如\"幸福路12号路灯坏了\"）。", "" },
+    { "wechat_remark", "回复\"查询\"看进度。", "" },
     { "level.station", "联络站", "" },
     { "level.committee", "代表工委", "" },
     /* {action} of deputy_bad_state and reminders, by command event. */

@@ -1,6 +1,7 @@
 /* mashangctl: the administrator's command line (contract §1).  Each
  * subcommand lives in its own src/ctl_*.c; this file only dispatches. */
 #include "mashang/ctl.h"
+#include "mashang/ctl_admin.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,15 @@ static const struct subcommand subcommands[] = {
       "  intents check [DIR]\n"
       "  intents eval FILE.tsv [--dir DIR]\n"
       "  intents bench FILE.tsv [--dir DIR]" },
+    { "cases", ctl_admin_main,
+      "cases list [--state S] [--deputy D] [--station S] [--category C] [--overdue]\n"
+      "  cases show ID\n"
+      "  cases assign ID DEPUTY" },
+    { "deputies", ctl_admin_main, "deputies" },
+    { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]" },
+    { "reload", ctl_admin_main, "reload" },
+    { "outbox", ctl_admin_main, "outbox dead|retry\n"
+      "  (admin commands take --url URL (MASHANG_URL) and --token T (MASHANG_ADMIN_TOKEN))" },
 };
 
 static int usage(FILE *out)

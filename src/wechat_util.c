@@ -114,6 +114,14 @@ static char *dump(json_t *o)
     return s;
 }
 
+char *wechat_stable_token_json(const char *appid, const char *secret, bool force)
+{
+    if (!appid || !secret)
+        return NULL;
+    return dump(json_pack("{s:s, s:s, s:s, s:b}", "grant_type", "client_credential",
+                          "appid", appid, "secret", secret, "force_refresh", force));
+}
+
 char *wechat_custom_json(const char *touser, const char *text)
 {
     if (!touser || !text)

@@ -68,6 +68,9 @@ long wechat_token_ttl(long expires_in);
 
 /* Request bodies, malloc'd JSON with raw UTF-8 (never \uXXXX, notes
  * pitfall 14); NULL on OOM or invalid UTF-8. */
+/* POST /cgi-bin/stable_token body; `force` only after WeChat refused the
+ * token stable_token keeps handing out (limited to 20 a day). */
+char *wechat_stable_token_json(const char *appid, const char *secret, bool force);
 char *wechat_custom_json(const char *touser, const char *text);
 char *wechat_wecom_json(const char *touser, const char *agentid, const char *text);
 /* Template message (notes §5.5).  The update goes into the data fields as

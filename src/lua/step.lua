@@ -21,7 +21,7 @@ local CFG = P .. 'cfg:' .. env.cfg
 
 -- Dedupe: on the platform's message id, else on sender + text briefly.
 local seen, seen_ttl
-if env.mode == 'tick' then
+if env.mode then   -- tick, assign: not a message
   seen = nil
 elseif msg.id and msg.id ~= '' then
   seen = P .. 'seen:' .. msg.channel .. ':' .. msg.id

@@ -1,0 +1,50 @@
+/* config_load on a fuzzed mashang.json: jansson parsing, then the field
+ * by field validation with JSON paths in every message.  A config that
+ * loads is queried the way the daemon does. */
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "mashang/config.h"
+#include "mashang/diag.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const cleanup_names[] = { "mashang.json", NULL };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int once;
+    struct config c;
+    struct diag d;
+
+    if (!once) {
+        /* The environment overrides would mask the fields under test. */
+        unsetenv("MASHANG_LISTEN");
+        unsetenv("REDIS_URL");
+        unsetenv("MASHANG_ADMIN_TOKEN");
+        unsetenv("MASHANG_LOG_LEVEL");
+        fuzz_cleanup_at_exit(cleanup_names);
+        once = 1;
+    }
+    if (size > 65536)
+        return 0;
+    const char *path = fuzz_write_file("mashang.json", data, size);
+    diag_init(&d);
+    if (config_load(path, &c, &d) == 0) {
+        FUZZ_CHECK(config_template(&c, "ack") != NULL);
+        config_template(&c, "no-such-template");
+        FUZZ_CHECK(config_category_name(&c, "roads") != NULL);
+        config_wechat(&c, "main");
+        config_chat(&c, "relay");
+        for (size_t i = 0; i < c.nwechat; i++)
+            FUZZ_CHECK(config_wechat(&c, c.wechat[i].name) != NULL);
+        for (size_t i = 0; i < c.nchat; i++)
+            FUZZ_CHECK(config_chat(&c, c.chat[i].name) != NULL);
+        config_free(&c);
+    } else {
+        FUZZ_CHECK(d.n > 0);
+    }
+    diag_free(&d);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* A deputy's text ("接单 M1001", "进展 1001 已联系路灯所", "待办"): command
+ * intents are tried too, and the case id slot goes through step_case_id()
+ * as the step does.  See fuzz_intents_match.h. */
+#include "fuzz_intents_match.h"
+#include "mashang/step.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fuzz_intents *fi = fuzz_intents_once();
+    struct intent_result r;
+
+    fuzz_intents_run(data, size, ROLE_DEPUTY);
+    if (size > FUZZ_INTENTS_MAX_INPUT)
+        size = FUZZ_INTENTS_MAX_INPUT;
+    if (intent_match(fi->set, fi->m, (const char *)data, size, ROLE_DEPUTY, &r) == 0) {
+        const char *cid = intent_slot(&r, "case");
+        char buf[32];
+        if (cid) {
+            const char *id = step_case_id(cid, "M", buf, sizeof(buf));
+            FUZZ_CHECK(id == NULL || (id[0] == 'M' && strlen(id) < sizeof(buf)));
+        }
+        const char *rating = intent_slot(&r, "rating");
+        if (rating) {
+            int v = step_rating_value(rating);
+            FUZZ_CHECK(v >= 0 && v <= 5);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,81 @@
+#ifndef MASHANG_FUZZ_INTENTS_MATCH_H
+#define MASHANG_FUZZ_INTENTS_MATCH_H
+/* Shared body of fuzz_intents.c (residents) and fuzz_deputy.c (deputy
+ * commands): match text against the shipped intents/ and check the
+ * result's invariants. */
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "mashang/diag.h"
+#include "mashang/intents.h"
+#include "mashang/util.h"
+
+/* Longer inputs are cut: SMS and WeChat texts are far shorter, and it keeps
+ * each run inside PCRE2's match limit rather than libFuzzer's timeout. */
+#define FUZZ_INTENTS_MAX_INPUT 4096
+
+struct fuzz_intents {
+    struct intent_set *set;
+    struct intent_matcher *m;
+};
+
+static inline struct fuzz_intents *fuzz_intents_once(void)
+{
+    static struct fuzz_intents fi;   /* compiled once per process */
+    if (!fi.set) {
+        const char *dir = getenv("MASHANG_FUZZ_INTENTS");
+        struct diag d;
+        diag_init(&d);
+        fi.set = intent_set_load(dir && *dir ? dir : "intents", &d);
+        if (!fi.set)
+            diag_print(&d, stderr);
+        diag_free(&d);
+        FUZZ_CHECK(fi.set != NULL);
+        fi.m = intent_matcher_new();
+        FUZZ_CHECK(fi.m != NULL);
+    }
+    return &fi;
+}
+
+static inline void fuzz_intents_check(const struct intent_result *r, size_t nlen)
+{
+    FUZZ_CHECK(r->label != NULL);
+    FUZZ_CHECK(r->ncandidates <= INTENT_MAX_CANDIDATES);
+    FUZZ_CHECK(r->nslots <= INTENT_MAX_SLOTS);
+    FUZZ_CHECK((r->kind == INTENT_NONE) == (r->ncandidates == 0));
+    for (size_t i = 0; i < r->ncandidates; i++) {
+        FUZZ_CHECK(r->candidates[i].start <= r->candidates[i].end);
+        FUZZ_CHECK(r->candidates[i].end <= nlen);
+    }
+    for (size_t i = 0; i < r->nslots; i++) {
+        const char *v = r->slots[i].value;
+        size_t vlen = strnlen(v, sizeof(r->slots[i].value));
+        FUZZ_CHECK(vlen < sizeof(r->slots[i].value));
+        FUZZ_CHECK(utf8_valid(v, vlen));
+        FUZZ_CHECK(intent_slot(r, r->slots[i].name) != NULL);
+    }
+    for (const char *const *n = r->needs; n && *n; n++)
+        FUZZ_CHECK(**n != '\0');
+}
+
+static inline void fuzz_intents_run(const uint8_t *data, size_t size, enum intent_role role)
+{
+    struct fuzz_intents *fi = fuzz_intents_once();
+    struct intent_result r;
+    const char *text = (const char *)data;
+
+    if (size > FUZZ_INTENTS_MAX_INPUT)
+        size = FUZZ_INTENTS_MAX_INPUT;
+    int rc = intent_match(fi->set, fi->m, text, size, role, &r);
+    if (!utf8_valid(text, size)) {
+        FUZZ_CHECK(rc == -1);
+        return;
+    }
+    FUZZ_CHECK(rc == 0);
+    const char *norm = intent_matcher_normalized(fi->m);
+    FUZZ_CHECK(norm != NULL);
+    fuzz_intents_check(&r, strlen(norm));
+}
+
+#endif
