@@ -71,6 +71,8 @@ static const struct template_default template_defaults[] = {
     { "transferred", "【码上说】您反映的{case}已转{deputy}代表（{station}）办理。",
       "case topic deputy station" },
     { "deputy_transferred", "已将{case}转给{target}代表。", "case target topic" },
+    { "committee_rerouted", "{case}原承办代表{from}已不在名单中，已改由{deputy}代表办理。",
+      "case from deputy topic" },
     { "deputy_transferred_out", "{case}已改由{deputy}代表办理。", "case deputy topic" },
     { "deputy_unknown_deputy", "没有找到代表{target}，请核对代表编号（如D0007）。", "case target" },
     { "deputy_transferred_in", "{from}代表转来事项{case}（{category}）：{text}。回复\"接单 {case}\"受理。",

@@ -108,13 +108,25 @@ static void reload(struct daemon *dm)
         return;
     }
     diag_free(&d);
-    roster_free(dm->app.roster);
-    free(dm->app.roster);
+
+    /* Deputies who left the roster: ids kept from the old roster until
+     * their cases are handed on below. */
+    const char **removed = calloc(dm->app.roster->ndeputies + 1, sizeof(*removed));
+    size_t nremoved = 0;
+    for (size_t i = 0; removed && i < dm->app.roster->ndeputies; i++)
+        if (!roster_deputy(roster, dm->app.roster->deputies[i].id))
+            removed[nremoved++] = dm->app.roster->deputies[i].id;
+
+    struct roster *old = dm->app.roster;
     intent_set_free(dm->app.intents);
     dm->app.roster = roster;
     dm->app.intents = intents;
     directory_prepare(&dm->app);
     directory_publish(&dm->app);
+    step_reroute(&dm->app, removed, nremoved);   /* copies the ids */
+    free(removed);
+    roster_free(old);
+    free(old);
     log_info("reloaded", "deputies=%zu intents=%zu digest=%s", roster->ndeputies,
              intent_set_size(intents), dm->app.digest);
 }

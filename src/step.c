@@ -423,3 +423,36 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
         done(STEP_UNAVAILABLE, NULL, NULL, arg);
     }
 }
+
+static void on_reroute_reply(redisReply *r, void *arg)
+{
+    struct app *app = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
+        log_error("reroute_failed", "error=\"%s\"", r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
+        return;
+    }
+    log_info("rerouted", "cases=%s", r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "?");
+    if (app->outbox)
+        outbox_kick(app->outbox);
+}
+
+void step_reroute(struct app *app, const char *const *removed, size_t n)
+{
+    if (n == 0)
+        return;
+    const struct station *def = roster_station(app->roster, app->roster->default_station);
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "mode", "reroute",
+                            "now", (json_int_t)now_ms(), "cfg", app->digest,
+                            "opt", options_json(app->cfg), "tr", transitions_json("assign"),
+                            "removed", string_array(removed, n));
+    if (env && def && def->liaison)
+        json_object_set_new(env, "fallback", json_string(def->liaison));
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!body)
+        return;
+    const char *argv[1] = { body };
+    if (store_script(app->store, SCRIPT_STEP, on_reroute_reply, app, 1, argv, NULL) < 0)
+        log_error("reroute_failed", "error=\"redis unavailable\" removed=%zu", n);
+    free(body);
+}

@@ -51,6 +51,12 @@ void step_tick(struct app *app);
 void step_assign(struct app *app, const char *case_id, const char *deputy_id, const char *actor,
                  const char *note, step_done_fn done, void *arg);
 
+/* After a roster reload: moves the open cases of the deputies in
+ * `removed` (ids no longer in the roster) to their station's liaison, else
+ * the default liaison, and tells the committee.  Fire and forget; the
+ * directory for the new roster must already be published. */
+void step_reroute(struct app *app, const char *const *removed, size_t n);
+
 /* Helpers exposed for tests. */
 /* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */
 const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz);

@@ -716,6 +716,27 @@ end
 local action, case_id
 if env.mode == 'tick' then
   action, case_id = tick()
+elseif env.mode == 'reroute' then
+  -- Deputies who left the roster: their open cases go to their station's
+  -- liaison (else the default liaison), and the committee is told.
+  local moved = 0
+  for _, gone in ipairs(env.removed or {}) do
+    for _, id in ipairs(redis.call('ZRANGE', P .. 'dq:' .. gone, 0, -1)) do
+      local c = load_case(id)
+      if c and c.deputy == gone then
+        local st = station(c.station)
+        local target = st and st.liaison
+        if not target or target == '' or target == gone or not person(target) then target = env.fallback end
+        if target and person(target) and transfer(c, target, 'system', 'roster') == 'transferred' then
+          moved = moved + 1
+          local tp = person(target)
+          notify(committee(), render('committee_rerouted', { case = id, from = gone,
+            deputy = tp.name, topic = topic_of(c) }), id)
+        end
+      end
+    end
+  end
+  action, case_id = 'rerouted', tostring(moved)
 elseif env.mode == 'assign' then
   local c = load_case(env.case)
   if c then

@@ -245,3 +245,59 @@ class TestTwoInstances(CaseWork):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestRosterReload(unittest.TestCase):
+    """SIGHUP reloads the roster: a broken file keeps the running one; a
+    deputy who left has their open cases handed to their station's
+    liaison, and the committee is told."""
+
+    def setUp(self):
+        import json, os, tempfile
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(repo, "config", "deputies.json"), encoding="utf-8") as f:
+            self.roster = json.load(f)
+        self.tmp = tempfile.mkdtemp(prefix="e2e-roster-")
+        self.path = os.path.join(self.tmp, "deputies.json")
+        self.write(self.roster)
+        self.stack = Stack(overrides={"roster": self.path}).start()
+        self.r = self.stack.redis.client
+
+    def tearDown(self):
+        failed = case_failed(self)
+        if failed:
+            self.stack.dump_logs()
+        self.stack.stop(check=not failed)
+
+    def write(self, roster):
+        import json
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write(roster if isinstance(roster, str) else json.dumps(roster, ensure_ascii=False))
+
+    def hup(self, expect):
+        import signal
+        n = self.stack.daemon.log.count(expect)
+        self.stack.daemon.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.stack.daemon.log.count(expect) > n, 10, "log %r" % expect)
+
+    def test_removed_deputy_cases_go_to_liaison(self):
+        m = {n: self.stack.mt_count(n) for n in (RESIDENT, LI, COMMITTEE)}
+        # 光明街 is S02 (李建国 D0007 liaison, 赵秀英 D0008); route to 赵秀英 explicitly
+        self.stack.send_mo(RESIDENT, "@D0008 光明街的垃圾好几天没人清运了")
+        ack = self.stack.kannel.wait_mt(RESIDENT, "编号", timeout=MT_TIMEOUT, after=m[RESIDENT])
+        cid = re.search(r"M\d+", ack).group(0)
+        self.assertEqual(self.r.hget("{mashang}:case:%s" % cid, "deputy"), "D0008")
+
+        self.write("{ not json")
+        self.hup("event=reload_failed")
+        self.assertTrue(self.stack.daemon.healthy())
+
+        roster = dict(self.roster)
+        roster["deputies"] = [d for d in self.roster["deputies"] if d["id"] != "D0008"]
+        self.write(roster)
+        self.hup("event=rerouted")
+        self.stack.kannel.wait_mt(LI, cid, timeout=MT_TIMEOUT, after=m[LI])
+        self.stack.kannel.wait_mt(COMMITTEE, "D0008", timeout=MT_TIMEOUT, after=m[COMMITTEE])
+        c = self.r.hgetall("{mashang}:case:%s" % cid)
+        self.assertEqual(c["deputy"], "D0007")
+        self.assertEqual(self.r.zcard("{mashang}:dq:D0008"), 0)

@@ -1,0 +1,44 @@
+/* sms_fit: shortens outbound texts (which quote residents' own words) to
+ * the channel's segment limit.  Input: one byte of max_segments (0..7),
+ * then the text.  Checks the promise: the result fits, stays valid UTF-8,
+ * and still names the case id it was asked to keep. */
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "mashang/sms_kannel.h"
+#include "mashang/util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    int max_segments = data[0] & 7;
+    char *text = fuzz_cstr(data + 1, size - 1);
+    size_t len = strlen(text);
+    if (!utf8_valid(text, len)) {
+        free(text);   /* outbound texts are built from valid UTF-8 only */
+        return 0;
+    }
+    const char *keep = (data[0] & 8) ? "M1001" : NULL;
+    char *out = sms_fit(text, max_segments, keep);
+    FUZZ_CHECK(out != NULL);
+    size_t olen = strlen(out);
+    FUZZ_CHECK(utf8_valid(out, olen));
+    if (max_segments > 0) {
+        int seg = sms_segments(out, olen);
+        if (seg > max_segments) {
+            fprintf(stderr, "sms_fit(max %d) gave %d segments\n", max_segments, seg);
+            abort();
+        }
+        if (keep && strstr(text, keep))
+            FUZZ_CHECK(strstr(out, keep) != NULL);
+    } else {
+        FUZZ_CHECK(strcmp(out, text) == 0);
+    }
+    free(out);
+    free(text);
+    return 0;
+}
