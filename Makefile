@@ -2,12 +2,12 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent hiredis libcurl libpcre2-8 opencc jansson expat libcrypto
+PKGS     = libevent libevent_pthreads hiredis libcurl libpcre2-8 opencc jansson expat libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-WARN    = -Wall -Wextra -Wpedantic -Werror
+WARN    = -Wall -Wextra -Wpedantic -Werror -pthread
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)

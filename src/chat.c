@@ -75,11 +75,11 @@ int chat_message_parse(const char *body, size_t len, bool sms, struct chat_messa
     json_decref(root);
 
     if (!out->user || !*out->user)
-        *err = sms ? "missing \"from\"" : "missing \"user\"";
+        *err = sms ? "missing 'from'" : "missing 'user'";
     else if (!out->text || !*out->text)
-        *err = "missing \"text\"";
+        *err = "missing 'text'";
     else if (out->id && !*out->id)
-        *err = "empty \"id\"";
+        *err = "empty 'id'";
     else
         return 0;
     chat_message_clear(out);
@@ -167,7 +167,7 @@ static void inbound(struct app *app, struct evhttp_request *req, const char *sec
     if (rc == 0 && sms &&
         phone_normalize(h->msg.user, app->cfg->country_code, addr, sizeof(addr)) < 0) {
         rc = -1;
-        err = "\"from\" is not a phone number";
+        err = "'from' is not a phone number";
     }
     if (rc < 0) {
         log_warn("webhook_rejected", "channel=%s reason=\"%s\"", channel, err);

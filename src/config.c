@@ -373,7 +373,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
         log_level_parse(c->log_level, &lv) < 0)
         jv_error(v, "$.log_level", "must be debug, info, warn or error, got \"%s\"", c->log_level);
 
-    jv_integer(v, root, "$", "workers", 1, 1, 64, &n);
+    jv_integer(v, root, "$", "workers", 0, 0, 64, &n);
     c->workers = (int)n;
 }
 

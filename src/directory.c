@@ -50,12 +50,22 @@ static void fields_free(struct fields *f)
     free(f->v);
 }
 
-/* Where a person is reached: their phone by SMS, else nothing yet. */
-static char *contact_json(const char *name, const char *phone, const char *station,
-                          const char *station_name)
+/* Where a person is reached: their phone by SMS, else their WeChat id on
+ * the first configured WeChat account, else nothing yet. */
+static char *contact_json(const struct config *cfg, const char *name, const char *phone,
+                          const char *wechat, const char *station, const char *station_name)
 {
+    char channel[80] = "";
+    const char *addr = "";
+    if (phone) {
+        snprintf(channel, sizeof(channel), "sms");
+        addr = phone;
+    } else if (wechat && *wechat && cfg->nwechat > 0) {
+        snprintf(channel, sizeof(channel), "wechat:%s", cfg->wechat[0].name);
+        addr = wechat;
+    }
     json_t *o = json_pack("{s:s, s:s, s:s}", "name", name ? name : "",
-                          "channel", phone ? "sms" : "", "addr", phone ? phone : "");
+                          "channel", channel, "addr", addr);
     if (o && station) {
         json_object_set_new(o, "station", json_string(station));
         json_object_set_new(o, "station_name", json_string(station_name ? station_name : ""));
@@ -78,7 +88,9 @@ static int build(const struct app *app, struct fields *f)
     for (size_t i = 0; i < r->ndeputies; i++) {
         const struct deputy *d = &r->deputies[i];
         const struct station *st = roster_station(r, d->station);
-        if (fields_add(f, "d:", d->id, contact_json(d->name, d->phone, d->station, st ? st->name : NULL)) < 0)
+        char *contact = contact_json(cfg, d->name, d->phone, d->wechat, d->station,
+                                     st ? st->name : NULL);
+        if (fields_add(f, "d:", d->id, contact) < 0)
             return -1;
     }
     for (size_t i = 0; i < r->nstations; i++) {
@@ -89,7 +101,9 @@ static int build(const struct app *app, struct fields *f)
         if (fields_add(f, "s:", st->id, js) < 0)
             return -1;
     }
-    if (fields_add(f, "", "committee", contact_json(r->committee.name, r->committee.phone, NULL, NULL)) < 0)
+    char *committee = contact_json(cfg, r->committee.name, r->committee.phone, r->committee.wechat,
+                                   NULL, NULL);
+    if (fields_add(f, "", "committee", committee) < 0)
         return -1;
     return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -163,6 +165,32 @@ static void dispatch(struct evhttp_request *req, void *arg)
     }
 }
 
+/* A listening socket of its own for each worker: with SO_REUSEPORT the
+ * kernel spreads new connections over the workers' sockets. */
+static evutil_socket_t listen_socket(const char *host, int port)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    int one = 1;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res)
+        return -1;
+    evutil_socket_t fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
+        evutil_make_socket_nonblocking(fd) < 0) {
+        if (fd >= 0)
+            evutil_closesocket(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
 struct server *server_new(struct app *app)
 {
     const struct config *cfg = app->cfg;
@@ -180,9 +208,12 @@ struct server *server_new(struct app *app)
     evhttp_set_timeout(srv->http, 30);
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(srv->http, dispatch, srv);
-    srv->sock = evhttp_bind_socket_with_handle(srv->http, cfg->listen_host, (ev_uint16_t)cfg->listen_port);
+    evutil_socket_t fd = listen_socket(cfg->listen_host, cfg->listen_port);
+    srv->sock = fd >= 0 ? evhttp_accept_socket_with_handle(srv->http, fd) : NULL;
     if (!srv->sock) {
         log_error("listen_failed", "addr=%s:%d", cfg->listen_host, cfg->listen_port);
+        if (fd >= 0)
+            evutil_closesocket(fd);
         evhttp_free(srv->http);
         free(srv);
         return NULL;

@@ -23,15 +23,20 @@
 /* ------------------------------------------------------------------ */
 /* Outbound                                                            */
 
-/* Bytes of the first `chars` code points of UTF-8 `s`. */
-static size_t utf8_prefix(const char *s, size_t chars)
+/* Bytes of the longest prefix of UTF-8 `s` that fits in `units` UCS-2
+ * code units: a character outside the BMP (4-byte sequence) takes two,
+ * as sms_segments() counts it. */
+static size_t utf8_prefix(const char *s, size_t units)
 {
     size_t i = 0;
-    while (s[i] && chars > 0) {
+    while (s[i]) {
+        size_t need = ((unsigned char)s[i] >= 0xF0) ? 2 : 1;
+        if (need > units)
+            break;
         i++;
         while ((s[i] & 0xC0) == 0x80)
             i++;
-        chars--;
+        units -= need;
     }
     return i;
 }

@@ -156,12 +156,37 @@ static void reply_text(struct push *p, const char *text)
 /* ------------------------------------------------------------------ */
 /* Text messages                                                       */
 
+static void ignore_reply(redisReply *r, void *arg)
+{
+    (void)arg;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_error("wechat_store_failed", "error=\"%s\"", r->str);
+}
+
+/* The customer-service window opens with every message the person sends.
+ * step.lua records residents' last_seen; deputies write too, and their
+ * window matters as much for the cases pushed to them. */
+static void note_last_seen(struct push *p)
+{
+    char *key = NULL, now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    if (asprintf(&key, "%sres:%s:%s", store_prefix(p->app->store), p->channel,
+                 p->msg.from_user_name) < 0)
+        return;
+    const char *argv[] = { "HSET", key, "last_seen", now };
+    store_command(p->app->store, ignore_reply, NULL, 4, argv, NULL);
+    free(key);
+}
+
 static void on_text_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
 {
     struct push *p = arg;
     (void)case_id;
     switch (outcome) {
     case STEP_STORED:
+        note_last_seen(p);
+        reply_text(p, p->passive);
+        break;
     case STEP_DUPLICATE:
         reply_text(p, p->passive);
         break;

@@ -77,7 +77,7 @@ struct config {
     char *admin_token;     /* NULL: admin API disabled */
     char *country_code;    /* default "86" */
     char *log_level;       /* default "info" */
-    int workers;           /* default 1 */
+    int workers;           /* worker threads; 0 (default) = one per core */
     struct sms_channel sms;
     struct wechat_account *wechat;
     size_t nwechat;

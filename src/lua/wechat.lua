@@ -77,11 +77,13 @@ end
 -- cs_sent res: one more customer-service message since the resident's
 -- last message (a newer last_seen restarts the count).
 -- cs_closed res limit: WeChat said the window is closed or used up.
+-- Without a known last message there is no window to count in: WeChat
+-- decides each time.
 if op == 'cs_sent' or op == 'cs_closed' then
   local rk = P .. 'res:' .. ARGV[2]
   local h = redis.call('HMGET', rk, 'last_seen', 'cs_since')
   local since = val(h[1])
-  if since == '' then since = '0' end
+  if since == '' then return 0 end
   if op == 'cs_closed' then
     redis.call('HSET', rk, 'cs_since', since, 'cs_count', ARGV[3])
   elseif h[2] ~= since then

@@ -36,7 +36,7 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 }
 
 /* Splits data at the first NUL: the part before it becomes a malloc'd
- * string in *head, the rest is returned in *rest/*restlen.  Lets one input
+ * string in *head, the rest is returned in *rest and *restlen.  Lets one input
  * carry a small parameter (a header, a prefix) plus a body. */
 static inline char *fuzz_split(const uint8_t *data, size_t size, const uint8_t **rest, size_t *restlen)
 {

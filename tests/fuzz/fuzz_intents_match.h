@@ -68,7 +68,7 @@ static inline void fuzz_intents_run(const uint8_t *data, size_t size, enum inten
     if (size > FUZZ_INTENTS_MAX_INPUT)
         size = FUZZ_INTENTS_MAX_INPUT;
     int rc = intent_match(fi->set, fi->m, text, size, role, &r);
-    if (!utf8_valid(text, size)) {
+    if (!utf8_valid(text, size) || memchr(text, '\0', size)) {
         FUZZ_CHECK(rc == -1);
         return;
     }

@@ -116,7 +116,7 @@ static void test_defaults(void **state)
     assert_null(c->admin_token);
     assert_string_equal(c->country_code, "86");
     assert_string_equal(c->log_level, "info");
-    assert_int_equal(c->workers, 1);
+    assert_int_equal(c->workers, 0);   /* one per core */
     assert_false(c->sms.enabled);
     assert_int_equal(c->nwechat, 0);
     assert_int_equal(c->nchat, 0);
@@ -341,7 +341,7 @@ static void test_bad_values(void **state)
     struct fixture *fx = *state;
     const char *json =
         "{ \"listen\": \"127.0.0.1:99999\", \"namespace\": \"a b\", \"case_prefix\": \"M1\","
-        "  \"country_code\": \"0\", \"log_level\": \"loud\", \"workers\": 0, \"admin_token\": \"\","
+        "  \"country_code\": \"0\", \"log_level\": \"loud\", \"workers\": 65, \"admin_token\": \"\","
         "  \"roster\": \"\","
         "  \"channels\": { \"sms\": { \"type\": \"smpp\", \"sendsms_url\": \"ftp://h/s\", \"username\": \"u\","
         "                            \"password\": \"p\", \"from\": \"106-9\", \"dlr_url\": \"x\","
@@ -360,7 +360,7 @@ static void test_bad_values(void **state)
     expect_problem(fx, "$.case_prefix", "1-3 ASCII letters");
     expect_problem(fx, "$.country_code", "1-3 digits");
     expect_problem(fx, "$.log_level", "debug, info, warn or error");
-    expect_problem(fx, "$.workers", "out of range 1..64");
+    expect_problem(fx, "$.workers", "out of range 0..64");
     expect_problem(fx, "$.admin_token", "must not be empty");
     expect_problem(fx, "$.roster", "must not be empty");
     expect_problem(fx, "$.channels.sms.type", "unsupported gateway type");

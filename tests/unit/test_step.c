@@ -69,6 +69,23 @@ static void test_sms_fit_cuts_with_ellipsis_and_keeps_case(void **state)
     free(s);
 }
 
+/* Found by tests/fuzz/fuzz_sms_fit: a character outside the BMP takes two
+ * UCS-2 units, so cutting by code points overran the segment limit. */
+static void test_sms_fit_counts_emoji_as_two_units(void **state)
+{
+    (void)state;
+    char text[1024] = "";
+    for (int i = 0; i < 80; i++)
+        strcat(text, "\xF0\x9F\x98\x80");   /* U+1F600 */
+    strcat(text, " M1001");
+    char *s = sms_fit(text, 2, "M1001");
+    assert_non_null(s);
+    assert_true(sms_segments(s, strlen(s)) <= 2);
+    assert_non_null(strstr(s, "M1001"));
+    assert_true(utf8_valid(s, strlen(s)));
+    free(s);
+}
+
 static void test_sendsms_url(void **state)
 {
     (void)state;
@@ -93,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_rating_words_and_digits),
         cmocka_unit_test(test_sms_fit_keeps_short_text),
         cmocka_unit_test(test_sms_fit_cuts_with_ellipsis_and_keeps_case),
+        cmocka_unit_test(test_sms_fit_counts_emoji_as_two_units),
         cmocka_unit_test(test_sendsms_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
