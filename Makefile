@@ -19,7 +19,7 @@ LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-valgrind asan e2e eval check bench fuzz fuzz-smoke clean stop
+.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-smoke clean stop
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -81,6 +81,10 @@ check: $(BUILD)/mashangctl $(BUILD)/mashangd
 
 e2e: all
 	@/usr/bin/python3 tests/e2e/run.py $(E2E)
+
+# Fault scenarios (also part of the e2e suite that `make test` runs).
+faults: all
+	@/usr/bin/python3 tests/e2e/run.py faults
 
 eval: $(BUILD)/mashangctl
 	$(BUILD)/mashangctl intents eval $(or $(CORPUS),../shared/corpus/dev.tsv)

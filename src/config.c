@@ -306,7 +306,7 @@ static char *dir_of(const char *path)
 /* ---- sections ------------------------------------------------------------ */
 
 static const char *const top_fields[] = {
-    "listen", "redis", "namespace", "case_prefix", "roster", "intents", "admin_token",
+    "listen", "redis", "namespace", "case_prefix", "roster", "intents", "spool", "admin_token",
     "country_code", "log_level", "workers", "channels", "timers", "limits", "outbox",
     "templates", "categories", NULL,
 };
@@ -350,6 +350,14 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
             jv_error(v, "$.intents", "must not be empty");
         else
             c->intents_dir = path_join(c->dir, s);
+    }
+    free(s);
+
+    if (jv_string(v, root, "$", "spool", "../var/spool", false, &s) == 0 && s) {
+        if (!*s)
+            jv_error(v, "$.spool", "must not be empty");
+        else
+            c->spool_dir = path_join(c->dir, s);
     }
     free(s);
 
@@ -719,7 +727,7 @@ static void apply_env(struct jv *v, struct config *c)
 static bool complete(const struct config *c)
 {
     if (!c->path || !c->dir || !c->listen_host || !c->redis_url || !c->ns || !c->case_prefix ||
-        !c->roster_path || !c->intents_dir || !c->country_code || !c->log_level || !c->templates ||
+        !c->roster_path || !c->intents_dir || !c->spool_dir || !c->country_code || !c->log_level || !c->templates ||
         !c->categories)
         return false;
     for (size_t i = 0; i < c->ntemplates; i++)
@@ -800,6 +808,7 @@ void config_free(struct config *c)
     free(c->case_prefix);
     free(c->roster_path);
     free(c->intents_dir);
+    free(c->spool_dir);
     free(c->admin_token);
     free(c->country_code);
     free(c->log_level);

@@ -17,6 +17,7 @@
 #include "mashang/intents.h"
 #include "mashang/log.h"
 #include "mashang/roster.h"
+#include "mashang/spool.h"
 #include "mashang/worker.h"
 
 #define MAX_WORKERS 64
@@ -24,6 +25,7 @@
 struct daemon {
     struct config cfg;
     struct dataset *ds;             /* the dataset in service (own reference) */
+    struct spool *spool;
     struct worker *workers[MAX_WORKERS];
     int nworkers;
     struct event_base *base;
@@ -147,9 +149,12 @@ static int worker_count(const struct config *cfg)
 
 static int run(struct daemon *dm)
 {
+    dm->spool = spool_open(dm->cfg.spool_dir);
+    if (!dm->spool)
+        return 1;
     int want = worker_count(&dm->cfg);
     for (int i = 0; i < want; i++) {
-        struct worker *w = worker_new(i, &dm->cfg, dm->ds);
+        struct worker *w = worker_new(i, &dm->cfg, dm->ds, dm->spool);
         if (!w)
             return 1;
         dm->workers[dm->nworkers++] = w;
@@ -189,6 +194,7 @@ static void teardown(struct daemon *dm)
     if (dm->base)
         event_base_free(dm->base);
     dataset_unref(dm->ds);
+    spool_close(dm->spool);
     config_free(&dm->cfg);
 }
 

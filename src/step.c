@@ -17,12 +17,18 @@
 #include "mashang/outbox.h"
 #include "mashang/roster.h"
 #include "mashang/routing.h"
+#include "mashang/spool.h"
 #include "mashang/store.h"
 #include "mashang/util.h"
 
 struct step {
     struct app *app;
     char **passive;
+    /* A copy of the message, spooled if Redis cannot take it. */
+    char *addr, *to, *text, *msg_id;
+    size_t len;
+    long long received_ms;
+    bool from_spool;
     step_done_fn done;
     void *arg;
     char channel[32];
@@ -200,7 +206,8 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         json_object_set_new(msg, "id", json_string(in->msg_id));
 
     json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:o}",
-                            "now", (json_int_t)now_ms(), "cfg", app->digest,
+                            "now", (json_int_t)(in->received_ms ? in->received_ms : now_ms()),
+                            "cfg", app->digest,
                             "msg", msg, "intent", intent,
                             "role", dep ? "deputy" : "resident",
                             "tr", transitions_json(res->label),
@@ -246,8 +253,36 @@ static long elapsed_us(const struct timeval *since)
     return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_usec - since->tv_usec);
 }
 
+static void step_free(struct step *st)
+{
+    free(st->addr);
+    free(st->to);
+    free(st->text);
+    free(st->msg_id);
+    free(st);
+}
+
+/* Redis could not take the message: the spool can, and then it counts as
+ * stored (answered 200) and is replayed in order later. */
+static bool spool_message(struct step *st)
+{
+    struct app *app = st->app;
+    if (!app->spool || st->from_spool || !st->text)
+        return false;
+    if (spool_append(app->spool, st->channel, st->addr, st->to, st->text, st->len, st->msg_id,
+                     st->received_ms) < 0)
+        return false;
+    log_warn("spooled", "channel=%s from=%s", st->channel, st->masked);
+    return true;
+}
+
 static void finish(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
 {
+    if (outcome == STEP_UNAVAILABLE && spool_message(st)) {
+        outcome = STEP_STORED;
+        action = "spooled";
+        case_id = NULL;
+    }
     static const char *const names[] = { "stored", "duplicate", "unavailable", "rejected" };
     log_info("message", "channel=%s from=%s intent=%s label=%s outcome=%s action=%s case=%s us=%ld",
              st->channel, st->masked, st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
@@ -257,7 +292,7 @@ static void finish(struct step *st, enum step_outcome outcome, const char *actio
     if (outcome == STEP_UNAVAILABLE)
         metrics_redis_error(st->app->metrics);
     st->done(outcome, action, case_id, st->arg);
-    free(st);
+    step_free(st);
 }
 
 static void on_step_reply(redisReply *r, void *arg)
@@ -303,6 +338,17 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     st->done = done;
     st->arg = arg;
     st->passive = in->passive;
+    st->from_spool = in->from_spool;
+    st->received_ms = in->received_ms ? in->received_ms : now_ms();
+    st->addr = strdup(in->addr);
+    st->to = in->to ? strdup(in->to) : NULL;
+    st->msg_id = in->msg_id ? strdup(in->msg_id) : NULL;
+    st->text = malloc(in->len + 1);
+    if (st->text) {
+        memcpy(st->text, in->text, in->len);
+        st->text[in->len] = '\0';
+        st->len = in->len;
+    }
     gettimeofday(&st->started, NULL);
     snprintf(st->channel, sizeof(st->channel), "%s", in->channel);
     address_mask(in->addr, st->masked, sizeof(st->masked));
@@ -322,6 +368,14 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     snprintf(st->intent, sizeof(st->intent), "%s", res.intent ? res.intent : "");
     snprintf(st->label, sizeof(st->label), "%s", res.label ? res.label : "");
     metrics_intent(app->metrics, res.kind == INTENT_NONE ? "none" : res.label);
+
+    /* Messages already waiting in the spool go first: a resident's
+     * messages are handled in the order they arrived. */
+    if (!in->from_spool && app->spool && spool_pending(app->spool)) {
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        step_replay(app);
+        return;
+    }
 
     json_t *env = envelope(app, in, dep, &res, st->masked);
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
@@ -455,4 +509,56 @@ void step_reroute(struct app *app, const char *const *removed, size_t n)
     if (store_script(app->store, SCRIPT_STEP, on_reroute_reply, app, 1, argv, NULL) < 0)
         log_error("reroute_failed", "error=\"redis unavailable\" removed=%zu", n);
     free(body);
+}
+
+/* ---- spool replay ------------------------------------------------------ */
+
+static void replay_next(struct app *app);
+
+static void on_replayed(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
+{
+    struct app *app = arg;
+    (void)action;
+    (void)case_id;
+    if (outcome == STEP_UNAVAILABLE) {
+        spool_release(app->spool);   /* Redis went away again: later */
+        return;
+    }
+    spool_advance(app->spool);
+    replay_next(app);
+}
+
+static void replay_next(struct app *app)
+{
+    struct spooled m;
+    for (;;) {
+        int rc = spool_peek(app->spool, &m);
+        if (rc == 1) {
+            log_info("spool_replayed", "status=done");
+            spool_release(app->spool);
+            return;
+        }
+        if (rc == 0)
+            break;
+        spool_advance(app->spool);   /* damaged record: logged, skipped */
+    }
+    if (!store_connected(app->store)) {
+        spooled_clear(&m);
+        spool_release(app->spool);
+        return;
+    }
+    struct inbound in = {
+        .channel = m.channel, .addr = m.addr, .to = m.to, .text = m.text, .len = m.len,
+        .msg_id = m.msg_id, .received_ms = m.received_ms, .from_spool = true,
+    };
+    step_submit(app, &in, on_replayed, app);
+    spooled_clear(&m);
+}
+
+void step_replay(struct app *app)
+{
+    if (app->spool && store_connected(app->store) && spool_claim(app->spool)) {
+        log_info("spool_replay", "worker=%s", app->instance);
+        replay_next(app);
+    }
 }

@@ -286,9 +286,12 @@ static void send_json(struct wxsend *s, const char *path, char *body_owned, api_
     char *etok = url_encode(s->token, strlen(s->token));
     char *pq = NULL;
     if (!body_owned || !etok || asprintf(&pq, "%s?access_token=%s", path, etok) < 0) {
+        /* No body: the text is not valid UTF-8 (or the agentid not a
+         * number), which no retry will change. */
+        enum send_result r = body_owned ? SEND_RETRY : SEND_PERMANENT;
         free(body_owned);
         free(etok);
-        finish(s, body_owned ? SEND_RETRY : SEND_PERMANENT, "could not build the request");
+        finish(s, r, "could not build the request");
         return;
     }
     api_call(s, pq, body_owned, fn);

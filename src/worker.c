@@ -75,8 +75,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    if (!w->app.stopping && store_connected(w->app.store))
+    if (!w->app.stopping && store_connected(w->app.store)) {
         step_tick(&w->app);
+        step_replay(&w->app);
+    }
 }
 
 static void on_store_ready(void *arg)
@@ -84,6 +86,7 @@ static void on_store_ready(void *arg)
     struct worker *w = arg;
     directory_publish(&w->app);
     outbox_kick(w->app.outbox);
+    step_replay(&w->app);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -172,7 +175,8 @@ static void worker_teardown(struct worker *w)
     w->ds = NULL;
 }
 
-struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds)
+struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
+                          struct spool *spool)
 {
     struct worker *w = calloc(1, sizeof(*w));
     if (!w)
@@ -184,6 +188,7 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
     pthread_mutex_init(&w->lock, NULL);
     w->ds = dataset_ref(ds);
     app->cfg = cfg;
+    app->spool = spool;
     app->roster = ds->roster;
     app->intents = ds->intents;
     gethostname(host, sizeof(host) - 1);

@@ -15,6 +15,7 @@ struct http_client;
 struct outbox;
 struct server;
 struct metrics;
+struct spool;
 
 struct app {
     struct event_base *base;
@@ -27,6 +28,7 @@ struct app {
     struct outbox *outbox;
     struct server *server;
     struct metrics *metrics;
+    struct spool *spool;               /* shared by the workers; may be NULL */
     char digest[17];                   /* of the published directory (directory.h) */
     char instance[64];                 /* host:pid, owner of outbox leases */
     bool stopping;

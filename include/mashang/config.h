@@ -74,6 +74,8 @@ struct config {
     char *case_prefix;     /* default "M" */
     char *roster_path;     /* resolved */
     char *intents_dir;     /* resolved */
+    char *spool_dir;       /* resolved; "spool", default ../var/spool: inbound
+                              messages wait here while Redis is unreachable */
     char *admin_token;     /* NULL: admin API disabled */
     char *country_code;    /* default "86" */
     char *log_level;       /* default "info" */

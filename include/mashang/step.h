@@ -5,6 +5,7 @@
  * and run src/lua/step.lua, which dedupes, does the case work and queues
  * the replies in the outbox.  The channel answers its HTTP request only
  * when `done` reports the outcome. */
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mashang/app.h"
@@ -22,10 +23,14 @@ struct inbound {
      * it, together with any updates held for this resident.  It must
      * stay valid until `done` is called, and is set before `done`. */
     char **passive;
+    long long received_ms; /* when the platform handed it over; 0 = now */
+    bool from_spool;       /* a replayed spool record (never spooled again) */
 };
 
 enum step_outcome {
-    STEP_STORED = 0,       /* stored with its replies */
+    STEP_STORED = 0,       /* stored with its replies — or, while Redis is
+                              unreachable, in the local spool (action
+                              "spooled", no case yet, no passive reply) */
     STEP_DUPLICATE,        /* seen before: nothing new stored */
     STEP_UNAVAILABLE,      /* Redis could not be reached: not stored */
     STEP_REJECTED,         /* the input itself is unusable (e.g. invalid UTF-8) */
@@ -56,6 +61,11 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
  * the default liaison, and tells the committee.  Fire and forget; the
  * directory for the new roster must already be published. */
 void step_reroute(struct app *app, const char *const *removed, size_t n);
+
+/* Replays the local spool into Redis, in order, one message at a time;
+ * called whenever Redis (re)connects and on every timer tick.  Only one
+ * worker replays at a time. */
+void step_replay(struct app *app);
 
 /* Helpers exposed for tests. */
 /* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */

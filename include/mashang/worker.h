@@ -12,6 +12,7 @@
 
 struct roster;
 struct intent_set;
+struct spool;
 
 struct dataset {
     atomic_int refs;
@@ -28,8 +29,10 @@ void dataset_unref(struct dataset *ds);
 struct worker;
 
 /* Builds a worker's loop and connections and binds its socket; the thread
- * is not started yet.  Takes a reference on `ds`.  NULL (logged) on error. */
-struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds);
+ * is not started yet.  Takes a reference on `ds`; `spool` (shared, owned
+ * by the caller) may be NULL.  NULL (logged) on error. */
+struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
+                          struct spool *spool);
 int worker_start(struct worker *w);
 /* Thread-safe: hands the worker a new dataset (it takes its own reference)
  * and, for the worker that should do it, the deputies who left the roster

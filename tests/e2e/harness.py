@@ -619,6 +619,7 @@ class Daemon:
             "roster": os.path.join(REPO, "config", "deputies.json"),
             "intents": os.path.join(REPO, "intents"),
             "admin_token": self.admin_token,
+            "spool": os.path.join(self.dir, "spool"),
             "channels": {"sms": {
                 "type": "kannel",
                 "sendsms_url": k.sendsms_url,

@@ -338,6 +338,17 @@ class WeChatCase(unittest.TestCase):
         self.assertEqual(customs, len([r for r in self.fake.calls("/cgi-bin/message/custom/send")
                                        if r["json"]["touser"] == user]))
 
+    def test_expired_window_skips_customer_service_message(self):
+        user = openid("old")
+        case_id, _ = self.open_case(self.tpl, self.tpl_url, user)
+        time.sleep(0.3)   # let the callback's own last_seen write land first
+        rk = NS + "res:wechat:tpl:" + user
+        self.redis.hset(rk, "last_seen", int(time.time()) - 49 * 3600)
+        self.deputy_says("接单 " + case_id)
+        self.wait_sent("template", lambda r: r["json"]["touser"] == user)
+        self.assertEqual([], [r for r in self.fake.calls("/cgi-bin/message/custom/send")
+                              if r["json"]["touser"] == user])
+
     def test_no_template_holds_update_for_next_passive_reply(self):
         user = openid("held")
         case_id, _ = self.open_case(self.main, self.main_url, user)

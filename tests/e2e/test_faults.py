@@ -1,0 +1,189 @@
+"""Nothing lost under faults (contract §3 Durability, §8): Redis outages
+(the spool answers 200 and replays in order), kill -9 of mashangd under
+load and while it holds a spool, duplicate deliveries, and a gateway that
+refuses sends (retries, dead letters, redelivery).  Each scenario prints a
+summary line: sent, answered 200, stored, delivered, lost."""
+
+import json
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from harness import Stack, case_failed, wait_until
+
+DEPUTY = "+8613900000001"
+
+
+def mo(daemon, sender, text, msg_id, timeout=5):
+    """One MO as Kannel's get-url would deliver it; returns the status."""
+    q = urllib.parse.urlencode({"from": sender, "to": "10690001", "text": text, "id": msg_id,
+                                "coding": "0", "charset": "UTF-8"})
+    try:
+        with urllib.request.urlopen("%s/sms/kannel?%s" % (daemon.url, q), timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+    except OSError:
+        return 0, {}
+
+
+def summary(name, **counts):
+    print("\nfaults: %s %s" % (name, " ".join("%s=%d" % kv for kv in counts.items())), flush=True)
+
+
+class Faults(unittest.TestCase):
+
+    def setUp(self):
+        self.stack = Stack(overrides={"outbox": {"backoff_ms": 200, "max_attempts": 3},
+                                      "workers": 2}).start()
+
+    def tearDown(self):
+        failed = case_failed(self)
+        if failed:
+            self.stack.dump_logs()
+        self.stack.stop(check=not failed)
+
+    @property
+    def r(self):
+        return self.stack.redis.client
+
+    def stored_ids(self):
+        return {k.rsplit(":", 1)[1] for k in self.r.scan_iter(match="{mashang}:seen:sms:*", count=1000)}
+
+    def cases(self):
+        return self.r.zcard("{mashang}:cases")
+
+    def test_redis_outage_is_bridged_by_the_spool(self):
+        d = self.stack.daemon
+        answered, sent = {}, 0
+        # before, during and after a Redis outage; one resident per message
+        for i in range(10):
+            sent += 1
+            answered["a%d" % i] = mo(d, "+86138000%05d" % i, "幸福路%d号的路灯坏了" % i, "a%d" % i)[0]
+        self.stack.redis.stop()
+        for i in range(10, 30):
+            sent += 1
+            answered["a%d" % i] = mo(d, "+86138000%05d" % i, "幸福路%d号的路灯坏了" % i, "a%d" % i)[0]
+        # a resident's later message while the spool is still full keeps its order
+        sent += 1
+        answered["order"] = mo(d, "+8613800000029", "查询", "order")[0]
+        self.assertTrue(d.healthy() is False)
+        time.sleep(2)
+        self.stack.redis.start()
+        wait_until(lambda: self.cases() == 30, 20, "30 cases in Redis")
+        ok = [k for k, v in answered.items() if v == 200]
+        stored = self.stored_ids()
+        lost = [k for k in ok if k not in stored]
+        summary("redis_outage", sent=sent, answered_200=len(ok), stored=len(stored & set(ok)),
+                lost=len(lost))
+        self.assertEqual(len(ok), sent)
+        self.assertEqual(lost, [])
+        self.assertEqual(self.cases(), 30)      # exactly once each
+        # replayed in order: the status query after its resident's case
+        wait_until(lambda: any("幸福路29号" not in t and "M10" in t
+                               for t in self.stack.kannel.mts("+8613800000029")), 20,
+                   "status answer to the last resident")
+
+    def test_kill_while_holding_a_spool(self):
+        d = self.stack.daemon
+        self.stack.redis.stop()
+        codes = [mo(d, "+86138111%05d" % i, "光明街的垃圾没人清运%d" % i, "k%d" % i)[0] for i in range(5)]
+        self.assertEqual(codes, [200] * 5)
+        d.kill()
+        self.stack.redis.start()
+        d.start()
+        wait_until(lambda: self.cases() == 5, 20, "5 spooled cases replayed after restart")
+        summary("kill_with_spool", sent=5, answered_200=codes.count(200), stored=self.cases(),
+                lost=5 - self.cases())
+
+    def test_kill_under_load_loses_nothing_answered(self):
+        d = self.stack.daemon
+        results, stop = {}, threading.Event()
+
+        def load(prefix):
+            i = 0
+            while not stop.is_set() and i < 400:
+                mid = "%s%d" % (prefix, i)
+                results[mid] = mo(d, "+861380000%04d" % (i % 50), "青山大道%d号路面塌陷" % i, mid, timeout=2)[0]
+                i += 1
+
+        threads = [threading.Thread(target=load, args=(p,)) for p in ("x", "y")]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        d.kill()
+        time.sleep(0.3)
+        d.start()
+        time.sleep(1.0)
+        stop.set()
+        for t in threads:
+            t.join()
+        ok = {k for k, v in results.items() if v == 200}
+        stored = self.stored_ids()
+        lost = ok - stored
+        summary("kill_under_load", sent=len(results), answered_200=len(ok),
+                stored=len(ok & stored), lost=len(lost))
+        self.assertGreater(len(ok), 100)
+        self.assertEqual(lost, set())
+        # Kannel retries what was not answered 200 with the same id; a
+        # retry of something that was in fact stored is deduped.
+        for k, v in results.items():
+            if v != 200:
+                self.assertEqual(mo(d, "+8613800000001", "青山大道路面塌陷", k)[0], 200)
+        self.assertEqual(self.cases(), len(results))   # exactly one case per message
+
+    def test_duplicate_delivery_is_one_case(self):
+        d = self.stack.daemon
+        codes = [mo(d, "+8613800138000", "幸福路12号的路灯坏了三天了", "dup-1")[0] for _ in range(3)]
+        self.assertEqual(codes, [200, 200, 200])
+        self.assertEqual(self.cases(), 1)
+        summary("duplicates", sent=3, answered_200=codes.count(200), stored=self.cases(), lost=0)
+
+    def test_refused_sends_go_dead_and_are_redelivered(self):
+        d = self.stack.daemon
+        k = self.stack.kannel
+        # point the daemon at a sendsms URL that refuses: the wrong password (403 = permanent)
+        d.stop()
+        d.config["channels"]["sms"]["password"] = "wrong"
+        d.start()
+        self.assertEqual(mo(d, "+8613800138000", "幸福路12号的路灯坏了三天了", "dead-1")[0], 200)
+        wait_until(lambda: self.r.llen("{mashang}:outbox:dead") == 2, 20, "2 dead messages")
+        before = len(k.mts("+8613800138000"))
+        d.stop()
+        d.config["channels"]["sms"]["password"] = k.password
+        d.start()
+        status, _ = d.admin("/admin/outbox/retry", method="POST")
+        self.assertEqual(status, 200)
+        k.wait_mt("+8613800138000", "M1001", timeout=15, after=before)
+        k.wait_mt(DEPUTY, "M1001", timeout=15)
+        summary("dead_letter", sent=2, answered_200=1, stored=1,
+                delivered=len(k.mts("+8613800138000")) - before, lost=0)
+
+    def test_gateway_down_is_retried_with_backoff(self):
+        d = self.stack.daemon
+        k = self.stack.kannel
+        from harness import free_port
+        d.stop()
+        good = d.config["channels"]["sms"]["sendsms_url"]
+        d.config["channels"]["sms"]["sendsms_url"] = "http://127.0.0.1:%d/cgi-bin/sendsms" % free_port()
+        d.config["outbox"] = {"backoff_ms": 1000, "max_attempts": 8}
+        d.start()
+        self.assertEqual(mo(d, "+8613800138000", "幸福路12号的路灯坏了三天了", "retry-1")[0], 200)
+        wait_until(lambda: int(self.r.hget("{mashang}:out:1", "attempts") or 0) >= 2, 10,
+                   "two failed attempts")
+        self.assertEqual(self.r.hget("{mashang}:out:1", "state"), "ready")   # not dead: retrying
+        d.stop()
+        d.config["channels"]["sms"]["sendsms_url"] = good
+        d.start()
+        k.wait_mt("+8613800138000", "M1001", timeout=20)
+        attempts = int(self.r.hget("{mashang}:out:1", "attempts"))
+        summary("gateway_down", sent=2, answered_200=1, stored=1, delivered=1, lost=0)
+        self.assertGreaterEqual(attempts, 3)
+        self.assertEqual(self.r.hget("{mashang}:out:1", "state"), "sent")
+
+
+if __name__ == "__main__":
+    unittest.main()
