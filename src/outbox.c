@@ -122,16 +122,54 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
     record(s, "retry", now_ms() + delay, detail);
 }
 
-/* Hands one leased message to its channel; the text is only needed until
- * the channel has built its request. */
+/* A leased message waiting for its "sending" mark to be stored. */
+struct pending_send {
+    struct send *s;
+    char *text;
+};
+
+static void on_marked(redisReply *r, void *arg)
+{
+    struct pending_send *ps = arg;
+    struct send *s = ps->s;
+    struct outbox *ob = s->ob;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        /* Not marked, not sent: the lease runs out and the message goes
+         * back to the queue untouched. */
+        log_warn("outbox_deferred", "id=%s error=\"%s\"", s->id, r ? r->str : "redis unavailable");
+        ob->inflight--;
+        send_free(s);
+    } else {
+        struct outbound msg = {
+            .id = s->id, .channel = s->channel, .to = s->to, .text = ps->text,
+            .case_id = s->caseid, .attempt = s->attempts + 1,
+        };
+        channel_send(ob->app, &msg, on_sent, s);
+    }
+    free(ps->text);
+    free(ps);
+}
+
+/* Hands one leased message to its channel, once Redis has recorded that
+ * its request is starting: after a crash, that mark tells a message that
+ * may have been sent from one that surely was not. */
 static void start_send(struct outbox *ob, struct send *s, const char *text)
 {
-    struct outbound msg = {
-        .id = s->id, .channel = s->channel, .to = s->to, .text = text,
-        .case_id = s->caseid, .attempt = s->attempts + 1,
-    };
+    struct pending_send *ps = calloc(1, sizeof(*ps));
+    char key[96], now[32];
     ob->inflight++;
-    channel_send(ob->app, &msg, on_sent, s);
+    if (!ps || !(ps->text = strdup(text))) {
+        free(ps);
+        ob->inflight--;
+        send_free(s);
+        return;
+    }
+    ps->s = s;
+    snprintf(key, sizeof(key), "%sout:%s", store_prefix(ob->app->store), s->id);
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    const char *argv[] = { "HSET", key, "state", "sending", "started", now };
+    if (store_command(ob->app->store, on_marked, ps, 6, argv, NULL) < 0)
+        on_marked(NULL, ps);
 }
 
 static char *reply_str(const redisReply *r)

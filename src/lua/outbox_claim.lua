@@ -8,12 +8,21 @@ local max = tonumber(ARGV[3])
 local owner = ARGV[4]
 local ready, inflight = P .. 'outbox:ready', P .. 'outbox:inflight'
 
--- A lease that ran out means its instance died mid-send: hand it back.
+-- A lease that ran out means its instance died.  A message it had only
+-- claimed goes back to the queue; one whose request had started may have
+-- reached the gateway, and gateways take no idempotency key: it is set
+-- aside as uncertain rather than risk sending it twice.
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
   redis.call('ZREM', inflight, id)
-  redis.call('ZADD', ready, now, id)
-  redis.call('HSET', P .. 'out:' .. id, 'state', 'ready', 'reclaimed', now)
+  local k = P .. 'out:' .. id
+  if redis.call('HGET', k, 'state') == 'sending' then
+    redis.call('HSET', k, 'state', 'uncertain', 'reclaimed', now)
+    redis.call('RPUSH', P .. 'outbox:uncertain', id)
+  else
+    redis.call('ZADD', ready, now, id)
+    redis.call('HSET', k, 'state', 'ready', 'reclaimed', now)
+  end
 end
 
 local res = {}
@@ -24,7 +33,7 @@ for _, id in ipairs(ids) do
   local h = redis.call('HMGET', k, 'channel', 'to', 'text', 'case', 'attempts')
   if h[1] then
     redis.call('ZADD', inflight, now + lease, id)
-    redis.call('HSET', k, 'state', 'sending', 'owner', owner)
+    redis.call('HSET', k, 'state', 'claimed', 'owner', owner)
     res[#res + 1] = id
     for i = 1, 5 do res[#res + 1] = h[i] or '' end
   end

@@ -184,6 +184,28 @@ class Faults(unittest.TestCase):
         self.assertGreaterEqual(attempts, 3)
         self.assertEqual(self.r.hget("{mashang}:out:1", "state"), "sent")
 
+    def test_dead_instance_leases_are_reclaimed_once(self):
+        """What an instance killed mid-send leaves behind: messages it had
+        only claimed are sent by the survivor, once; a message whose request
+        had started is set aside as uncertain, never sent twice."""
+        r, k = self.r, self.stack.kannel
+        now_ms = int(time.time() * 1000)
+        for oid, state in ((901, "claimed"), (902, "claimed"), (903, "sending")):
+            r.hset("{mashang}:out:%d" % oid, mapping={
+                "channel": "sms", "to": "+8613800138%03d" % oid, "text": "租约测试%d" % oid,
+                "case": "", "kind": "reply", "attempts": 0, "created": now_ms,
+                "state": state, "owner": "dead-host:1:0"})
+            r.zadd("{mashang}:outbox:inflight", {str(oid): now_ms - 1000})
+        k.wait_mt("+8613800138901", "租约测试901", timeout=15)
+        k.wait_mt("+8613800138902", "租约测试902", timeout=15)
+        wait_until(lambda: r.hget("{mashang}:out:903", "state") == "uncertain", 10, "903 uncertain")
+        time.sleep(2)
+        sent_901 = [t for t in k.mts("+8613800138901") if "租约测试901" in t]
+        self.assertEqual(len(sent_901), 1)
+        self.assertEqual(k.mts("+8613800138903"), [])
+        self.assertEqual(r.lrange("{mashang}:outbox:uncertain", 0, -1), ["903"])
+        summary("reclaim", sent=3, answered_200=0, stored=3, delivered=2, lost=0)
+
 
 if __name__ == "__main__":
     unittest.main()
