@@ -297,7 +297,11 @@ local function open_case(r, info)
     arm_all(c)
     notify(p, render('deputy_new', vars), id)
   end
-  send(r.channel, r.addr, render('ack', vars), id, 'reply')
+  if msg.passive and r.channel == msg.channel and r.addr == msg.addr then
+    reply(render('ack', vars), id)
+  else
+    send(r.channel, r.addr, render('ack', vars), id, 'reply')
+  end
   return 'case_opened', id
 end
 
