@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "mashang/config.h"
+#include "mashang/directory.h"
 #include "mashang/intents.h"
 #include "mashang/lifecycle.h"
 #include "mashang/log.h"
@@ -24,6 +25,8 @@
 struct step {
     struct app *app;
     char **passive;
+    char *envelope;        /* kept for one retry after republishing the directory */
+    bool republished;
     /* A copy of the message, spooled if Redis cannot take it. */
     char *addr, *to, *text, *msg_id;
     size_t len;
@@ -255,6 +258,7 @@ static long elapsed_us(const struct timeval *since)
 
 static void step_free(struct step *st)
 {
+    free(st->envelope);
     free(st->addr);
     free(st->to);
     free(st->text);
@@ -314,6 +318,23 @@ static void on_step_reply(redisReply *r, void *arg)
         return;
     }
     const char *action = r->element[0]->str;
+    if (strcmp(action, "nocfg") == 0 && !st->republished && st->envelope) {
+        /* Redis lost the directory: publish it again, then retry; both go
+         * down the same connection, in order. */
+        st->republished = true;
+        log_warn("directory_missing", "digest=%s", st->app->digest);
+        const char *argv[1] = { st->envelope };
+        if (directory_publish(st->app) == 0 &&
+            store_script(st->app->store, SCRIPT_STEP, on_step_reply, st, 1, argv, NULL) == 0)
+            return;
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    if (strcmp(action, "nocfg") == 0) {
+        log_error("step_failed", "error=\"directory missing after republishing\"");
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
     if (st->passive && r->elements >= 4 && r->element[3]->type == REDIS_REPLY_STRING &&
         r->element[3]->len > 0)
         *st->passive = strndup(r->element[3]->str, r->element[3]->len);
@@ -385,9 +406,8 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
         return;
     }
     const char *argv[1] = { body };
-    int rc = store_script(app->store, SCRIPT_STEP, on_step_reply, st, 1, argv, NULL);
-    free(body);
-    if (rc < 0)
+    st->envelope = body;
+    if (store_script(app->store, SCRIPT_STEP, on_step_reply, st, 1, argv, NULL) < 0)
         finish(st, STEP_UNAVAILABLE, NULL, NULL);
 }
 
@@ -396,6 +416,9 @@ static void on_tick_reply(redisReply *r, void *arg)
     struct app *app = arg;
     if (r && r->type == REDIS_REPLY_ERROR)
         log_error("tick_failed", "error=\"%s\"", r->str);
+    else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "nocfg") == 0)
+        directory_publish(app);
     else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
              r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer > 0 && app->outbox)
         outbox_kick(app->outbox);

@@ -40,6 +40,12 @@ if seen then
   end
 end
 
+-- Without the directory no reply could be worded: the daemon republishes
+-- it and tries again (Redis was flushed or restarted without its data).
+if redis.call('EXISTS', CFG) == 0 then
+  return { 'nocfg', '', 0, '' }
+end
+
 local function hget(k, f)
   local v = redis.call('HGET', k, f)
   if v == false then return nil end

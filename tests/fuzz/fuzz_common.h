@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mashang/util.h"
+
 /* Aborts with a message: libFuzzer records the input as a crash. */
 #define FUZZ_CHECK(cond)                                                     \
     do {                                                                     \
@@ -45,6 +47,20 @@ static inline char *fuzz_split(const uint8_t *data, size_t size, const uint8_t *
     *rest = nul ? nul + 1 : data + size;
     *restlen = nul ? size - hlen - 1 : 0;
     return fuzz_cstr(data, hlen);
+}
+
+/* Text for targets that want valid UTF-8: the input itself when it is
+ * valid, else the input read as UTF-16BE (so random bytes become CJK text
+ * the intents can match instead of bouncing off the UTF-8 check).  Returns
+ * a malloc'd NUL-terminated string and its length, or NULL if neither
+ * reading works. */
+static inline char *fuzz_text(const uint8_t *data, size_t size, size_t *len)
+{
+    if (utf8_valid((const char *)data, size)) {
+        *len = size;
+        return fuzz_cstr(data, size);
+    }
+    return utf16be_to_utf8(data, size & ~(size_t)1, len);
 }
 
 /* A private directory under $TMPDIR made once per process and removed at

@@ -12,9 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct intent_result r;
 
     fuzz_intents_run(data, size, ROLE_DEPUTY);
-    if (size > FUZZ_INTENTS_MAX_INPUT)
-        size = FUZZ_INTENTS_MAX_INPUT;
-    if (intent_match(fi->set, fi->m, (const char *)data, size, ROLE_DEPUTY, &r) == 0) {
+    size_t len;
+    char *text = fuzz_text(data, size > FUZZ_INTENTS_MAX_INPUT ? FUZZ_INTENTS_MAX_INPUT : size, &len);
+    if (text && intent_match(fi->set, fi->m, text, len, ROLE_DEPUTY, &r) == 0) {
         const char *cid = intent_slot(&r, "case");
         char buf[32];
         if (cid) {
@@ -27,5 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(v >= 0 && v <= 5);
         }
     }
+    free(text);
     return 0;
 }

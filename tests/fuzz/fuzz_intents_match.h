@@ -63,19 +63,28 @@ static inline void fuzz_intents_run(const uint8_t *data, size_t size, enum inten
 {
     struct fuzz_intents *fi = fuzz_intents_once();
     struct intent_result r;
-    const char *text = (const char *)data;
 
     if (size > FUZZ_INTENTS_MAX_INPUT)
         size = FUZZ_INTENTS_MAX_INPUT;
-    int rc = intent_match(fi->set, fi->m, text, size, role, &r);
-    if (!utf8_valid(text, size) || memchr(text, '\0', size)) {
+    /* The raw bytes: invalid UTF-8 and NUL are refused (docs/intents.md). */
+    int rc = intent_match(fi->set, fi->m, (const char *)data, size, role, &r);
+    if (!utf8_valid((const char *)data, size) || memchr(data, '\0', size))
         FUZZ_CHECK(rc == -1);
+    else
+        FUZZ_CHECK(rc == 0);
+
+    /* The same bytes as text, so matching itself is what gets fuzzed. */
+    size_t len;
+    char *text = fuzz_text(data, size, &len);
+    if (!text)
         return;
+    if (memchr(text, '\0', len) == NULL) {
+        FUZZ_CHECK(intent_match(fi->set, fi->m, text, len, role, &r) == 0);
+        const char *norm = intent_matcher_normalized(fi->m);
+        FUZZ_CHECK(norm != NULL);
+        fuzz_intents_check(&r, strlen(norm));
     }
-    FUZZ_CHECK(rc == 0);
-    const char *norm = intent_matcher_normalized(fi->m);
-    FUZZ_CHECK(norm != NULL);
-    fuzz_intents_check(&r, strlen(norm));
+    free(text);
 }
 
 #endif

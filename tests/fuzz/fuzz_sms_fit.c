@@ -16,12 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     int max_segments = data[0] & 7;
-    char *text = fuzz_cstr(data + 1, size - 1);
-    size_t len = strlen(text);
-    if (!utf8_valid(text, len)) {
-        free(text);   /* outbound texts are built from valid UTF-8 only */
+    /* Outbound texts are valid UTF-8 (they quote residents' Chinese). */
+    size_t len;
+    char *text = fuzz_text(data + 1, size - 1, &len);
+    if (!text)
         return 0;
-    }
+    len = strlen(text);
     const char *keep = (data[0] & 8) ? "M1001" : NULL;
     char *out = sms_fit(text, max_segments, keep);
     FUZZ_CHECK(out != NULL);
