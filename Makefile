@@ -58,12 +58,14 @@ stop:
 
 # ---- tests -----------------------------------------------------------------
 # make test: packages, build, unit tests (plain, valgrind, ASan+UBSan),
-# intent examples, then the end-to-end suite against real Redis and Kannel.
+# intent examples, a short fuzzing pass, then the end-to-end suite against
+# real Redis and Kannel (conversations, case work, channels, faults).
 test: deps
 	$(MAKE) all unit
 	$(MAKE) unit-valgrind
 	$(MAKE) asan
 	$(MAKE) check
+	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
 
 unit: $(UNIT_BIN)

@@ -34,8 +34,10 @@ fi
 # Objects are rebuilt only when their source or any header is newer, so a
 # second smoke pass costs little more than the runs themselves.
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# shellcheck disable=SC2086 # $PKGS is a word list on purpose
 CFLAGS="-std=c11 -D_GNU_SOURCE -Iinclude -Ibuild/gen -g -O1 -Wall -Wextra $SAN
         $(pkg-config --cflags $PKGS)"
+# shellcheck disable=SC2086
 LIBS="$(pkg-config --libs $PKGS) -lm"
 
 mkdir -p "$OUT/obj" "$OUT/crashes" "$OUT/corpus" "$OUT/logs"
@@ -43,6 +45,7 @@ if [ ! -f build/gen/lua_scripts.c ] || [ -n "$(find src/lua -newer build/gen/lua
     make -s build/gen/lua_scripts.c
 fi
 
+# shellcheck disable=SC2012 # our own file names, no spaces
 newest_header=$(ls -t include/mashang/*.h src/*.h tests/fuzz/*.h 2>/dev/null | head -n 1)
 
 # needs_build OUTPUT INPUT...: true if OUTPUT is missing or older than an input.
@@ -50,15 +53,17 @@ needs_build() {
     out=$1; shift
     [ -f "$out" ] || return 0
     for f in "$@"; do
-        [ "$f" -nt "$out" ] && return 0
+        [ -n "$(find "$f" -newer "$out")" ] && return 0
     done
     return 1
 }
 
 objs=""
-for src in $(ls src/*.c | grep -v -e '^src/main\.c$' -e '^src/mashangctl\.c$') build/gen/lua_scripts.c; do
+for src in src/*.c build/gen/lua_scripts.c; do
+    case "$src" in src/main.c|src/mashangctl.c) continue ;; esac
     obj="$OUT/obj/$(basename "$src" .c).o"
     if needs_build "$obj" "$src" "$newest_header"; then
+        rm -f "$obj"   # a failed compile must not leave a stale object behind
         # shellcheck disable=SC2086
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src" &
     fi
@@ -75,7 +80,11 @@ ar rcs "$OUT/libmashang-fuzz.a" $objs
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS
 else
-    targets=$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||')
+    targets=""
+    for f in tests/fuzz/fuzz_*.c; do
+        f=${f#tests/fuzz/fuzz_}
+        targets="$targets ${f%.c}"
+    done
 fi
 
 for t in $targets; do
@@ -107,6 +116,7 @@ jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 run_target() {
     t=$1
     seeds=tests/fuzz/corpus/$t
+    [ -d "$seeds" ] || seeds=""   # libFuzzer refuses a missing directory
     corpus=$OUT/corpus/$t
     crashes=$OUT/crashes/$t
     log=$OUT/logs/$t.log
@@ -125,11 +135,11 @@ run_target() {
         # one, so the seeds in tests/ are only read.
         rm -rf "$OUT/smoke/$t" && mkdir -p "$OUT/smoke/$t"
         # shellcheck disable=SC2086
-        "$OUT/fuzz_$t" $common $dict -runs="$SMOKE_RUNS" -seed=1 "$OUT/smoke/$t" "$seeds" >"$log" 2>&1
+        "$OUT/fuzz_$t" $common $dict -runs="$SMOKE_RUNS" -seed=1 "$OUT/smoke/$t" $seeds >"$log" 2>&1
     else
-        [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
+        if [ -n "$seeds" ]; then cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true; fi
         # shellcheck disable=SC2086
-        "$OUT/fuzz_$t" $common $dict -max_total_time="$MODE" "$corpus" "$seeds" >"$log" 2>&1
+        "$OUT/fuzz_$t" $common $dict -max_total_time="$MODE" "$corpus" $seeds >"$log" 2>&1
     fi
     rc=$?
     secs=$(( $(date +%s) - started ))

@@ -93,6 +93,7 @@ static const struct template_default template_defaults[] = {
     { "rating_invalid", "【码上说】请回复1-5的数字评价（5为非常满意）。", "case" },
     { "unsubscribed", "【码上说】已退订，您主动发来的消息仍会回复。回复\"订阅\"恢复。", "" },
     { "subscribed", "【码上说】已恢复推送。", "" },
+    { "rate_limited", "【码上说】您发送得太频繁了，请稍后再试。已收到的内容我们会留存。", "" },
     /* WeChat (src/wechat.c, src/wechat_send.c). */
     { "welcome",
       "【码上说】欢迎关注！直接发送您遇到的问题（如\"幸福路12号路灯坏了\"），我们会转给人大代表办理；回复\"查询\"看进度。",

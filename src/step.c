@@ -171,14 +171,15 @@ static const char *kind_name(enum intent_kind k)
 
 static json_t *options_json(const struct config *cfg)
 {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "prefix", cfg->case_prefix,
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "prefix", cfg->case_prefix,
                      "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
                      "rating_s", (json_int_t)cfg->timers.rating_s,
                      "session_s", (json_int_t)cfg->timers.session_s,
                      "followup_s", (json_int_t)cfg->timers.followup_s,
                      "accept_s", (json_int_t)cfg->timers.accept_s,
                      "progress_s", (json_int_t)cfg->timers.progress_s,
-                     "resolve_s", (json_int_t)cfg->timers.resolve_s);
+                     "resolve_s", (json_int_t)cfg->timers.resolve_s,
+                     "sender_per_minute", cfg->limits.sender_per_minute);
 }
 
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,

@@ -85,10 +85,20 @@ local function category_name(label) return cfg('c:' .. label) or label end
 local function state_name(s) return cfg('t:state.' .. s) or s end
 
 local outn = 0
+local looped = 0
 local function send(channel, addr, text, case_id, kind)
   if not channel or channel == '' or not addr or addr == '' or text == '' then return end
   -- 退订: a resident who opted out gets only answers to their own messages.
   if kind == 'push' and redis.call('HGET', P .. 'res:' .. channel .. ':' .. addr, 'optout') == '1' then
+    return
+  end
+  -- The same text to the same address again and again is a reply loop
+  -- (another bot answering us): stop it, and say so in the reply.
+  local lk = P .. 'loopout:' .. channel .. ':' .. addr .. ':' .. redis.sha1hex(text)
+  local n = redis.call('INCR', lk)
+  if n == 1 then redis.call('EXPIRE', lk, 300) end
+  if n > (tonumber(opt.loop_max) or 5) then
+    looped = looped + 1
     return
   end
   local oid = redis.call('INCR', P .. 'seq:out')
@@ -723,6 +733,30 @@ end
 
 ---------------------------------------------------------------------------
 
+-- Limits on what one resident can make us do: a flood is answered once
+-- politely and kept for the record; the same text over and over (an
+-- auto-responder talking to us) is ignored.
+local function limited()
+  local lk = P .. 'loopin:' .. msg.channel .. ':' .. msg.addr .. ':' .. redis.sha1hex(msg.text)
+  local n = redis.call('INCR', lk)
+  if n == 1 then redis.call('EXPIRE', lk, 300) end
+  if n > 3 and intent.kind ~= 'chat' then return 'loop_ignored' end
+  local limit = tonumber(opt.sender_per_minute) or 0
+  if limit > 0 then
+    local rk = P .. 'rate:' .. msg.channel .. ':' .. msg.addr .. ':' .. math.floor(nows / 60)
+    local n = redis.call('INCR', rk)
+    if n == 1 then redis.call('EXPIRE', rk, 120) end
+    if n > limit then
+      local keep = P .. 'limited:' .. msg.channel .. ':' .. msg.addr
+      redis.call('RPUSH', keep, cjson.encode({ ts = nows, text = msg.text }))
+      redis.call('LTRIM', keep, -100, -1)
+      if n == limit + 1 then reply(render('rate_limited', {})) end
+      return 'rate_limited'
+    end
+  end
+  return nil
+end
+
 local action, case_id
 if env.mode == 'tick' then
   action, case_id = tick()
@@ -757,7 +791,8 @@ elseif env.mode == 'assign' then
 elseif env.role == 'deputy' then
   action, case_id = deputy()
 else
-  action, case_id = resident()
+  action = limited()
+  if not action then action, case_id = resident() end
 end
 local passive_text = ''
 if msg.passive then
@@ -776,4 +811,5 @@ if seen then
   if passive_text ~= '' then v = v .. '\n' .. passive_text end
   redis.call('SET', seen, v, 'EX', seen_ttl)
 end
+if looped > 0 then action = action .. ':loop_stopped' end
 return { action, case_id or '', outn, passive_text }
