@@ -362,7 +362,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
     }
     free(s);
 
-    if (jv_string(v, root, "$", "admin_token", NULL, false, &c->admin_token) == 0 && c->admin_token &&
+    if (jv_secret(v, root, "$", "admin_token", false, c->dir, &c->admin_token) == 0 && c->admin_token &&
         !*c->admin_token)
         jv_error(v, "$.admin_token", "must not be empty (use null to disable the admin API)");
 
@@ -390,7 +390,7 @@ static const char *const sms_fields[] = {
     "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments", NULL,
 };
 
-static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch)
+static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const char *dir)
 {
     const char *P = "$.channels.sms";
     long long n;
@@ -404,7 +404,7 @@ static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch)
         !is_http_url(ch->sendsms_url))
         jv_error(v, "$.channels.sms.sendsms_url", "expected an http:// or https:// URL");
     jv_string(v, sms, P, "username", NULL, true, &ch->username);
-    jv_string(v, sms, P, "password", NULL, true, &ch->password);
+    jv_secret(v, sms, P, "password", true, dir, &ch->password);
     if (jv_string(v, sms, P, "from", NULL, false, &ch->from) == 0 && ch->from) {
         const char *f = ch->from[0] == '+' ? ch->from + 1 : ch->from;
         bool ok = *f && strlen(f) <= 20;
@@ -430,16 +430,17 @@ static bool channel_name_ok(const char *name)
     return *name && strlen(name) <= 64 && only_chars(name, "_-");
 }
 
-static void load_wechat_account(struct jv *v, const char *P, json_t *o, struct wechat_account *a)
+static void load_wechat_account(struct jv *v, const char *P, json_t *o, struct wechat_account *a,
+                                const char *dir)
 {
     char p[JV_PATH_MAX];
 
     jv_check_fields(v, o, P, wechat_fields);
     jv_string(v, o, P, "appid", NULL, true, &a->appid);
-    jv_string(v, o, P, "secret", NULL, true, &a->secret);
-    if (jv_string(v, o, P, "token", NULL, true, &a->token) == 0 && !*a->token)
+    jv_secret(v, o, P, "secret", true, dir, &a->secret);
+    if (jv_secret(v, o, P, "token", true, dir, &a->token) == 0 && !*a->token)
         jv_error(v, jv_path(p, sizeof(p), P, "token"), "must not be empty");
-    if (jv_string(v, o, P, "aes_key", NULL, false, &a->aes_key) == 0 && a->aes_key) {
+    if (jv_secret(v, o, P, "aes_key", false, dir, &a->aes_key) == 0 && a->aes_key) {
         bool ok = strlen(a->aes_key) == 43 && only_chars(a->aes_key, "+/");
         if (!ok)
             jv_error(v, jv_path(p, sizeof(p), P, "aes_key"),
@@ -496,7 +497,7 @@ static void load_wechat(struct jv *v, json_t *obj, struct config *c)
         }
         struct wechat_account *a = &c->wechat[c->nwechat++];
         a->name = strdup(name);
-        load_wechat_account(v, p, val, a);
+        load_wechat_account(v, p, val, a, c->dir);
     }
 }
 
@@ -527,7 +528,7 @@ static void load_chat(struct jv *v, json_t *obj, struct config *c)
         struct chat_channel *ch = &c->chat[c->nchat++];
         ch->name = strdup(name);
         jv_check_fields(v, val, p, chat_fields);
-        if (jv_string(v, val, p, "secret", NULL, true, &ch->secret) == 0 && !*ch->secret)
+        if (jv_secret(v, val, p, "secret", true, c->dir, &ch->secret) == 0 && !*ch->secret)
             jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
         if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url && !is_http_url(ch->url))
             jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
@@ -544,7 +545,7 @@ static void load_channels(struct jv *v, json_t *root, struct config *c)
         return;
     jv_check_fields(v, ch, "$.channels", fields);
     if ((o = jv_object(v, ch, "$.channels", "sms")))
-        load_sms(v, o, &c->sms);
+        load_sms(v, o, &c->sms, c->dir);
     if ((o = jv_object(v, ch, "$.channels", "wechat")))
         load_wechat(v, o, c);
     if ((o = jv_object(v, ch, "$.channels", "chat")))

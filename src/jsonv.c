@@ -2,10 +2,13 @@
  * their JSON path instead of stopping at the first one. */
 #include "mashang/jsonv.h"
 
-#include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <stdarg.h>
 
 void jv_error(struct jv *v, const char *path, const char *fmt, ...)
 {
@@ -104,6 +107,63 @@ int jv_string(struct jv *v, json_t *obj, const char *path, const char *key,
         return -1;
     }
     *out = strdup(json_string_value(m));
+    return *out ? 0 : -1;
+}
+
+static char *read_secret_file(struct jv *v, const char *p, const char *base_dir, const char *name)
+{
+    char *path = NULL;
+    if (name[0] == '/' ? asprintf(&path, "%s", name) < 0
+                       : asprintf(&path, "%s/%s", base_dir ? base_dir : ".", name) < 0)
+        return NULL;
+    struct stat st;
+    FILE *f = NULL;
+    char *out = NULL;
+    if (stat(path, &st) < 0) {
+        jv_error(v, p, "secret file %s: %s", path, strerror(errno));
+    } else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        jv_error(v, p, "secret file %s is accessible by group or others (chmod 600)", path);
+    } else if (!(f = fopen(path, "r"))) {
+        jv_error(v, p, "secret file %s: %s", path, strerror(errno));
+    } else {
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        if (n && buf[n - 1] == '\n')
+            buf[--n] = '\0';
+        if (n && buf[n - 1] == '\r')
+            buf[--n] = '\0';
+        if (n == 0 || strlen(buf) != n)
+            jv_error(v, p, "secret file %s is empty or not text", path);
+        else
+            out = strdup(buf);
+        fclose(f);
+    }
+    free(path);
+    return out;
+}
+
+int jv_secret(struct jv *v, json_t *obj, const char *path, const char *key,
+              bool required, const char *base_dir, char **out)
+{
+    char p[JV_PATH_MAX];
+    int rc = jv_string(v, obj, path, key, NULL, required, out);
+    if (rc < 0 || !*out)
+        return rc;
+    char *raw = *out;
+    if (strncmp(raw, "env:", 4) == 0) {
+        const char *val = getenv(raw + 4);
+        *out = NULL;
+        if (!val || !*val)
+            jv_error(v, jv_path(p, sizeof(p), path, key), "environment variable %s is not set", raw + 4);
+        else
+            *out = strdup(val);
+    } else if (strncmp(raw, "file:", 5) == 0) {
+        *out = read_secret_file(v, jv_path(p, sizeof(p), path, key), base_dir, raw + 5);
+    } else {
+        return 0;
+    }
+    free(raw);
     return *out ? 0 : -1;
 }
 

@@ -40,6 +40,14 @@ json_t *jv_object(struct jv *v, json_t *obj, const char *path, const char *key);
 int jv_string(struct jv *v, json_t *obj, const char *path, const char *key,
               const char *def, bool required, char **out);
 
+/* Like jv_string, for secrets: a value "env:NAME" is read from the
+ * environment and "file:PATH" from a file (PATH relative to `base_dir`;
+ * the file must not be readable by group or others; one trailing newline
+ * is dropped), so secrets need not sit in the config file.  Problems are
+ * reported without ever showing the secret. */
+int jv_secret(struct jv *v, json_t *obj, const char *path, const char *key,
+              bool required, const char *base_dir, char **out);
+
 /* Integer member within [min, max]; absent -> def. */
 int jv_integer(struct jv *v, json_t *obj, const char *path, const char *key,
                long long def, long long min, long long max, long long *out);

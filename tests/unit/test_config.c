@@ -492,6 +492,35 @@ static void test_env_overrides(void **state)
     assert_false(diag_mentions(&fx->d, "topsecret"));
 }
 
+static void test_secrets_from_env_and_files(void **state)
+{
+    struct fixture *fx = *state;
+    char secret[200];
+    snprintf(secret, sizeof(secret), "%s/sms.secret", fx->dir);
+    FILE *f = fopen(secret, "w");
+    assert_non_null(f);
+    fputs("s3cret-pw\n", f);
+    fclose(f);
+    chmod(secret, 0600);
+    setenv("MASHANG_TEST_TOKEN", "tok-from-env", 1);
+
+    const char *json = "{\"admin_token\":\"env:MASHANG_TEST_TOKEN\","
+                       "\"channels\":{\"sms\":{\"sendsms_url\":\"http://127.0.0.1:13013/cgi-bin/sendsms\","
+                       "\"username\":\"u\",\"password\":\"file:sms.secret\",\"from\":\"10690001\"}}}";
+    assert_int_equal(load(fx, json), 0);
+    assert_string_equal(fx->c.admin_token, "tok-from-env");
+    assert_string_equal(fx->c.sms.password, "s3cret-pw");
+
+    /* A secret file others can read is refused, and so is a missing variable. */
+    chmod(secret, 0644);
+    unsetenv("MASHANG_TEST_TOKEN");
+    assert_int_equal(load(fx, json), -1);
+    expect_problem(fx, "$.admin_token", "MASHANG_TEST_TOKEN is not set");
+    expect_problem(fx, "$.channels.sms.password", "accessible by group or others");
+    assert_false(diag_mentions(&fx->d, "s3cret-pw"));
+    unlink(secret);
+}
+
 static void test_relative_paths(void **state)
 {
     struct fixture *fx = *state;
@@ -654,6 +683,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listen_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_url_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_from_env_and_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_merge_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
