@@ -332,6 +332,12 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "outbox/dead") == 0) {
         if (method_ok(req, M_GET))
             admin_outbox_dead(app, req);
+    } else if (strcmp(rest, "residents") == 0) {
+        if (method_ok(req, M_GET))
+            admin_resident_export(app, req);
+    } else if (strcmp(rest, "residents/erase") == 0) {
+        if (method_ok(req, M_POST))
+            admin_resident_erase(app, req);
     } else if (strcmp(rest, "outbox/retry") == 0) {
         if (method_ok(req, M_POST))
             admin_outbox_retry(app, req);

@@ -61,5 +61,7 @@ void admin_deputies(struct app *app, struct evhttp_request *req);
 void admin_stats(struct app *app, struct evhttp_request *req);
 void admin_outbox_dead(struct app *app, struct evhttp_request *req);
 void admin_outbox_retry(struct app *app, struct evhttp_request *req);
+void admin_resident_export(struct app *app, struct evhttp_request *req);
+void admin_resident_erase(struct app *app, struct evhttp_request *req);
 
 #endif

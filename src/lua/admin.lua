@@ -1,7 +1,8 @@
 -- Administrators' reads and outbox maintenance (src/admin*.c).
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
--- arguments.  Every operation but outbox_retry is read-only.  Answers
+-- arguments.  Every operation but outbox_retry and resident_erase is
+-- read-only.  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
@@ -171,6 +172,87 @@ end
 -- outbox_dead LIMIT -> the oldest dead messages (the daemon masks "to")
 local OUT_FIELDS = { 'channel', 'to', 'text', 'case', 'kind', 'attempts', 'created',
                      'last_error', 'dead_at' }
+-- A resident's own data (export) and its erasure, by channel and address.
+-- resident_export CHANNEL ADDR -> {resident, cases:[{case, history}], limited, held, truncated}
+-- resident_erase CHANNEL ADDR NOW -> {cases, closed, outbox, truncated}
+local function resident_cases(channel, addr)
+  local ids = {}
+  local _, truncated = walk('-inf', '+inf', function(id)
+    local h = redis.call('HMGET', case_key(id), 'channel', 'addr')
+    if h[1] == channel and h[2] == addr then ids[#ids + 1] = id end
+    return false
+  end)
+  return ids, truncated
+end
+
+if op == 'resident_export' then
+  local channel, addr = ARGV[2], ARGV[3]
+  local rk = P .. 'res:' .. channel .. ':' .. addr
+  local ids, truncated = resident_cases(channel, addr)
+  local cases = {}
+  for _, id in ipairs(ids) do
+    local h = redis.call('HGETALL', case_key(id))
+    local c = {}
+    for i = 1, #h, 2 do c[h[i]] = h[i + 1] end
+    local hist = {}
+    for _, j in ipairs(redis.call('LRANGE', P .. 'hist:' .. id, 0, -1)) do
+      local ok, e = pcall(cjson.decode, j)
+      if ok then hist[#hist + 1] = e end
+    end
+    cases[#cases + 1] = { case = c, history = hist }
+  end
+  local res = {}
+  local h = redis.call('HGETALL', rk)
+  for i = 1, #h, 2 do res[h[i]] = h[i + 1] end
+  return cjson.encode({ channel = channel, addr = addr, resident = res, cases = cases,
+    limited = redis.call('LRANGE', P .. 'limited:' .. channel .. ':' .. addr, 0, -1),
+    held = redis.call('LRANGE', P .. 'held:' .. channel .. ':' .. addr, 0, -1),
+    truncated = truncated })
+end
+
+if op == 'resident_erase' then
+  local channel, addr, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  local ids, truncated = resident_cases(channel, addr)
+  local closed = 0
+  for _, id in ipairs(ids) do
+    local k = case_key(id)
+    local state, deputy = unpack(redis.call('HMGET', k, 'state', 'deputy'))
+    if OPEN[state] then
+      -- Nobody could be told of progress any more: the case ends here.
+      redis.call('HSET', k, 'state', 'withdrawn', 'updated', now)
+      if deputy and deputy ~= '' then redis.call('ZREM', P .. 'dq:' .. deputy, id) end
+      closed = closed + 1
+    end
+    redis.call('HSET', k, 'addr', 'erased', 'masked', '***', 'text', '[已删除]', 'place', '',
+      'latest', '', 'result', '')
+    local hk = P .. 'hist:' .. id
+    local hist = redis.call('LRANGE', hk, 0, -1)
+    for i, j in ipairs(hist) do
+      local ok, e = pcall(cjson.decode, j)
+      if ok and (e.actor == 'resident' or e.event == 'opened' or e.event == 'followup') then
+        e.text = '[已删除]'
+        redis.call('LSET', hk, i - 1, cjson.encode(e))
+      end
+    end
+    redis.call('RPUSH', hk, cjson.encode({ ts = now, actor = 'admin', event = 'erased', text = '' }))
+  end
+  -- Messages still waiting to go to that address are dropped.
+  local dropped = 0
+  for _, oid in ipairs(redis.call('ZRANGE', P .. 'outbox:ready', 0, -1)) do
+    local ok = P .. 'out:' .. oid
+    if redis.call('HGET', ok, 'to') == addr and redis.call('HGET', ok, 'channel') == channel then
+      redis.call('ZREM', P .. 'outbox:ready', oid)
+      redis.call('DEL', ok)
+      dropped = dropped + 1
+    end
+  end
+  local suffix = channel .. ':' .. addr
+  redis.call('DEL', P .. 'res:' .. suffix, P .. 'rcases:' .. suffix, P .. 'held:' .. suffix,
+    P .. 'limited:' .. suffix)
+  redis.call('ZREM', P .. 'timers', 'session|' .. channel .. '|' .. addr)
+  return cjson.encode({ cases = #ids, closed = closed, outbox = dropped, truncated = truncated })
+end
+
 if op == 'outbox_dead' then
   local limit = tonumber(ARGV[2]) or 100
   local out = {}
