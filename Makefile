@@ -19,7 +19,7 @@ LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-smoke clean stop
+.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-smoke valgrind install clean stop
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -67,6 +67,7 @@ test: deps
 	$(MAKE) check
 	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
+	$(MAKE) valgrind
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
@@ -104,6 +105,13 @@ fuzz-smoke: deps
 # Not part of `make test`: throughput and latency against nginx's ceiling.
 bench: deps all
 	@scripts/bench.sh
+
+# mashangd itself under valgrind through end-to-end conversations.
+valgrind: deps all
+	@scripts/valgrind-e2e.sh
+
+install: all
+	@scripts/install.sh
 
 clean:
 	rm -rf build

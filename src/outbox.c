@@ -227,8 +227,10 @@ static void claim(struct outbox *ob)
     snprintf(now, sizeof(now), "%lld", now_ms());
     snprintf(lease, sizeof(lease), "%ld", (long)ob->app->cfg->outbox.lease_s * 1000);
     snprintf(max, sizeof(max), "%zu", (size_t)OUTBOX_BATCH);
-    const char *argv[] = { now, lease, max, ob->app->instance };
-    if (store_script(ob->app->store, SCRIPT_OUTBOX_CLAIM, on_claimed, ob, 4, argv, NULL) == 0)
+    const struct sms_channel *sms = &ob->app->cfg->sms;
+    const char *dlr = sms->enabled && sms->dlr_url && *sms->dlr_url ? "1" : "0";
+    const char *argv[] = { now, lease, max, ob->app->instance, dlr };
+    if (store_script(ob->app->store, SCRIPT_OUTBOX_CLAIM, on_claimed, ob, 5, argv, NULL) == 0)
         ob->claiming = true;
 }
 

@@ -1,5 +1,5 @@
 -- Leases due outbound messages to one daemon instance.
--- KEYS[1] prefix "{ns}:"; ARGV: now_ms, lease_ms, max, owner
+-- KEYS[1] prefix "{ns}:"; ARGV: now_ms, lease_ms, max, owner, sms_dlr (1/0)
 -- Returns a flat array: id, channel, to, text, case, attempts, ...
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -9,14 +9,21 @@ local owner = ARGV[4]
 local ready, inflight = P .. 'outbox:ready', P .. 'outbox:inflight'
 
 -- A lease that ran out means its instance died.  A message it had only
--- claimed goes back to the queue; one whose request had started may have
--- reached the gateway, and gateways take no idempotency key: it is set
--- aside as uncertain rather than risk sending it twice.
+-- claimed goes back to the queue.  One whose request had started may have
+-- reached the gateway, which takes no idempotency key: on SMS with
+-- delivery reports (ARGV[5] = '1') a report tells - any report means the
+-- gateway had it (sent), none within the lease means it never got there
+-- (queued again); elsewhere it is set aside as uncertain rather than risk
+-- sending it twice.
+local sms_dlr = ARGV[5] == '1'
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
   redis.call('ZREM', inflight, id)
   local k = P .. 'out:' .. id
-  if redis.call('HGET', k, 'state') == 'sending' then
+  local h = redis.call('HMGET', k, 'state', 'channel', 'dlr')
+  if h[1] == 'sending' and h[2] == 'sms' and sms_dlr and h[3] then
+    redis.call('HSET', k, 'state', 'sent', 'reclaimed', now, 'detail', 'delivery report')
+  elseif h[1] == 'sending' and not (h[2] == 'sms' and sms_dlr) then
     redis.call('HSET', k, 'state', 'uncertain', 'reclaimed', now)
     redis.call('RPUSH', P .. 'outbox:uncertain', id)
   else

@@ -117,6 +117,10 @@ def _kill_leftovers():
 # --------------------------------------------------------------------------
 # small helpers
 
+# E2E_SLOW=1 when the daemon runs under valgrind: start and stop take longer.
+SLOW = 4 if os.environ.get("E2E_SLOW") else 1
+
+
 def free_port():
     """A currently free loopback TCP port (racy by nature, good enough here)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -541,6 +545,7 @@ class Kannel:
     def wait_mt(self, to, predicate=None, timeout=10, after=0):
         """First MT to `to` (index >= after among that number's MTs) whose text
         satisfies predicate (a callable, or a substring); returns its text."""
+        timeout *= SLOW
         if isinstance(predicate, str):
             needle = predicate
             predicate = lambda t: needle in t
@@ -638,6 +643,7 @@ class Daemon:
             json.dump(self.config, f, ensure_ascii=False, indent=2)
 
     def start(self, timeout=15):
+        timeout *= SLOW
         if not os.access(self.binary, os.X_OK):
             raise FileNotFoundError("%s not built (make all)" % self.binary)
         self.write_config()
@@ -661,6 +667,7 @@ class Daemon:
 
     def stop(self, timeout=10):
         """SIGTERM and wait; returns the exit status (0 = graceful)."""
+        timeout *= SLOW
         return self.proc.stop(signal.SIGTERM, timeout) if self.proc else None
 
     def kill(self):

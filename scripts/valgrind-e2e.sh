@@ -1,0 +1,21 @@
+#!/bin/sh
+# `make valgrind`: unit tests under valgrind, then end-to-end conversations
+# with mashangd itself under valgrind; fails on any invalid access or leak.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+logs="$top/build/valgrind"
+rm -rf "$logs"
+mkdir -p "$logs"
+export VALGRIND_LOGS="$logs" E2E_MASHANGD="$top/scripts/valgrind-mashangd" E2E_SLOW=1
+/usr/bin/python3 "$top/tests/e2e/run.py" ${VALGRIND_TESTS:-conversation slots privacy}
+rc=$?
+bad=0
+for f in "$logs"/mashangd.*.log; do
+    [ -e "$f" ] || continue
+    if [ -s "$f" ]; then
+        echo "valgrind: problems in $f"; cat "$f"; bad=$((bad + 1))
+    fi
+done
+n=$(ls "$logs" | wc -l)
+echo "valgrind e2e: $((n - bad)) passed, $bad failed (daemon runs)"
+[ $rc -eq 0 ] && [ $bad -eq 0 ]
