@@ -18,6 +18,7 @@
 #include "admin_internal.h"
 #include "mashang/config.h"
 #include "mashang/intents.h"
+#include "mashang/intents_json.h"
 #include "mashang/lifecycle.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
@@ -170,49 +171,6 @@ static void admin_reload(struct app *app, struct evhttp_request *req)
     }
     log_info("admin_reload", "via=api");
     admin_send(req, 202, json_pack("{s:s}", "status", "reloading"));
-}
-
-static const char *kind_name(enum intent_kind k)
-{
-    switch (k) {
-    case INTENT_CONCERN: return "concern";
-    case INTENT_CHAT: return "chat";
-    case INTENT_COMMAND: return "command";
-    default: return "none";
-    }
-}
-
-/* The same document as `mashangctl intents test --json`. */
-static json_t *intent_result_json(const char *text, size_t len, const char *norm,
-                                  const struct intent_result *r, double us)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "text", json_stringn(text, len));
-    json_object_set_new(o, "normalized", json_string(norm));
-    json_object_set_new(o, "intent", r->intent ? json_string(r->intent) : json_null());
-    json_object_set_new(o, "kind", json_string(kind_name(r->kind)));
-    json_object_set_new(o, "label", r->label ? json_string(r->label) : json_null());
-    json_object_set_new(o, "title", r->title ? json_string(r->title) : json_null());
-    json_object_set_new(o, "priority", json_integer(r->priority));
-    json_t *slots = json_object();
-    for (size_t i = 0; i < r->nslots; i++)
-        json_object_set_new(slots, r->slots[i].name, json_string(r->slots[i].value));
-    json_object_set_new(o, "slots", slots);
-    json_t *needs = json_array();
-    for (const char *const *n = r->needs; n && *n; n++)
-        json_array_append_new(needs, json_string(*n));
-    json_object_set_new(o, "needs", needs);
-    json_t *cands = json_array();
-    for (size_t i = 0; i < r->ncandidates; i++) {
-        const struct intent_candidate *c = &r->candidates[i];
-        json_array_append_new(cands, json_pack("{s:s,s:s,s:i,s:I,s:I}", "intent", c->intent,
-                                               "label", c->label, "priority", c->priority,
-                                               "start", (json_int_t)c->start, "end",
-                                               (json_int_t)c->end));
-    }
-    json_object_set_new(o, "candidates", cands);
-    json_object_set_new(o, "us", json_real(us));
-    return o;
 }
 
 static void admin_intents_test(struct app *app, struct evhttp_request *req)

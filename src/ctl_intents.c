@@ -4,6 +4,7 @@
 #include "mashang/ctl.h"
 #include "mashang/diag.h"
 #include "mashang/intents.h"
+#include "mashang/intents_json.h"
 
 #include <jansson.h>
 
@@ -83,53 +84,13 @@ static int open_set(const char *dir, struct intent_set **s, struct intent_matche
     return 0;
 }
 
-static const char *kind_name(enum intent_kind k)
-{
-    switch (k) {
-    case INTENT_CONCERN: return "concern";
-    case INTENT_CHAT: return "chat";
-    case INTENT_COMMAND: return "command";
-    default: return "none";
-    }
-}
-
 /* ---- test ------------------------------------------------------------- */
 
 static void print_json(const char *text, size_t len, const char *norm,
                        const struct intent_result *r, bool ok, double us)
 {
-    json_t *o = json_object();
-    json_t *t = json_stringn(text, len); /* NULL if not UTF-8 */
-    json_object_set_new(o, "text", t ? t : json_null());
-    if (!ok) {
-        json_object_set_new(o, "error", json_string("invalid UTF-8"));
-    } else {
-        json_object_set_new(o, "normalized", json_string(norm));
-        json_object_set_new(o, "intent", r->intent ? json_string(r->intent) : json_null());
-        json_object_set_new(o, "kind", json_string(kind_name(r->kind)));
-        json_object_set_new(o, "label", json_string(r->label));
-        json_object_set_new(o, "title", r->title ? json_string(r->title) : json_null());
-        json_object_set_new(o, "priority", json_integer(r->priority));
-        json_t *slots = json_object();
-        for (size_t i = 0; i < r->nslots; i++)
-            json_object_set_new(slots, r->slots[i].name, json_string(r->slots[i].value));
-        json_object_set_new(o, "slots", slots);
-        json_t *needs = json_array();
-        for (const char *const *n = r->needs; n && *n; n++)
-            json_array_append_new(needs, json_string(*n));
-        json_object_set_new(o, "needs", needs);
-        json_t *cands = json_array();
-        for (size_t i = 0; i < r->ncandidates; i++) {
-            const struct intent_candidate *c = &r->candidates[i];
-            json_array_append_new(cands, json_pack("{s:s,s:s,s:i,s:I,s:I}", "intent", c->intent,
-                                                   "label", c->label, "priority", c->priority,
-                                                   "start", (json_int_t)c->start, "end",
-                                                   (json_int_t)c->end));
-        }
-        json_object_set_new(o, "candidates", cands);
-    }
-    json_object_set_new(o, "us", json_real(us));
-    char *s = json_dumps(o, JSON_COMPACT);
+    json_t *o = intent_result_json(text, len, ok ? norm : NULL, ok ? r : NULL, us);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s) {
         puts(s);
         free(s);
@@ -148,7 +109,7 @@ static void print_human(const char *norm, const struct intent_result *r, bool ok
         printf("intent:     (none) -> fallback label %s\n", r->label);
     else
         printf("intent:     %s  kind=%s  label=%s  priority=%d%s%s\n", r->intent,
-               kind_name(r->kind), r->label, r->priority, r->title ? "  title=" : "",
+               intent_kind_name(r->kind), r->label, r->priority, r->title ? "  title=" : "",
                r->title ? r->title : "");
     for (size_t i = 0; i < r->nslots; i++)
         printf("slot:       %s = %s\n", r->slots[i].name, r->slots[i].value);
