@@ -301,3 +301,49 @@ class TestRosterReload(unittest.TestCase):
         c = self.r.hgetall("{mashang}:case:%s" % cid)
         self.assertEqual(c["deputy"], "D0007")
         self.assertEqual(self.r.zcard("{mashang}:dq:D0008"), 0)
+
+
+class TestIntentsReload(unittest.TestCase):
+    """SIGHUP and POST /admin/reload swap the intents whole: a broken file
+    is reported as file:line and the running set stays; a good edit is
+    picked up without a restart."""
+
+    def setUp(self):
+        import os, shutil, tempfile
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.dir = tempfile.mkdtemp(prefix="e2e-intents-")
+        for f in os.listdir(os.path.join(repo, "intents")):
+            shutil.copy(os.path.join(repo, "intents", f), self.dir)
+        self.stack = Stack(overrides={"intents": self.dir}).start()
+
+    def tearDown(self):
+        failed = case_failed(self)
+        if failed:
+            self.stack.dump_logs()
+        self.stack.stop(check=not failed)
+
+    def reload(self, expect):
+        n = self.stack.daemon.log.count(expect)
+        status, _ = self.stack.daemon.admin("/admin/reload", method="POST")
+        self.assertEqual(status, 202)
+        wait_until(lambda: self.stack.daemon.log.count(expect) > n, 10, "log %r" % expect)
+
+    def test_broken_file_keeps_running_set_and_good_edit_applies(self):
+        import os
+        bad = os.path.join(self.dir, "zz_bad.intents")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("[broken]\nkind = concern\nlabel = roads\npattern = (unclosed\n")
+        self.reload("event=reload_failed")
+        self.assertIn("zz_bad.intents:4", self.stack.daemon.log)
+        m = self.stack.mt_count(RESIDENT)
+        self.stack.send_mo(RESIDENT, LAMP)
+        self.stack.kannel.wait_mt(RESIDENT, "M1001", timeout=MT_TIMEOUT, after=m)
+
+        # a new phrasing, added by an administrator, works after reload
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("[greeting_extra]\nkind = chat\nlabel = chat.greeting\npriority = 99\n"
+                    "pattern = ^芝麻开门$\nexample = 芝麻开门\n")
+        self.reload("event=reloaded")
+        m = self.stack.mt_count(RESIDENT)
+        self.stack.send_mo(RESIDENT, "芝麻开门")
+        self.stack.kannel.wait_mt(RESIDENT, "人大代表联络平台", timeout=MT_TIMEOUT, after=m)
