@@ -12,6 +12,7 @@
  * `capture` lines, which never decide a match) is run again and named
  * groups fill slots not yet filled, in file order. */
 #include "intents_internal.h"
+#include "intents_prefilter.h"
 
 #include "mashang/normalize.h"
 
@@ -32,6 +33,7 @@ struct intent_matcher {
     pcre2_match_data *md;        /* owned; regrown only when a set needs more groups */
     uint32_t md_pairs;
     struct candidate *cands;     /* owned scratch, one per intent of the largest set seen */
+    unsigned char *hit;          /* owned scratch, as many: intents the prefilter lets through */
     size_t candcap;
     const char *normalized;      /* owned by norm, valid until the next match */
 };
@@ -61,7 +63,8 @@ void intent_set_free(struct intent_set *s)
     for (size_t i = 0; i < s->nfiles; i++)
         free(s->files[i]);
     free(s->files);
-    free(s);
+    intent_prefilter_free(intent_set_prefilter(s));
+    free((struct intent_set_ext *)(void *)s);
 }
 
 size_t intent_set_size(const struct intent_set *s)
@@ -116,7 +119,12 @@ struct intent_set *intent_set_load(const char *dir, struct diag *d)
     size_t nnames = 0;
     if (list_files(dir, &names, &nnames, d) < 0)
         return NULL;
-    struct intent_set *s = calloc(1, sizeof(*s));
+    /* Allocated with room for the prefilter (intents_prefilter.h); without
+     * one nothing is filtered. */
+    struct intent_set_ext *ext = calloc(1, sizeof(*ext));
+    struct intent_set *s = ext ? &ext->set : NULL;
+    if (ext)
+        ext->pf = intent_prefilter_new();
     int errors = 0;
     if (!s) {
         diag_add(d, "%s: out of memory", dir);
@@ -175,6 +183,7 @@ void intent_matcher_free(struct intent_matcher *m)
     normalizer_free(m->norm);
     pcre2_match_data_free(m->md);
     free(m->cands);
+    free(m->hit);
     free(m);
 }
 
@@ -200,6 +209,10 @@ static int matcher_fit(struct intent_matcher *m, const struct intent_set *s)
         if (!c)
             return -1;
         m->cands = c;
+        unsigned char *h = realloc(m->hit, s->n);
+        if (!h)
+            return -1;
+        m->hit = h;
         m->candcap = s->n;
     }
     return 0;
@@ -318,11 +331,16 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
     if (!norm)
         return -1;
     m->normalized = norm;
+    /* One scan for the literals every intent needs; intents whose literals
+     * are all absent cannot match and are not run. */
+    intent_prefilter_scan(intent_set_prefilter(s), norm, nlen, m->hit, s->n);
 
     size_t nc = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct intent *it = &s->intents[i];
         if (it->kind == INTENT_COMMAND && role != ROLE_DEPUTY)
+            continue;
+        if (!m->hit[i])
             continue;
         if (it->gate && pcre2_match(it->gate, (PCRE2_SPTR)norm, nlen, 0, PCRE2_NO_UTF_CHECK,
                                     m->md, NULL) < 0)

@@ -8,6 +8,7 @@
  * fatal: the parser reports every one as "file:line: message" and keeps
  * going so an administrator sees them all at once. */
 #include "intents_internal.h"
+#include "intents_prefilter.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +27,7 @@ struct parser {
     bool seen_kind, seen_label, seen_priority, seen_title;
     bool skipping;            /* inside a block whose header was rejected */
     char *gate_src;           /* owned: "(?:p1)|(?:p2)..." of the current block */
+    bool gate_lost;           /* a pattern is missing from gate_src (out of memory) */
 };
 
 #define PERR(p, line, ...)                                                    \
@@ -116,8 +118,10 @@ static void gate_append(struct parser *p, const char *re)
 {
     char *g = NULL;
     if (asprintf(&g, "%s%s(?:%s)", p->gate_src ? p->gate_src : "", p->gate_src ? "|" : "",
-                 re) < 0)
+                 re) < 0) {
         g = NULL;
+        p->gate_lost = true;
+    }
     free(p->gate_src);
     p->gate_src = g; /* NULL after OOM: the intent just gets no gate */
 }
@@ -128,7 +132,12 @@ static void gate_append(struct parser *p, const char *re)
 static void build_gate(struct parser *p)
 {
     struct intent *it = p->cur;
-    if (p->gate_src && it->nmatching > 1) {
+    /* The prefilter must see every matching pattern, or it would drop
+     * matches of the missing ones. */
+    if (p->gate_src && !p->gate_lost)
+        intent_prefilter_add(intent_set_prefilter(p->set), (size_t)(it - p->set->intents),
+                             p->gate_src);
+    if (p->gate_src && !p->gate_lost && it->nmatching > 1) {
         int err;
         PCRE2_SIZE off;
         it->gate = pcre2_compile((PCRE2_SPTR)p->gate_src, PCRE2_ZERO_TERMINATED,
@@ -138,6 +147,7 @@ static void build_gate(struct parser *p)
     }
     free(p->gate_src);
     p->gate_src = NULL;
+    p->gate_lost = false;
 }
 
 /* Checks the block just finished: the things a block cannot do without. */
@@ -180,6 +190,7 @@ static void start_block(struct parser *p, char *line, int lineno)
     finish_block(p);
     free(p->gate_src);
     p->gate_src = NULL;
+    p->gate_lost = false;
     p->skipping = true;
     char *close = strchr(line, ']');
     if (!close) {

@@ -19,9 +19,29 @@
 #define OUTBOX_BATCH 16
 #define OUTBOX_MAX_INFLIGHT 64
 
+/* What one leased message needs recorded in Redis: the "sending" mark
+ * before its request starts, or the outcome after it ended. */
+struct record_op {
+    struct send *s;
+    bool mark;             /* else an outcome */
+    const char *outcome;   /* static: "sent", "held", "retry", "dead" */
+    long long due;
+    char *detail;          /* outcome: owned; mark: NULL */
+    char *text;            /* mark: the text to send, owned; outcome: NULL */
+};
+
+/* The records of one event-loop turn, written by one script call. */
+struct record_batch {
+    struct outbox *ob;
+    struct record_op *ops;
+    size_t n, cap;
+};
+
 struct outbox {
     struct app *app;
     struct event *poll_ev;
+    struct event *flush_ev;        /* zero-delay: writes `pending` */
+    struct record_batch *pending;  /* owned; NULL when nothing waits */
     bool claiming;         /* a claim is waiting for Redis */
     bool again;            /* kicked while claiming: claim once more */
     size_t inflight;
@@ -62,34 +82,145 @@ static void send_free(struct send *s)
 }
 
 static void claim(struct outbox *ob);
+static void on_sent(enum send_result result, const char *detail, void *arg);
 
-static void on_result_recorded(redisReply *r, void *arg)
+/* A send that ends here: nothing more will be recorded for it. */
+static void send_done(struct send *s)
 {
-    struct send *s = arg;
-    struct outbox *ob = s->ob;
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        log_error("outbox_record_failed", "id=%s error=\"%s\"", s->id,
-                  r ? r->str : "redis unavailable");
-    ob->inflight--;
+    s->ob->inflight--;
     send_free(s);
+}
+
+static void batch_free(struct record_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->ops[i].detail);
+        free(b->ops[i].text);
+    }
+    free(b->ops);
+    free(b);
+}
+
+/* The batch's answer: marked messages go to their channel, recorded
+ * ones are done.  Without an answer a marked message is not sent (its
+ * lease runs out and it goes back to the queue untouched) and an outcome
+ * is lost (the lease runs out and the message is sent again: better than
+ * losing it). */
+static void on_recorded(redisReply *r, void *arg)
+{
+    struct record_batch *b = arg;
+    struct outbox *ob = b->ob;
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == b->n;
+    const char *error = !r ? "redis unavailable"
+                        : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+    for (size_t i = 0; i < b->n; i++) {
+        struct record_op *op = &b->ops[i];
+        struct send *s = op->s;
+        if (!op->mark) {
+            if (!ok)
+                log_error("outbox_record_failed", "id=%s error=\"%s\"", s->id, error);
+            send_done(s);
+            continue;
+        }
+        const redisReply *e = ok ? r->element[i] : NULL;
+        if (!e || e->type != REDIS_REPLY_STRING || strcmp(e->str, "ok") != 0) {
+            log_warn("outbox_deferred", "id=%s error=\"%s\"", s->id, ok ? "not marked" : error);
+            send_done(s);
+            continue;
+        }
+        struct outbound msg = {
+            .id = s->id, .channel = s->channel, .to = s->to, .text = op->text,
+            .case_id = s->caseid, .attempt = s->attempts + 1,
+        };
+        channel_send(ob->app, &msg, on_sent, s);
+    }
+    batch_free(b);
     if (ob->again)
         claim(ob);
 }
 
+/* Writes the batch with one script call.  The records travel as one
+ * argument, "id\0op\0due\0detail\0" each (details are C strings, so they
+ * hold no NUL), whatever their number: scripts take few arguments. */
+static void flush(struct outbox *ob)
+{
+    struct record_batch *b = ob->pending;
+    ob->pending = NULL;
+    if (!b)
+        return;
+    size_t size = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct record_op *op = &b->ops[i];
+        size += strlen(op->s->id) + 1 + strlen(op->mark ? "sending" : op->outcome) + 1 + 24 + 1 +
+                (op->detail ? strlen(op->detail) : 0) + 1;
+    }
+    char *packed = malloc(size + 1);
+    int rc = -1;
+    if (packed) {
+        size_t len = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            const struct record_op *op = &b->ops[i];
+            int w = snprintf(packed + len, size + 1 - len, "%s%c%s%c%lld%c%s%c", op->s->id, 0,
+                             op->mark ? "sending" : op->outcome, 0, op->due, 0,
+                             op->detail ? op->detail : "", 0);
+            len += (size_t)w;
+        }
+        char now[32];
+        snprintf(now, sizeof(now), "%lld", now_ms());
+        const char *argv[] = { ob->app->instance, now, packed };
+        const size_t lens[] = { strlen(ob->app->instance), strlen(now), len };
+        rc = store_script(ob->app->store, SCRIPT_OUTBOX_RESULT, on_recorded, b, 3, argv, lens);
+        free(packed);
+    }
+    if (rc < 0)
+        on_recorded(NULL, b);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush(arg);
+}
+
+/* Queues a record for this loop turn's batch.  Takes ownership of
+ * `detail` and `text`; on failure frees them and ends the send. */
+static void enqueue(struct outbox *ob, struct record_op op)
+{
+    struct record_batch *b = ob->pending;
+    if (!b && (b = calloc(1, sizeof(*b))) != NULL) {
+        b->ob = ob;
+        ob->pending = b;
+        struct timeval zero = { 0, 0 };
+        event_add(ob->flush_ev, &zero);
+    }
+    if (b && b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        struct record_op *ops = realloc(b->ops, cap * sizeof(*ops));
+        if (ops) {
+            b->ops = ops;
+            b->cap = cap;
+        }
+    }
+    if (!b || b->n == b->cap) {
+        log_error("outbox_record_failed", "id=%s error=\"out of memory\"", op.s->id);
+        free(op.detail);
+        free(op.text);
+        send_done(op.s);
+        return;
+    }
+    b->ops[b->n++] = op;
+}
+
 static void record(struct send *s, const char *outcome, long long due, const char *detail)
 {
-    struct outbox *ob = s->ob;
-    char now[32], next[32];
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(next, sizeof(next), "%lld", due);
-    const char *argv[] = { s->id, outcome, now, next, detail, ob->app->instance };
-    if (store_script(ob->app->store, SCRIPT_OUTBOX_RESULT, on_result_recorded, s, 6, argv, NULL) < 0) {
-        /* The lease will run out and the message be sent again: better
-         * than losing it. */
-        log_error("outbox_record_failed", "id=%s error=\"redis unavailable\"", s->id);
-        ob->inflight--;
-        send_free(s);
+    struct record_op op = { .s = s, .outcome = outcome, .due = due, .detail = strdup(detail ? detail : "") };
+    if (!op.detail) {
+        log_error("outbox_record_failed", "id=%s error=\"out of memory\"", s->id);
+        send_done(s);
+        return;
     }
+    enqueue(s->ob, op);
 }
 
 static void on_sent(enum send_result result, const char *detail, void *arg)
@@ -122,54 +253,13 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
     record(s, "retry", now_ms() + delay, detail);
 }
 
-/* A leased message waiting for its "sending" mark to be stored. */
-struct pending_send {
-    struct send *s;
-    char *text;
-};
-
-static void on_marked(redisReply *r, void *arg)
-{
-    struct pending_send *ps = arg;
-    struct send *s = ps->s;
-    struct outbox *ob = s->ob;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        /* Not marked, not sent: the lease runs out and the message goes
-         * back to the queue untouched. */
-        log_warn("outbox_deferred", "id=%s error=\"%s\"", s->id, r ? r->str : "redis unavailable");
-        ob->inflight--;
-        send_free(s);
-    } else {
-        struct outbound msg = {
-            .id = s->id, .channel = s->channel, .to = s->to, .text = ps->text,
-            .case_id = s->caseid, .attempt = s->attempts + 1,
-        };
-        channel_send(ob->app, &msg, on_sent, s);
-    }
-    free(ps->text);
-    free(ps);
-}
-
-/* Hands one leased message to its channel, once Redis has recorded that
+/* Hands one leased message to its channel once Redis has recorded that
  * its request is starting: after a crash, that mark tells a message that
- * may have been sent from one that surely was not. */
-static void start_send(struct outbox *ob, struct send *s, const char *text)
+ * may have been sent from one that surely was not.  Takes `text`. */
+static void start_send(struct outbox *ob, struct send *s, char *text)
 {
-    struct pending_send *ps = calloc(1, sizeof(*ps));
-    char key[96], now[32];
     ob->inflight++;
-    if (!ps || !(ps->text = strdup(text))) {
-        free(ps);
-        ob->inflight--;
-        send_free(s);
-        return;
-    }
-    ps->s = s;
-    snprintf(key, sizeof(key), "%sout:%s", store_prefix(ob->app->store), s->id);
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    const char *argv[] = { "HSET", key, "state", "sending", "started", now };
-    if (store_command(ob->app->store, on_marked, ps, 6, argv, NULL) < 0)
-        on_marked(NULL, ps);
+    enqueue(ob, (struct record_op){ .s = s, .mark = true, .text = text });
 }
 
 static char *reply_str(const redisReply *r)
@@ -205,7 +295,6 @@ static void on_claimed(redisReply *r, void *arg)
             start_send(ob, s, text);
         else
             send_free(s);
-        free(text);
     }
     /* A full batch suggests more are due. */
     if (r->elements / 6 == OUTBOX_BATCH || ob->again)
@@ -250,9 +339,10 @@ struct outbox *outbox_new(struct app *app)
         return NULL;
     ob->app = app;
     ob->poll_ev = event_new(app->base, -1, EV_PERSIST, on_poll, ob);
+    ob->flush_ev = event_new(app->base, -1, 0, on_flush, ob);
     int ms = app->cfg->outbox.poll_ms > 0 ? app->cfg->outbox.poll_ms : 500;
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    if (!ob->poll_ev || event_add(ob->poll_ev, &tv) < 0) {
+    if (!ob->poll_ev || !ob->flush_ev || event_add(ob->poll_ev, &tv) < 0) {
         outbox_free(ob);
         return NULL;
     }
@@ -265,6 +355,14 @@ void outbox_free(struct outbox *ob)
         return;
     if (ob->poll_ev)
         event_free(ob->poll_ev);
+    if (ob->flush_ev)
+        event_free(ob->flush_ev);
+    if (ob->pending) {
+        /* Never written: their leases run out and they are sent again. */
+        for (size_t i = 0; i < ob->pending->n; i++)
+            send_free(ob->pending->ops[i].s);
+        batch_free(ob->pending);
+    }
     free(ob);
 }
 

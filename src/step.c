@@ -12,6 +12,7 @@
 #include "mashang/config.h"
 #include "mashang/directory.h"
 #include "mashang/intents.h"
+#include "mashang/intents_json.h"
 #include "mashang/lifecycle.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
@@ -159,16 +160,6 @@ static json_t *transitions_json(const char *label)
     return tr;
 }
 
-static const char *kind_name(enum intent_kind k)
-{
-    switch (k) {
-    case INTENT_CONCERN: return "concern";
-    case INTENT_CHAT: return "chat";
-    case INTENT_COMMAND: return "command";
-    default: return "none";
-    }
-}
-
 static json_t *options_json(const struct config *cfg)
 {
     return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "prefix", cfg->case_prefix,
@@ -191,7 +182,7 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
     for (size_t i = 0; i < res->nslots; i++)
         json_object_set_new(slots, res->slots[i].name, json_string(res->slots[i].value));
 
-    json_t *intent = json_pack("{s:s, s:s, s:s, s:o}", "kind", kind_name(res->kind),
+    json_t *intent = json_pack("{s:s, s:s, s:s, s:o}", "kind", intent_kind_name(res->kind),
                                "name", res->intent ? res->intent : "",
                                "label", res->label ? res->label : INTENT_FALLBACK_LABEL,
                                "slots", slots);

@@ -32,17 +32,23 @@ for _, id in ipairs(expired) do
   end
 end
 
+-- The batch leaves the queue and enters the lease set with one ZREM and
+-- one ZADD.
 local res = {}
 local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max)
+if #ids == 0 then return res end
+redis.call('ZREM', ready, unpack(ids))
+local leased = {}
 for _, id in ipairs(ids) do
-  redis.call('ZREM', ready, id)
   local k = P .. 'out:' .. id
   local h = redis.call('HMGET', k, 'channel', 'to', 'text', 'case', 'attempts')
   if h[1] then
-    redis.call('ZADD', inflight, now + lease, id)
+    leased[#leased + 1] = now + lease
+    leased[#leased + 1] = id
     redis.call('HSET', k, 'state', 'claimed', 'owner', owner)
     res[#res + 1] = id
     for i = 1, 5 do res[#res + 1] = h[i] or '' end
   end
 end
+if #leased > 0 then redis.call('ZADD', inflight, unpack(leased)) end
 return res

@@ -1,24 +1,47 @@
--- Records the outcome of one send.
--- KEYS[1] prefix; ARGV: id, outcome (sent|held|retry|dead), now_ms, next_due_ms, detail, owner
+-- Records what happened to leased messages, several at once: the daemon
+-- collects the marks and outcomes of one event-loop turn into one call.
+-- KEYS[1] prefix; ARGV: owner, now_ms, records: per message four values
+--   id, op, next_due_ms, detail, each ended by a NUL byte
+-- op "sending": its request is about to start (marked before the request,
+-- so that an expired lease can tell a message that may have been sent
+-- from one that surely was not); op sent|held|retry|dead: the outcome.
+-- Returns one value per message: "ok" for a mark, "<outcome>:<attempts>"
+-- for an outcome, or "stale" when the lease expired and moved on.
 local P = KEYS[1]
-local id, outcome, now, due, detail, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local k = P .. 'out:' .. id
+local owner, now = ARGV[1], ARGV[2]
 local inflight = P .. 'outbox:inflight'
+local res = {}
 
--- A lease that expired and moved on belongs to someone else now.
-if redis.call('ZSCORE', inflight, id) == false or redis.call('HGET', k, 'owner') ~= owner then
-  return 'stale'
+local function record(id, outcome, due, detail)
+  local k = P .. 'out:' .. id
+  -- A lease that expired and moved on belongs to someone else now.
+  local h = redis.call('HMGET', k, 'owner', 'attempts')
+  if h[1] ~= owner or redis.call('ZREM', inflight, id) == 0 then
+    return 'stale'
+  end
+  local attempts = (tonumber(h[2]) or 0) + 1
+  if outcome == 'sent' or outcome == 'held' then
+    redis.call('HSET', k, 'attempts', attempts, 'state', outcome, 'sent_at', now, 'detail', detail)
+    redis.call('EXPIRE', k, 2592000)
+  elseif outcome == 'retry' then
+    redis.call('HSET', k, 'attempts', attempts, 'state', 'ready', 'last_error', detail)
+    redis.call('ZADD', P .. 'outbox:ready', tonumber(due), id)
+  else
+    redis.call('HSET', k, 'attempts', attempts, 'state', 'dead', 'last_error', detail, 'dead_at', now)
+    redis.call('RPUSH', P .. 'outbox:dead', id)
+  end
+  return outcome .. ':' .. attempts
 end
-redis.call('ZREM', inflight, id)
-local attempts = redis.call('HINCRBY', k, 'attempts', 1)
-if outcome == 'sent' or outcome == 'held' then
-  redis.call('HSET', k, 'state', outcome, 'sent_at', now, 'detail', detail)
-  redis.call('EXPIRE', k, 2592000)
-elseif outcome == 'retry' then
-  redis.call('HSET', k, 'state', 'ready', 'last_error', detail)
-  redis.call('ZADD', P .. 'outbox:ready', tonumber(due), id)
-else
-  redis.call('HSET', k, 'state', 'dead', 'last_error', detail, 'dead_at', now)
-  redis.call('RPUSH', P .. 'outbox:dead', id)
+
+local f = {}
+for v in string.gmatch(ARGV[3], '([^%z]*)%z') do f[#f + 1] = v end
+for i = 1, #f - 3, 4 do
+  local id, op = f[i], f[i + 1]
+  if op == 'sending' then
+    redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now)
+    res[#res + 1] = 'ok'
+  else
+    res[#res + 1] = record(id, op, f[i + 2], f[i + 3])
+  end
 end
-return outcome .. ':' .. attempts
+return res

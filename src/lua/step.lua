@@ -40,19 +40,24 @@ if seen then
   end
 end
 
--- Without the directory no reply could be worded: the daemon republishes
--- it and tries again (Redis was flushed or restarted without its data).
-if redis.call('EXISTS', CFG) == 0 then
-  return { 'nocfg', '', 0, '' }
-end
-
 local function hget(k, f)
   local v = redis.call('HGET', k, f)
   if v == false then return nil end
   return v
 end
 
+-- Reads of the cfg hash are cached for the script's run; fields that the
+-- run will likely need are fetched together with one HMGET.
 local cfg_cache = {}
+local function cfg_prefetch(fields)
+  local want = {}
+  for _, f in ipairs(fields) do
+    if cfg_cache[f] == nil then want[#want + 1] = f end
+  end
+  if #want == 0 then return end
+  local vals = redis.call('HMGET', CFG, unpack(want))
+  for i, f in ipairs(want) do cfg_cache[f] = vals[i] or false end
+end
 local function cfg(field)
   local v = cfg_cache[field]
   if v == nil then
@@ -60,6 +65,28 @@ local function cfg(field)
     cfg_cache[field] = v
   end
   return v or nil
+end
+
+-- Without the directory no reply could be worded: the daemon republishes
+-- it and tries again (Redis was flushed or restarted without its data).
+-- "committee" is always published, so its absence means no directory; the
+-- same HMGET brings what opening a case (the common path) words.
+local first = { 'committee' }
+if not env.mode and env.role ~= 'deputy' and intent.kind ~= 'chat' then
+  first[#first + 1] = 't:ack'
+  first[#first + 1] = 't:deputy_new'
+  if intent.label then first[#first + 1] = 'c:' .. intent.label end
+end
+cfg_prefetch(first)
+if not cfg_cache.committee then
+  return { 'nocfg', '', 0, '' }
+end
+
+-- Counts uses of `key` within `ttl` seconds (INCR, expiring from the first
+-- use).  A first use, the common case, costs one command.
+local function count_use(key, ttl)
+  if redis.call('SET', key, 1, 'EX', ttl, 'NX') then return 1 end
+  return redis.call('INCR', key)
 end
 
 local function render(key, vars)
@@ -86,6 +113,22 @@ local function state_name(s) return cfg('t:state.' .. s) or s end
 
 local outn = 0
 local looped = 0
+-- Outbox entries are written after the work: one INCRBY for their ids
+-- and one ZADD for the queue, whatever their number.
+local outq = {}
+local function flush_outbox()
+  if #outq == 0 then return end
+  local last = redis.call('INCRBY', P .. 'seq:out', #outq)
+  local zargs = {}
+  for i, o in ipairs(outq) do
+    local oid = last - #outq + i
+    redis.call('HSET', P .. 'out:' .. oid, 'channel', o[1], 'to', o[2], 'text', o[3],
+      'case', o[4], 'kind', o[5], 'attempts', 0, 'created', now, 'state', 'ready')
+    zargs[#zargs + 1] = now
+    zargs[#zargs + 1] = oid
+  end
+  redis.call('ZADD', P .. 'outbox:ready', unpack(zargs))
+end
 local function send(channel, addr, text, case_id, kind)
   if not channel or channel == '' or not addr or addr == '' or text == '' then return end
   -- 退订: a resident who opted out gets only answers to their own messages.
@@ -95,16 +138,12 @@ local function send(channel, addr, text, case_id, kind)
   -- The same text to the same address again and again is a reply loop
   -- (another bot answering us): stop it, and say so in the reply.
   local lk = P .. 'loopout:' .. channel .. ':' .. addr .. ':' .. redis.sha1hex(text)
-  local n = redis.call('INCR', lk)
-  if n == 1 then redis.call('EXPIRE', lk, 300) end
+  local n = count_use(lk, 300)
   if n > (tonumber(opt.loop_max) or 5) then
     looped = looped + 1
     return
   end
-  local oid = redis.call('INCR', P .. 'seq:out')
-  redis.call('HSET', P .. 'out:' .. oid, 'channel', channel, 'to', addr, 'text', text,
-    'case', case_id or '', 'kind', kind, 'attempts', 0, 'created', now, 'state', 'ready')
-  redis.call('ZADD', P .. 'outbox:ready', now, oid)
+  outq[#outq + 1] = { channel, addr, text, case_id or '', kind }
   outn = outn + 1
 end
 -- On channels that answer in the HTTP response (msg.passive), replies to
@@ -161,6 +200,20 @@ local RK = msg.channel and res_key(msg.channel, msg.addr)
 local RCASES = msg.channel and rcases_key(msg.channel, msg.addr)
 local TIMERS = P .. 'timers'
 
+-- The sender's resident fields a message may read, fetched at once.  Only
+-- fields this script never writes before reading them are cached.
+local RK_FIELDS = { 'session', 'relay_case', 'relay_at', 'bound' }
+local rk_cache = nil
+local function rk_load()
+  local vals = redis.call('HMGET', RK, unpack(RK_FIELDS))
+  rk_cache = {}
+  for i, f in ipairs(RK_FIELDS) do rk_cache[f] = vals[i] or nil end
+end
+local function rk_get(rk, f)
+  if rk == RK and rk_cache then return rk_cache[f] end
+  return hget(rk, f)
+end
+
 -- Deadlines (contract §7).  Each kind runs on the case's `clock` (set at
 -- assignment, transfer and reopening) through phases: half-way and
 -- deadline reminders, then escalation to the station liaison and, later
@@ -175,16 +228,33 @@ local function arm(id, kind, phase, clock)
   redis.call('ZADD', TIMERS, clock + math.floor(w * PHASES[phase]),
     'case|' .. id .. '|' .. kind .. '|' .. phase .. '|' .. clock)
 end
+-- The first phase of every deadline, in one ZADD.
+local function arm_first(id)
+  local zargs = {}
+  for _, kind in ipairs(DEADLINES) do
+    local w = tonumber(opt[kind .. '_s']) or 0
+    if w > 0 then
+      zargs[#zargs + 1] = nows + math.floor(w * PHASES.half)
+      zargs[#zargs + 1] = 'case|' .. id .. '|' .. kind .. '|half|' .. nows
+    end
+  end
+  if #zargs > 0 then redis.call('ZADD', TIMERS, unpack(zargs)) end
+end
 local function arm_all(c)
   c.clock = tostring(nows)
   redis.call('HSET', P .. 'case:' .. c.id, 'clock', nows)
-  for _, kind in ipairs(DEADLINES) do arm(c.id, kind, 'half', nows) end
+  arm_first(c.id)
 end
 local function owns(c) return c and c.channel == msg.channel and c.addr == msg.addr end
 
 -- Routing: walk the daemon's plan; several candidates -> fewest open.
 local function fewest(list)
   local best, best_n
+  local want = {}
+  for _, d in ipairs(list or {}) do
+    if d ~= '' and people[d] == nil then want[#want + 1] = 'd:' .. d end
+  end
+  cfg_prefetch(want)
   for _, d in ipairs(list or {}) do
     if person(d) then
       local n = redis.call('ZCARD', P .. 'dq:' .. d)
@@ -196,7 +266,7 @@ end
 local function route(plan, rk)
   for _, step in ipairs(plan or {}) do
     if step.rule == 'binding' then
-      local b = hget(rk, 'bound')
+      local b = rk_get(rk, 'bound')
       if b and person(b) then return b, 'binding' end
     else
       local pick = nil
@@ -295,12 +365,21 @@ local function open_case(r, info)
   local dep, rule = route(info.route, rk)
   local p = person(dep)
   local c = { id = id, category = info.label, title = info.title or '' }
-  redis.call('HSET', case_key(id), 'id', id, 'state', 'new', 'category', info.label,
+  -- Opened and, with a deputy, assigned at once: the case hash and its
+  -- history are written in their final form, one command each.
+  local fields = { 'id', id, 'state', p and 'assigned' or 'new', 'category', info.label,
     'intent', info.intent or '', 'title', c.title, 'text', info.text, 'place', info.place or '',
     'channel', r.channel, 'addr', r.addr, 'masked', r.masked or '',
     'deputy', dep or '', 'station', p and p.station or '', 'routed_by', rule or '',
-    'created', nows, 'updated', nows, 'latest', p and p.name or '')
-  history(id, 'resident', 'opened', info.text)
+    'created', nows, 'updated', nows, 'latest', p and p.name or '' }
+  local hist = { cjson.encode({ ts = nows, actor = 'resident', event = 'opened', text = info.text or '' }) }
+  if p then
+    fields[#fields + 1] = 'clock'
+    fields[#fields + 1] = nows
+    hist[2] = cjson.encode({ ts = nows, actor = 'system', event = 'assigned', text = dep .. ' ' .. rule })
+  end
+  redis.call('HSET', case_key(id), unpack(fields))
+  redis.call('RPUSH', P .. 'hist:' .. id, unpack(hist))
   redis.call('ZADD', P .. 'cases', nows, id)
   redis.call('ZADD', rcases_key(r.channel, r.addr), nows, id)
   redis.call('HSET', rk, 'last_case', id, 'last_seen', nows)
@@ -308,9 +387,10 @@ local function open_case(r, info)
                  deputy = p and p.name or '', station = p and p.station_name or '',
                  text = info.text, resident = r.masked or '' }
   if p then
-    set_state(c, 'assigned', 'system', 'assigned', dep .. ' ' .. rule)
+    c.state = 'assigned'
+    c.clock = tostring(nows)
     redis.call('ZADD', P .. 'dq:' .. dep, nows, id)
-    arm_all(c)
+    arm_first(id)
     notify(p, render('deputy_new', vars), id)
   end
   if msg.passive and r.channel == msg.channel and r.addr == msg.addr then
@@ -457,9 +537,9 @@ end
 -- moved within the follow-up window.
 local function followup_target()
   local window = tonumber(opt.followup_s) or 0
-  local relay = hget(RK, 'relay_case')
+  local relay = rk_get(RK, 'relay_case')
   local c = relay and load_case(relay)
-  if c and owns(c) and nows - (tonumber(hget(RK, 'relay_at')) or 0) <= window and
+  if c and owns(c) and nows - (tonumber(rk_get(RK, 'relay_at')) or 0) <= window and
      c.state ~= 'closed' and c.state ~= 'withdrawn' then
     return c, true
   end
@@ -487,7 +567,8 @@ end
 local function resident()
   local label = intent.label
   redis.call('HSET', RK, 'last_seen', nows)
-  local session = hget(RK, 'session')
+  rk_load()
+  local session = rk_cache.session
   if session and intent.kind ~= 'chat' then
     return answer_session(session)
   end
@@ -738,14 +819,12 @@ end
 -- auto-responder talking to us) is ignored.
 local function limited()
   local lk = P .. 'loopin:' .. msg.channel .. ':' .. msg.addr .. ':' .. redis.sha1hex(msg.text)
-  local n = redis.call('INCR', lk)
-  if n == 1 then redis.call('EXPIRE', lk, 300) end
+  local n = count_use(lk, 300)
   if n > 3 and intent.kind ~= 'chat' then return 'loop_ignored' end
   local limit = tonumber(opt.sender_per_minute) or 0
   if limit > 0 then
     local rk = P .. 'rate:' .. msg.channel .. ':' .. msg.addr .. ':' .. math.floor(nows / 60)
-    local n = redis.call('INCR', rk)
-    if n == 1 then redis.call('EXPIRE', rk, 120) end
+    local n = count_use(rk, 120)
     if n > limit then
       local keep = P .. 'limited:' .. msg.channel .. ':' .. msg.addr
       redis.call('RPUSH', keep, cjson.encode({ ts = nows, text = msg.text }))
@@ -811,5 +890,6 @@ if seen then
   if passive_text ~= '' then v = v .. '\n' .. passive_text end
   redis.call('SET', seen, v, 'EX', seen_ttl)
 end
+flush_outbox()
 if looped > 0 then action = action .. ':loop_stopped' end
 return { action, case_id or '', outn, passive_text }
