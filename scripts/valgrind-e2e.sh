@@ -17,5 +17,5 @@ for f in "$logs"/mashangd.*.log; do
     fi
 done
 n=$(ls "$logs" | wc -l)
-echo "valgrind e2e: $((n - bad)) passed, $bad failed (daemon runs)"
+echo "valgrind: $((n - bad)) passed, $bad failed"
 [ $rc -eq 0 ] && [ $bad -eq 0 ]
