@@ -318,6 +318,21 @@ static int usage(void)
     return 2;
 }
 
+/* Calls the API; with --json prints the answer itself and returns NULL
+ * with *rc = 0, on failure NULL with *rc = 1; else the document to show. */
+static json_t *fetch(const struct opts *o, const char *method, const char *path, const char *body,
+                     int *rc)
+{
+    json_t *doc = call_json(&o->conn, method, path, body);
+    *rc = doc ? 0 : 1;
+    if (doc && o->json) {
+        print_json(doc);
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -450,14 +465,10 @@ static int cases_list(const struct opts *o)
     }
     char path[2200];
     snprintf(path, sizeof(path), "/admin/cases%s", q.s);
-    json_t *doc = call_json(&o->conn, "GET", path, NULL);
+    int rc;
+    json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
-        return 1;
-    if (o->json) {
-        print_json(doc);
-        json_decref(doc);
-        return 0;
-    }
+        return rc;
     struct table t = { .ncols = 6, .head = { "ID", "STATE", "CATEGORY", "DEPUTY", "AGE", "OVERDUE" } };
     size_t i;
     json_t *c;
@@ -487,14 +498,10 @@ static int cases_show(const struct opts *o)
     char path[256];
     snprintf(path, sizeof(path), "/admin/cases/%s", esc);
     curl_free(esc);
-    json_t *doc = call_json(&o->conn, "GET", path, NULL);
+    int rc;
+    json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
-        return 1;
-    if (o->json) {
-        print_json(doc);
-        json_decref(doc);
-        return 0;
-    }
+        return rc;
     char a[128], b[64];
     printf("%s  %s\n", str_of(doc, "id"), str_of(doc, "state"));
     printf("category:  %s (%s)\n", str_of(doc, "category_name"), str_of(doc, "category"));
@@ -560,14 +567,10 @@ static int cmd_deputies(const struct opts *o)
 {
     if (o->npos)
         return usage();
-    json_t *doc = call_json(&o->conn, "GET", "/admin/deputies", NULL);
+    int rc;
+    json_t *doc = fetch(o, "GET", "/admin/deputies", NULL, &rc);
     if (!doc)
-        return 1;
-    if (o->json) {
-        print_json(doc);
-        json_decref(doc);
-        return 0;
-    }
+        return rc;
     struct table t = { .ncols = 6, .head = { "ID", "NAME", "STATION", "OPEN", "OLDEST", "WAITING" } };
     size_t i;
     json_t *d;
@@ -613,14 +616,10 @@ static int cmd_stats(const struct opts *o)
         free(r.body);
         return ok ? 0 : 1;
     }
-    json_t *doc = call_json(&o->conn, "GET", path, NULL);
+    int rc;
+    json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
-        return 1;
-    if (o->json) {
-        print_json(doc);
-        json_decref(doc);
-        return 0;
-    }
+        return rc;
     struct table t = { .ncols = 10, .head = { "KEY", "NAME", "RECEIVED", "ACCEPTED", "RESOLVED",
                                               "RATE", "ACCEPT_H", "RESOLVE_H", "OVERDUE", "RATING" } };
     size_t i;
@@ -672,14 +671,10 @@ static int cmd_outbox(const struct opts *o)
     query_add(&q, "limit", o->limit);
     char path[2200];
     snprintf(path, sizeof(path), "/admin/outbox/dead%s", q.s);
-    json_t *doc = call_json(&o->conn, "GET", path, NULL);
+    int rc;
+    json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
-        return 1;
-    if (o->json) {
-        print_json(doc);
-        json_decref(doc);
-        return 0;
-    }
+        return rc;
     struct table t = { .ncols = 6, .head = { "ID", "CHANNEL", "TO", "CASE", "ATTEMPTS", "LAST_ERROR" } };
     size_t i;
     json_t *m;
