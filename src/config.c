@@ -559,7 +559,7 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     static const char *const timer_fields[] = {
         "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s", NULL,
     };
-    static const char *const limit_fields[] = { "body_max", "sender_per_minute", NULL };
+    static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions", NULL };
     static const char *const outbox_fields[] = { "max_attempts", "backoff_ms", "lease_s", "poll_ms", NULL };
     long long n;
     json_t *o;
@@ -582,6 +582,8 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     c->limits.body_max = (size_t)n;
     jv_integer(v, o, "$.limits", "sender_per_minute", 20, 0, 100000, &n);
     c->limits.sender_per_minute = (int)n;
+    jv_integer(v, o, "$.limits", "max_sessions", 10000, 1, 10000000, &n);
+    c->limits.max_sessions = (int)n;
 
     o = jv_object(v, root, "$", "outbox");
     if (o)

@@ -162,7 +162,7 @@ static json_t *transitions_json(const char *label)
 
 static json_t *options_json(const struct config *cfg)
 {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "prefix", cfg->case_prefix,
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "prefix", cfg->case_prefix,
                      "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
                      "rating_s", (json_int_t)cfg->timers.rating_s,
                      "session_s", (json_int_t)cfg->timers.session_s,
@@ -170,7 +170,8 @@ static json_t *options_json(const struct config *cfg)
                      "accept_s", (json_int_t)cfg->timers.accept_s,
                      "progress_s", (json_int_t)cfg->timers.progress_s,
                      "resolve_s", (json_int_t)cfg->timers.resolve_s,
-                     "sender_per_minute", cfg->limits.sender_per_minute);
+                     "sender_per_minute", cfg->limits.sender_per_minute,
+                     "max_sessions", cfg->limits.max_sessions);
 }
 
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,

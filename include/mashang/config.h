@@ -50,6 +50,7 @@ struct timers {
 struct limits {
     size_t body_max;       /* bytes, default 65536 */
     int sender_per_minute; /* default 20 */
+    int max_sessions;      /* residents being asked for a missing slot at once; default 10000 */
 };
 
 struct outbox_config {

@@ -413,6 +413,14 @@ end
 -- answer when the session times out).
 local function ask_for(slot)
   local info = info_from_message()
+  -- Open questions are bounded: past the bound the concern is opened
+  -- as it is rather than held.
+  local SESSIONS = P .. 'sessions'
+  redis.call('ZREMRANGEBYSCORE', SESSIONS, '-inf', nows)
+  if redis.call('ZCARD', SESSIONS) >= (tonumber(opt.max_sessions) or 10000) then
+    return open_case(sender(), info)
+  end
+  redis.call('ZADD', SESSIONS, nows + opt.session_s, msg.channel .. '|' .. msg.addr)
   local session = cjson.encode({ info = info, slot = slot, masked = msg.masked, ts = nows })
   redis.call('HSET', RK, 'session', session, 'last_seen', nows)
   redis.call('ZADD', TIMERS, nows + opt.session_s, 'session|' .. msg.channel .. '|' .. msg.addr)
@@ -425,6 +433,7 @@ local function answer_session(raw)
   local info = session.info
   redis.call('HDEL', RK, 'session')
   redis.call('ZREM', TIMERS, 'session|' .. msg.channel .. '|' .. msg.addr)
+  redis.call('ZREM', P .. 'sessions', msg.channel .. '|' .. msg.addr)
   info[session.slot] = msg.text
   info.text = info.text .. '（' .. msg.text .. '）'
   -- The answer names the place: its area step goes first, then the
@@ -443,6 +452,7 @@ local function expire_session(channel, addr)
   local raw = hget(rk, 'session')
   if not raw then return end
   redis.call('HDEL', rk, 'session')
+  redis.call('ZREM', P .. 'sessions', channel .. '|' .. addr)
   local session = cjson.decode(raw)
   open_case({ channel = channel, addr = addr, masked = session.masked }, session.info)
 end

@@ -61,5 +61,27 @@ class SlotFilling(unittest.TestCase):
         self.assertTrue(self.r.hget("{mashang}:case:M1001", "place").startswith("幸福路12号"))
 
 
+class SessionBound(unittest.TestCase):
+    """limits.max_sessions bounds the open questions: past it a concern is
+    opened as it is instead of waiting for an answer."""
+
+    def setUp(self):
+        self.stack = Stack(timers={"session_s": 60}, overrides={"limits": {"max_sessions": 1}}).start()
+
+    def tearDown(self):
+        failed = case_failed(self)
+        if failed:
+            self.stack.dump_logs()
+        self.stack.stop(check=not failed)
+
+    def test_second_question_is_not_asked(self):
+        k = self.stack.kannel
+        self.stack.send_mo(RESIDENT, "路灯坏了好几天了")
+        k.wait_mt(RESIDENT, ASK, timeout=15)
+        self.stack.send_mo(OTHER, "井盖没了，晚上太危险")
+        ack = k.wait_mt(OTHER, "M1001", timeout=15)
+        self.assertNotIn(ASK, ack)
+
+
 if __name__ == "__main__":
     unittest.main()
