@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -786,3 +787,21 @@ def case_failed(case):
     if result is None:
         return False
     return any(t is case for t, _ in result.failures + result.errors)
+
+
+class StackCase(unittest.TestCase):
+    """A fresh Redis, Kannel and mashangd for every test (case ids start at
+    M1001, nothing leaks between tests); their logs are printed when the
+    test fails.  Subclasses set `timers` / `overrides` for the daemon."""
+
+    timers = None
+    overrides = None
+
+    def setUp(self):
+        self.stack = Stack(timers=self.timers, overrides=self.overrides).start()
+
+    def tearDown(self):
+        failed = case_failed(self)
+        if failed:
+            self.stack.dump_logs()
+        self.stack.stop(check=not failed)

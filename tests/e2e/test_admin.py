@@ -18,7 +18,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import REPO, Stack, case_failed, wait_until
+from harness import REPO, StackCase, wait_until
 
 NS = "{mashang}:"
 MT_TIMEOUT = 15
@@ -43,18 +43,12 @@ def median(v):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-class AdminCase(unittest.TestCase):
+class AdminCase(StackCase):
 
     def setUp(self):
-        self.stack = Stack().start()
+        super().setUp()
         self.d = self.stack.daemon
         self.r = self.stack.redis.client
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     # -- helpers ----------------------------------------------------------
     def raw(self, path, method="GET", token="default", headers=None, body=None):

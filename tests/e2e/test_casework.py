@@ -8,7 +8,7 @@ import re
 import time
 import unittest
 
-from harness import Daemon, Stack, case_failed, wait_until
+from harness import REPO, Daemon, StackCase, wait_until
 
 RESIDENT = "+8613800138000"
 WANG = "+8613900000001"        # 王丽 D0412, S01 (幸福路), liaison of S01
@@ -19,18 +19,12 @@ LAMP = "幸福路12号的路灯坏了三天了"
 MT_TIMEOUT = 15
 
 
-class CaseWork(unittest.TestCase):
-    timers = None
+class CaseWork(StackCase):
+    overrides = {"outbox": {"backoff_ms": 200}}
 
     def setUp(self):
-        self.stack = Stack(timers=self.timers, overrides={"outbox": {"backoff_ms": 200}}).start()
+        super().setUp()
         self.r = self.stack.redis.client
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     def marks(self):
         return {n: self.stack.mt_count(n) for n in (RESIDENT, WANG, LI, ZHAO, COMMITTEE)}
@@ -247,27 +241,21 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class TestRosterReload(unittest.TestCase):
+class TestRosterReload(StackCase):
     """SIGHUP reloads the roster: a broken file keeps the running one; a
     deputy who left has their open cases handed to their station's
     liaison, and the committee is told."""
 
     def setUp(self):
         import json, os, tempfile
-        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(repo, "config", "deputies.json"), encoding="utf-8") as f:
+        with open(os.path.join(REPO, "config", "deputies.json"), encoding="utf-8") as f:
             self.roster = json.load(f)
         self.tmp = tempfile.mkdtemp(prefix="e2e-roster-")
         self.path = os.path.join(self.tmp, "deputies.json")
         self.write(self.roster)
-        self.stack = Stack(overrides={"roster": self.path}).start()
+        self.overrides = {"roster": self.path}
+        super().setUp()
         self.r = self.stack.redis.client
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     def write(self, roster):
         import json
@@ -303,24 +291,18 @@ class TestRosterReload(unittest.TestCase):
         self.assertEqual(self.r.zcard("{mashang}:dq:D0008"), 0)
 
 
-class TestIntentsReload(unittest.TestCase):
+class TestIntentsReload(StackCase):
     """SIGHUP and POST /admin/reload swap the intents whole: a broken file
     is reported as file:line and the running set stays; a good edit is
     picked up without a restart."""
 
     def setUp(self):
         import os, shutil, tempfile
-        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self.dir = tempfile.mkdtemp(prefix="e2e-intents-")
-        for f in os.listdir(os.path.join(repo, "intents")):
-            shutil.copy(os.path.join(repo, "intents", f), self.dir)
-        self.stack = Stack(overrides={"intents": self.dir}).start()
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
+        for f in os.listdir(os.path.join(REPO, "intents")):
+            shutil.copy(os.path.join(REPO, "intents", f), self.dir)
+        self.overrides = {"intents": self.dir}
+        super().setUp()
 
     def reload(self, expect):
         n = self.stack.daemon.log.count(expect)

@@ -10,7 +10,7 @@ import re
 import time
 import unittest
 
-from harness import Stack, case_failed, wait_until
+from harness import StackCase, wait_until
 
 RESIDENT = "+8613800138000"
 OTHER_RESIDENT = "+8613800138111"
@@ -21,18 +21,10 @@ NOT_FOUND = re.compile(r"不存在|未找到|没有找到|找不到|查无|无�
 MT_TIMEOUT = 15
 
 
-class ConversationCase(unittest.TestCase):
+class ConversationCase(StackCase):
     """A fresh Redis, Kannel and mashangd for every test: case ids start at
     M1001 and nothing leaks between tests."""
 
-    def setUp(self):
-        self.stack = Stack().start()
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     # -- helpers ----------------------------------------------------------
     def say(self, sender, text):

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import Stack, case_failed, wait_until
+from harness import StackCase, wait_until
 
 DEPUTY = "+8613900000001"
 RESIDENT_O = "+8613800138777"
@@ -35,19 +35,11 @@ def summary(name, **counts):
     print("\nfaults: %s %s" % (name, " ".join("%s=%d" % kv for kv in counts.items())), flush=True)
 
 
-class Faults(unittest.TestCase):
+class Faults(StackCase):
 
-    def setUp(self):
-        # no per-sender limit here: the load comes from few senders on purpose
-        self.stack = Stack(overrides={"outbox": {"backoff_ms": 200, "max_attempts": 3},
-                                      "limits": {"sender_per_minute": 0},
-                                      "workers": 2}).start()
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
+    # no per-sender limit here: the load comes from few senders on purpose
+    overrides = {"outbox": {"backoff_ms": 200, "max_attempts": 3},
+                 "limits": {"sender_per_minute": 0}, "workers": 2}
 
     @property
     def r(self):

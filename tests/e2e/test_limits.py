@@ -9,23 +9,19 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Stack, case_failed, wait_until
+from harness import StackCase, wait_until
 
 RESIDENT = "+8613800138000"
 
 
-class Limits(unittest.TestCase):
+class Limits(StackCase):
+
+    overrides = {"limits": {"sender_per_minute": 3, "body_max": 4096}}
 
     def setUp(self):
-        self.stack = Stack(overrides={"limits": {"sender_per_minute": 3, "body_max": 4096}}).start()
+        super().setUp()
         self.r = self.stack.redis.client
         self.port = self.stack.daemon.port
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     def request(self, method, path, body=None, headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)

@@ -5,23 +5,17 @@ import json
 import unittest
 import urllib.parse
 
-from harness import Stack, case_failed, wait_until
+from harness import StackCase
 
 RESIDENT = "+8613800138000"
 OTHER = "+8613800138999"
 
 
-class Privacy(unittest.TestCase):
+class Privacy(StackCase):
 
     def setUp(self):
-        self.stack = Stack().start()
+        super().setUp()
         self.r = self.stack.redis.client
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     def test_export_then_erase(self):
         k = self.stack.kannel

@@ -5,7 +5,7 @@ answer the case opens anyway when the session times out."""
 
 import unittest
 
-from harness import Stack, case_failed
+from harness import StackCase
 
 RESIDENT = "+8613800138000"
 OTHER = "+8613800138222"
@@ -13,17 +13,13 @@ WANG = "+8613900000001"
 ASK = "请问具体在哪个村/小区/路段"
 
 
-class SlotFilling(unittest.TestCase):
+class SlotFilling(StackCase):
+
+    timers = {"session_s": 3}
 
     def setUp(self):
-        self.stack = Stack(timers={"session_s": 3}).start()
+        super().setUp()
         self.r = self.stack.redis.client
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
 
     def say(self, who, text):
         marks = {n: self.stack.mt_count(n) for n in (RESIDENT, OTHER, WANG)}
@@ -61,18 +57,12 @@ class SlotFilling(unittest.TestCase):
         self.assertTrue(self.r.hget("{mashang}:case:M1001", "place").startswith("幸福路12号"))
 
 
-class SessionBound(unittest.TestCase):
+class SessionBound(StackCase):
     """limits.max_sessions bounds the open questions: past it a concern is
     opened as it is instead of waiting for an answer."""
 
-    def setUp(self):
-        self.stack = Stack(timers={"session_s": 60}, overrides={"limits": {"max_sessions": 1}}).start()
-
-    def tearDown(self):
-        failed = case_failed(self)
-        if failed:
-            self.stack.dump_logs()
-        self.stack.stop(check=not failed)
+    timers = {"session_s": 60}
+    overrides = {"limits": {"max_sessions": 1}}
 
     def test_second_question_is_not_asked(self):
         k = self.stack.kannel
