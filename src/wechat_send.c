@@ -232,17 +232,21 @@ static void on_custom(struct wxsend *s, const struct http_response *res, long er
     }
 }
 
-static void on_template(struct wxsend *s, const struct http_response *res, long errcode, bool parsed)
+/* Template and WeCom answers.  `kind` names the send in outcomes; a
+ * template refused for good falls back to the next way of reaching the
+ * resident, a WeCom message has none. */
+static void on_platform_send(struct wxsend *s, const struct http_response *res, long errcode,
+                             bool parsed, const char *kind, bool can_fall_back)
 {
     char detail[64];
     if (!parsed) {
         no_answer(s, res, true);
         return;
     }
-    snprintf(detail, sizeof(detail), "template errcode %ld", errcode);
+    snprintf(detail, sizeof(detail), "%s errcode %ld", kind, errcode);
     switch (wechat_errcode_class(errcode)) {
     case WXERR_OK:
-        finish(s, SEND_OK, "template");
+        finish(s, SEND_OK, kind);
         return;
     case WXERR_TOKEN:
         token_refused(s, errcode);
@@ -251,34 +255,24 @@ static void on_template(struct wxsend *s, const struct http_response *res, long 
         finish(s, SEND_RETRY, detail);
         return;
     default:
-        s->template_tried = true;
-        fallback(s, detail);
+        if (can_fall_back) {
+            s->template_tried = true;
+            fallback(s, detail);
+        } else {
+            finish(s, SEND_PERMANENT, detail);
+        }
         return;
     }
 }
 
+static void on_template(struct wxsend *s, const struct http_response *res, long errcode, bool parsed)
+{
+    on_platform_send(s, res, errcode, parsed, "template", true);
+}
+
 static void on_wecom(struct wxsend *s, const struct http_response *res, long errcode, bool parsed)
 {
-    char detail[64];
-    if (!parsed) {
-        no_answer(s, res, true);
-        return;
-    }
-    snprintf(detail, sizeof(detail), "wecom errcode %ld", errcode);
-    switch (wechat_errcode_class(errcode)) {
-    case WXERR_OK:
-        finish(s, SEND_OK, "wecom");
-        return;
-    case WXERR_TOKEN:
-        token_refused(s, errcode);
-        return;
-    case WXERR_TRANSIENT:
-        finish(s, SEND_RETRY, detail);
-        return;
-    default:
-        finish(s, SEND_PERMANENT, detail);
-        return;
-    }
+    on_platform_send(s, res, errcode, parsed, "wecom", false);
 }
 
 static void send_json(struct wxsend *s, const char *path, char *body_owned, api_fn fn)
