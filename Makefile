@@ -10,7 +10,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 WARN    = -Wall -Wextra -Wpedantic -Werror -pthread
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+LDLIBS  = $(PKG_LIBS) -llinear -lm $(EXTRA_LDFLAGS)
 
 PROGRAMS = src/main.c src/mashangctl.c
 LIB_SRC  = $(filter-out $(PROGRAMS),$(wildcard src/*.c))

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config
 libevent-dev libhiredis-dev libcurl4-openssl-dev libpcre2-dev libopencc-dev libopencc-data
-libjansson-dev libexpat1-dev libssl-dev libcmocka-dev
+libjansson-dev libexpat1-dev libssl-dev libcmocka-dev liblinear-dev
 redis-server redis-tools kannel kannel-extras valgrind curl
 python3 python3-redis openssl clang libclang-rt-14-dev"
 

@@ -247,7 +247,7 @@ static size_t trim_seq(const char *p, size_t n)
     return 0;
 }
 
-static void set_slot(struct intent_result *r, const char *name, const char *v, size_t n)
+static void set_slot(struct intent_result *r, const char *text, const char *name, const char *v, size_t n)
 {
     for (size_t i = 0; i < r->nslots; i++)
         if (strcmp(r->slots[i].name, name) == 0)
@@ -284,6 +284,8 @@ static void set_slot(struct intent_result *r, const char *name, const char *v, s
     memcpy(sl->value, v, n);
     sl->value[n] = '\0';
     sl->name = name;
+    sl->start = (size_t)(v - text);
+    sl->end = sl->start + n;
 }
 
 static void fill_slots(const struct intent *it, struct intent_matcher *m, const char *text,
@@ -302,7 +304,7 @@ static void fill_slots(const struct intent *it, struct intent_matcher *m, const 
             uint32_t g = pat->names[k].group;
             if (g >= (uint32_t)rc || ov[2 * g] == PCRE2_UNSET)
                 continue;
-            set_slot(r, pat->names[k].name, text + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+            set_slot(r, text, pat->names[k].name, text + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
         }
     }
 }
@@ -317,6 +319,11 @@ static void result_none(struct intent_result *out)
     out->needs = no_needs;
     out->nslots = 0;
     out->ncandidates = 0;
+    out->confidence = 0;
+    out->by_rule = false;
+    out->certain = false;
+    out->review = false;
+    out->nalts = 0;
 }
 
 int intent_match(const struct intent_set *s, struct intent_matcher *m, const char *text,
@@ -395,6 +402,8 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
     out->title = w->title;
     out->priority = m->cands[0].score;
     out->needs = (const char *const *)w->needs;
+    out->confidence = 1.0;
+    out->certain = true;
     fill_slots(w, m, norm, nlen, out);
     return 0;
 }

@@ -25,7 +25,15 @@ enum intent_role { ROLE_RESIDENT = 0, ROLE_DEPUTY };
 struct intent_slot {
     const char *name;      /* owned by the set */
     char value[256];       /* UTF-8, cut on a character boundary */
+    size_t start, end;     /* byte span of the value in the normalised text */
 };
+
+/* One label as the learned model ranks it. */
+struct intent_alt {
+    const char *label;     /* owned by the set */
+    double p;              /* probability, 0..1 */
+};
+#define INTENT_MAX_ALTS 3
 
 struct intent_candidate {
     const char *intent;    /* owned by the set */
@@ -43,6 +51,18 @@ struct intent_result {
     const char *const *needs;   /* NULL-terminated slot names the intent asks for */
     size_t nslots;
     struct intent_slot slots[INTENT_MAX_SLOTS];
+    /* How sure the decision is.  A rule block that matched decides with
+     * confidence 1; otherwise the learned model's probability of `label`.
+     * `certain`: safe to act on without asking (a rule, or confidence at
+     * or above the set's confirm threshold).  `review`: a resident's
+     * concern the model was unsure of (below the review threshold); the
+     * case is still opened, and flagged for an administrator. */
+    double confidence;
+    bool by_rule;
+    bool certain;
+    bool review;
+    size_t nalts;          /* the model's top labels, best first */
+    struct intent_alt alts[INTENT_MAX_ALTS];
     size_t ncandidates;    /* every intent that matched, winner first */
     struct intent_candidate candidates[INTENT_MAX_CANDIDATES];
 };
