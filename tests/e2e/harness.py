@@ -28,6 +28,10 @@ import urllib.parse
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# `make BUILD=dir e2e` (several engineers building in one tree): binaries
+# come from $BUILD (relative to the repo), default build/.
+BUILD_DIR = os.path.join(REPO, os.environ.get("BUILD") or "build")
+MASHANGCTL = os.path.join(BUILD_DIR, "mashangctl")
 KANNEL_CONF = os.path.join(REPO, "config", "kannel", "kannel.conf")
 BEARERBOX = "/usr/sbin/bearerbox"
 SMSBOX = "/usr/sbin/smsbox"
@@ -600,7 +604,7 @@ class Daemon:
         self.dir = tmpdir or _mkdtemp("e2e-mashangd-")
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or free_port()
-        self.binary = binary or os.environ.get("E2E_MASHANGD") or os.path.join(REPO, "build", "mashangd")
+        self.binary = binary or os.environ.get("E2E_MASHANGD") or os.path.join(BUILD_DIR, "mashangd")
         self.config_path = os.path.join(self.dir, "mashang.json")
         self.log_path = os.path.join(self.dir, "mashangd.log")
         self.admin_token = "e2e-admin-token"

@@ -18,7 +18,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import REPO, StackCase, wait_until
+from harness import MASHANGCTL, REPO, StackCase, wait_until
 
 NS = "{mashang}:"
 MT_TIMEOUT = 15
@@ -27,7 +27,7 @@ LAMP = "幸福路12号的路灯坏了三天了"
 LAMP2 = "幸福路8号的路灯不亮了"
 WATER = "光明村的自来水停了两天了"
 WATER2 = "光明街的自来水管漏水了"
-CTL = os.path.join(REPO, "build", "mashangctl")
+CTL = MASHANGCTL
 
 with open(os.path.join(REPO, "config", "deputies.json"), encoding="utf-8") as f:
     ROSTER = json.load(f)
