@@ -228,24 +228,27 @@ static bool is_punct(uint32_t cp)
            (cp >= 0x2010 && cp <= 0x2027) || (cp >= 0x3001 && cp <= 0x303F);
 }
 
-const char *normalize_text(struct normalizer *n, const char *text, size_t len, size_t *outlen)
+/* Pass one: rewrites `len` bytes of `text` into `out` (room for len + 1
+ * bytes: every rewrite keeps or shrinks the byte length, full-width forms
+ * being 3 bytes and their replacements 1).  With `src`, src[k] is the
+ * offset in `text` of the character that became output byte k.  With
+ * `n` (else `traditional` is unused), *traditional tells whether t2s has
+ * work to do.  Returns false if `text` is not valid UTF-8 or holds a NUL,
+ * else true with the length in *outlen. */
+static bool fold(const struct normalizer *n, const char *text, size_t len, char *out, size_t *src,
+                 bool *traditional, size_t *outlen)
 {
-    /* Every rewrite keeps or shrinks the byte length (full-width forms are
-     * 3 bytes, their replacements 1), so len + 1 is enough. */
-    if (grow(&n->buf, &n->bufcap, len + 1) < 0)
-        return NULL;
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0, o = 0;
     uint32_t prev = ' '; /* as if preceded by a space: leading spaces go */
-    bool traditional = false;
     while (i < len) {
         uint32_t cp;
-        size_t k = utf8_decode(s + i, len - i, &cp);
+        size_t at = i, k = utf8_decode(s + i, len - i, &cp);
         if (k == 0)
-            return NULL;
+            return false;
         i += k;
         if (cp == 0)
-            return NULL; /* NUL would silently truncate the text */
+            return false; /* NUL would silently truncate the text */
         if (is_emoji(cp))
             continue;
         if (cp >= 0xFF01 && cp <= 0xFF5E)
@@ -259,14 +262,29 @@ const char *normalize_text(struct normalizer *n, const char *text, size_t len, s
         } else if (cp == prev && is_punct(cp)) {
             continue;
         }
-        if (needs_t2s(n, cp))
-            traditional = true;
-        o += utf8_encode(cp, n->buf + o);
+        if (n && needs_t2s(n, cp))
+            *traditional = true;
+        size_t w = utf8_encode(cp, out + o);
+        for (size_t b = 0; src && b < w; b++)
+            src[o + b] = at;
+        o += w;
         prev = cp;
     }
-    if (o > 0 && n->buf[o - 1] == ' ')
+    if (o > 0 && out[o - 1] == ' ')
         o--;
-    n->buf[o] = '\0';
+    out[o] = '\0';
+    *outlen = o;
+    return true;
+}
+
+const char *normalize_text(struct normalizer *n, const char *text, size_t len, size_t *outlen)
+{
+    if (grow(&n->buf, &n->bufcap, len + 1) < 0)
+        return NULL;
+    bool traditional = false;
+    size_t o;
+    if (!fold(n, text, len, n->buf, NULL, &traditional, &o))
+        return NULL;
 
     if (!traditional) {
         *outlen = o;
@@ -286,4 +304,88 @@ const char *normalize_text(struct normalizer *n, const char *text, size_t len, s
     opencc_convert_utf8_free(conv);
     *outlen = cl;
     return n->out;
+}
+
+/* Number of code points in `n` bytes of valid UTF-8. */
+static size_t count_code_points(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+static size_t utf8_char_len(unsigned char lead)
+{
+    return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
+
+size_t *normalize_offsets(const char *text, size_t len, const char *norm, size_t nlen)
+{
+    /* Pass one needs no OpenCC, so the map is rebuilt from the input
+     * alone and any caller holding a text and its normalisation can ask
+     * for it: matching itself never pays for a map. */
+    char *folded = malloc(len + 1);
+    size_t *src = malloc((len + 1) * sizeof(*src));
+    size_t *map = malloc((nlen + 1) * sizeof(*map));
+    size_t flen = 0;
+    bool ok = folded && src && map && fold(NULL, text, len, folded, src, NULL, &flen);
+    /* t2s converts character by character except for a few phrases; when
+     * it kept the number of characters, the k-th output character came
+     * from the k-th folded one.  Otherwise there is no honest map. */
+    if (ok && (flen != nlen || memcmp(folded, norm, nlen) != 0))
+        ok = count_code_points(folded, flen) == count_code_points(norm, nlen);
+    for (size_t f = 0, o = 0; ok && o < nlen;) {
+        size_t fw = utf8_char_len((unsigned char)folded[f]);
+        size_t ow = utf8_char_len((unsigned char)norm[o]);
+        for (size_t b = 0; b < ow && o + b < nlen; b++)
+            map[o + b] = src[f];
+        f += fw;
+        o += ow;
+    }
+    free(folded);
+    free(src);
+    if (!ok) {
+        free(map);
+        return NULL;
+    }
+    map[nlen] = len;
+    return map;
+}
+
+/* Length of the whitespace character ending at text[end], or 0. */
+static size_t space_before(const char *text, size_t end)
+{
+    size_t b = end;
+    while (b > 0 && ((unsigned char)text[b - 1] & 0xC0) == 0x80)
+        b--;
+    if (b == 0)
+        return 0;
+    b--;
+    uint32_t cp;
+    size_t k = utf8_decode((const unsigned char *)text + b, end - b, &cp);
+    return k == end - b && is_space(cp) ? k : 0;
+}
+
+int normalize_span_source(const size_t *map, size_t nlen, const char *text, size_t start,
+                          size_t end, size_t *ostart, size_t *oend)
+{
+    if (start > end || end > nlen)
+        return -1;
+    /* The span ends where the next kept character begins: marks folded
+     * into its last character and emoji after it belong to it; blanks
+     * do not. */
+    size_t s = map[start], e = end > start ? map[end] : s;
+    for (;;) {
+        uint32_t cp;
+        size_t k = s < e ? utf8_decode((const unsigned char *)text + s, e - s, &cp) : 0;
+        if (k == 0 || !is_space(cp))
+            break;
+        s += k;
+    }
+    for (size_t k; e > s && (k = space_before(text, e)) > 0;)
+        e -= k;
+    *ostart = s;
+    *oend = e;
+    return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "mashang/normalize.h"
@@ -95,6 +96,64 @@ static void empty_and_long_input(void **state)
     assert_int_equal(strlen(out), 6000);
 }
 
+/* The original text behind the normalised substring `part` of `text`'s
+ * normalisation (into a static buffer), or NULL if there is no map. */
+static const char *source_of(void **state, const char *text, const char *part)
+{
+    static char out[512];
+    size_t nlen = 0;
+    const char *norm = normalize_text(*state, text, strlen(text), &nlen);
+    assert_non_null(norm);
+    const char *at = strstr(norm, part);
+    assert_non_null(at);
+    size_t start = (size_t)(at - norm), end = start + strlen(part);
+    size_t *map = normalize_offsets(text, strlen(text), norm, nlen);
+    if (!map)
+        return NULL;
+    size_t os = 99, oe = 99;
+    assert_int_equal(normalize_span_source(map, nlen, text, start, end, &os, &oe), 0);
+    assert_int_equal(normalize_span_source(map, nlen, text, end, start, &os, &oe) < 0, start != end);
+    assert_int_equal(normalize_span_source(map, nlen, text, 0, nlen + 1, &os, &oe), -1);
+    assert_int_equal(normalize_span_source(map, nlen, text, start, end, &os, &oe), 0);
+    free(map);
+    assert_true(oe - os < sizeof(out));
+    memcpy(out, text + os, oe - os);
+    out[oe - os] = '\0';
+    return out;
+}
+
+static void offsets_map_back_to_what_was_written(void **state)
+{
+    const char *deputy = "进展 M1001 已联系ABC物业，LED灯明天到！！";
+    assert_string_equal(source_of(state, deputy, "已联系abc物业,led灯明天到!"),
+                        "已联系ABC物业，LED灯明天到！！");
+    assert_string_equal(source_of(state, deputy, "m1001"), "M1001");
+    /* full-width digits, ideographic spaces, folded marks in the middle */
+    assert_string_equal(source_of(state, "回复　Ｍ１００２　明天有人去。。。好吗", "明天有人去。好吗"),
+                        "明天有人去。。。好吗");
+    /* emoji right after the span stay with it, blanks do not */
+    assert_string_equal(source_of(state, "办结 M1001 修好了👍  ", "修好了"), "修好了👍");
+    assert_string_equal(source_of(state, "办结 M1001 修好了👍 谢谢", "修好了"), "修好了👍");
+    assert_string_equal(source_of(state, "😀 a \t b", "a b"), "a \t b");
+    assert_string_equal(source_of(state, "abc", ""), "");
+}
+
+static void offsets_keep_traditional_characters(void **state)
+{
+    /* t2s changed characters one for one: the original characters come back */
+    assert_string_equal(source_of(state, "進展 M1001 已聯繫水務公司，等回覆", "已联系水务公司,等回复"),
+                        "已聯繫水務公司，等回覆");
+    assert_string_equal(source_of(state, "頭洗到一半 OK", "ok"), "OK");
+}
+
+static void offsets_refuse_a_foreign_text(void **state)
+{
+    (void)state;
+    /* not the normalisation of the text: different number of characters */
+    assert_null(normalize_offsets("abc", 3, "ab", 2));
+    assert_null(normalize_offsets("\xff", 1, "", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +164,9 @@ int main(void)
         cmocka_unit_test(emoji_removed),
         cmocka_unit_test(invalid_utf8_rejected),
         cmocka_unit_test(empty_and_long_input),
+        cmocka_unit_test(offsets_map_back_to_what_was_written),
+        cmocka_unit_test(offsets_keep_traditional_characters),
+        cmocka_unit_test(offsets_refuse_a_foreign_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
