@@ -2,9 +2,12 @@
  * directory offline (contract §1).  Output formats are relied on by
  * scripts; change them only compatibly. */
 #include "mashang/ctl.h"
+#include "mashang/ctl_admin.h"
 #include "mashang/diag.h"
 #include "mashang/intents.h"
 #include "mashang/intents_json.h"
+
+#include "ctl_intents_eval.h"
 
 #include <jansson.h>
 
@@ -20,6 +23,7 @@ struct opts {
     const char *dir;
     enum intent_role role;
     bool json;
+    bool explain;
     const char *arg;       /* the one positional argument, if any */
 };
 
@@ -35,6 +39,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->dir = DEFAULT_DIR;
     o->role = ROLE_RESIDENT;
     o->json = false;
+    o->explain = false;
     o->arg = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +57,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             }
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
+        } else if (strcmp(a, "--explain") == 0) {
+            o->explain = true;
         } else if (a[0] == '-' && a[1] == '-' && !o->arg) {
             fprintf(stderr, "mashangctl: unknown option %s\n", a);
             return -1;
@@ -111,6 +118,10 @@ static void print_human(const char *norm, const struct intent_result *r, bool ok
         printf("intent:     %s  kind=%s  label=%s  priority=%d%s%s\n", r->intent,
                intent_kind_name(r->kind), r->label, r->priority, r->title ? "  title=" : "",
                r->title ? r->title : "");
+    if (r->kind != INTENT_NONE)
+        printf("decided by: %s, confidence %.2f%s%s\n", r->by_rule ? "rule" : r->nalts ? "model" : "patterns",
+               r->confidence, r->certain ? "" : " (unsure: a deputy is asked first)",
+               r->review ? " (flagged for review)" : "");
     for (size_t i = 0; i < r->nslots; i++)
         printf("slot:       %s = %s\n", r->slots[i].name, r->slots[i].value);
     for (const char *const *n = r->needs; n && *n; n++)
@@ -121,6 +132,27 @@ static void print_human(const char *norm, const struct intent_result *r, bool ok
                c->priority, c->start, c->end);
     }
     printf("time:       %.1f us\n\n", us);
+}
+
+static void print_explain(const struct intent_set *s, struct intent_matcher *m,
+                          const struct opts *o, const char *text, size_t len,
+                          const struct intent_result *r)
+{
+    struct intent_explanation e;
+    if (intent_explain(s, m, text, len, o->role, r, &e) < 0)
+        return;
+    if (r->by_rule)
+        printf("rule:       [%s] decided; the model was not asked\n", r->intent);
+    for (size_t i = 0; i < r->nalts; i++)
+        printf("top %zu:      %-16s %.3f\n", i + 1, r->alts[i].label, r->alts[i].p);
+    for (size_t i = 0; i < e.npatterns; i++)
+        printf("pattern:    %s  %+.2f toward %s\n", e.patterns[i].what, e.patterns[i].weight,
+               r->label);
+    if (e.npatterns == 0)
+        printf("pattern:    (none matched)\n");
+    for (size_t i = 0; i < e.ngrams; i++)
+        printf("n-gram:     \"%s\"  %+.2f\n", e.grams[i].what, e.grams[i].weight);
+    printf("\n");
 }
 
 static void test_one(const struct intent_set *s, struct intent_matcher *m, const struct opts *o,
@@ -134,6 +166,8 @@ static void test_one(const struct intent_set *s, struct intent_matcher *m, const
         print_json(text, len, intent_matcher_normalized(m), &r, ok, us);
     else
         print_human(intent_matcher_normalized(m), &r, ok, us);
+    if (o->explain && ok && !o->json)
+        print_explain(s, m, o, text, len, &r);
 }
 
 static void chomp(char *line, ssize_t *len)
@@ -277,148 +311,6 @@ static bool is_command_label(const char *label)
     return strncmp(label, "cmd.", 4) == 0;
 }
 
-/* ---- eval ------------------------------------------------------------- */
-
-struct label_stats {
-    const char *label;
-    int tp, fp, fn, support;
-};
-
-struct confusion {
-    const char *gold, *pred;
-    int count;
-};
-
-static struct label_stats *stats_for(struct label_stats *v, size_t *n, const char *label)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp(v[i].label, label) == 0)
-            return &v[i];
-    v[*n] = (struct label_stats){ .label = label };
-    return &v[(*n)++];
-}
-
-static int confusion_cmp(const void *a, const void *b)
-{
-    const struct confusion *x = a, *y = b;
-    if (x->count != y->count)
-        return y->count - x->count;
-    int c = strcmp(x->gold, y->gold);
-    return c ? c : strcmp(x->pred, y->pred);
-}
-
-static int label_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct label_stats *)a)->label, ((const struct label_stats *)b)->label);
-}
-
-static double pct(int a, int b)
-{
-    return b ? 100.0 * a / b : 0.0;
-}
-
-static int cmd_eval(int argc, char **argv)
-{
-    struct opts o;
-    if (parse_opts(argc, argv, &o) < 0)
-        return 2;
-    if (!o.arg) {
-        fprintf(stderr, "usage: mashangctl intents eval FILE.tsv [--dir DIR]\n");
-        return 2;
-    }
-    struct corpus c;
-    if (corpus_load(o.arg, &c) < 0)
-        return 1;
-    struct intent_set *s;
-    struct intent_matcher *m;
-    if (open_set(o.dir, &s, &m) < 0) {
-        corpus_free(&c);
-        return 1;
-    }
-    /* Predicted labels point into the set or at the fallback literal, so
-     * they live as long as the set. */
-    const char **pred = calloc(c.n ? c.n : 1, sizeof(*pred));
-    const char **won = calloc(c.n ? c.n : 1, sizeof(*won));
-    struct label_stats *ls = calloc(2 * c.n + 1, sizeof(*ls));
-    struct confusion *cf = calloc(c.n + 1, sizeof(*cf));
-    if (!pred || !won || !ls || !cf) {
-        fprintf(stderr, "mashangctl: out of memory\n");
-        free(pred); free(won); free(ls); free(cf);
-        intent_matcher_free(m);
-        intent_set_free(s);
-        corpus_free(&c);
-        return 1;
-    }
-    size_t nls = 0, ncf = 0;
-    int right = 0, cmd_total = 0, cmd_right = 0;
-    for (size_t i = 0; i < c.n; i++) {
-        struct sample *sm = &c.v[i];
-        bool cmd = is_command_label(sm->label);
-        struct intent_result r;
-        enum intent_role role = cmd ? ROLE_DEPUTY : ROLE_RESIDENT;
-        if (intent_match(s, m, sm->text, strlen(sm->text), role, &r) < 0) {
-            pred[i] = "(invalid-utf8)";
-            won[i] = NULL;
-        } else {
-            pred[i] = r.label;
-            won[i] = r.intent;
-        }
-        bool ok = strcmp(pred[i], sm->label) == 0;
-        right += ok;
-        cmd_total += cmd;
-        cmd_right += cmd && ok;
-        struct label_stats *g = stats_for(ls, &nls, sm->label);
-        g->support++;
-        struct label_stats *p = stats_for(ls, &nls, pred[i]);
-        if (ok) {
-            g->tp++;
-            continue;
-        }
-        g->fn++;
-        p->fp++;
-        size_t k;
-        for (k = 0; k < ncf; k++)
-            if (strcmp(cf[k].gold, sm->label) == 0 && strcmp(cf[k].pred, pred[i]) == 0)
-                break;
-        if (k == ncf)
-            cf[ncf++] = (struct confusion){ .gold = sm->label, .pred = pred[i] };
-        cf[k].count++;
-    }
-
-    printf("intents eval: %s (%zu lines, intents %s)\n", o.arg, c.n, o.dir);
-    printf("overall: %d/%zu = %.1f%%\n", right, c.n, pct(right, (int)c.n));
-    printf("cmd.*:   %d/%d = %.1f%%\n\n", cmd_right, cmd_total, pct(cmd_right, cmd_total));
-    qsort(ls, nls, sizeof(*ls), label_cmp);
-    printf("%-16s %9s %9s %9s %8s\n", "label", "precision", "recall", "f1", "support");
-    for (size_t i = 0; i < nls; i++) {
-        struct label_stats *l = &ls[i];
-        double p = pct(l->tp, l->tp + l->fp), r = pct(l->tp, l->tp + l->fn);
-        double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0.0;
-        printf("%-16s %8.1f%% %8.1f%% %8.1f%% %8d\n", l->label, p, r, f1, l->support);
-    }
-    qsort(cf, ncf, sizeof(*cf), confusion_cmp);
-    printf("\nworst confusions (gold -> predicted):\n");
-    for (size_t i = 0; i < ncf && i < 15; i++)
-        printf("  %3d  %s -> %s\n", cf[i].count, cf[i].gold, cf[i].pred);
-    if (ncf == 0)
-        printf("  (none)\n");
-    printf("\nmisclassified:\n");
-    for (size_t i = 0; i < c.n; i++) {
-        if (strcmp(pred[i], c.v[i].label) == 0)
-            continue;
-        printf("  %s:%d: %s -> %s [%s] %s\n", o.arg, c.v[i].line, c.v[i].label, pred[i],
-               won[i] ? won[i] : "-", c.v[i].text);
-    }
-    free(pred);
-    free(won);
-    free(ls);
-    free(cf);
-    intent_matcher_free(m);
-    intent_set_free(s);
-    corpus_free(&c);
-    return 0;
-}
-
 /* ---- bench ------------------------------------------------------------ */
 
 static int double_cmp(const void *a, const void *b)
@@ -488,22 +380,39 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
+/* ---- corrections, review: the teach loop, through the daemon's admin
+ * API (src/ctl_admin.c), unlike the offline subcommands above. */
+
+static int cmd_corrections(int argc, char **argv)
+{
+    return ctl_admin_intents("corrections", argc, argv);
+}
+
+static int cmd_review(int argc, char **argv)
+{
+    return ctl_admin_intents("review", argc, argv);
+}
+
 int ctl_intents_main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(int, char **);
     } sub[] = {
-        { "test", cmd_test }, { "check", cmd_check }, { "eval", cmd_eval }, { "bench", cmd_bench },
+        { "test", cmd_test }, { "check", cmd_check }, { "eval", ctl_intents_eval },
+        { "bench", cmd_bench }, { "corrections", cmd_corrections }, { "review", cmd_review },
     };
     if (argc >= 2)
         for (size_t i = 0; i < sizeof(sub) / sizeof(*sub); i++)
             if (strcmp(argv[1], sub[i].name) == 0)
                 return sub[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "usage: mashangctl intents test [--dir DIR] [--as resident|deputy] [--json] "
+    fprintf(stderr, "usage: mashangctl intents test [--dir DIR] [--as resident|deputy] [--json] [--explain] "
                     "[\"text\"]\n"
                     "       mashangctl intents check [DIR]\n"
-                    "       mashangctl intents eval FILE.tsv [--dir DIR]\n"
-                    "       mashangctl intents bench FILE.tsv [--dir DIR]\n");
+                    "       mashangctl intents eval [DEV.tsv] [--dir DIR] [--folds K] "
+                    "[--min-resident PCT] [--min-deputy PCT] [--misses]\n"
+                    "       mashangctl intents bench FILE.tsv [--dir DIR]\n"
+                    "       mashangctl intents corrections [--label CATEGORY] [--limit N] [--json]\n"
+                    "       mashangctl intents review [--limit N] [--json]\n");
     return 2;
 }

@@ -12,6 +12,7 @@
  * `capture` lines, which never decide a match) is run again and named
  * groups fill slots not yet filled, in file order. */
 #include "intents_internal.h"
+#include "intents_model.h"
 #include "intents_prefilter.h"
 
 #include "mashang/normalize.h"
@@ -36,6 +37,7 @@ struct intent_matcher {
     unsigned char *hit;          /* owned scratch, as many: intents the prefilter lets through */
     size_t candcap;
     const char *normalized;      /* owned by norm, valid until the next match */
+    struct model_features feat;  /* owned scratch: the model's evidence */
 };
 
 static const char *const no_needs[] = { NULL };
@@ -63,6 +65,11 @@ void intent_set_free(struct intent_set *s)
     for (size_t i = 0; i < s->nfiles; i++)
         free(s->files[i]);
     free(s->files);
+    for (size_t i = 0; i < s->nlabels; i++)
+        free(s->labels[i]);
+    free(s->labels);
+    model_free(s->model[ROLE_RESIDENT]);
+    model_free(s->model[ROLE_DEPUTY]);
     intent_prefilter_free(intent_set_prefilter(s));
     free((struct intent_set_ext *)(void *)s);
 }
@@ -113,6 +120,33 @@ oom:
     return -1;
 }
 
+/* Numbers the set's labels and patterns, for the models' classes and
+ * pattern features. */
+static int index_set(struct intent_set *s)
+{
+    uint32_t pat = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        struct intent *it = &s->intents[i];
+        it->pattern_base = pat;
+        pat += (uint32_t)it->npatterns;
+        size_t k = 0;
+        while (k < s->nlabels && strcmp(s->labels[k], it->label) != 0)
+            k++;
+        if (k == s->nlabels) {
+            char **a = realloc(s->labels, (s->nlabels + 1) * sizeof(*a));
+            if (!a)
+                return -1;
+            s->labels = a;
+            if (!(s->labels[s->nlabels] = strdup(it->label)))
+                return -1;
+            s->nlabels++;
+        }
+        it->label_no = k + 1;
+    }
+    s->npatterns = pat;
+    return 0;
+}
+
 struct intent_set *intent_set_load(const char *dir, struct diag *d)
 {
     char **names = NULL;
@@ -152,6 +186,12 @@ struct intent_set *intent_set_load(const char *dir, struct diag *d)
     for (size_t i = 0; i < nnames; i++)
         free(names[i]);
     free(names);
+    if (!errors && index_set(s) < 0) {
+        diag_add(d, "%s: out of memory", dir);
+        errors++;
+    }
+    if (!errors)
+        errors += intents_learn(s, dir, d);
     if (errors) {
         intent_set_free(s);
         return NULL;
@@ -182,6 +222,7 @@ void intent_matcher_free(struct intent_matcher *m)
         return;
     normalizer_free(m->norm);
     pcre2_match_data_free(m->md);
+    model_features_free(&m->feat);
     free(m->cands);
     free(m->hit);
     free(m);
@@ -326,28 +367,19 @@ static void result_none(struct intent_result *out)
     out->nalts = 0;
 }
 
-int intent_match(const struct intent_set *s, struct intent_matcher *m, const char *text,
-                 size_t len, enum intent_role role, struct intent_result *out)
+/* Runs every intent allowed for `role` against the normalised text:
+ * fills m->cands ranked (see the top of this file) and, when `feat` is
+ * given, adds each matching pattern to it.  Returns the number matched. */
+static size_t scan(const struct intent_set *s, struct intent_matcher *m, const char *norm,
+                   size_t nlen, enum intent_role role, struct model_features *feat)
 {
-    result_none(out);
-    m->normalized = NULL;
-    if (matcher_fit(m, s) < 0)
-        return -1;
-    size_t nlen;
-    const char *norm = normalize_text(m->norm, text, len, &nlen);
-    if (!norm)
-        return -1;
-    m->normalized = norm;
     /* One scan for the literals every intent needs; intents whose literals
      * are all absent cannot match and are not run. */
     intent_prefilter_scan(intent_set_prefilter(s), norm, nlen, m->hit, s->n);
-
     size_t nc = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct intent *it = &s->intents[i];
-        if (it->kind == INTENT_COMMAND && role != ROLE_DEPUTY)
-            continue;
-        if (!m->hit[i])
+        if (!m->hit[i] || !intent_label_for_role(it->label, role))
             continue;
         if (it->gate && pcre2_match(it->gate, (PCRE2_SPTR)norm, nlen, 0, PCRE2_NO_UTF_CHECK,
                                     m->md, NULL) < 0)
@@ -370,6 +402,8 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
                 c.end = ov[1];
             }
             hit = true;
+            if (feat)
+                model_features_add_pattern(feat, it->pattern_base + (uint32_t)p);
         }
         if (!hit)
             continue;
@@ -382,8 +416,97 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
         m->cands[at] = c;
         nc++;
     }
-    if (nc == 0)
+    return nc;
+}
+
+static const char *normalize_for(struct intent_matcher *m, const struct intent_set *s,
+                                 const char *text, size_t len, size_t *nlen)
+{
+    m->normalized = NULL;
+    if (matcher_fit(m, s) < 0)
+        return NULL;
+    const char *norm = normalize_text(m->norm, text, len, nlen);
+    m->normalized = norm;
+    return norm;
+}
+
+int intents_evidence(const struct intent_set *s, struct intent_matcher *m, const char *text,
+                     size_t len, enum intent_role role, struct model_features **out)
+{
+    size_t nlen;
+    const char *norm = normalize_for(m, s, text, len, &nlen);
+    if (!norm || model_features_text(&m->feat, norm, nlen) < 0)
+        return -1;
+    scan(s, m, norm, nlen, role, &m->feat);
+    *out = &m->feat;
+    return 0;
+}
+
+/* The intent that speaks for label number `label_no`: the best-ranked
+ * matching one, else the first of the set with that label that is not a
+ * rule (a rule that did not match has nothing to say). */
+static size_t intent_for_label(const struct intent_set *s, const struct intent_matcher *m,
+                               size_t nc, size_t label_no)
+{
+    for (size_t k = 0; k < nc; k++)
+        if (s->intents[m->cands[k].intent].label_no == label_no)
+            return m->cands[k].intent;
+    size_t any = SIZE_MAX;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->intents[i].label_no != label_no)
+            continue;
+        if (!s->intents[i].rule)
+            return i;
+        if (any == SIZE_MAX)
+            any = i;
+    }
+    return any;
+}
+
+/* Asks the model; fills confidence and alternatives, returns the label
+ * number it chose (0 on out of memory). */
+static size_t model_decide(const struct intent_set *s, const struct intent_model *model,
+                           struct intent_matcher *m, struct intent_result *out)
+{
+    const int *cls;
+    const double *prob;
+    int k = model_predict(model, &m->feat, &cls, &prob);
+    if (k <= 0)
         return 0;
+    /* Top INTENT_MAX_ALTS by probability; ties to the lower class number. */
+    for (size_t a = 0; a < INTENT_MAX_ALTS && a < (size_t)k; a++) {
+        int best = -1;
+        for (int i = 0; i < k; i++) {
+            bool taken = false;
+            for (size_t t = 0; t < a; t++)
+                taken = taken || out->alts[t].label == s->labels[cls[i] - 1];
+            if (taken)
+                continue;
+            if (best < 0 || prob[i] > prob[best] || (prob[i] == prob[best] && cls[i] < cls[best]))
+                best = i;
+        }
+        out->alts[a].label = s->labels[cls[best] - 1];
+        out->alts[a].p = prob[best];
+        out->nalts = a + 1;
+    }
+    for (int i = 0; i < k; i++)
+        if (s->labels[cls[i] - 1] == out->alts[0].label)
+            return (size_t)cls[i];
+    return 0;
+}
+
+int intent_match(const struct intent_set *s, struct intent_matcher *m, const char *text,
+                 size_t len, enum intent_role role, struct intent_result *out)
+{
+    result_none(out);
+    size_t nlen;
+    const char *norm = normalize_for(m, s, text, len, &nlen);
+    if (!norm)
+        return -1;
+    const struct intent_model *model = s->model[role];
+    if (model && model_features_text(&m->feat, norm, nlen) < 0)
+        return -1;
+    size_t nc = scan(s, m, norm, nlen, role, model ? &m->feat : NULL);
 
     for (size_t k = 0; k < nc && k < INTENT_MAX_CANDIDATES; k++) {
         const struct intent *it = &s->intents[m->cands[k].intent];
@@ -395,17 +518,62 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
         oc->end = m->cands[k].end;
         out->ncandidates++;
     }
-    const struct intent *w = &s->intents[m->cands[0].intent];
+
+    /* A rule that matched decides; else the model; else (no training data
+     * for this role) the best-ranked pattern, as before the model. */
+    size_t win = SIZE_MAX;
+    int score = 0;
+    for (size_t k = 0; k < nc && win == SIZE_MAX; k++)
+        if (s->intents[m->cands[k].intent].rule) {
+            win = m->cands[k].intent;
+            score = m->cands[k].score;
+            out->by_rule = true;
+        }
+    if (win == SIZE_MAX && model) {
+        size_t label_no = model_decide(s, model, m, out);
+        if (!label_no)
+            return -1;
+        win = intent_for_label(s, m, nc, label_no);
+        out->confidence = out->alts[0].p;
+        score = s->intents[win].priority;
+        for (size_t k = 0; k < nc; k++)
+            if (m->cands[k].intent == win)
+                score = m->cands[k].score;
+    } else if (win == SIZE_MAX && nc > 0) {
+        win = m->cands[0].intent;
+        score = m->cands[0].score;
+        out->confidence = 1.0;
+    } else if (win != SIZE_MAX) {
+        out->confidence = 1.0;
+    }
+    if (win == SIZE_MAX)
+        return 0;
+
+    const struct intent *w = &s->intents[win];
     out->kind = w->kind;
     out->intent = w->name;
     out->label = w->label;
     out->title = w->title;
-    out->priority = m->cands[0].score;
+    out->priority = score;
     out->needs = (const char *const *)w->needs;
-    out->confidence = 1.0;
-    out->certain = true;
+    out->certain = out->by_rule || out->confidence >= s->confirm_below;
+    out->review = w->kind == INTENT_CONCERN && !out->by_rule && out->confidence < s->review_below;
+    /* Slots from the winner first, then the other intents of its label
+     * (a rule and its learned sibling share what they capture). */
     fill_slots(w, m, norm, nlen, out);
+    for (size_t i = 0; i < s->n; i++)
+        if (i != win && s->intents[i].label_no == w->label_no)
+            fill_slots(&s->intents[i], m, norm, nlen, out);
     return 0;
+}
+
+bool intent_label_for_role(const char *label, enum intent_role role)
+{
+    bool command = strncmp(label, "cmd.", 4) == 0;
+    if (role == ROLE_RESIDENT)
+        return !command;
+    /* A deputy gives commands, and may greet or thank like anyone. */
+    return command || strcmp(label, "chat.greeting") == 0 || strcmp(label, "chat.thanks") == 0;
 }
 
 bool intents_intent_matches(const struct intent *it, struct intent_matcher *m, const char *text)

@@ -1,5 +1,6 @@
-/* Self-test of an intent set: every `example` must be won by its own
- * intent, every `counter` must not match its intent at all.  Commands are
+/* Self-test of an intent set: every `example` must come out with its
+ * intent's label (a rule's example: decided by that rule), every `counter`
+ * must not match its intent at all.  Commands are
  * tried as a deputy would send them, everything else as a resident. */
 #include "intents_internal.h"
 
@@ -34,9 +35,14 @@ int intent_set_check(const struct intent_set *s, struct intent_matcher *m, struc
                 diag_add(d, "%s:%d: example for [%s] matches no intent: %s", it->file, ex->line,
                          it->name, ex->text);
                 failures++;
-            } else if (strcmp(r.intent, it->name) != 0) {
-                diag_add(d, "%s:%d: example for [%s] is won by [%s] (%s)%s: %s", it->file,
-                         ex->line, it->name, r.intent, r.label,
+            } else if (it->rule ? strcmp(r.intent, it->name) != 0
+                                : strcmp(r.label, it->label) != 0) {
+                /* A rule's example must be decided by that rule; any other
+                 * example must come out with its block's label, whichever
+                 * block of that label speaks for it. */
+                diag_add(d, "%s:%d: example for [%s] is won by [%s] (%s, %s %.2f)%s: %s",
+                         it->file, ex->line, it->name, r.intent, r.label,
+                         r.by_rule ? "rule" : "confidence", r.confidence,
                          among_candidates(&r, it->name) ? "" : ", [this] does not match",
                          ex->text);
                 failures++;

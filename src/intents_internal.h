@@ -44,6 +44,9 @@ struct intent {
                                         * alternation, so a miss costs one call */
     struct intent_text *examples, *counters;
     size_t nexamples, excap, ncounters, cocap;
+    bool rule;                         /* `rule = yes`: a match decides, whatever the model says */
+    size_t label_no;                   /* 1-based index of label in intent_set.labels */
+    uint32_t pattern_base;             /* set-wide number of its first pattern */
     const char *file;                  /* points into intent_set.files */
     int line;                          /* line of the [name] header */
     size_t order;                      /* load order, the last tie-break */
@@ -55,7 +58,24 @@ struct intent_set {
     char **files;                      /* owned display names of loaded files */
     size_t nfiles, filecap;
     uint32_t max_groups;               /* largest ngroups of any pattern */
+    char **labels;                     /* owned: distinct labels in load order */
+    size_t nlabels;
+    uint32_t npatterns;                /* all patterns of all intents */
+    /* Learned weights, one model per role (NULL: no training data for
+     * that role, and the patterns decide as they did before). */
+    struct intent_model *model[2];
+    size_t ntrain[2];                  /* examples each model was trained on */
+    double confirm_below;              /* below: ask a deputy before acting */
+    double review_below;               /* below: flag a resident's case for review */
+    double cost;                       /* LIBLINEAR's C */
+    double pattern_value;              /* feature value of a matching pattern */
 };
+
+/* Defaults of intents/model.conf. */
+#define INTENT_DEFAULT_CONFIRM_BELOW 0.6
+#define INTENT_DEFAULT_REVIEW_BELOW 0.5
+#define INTENT_DEFAULT_COST 4.0
+#define INTENT_DEFAULT_PATTERN_VALUE 1.0
 
 /* Parses one file and appends its intents to `s`.  `display` is the name
  * used in diagnostics.  Every problem goes to `d`; returns the number of
@@ -64,6 +84,18 @@ int intents_parse_file(struct intent_set *s, const char *path, const char *displ
                        struct diag *d);
 
 void intents_free_intent(struct intent *it);
+
+/* Reads intents/model.conf and intents/train/NAME.tsv of `dir` and trains
+ * the set's models.  Every problem goes to `d` as "file:line: message";
+ * returns the number of problems (the set is then not to be used). */
+int intents_learn(struct intent_set *s, const char *dir, struct diag *d);
+
+struct model_features;
+/* Normalises `text` and gathers the model's evidence for `role` (its
+ * n-grams and the patterns that match) into matcher scratch, returned in
+ * `*out`.  -1 if the text is not valid UTF-8 or memory ran out. */
+int intents_evidence(const struct intent_set *s, struct intent_matcher *m, const char *text,
+                     size_t len, enum intent_role role, struct model_features **out);
 
 /* True if any pattern of `it` matches the already normalised `text`. */
 bool intents_intent_matches(const struct intent *it, struct intent_matcher *m, const char *text);

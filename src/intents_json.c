@@ -28,6 +28,15 @@ json_t *intent_result_json(const char *text, size_t len, const char *normalized,
         json_object_set_new(o, "label", r->label ? json_string(r->label) : json_null());
         json_object_set_new(o, "title", r->title ? json_string(r->title) : json_null());
         json_object_set_new(o, "priority", json_integer(r->priority));
+        json_object_set_new(o, "confidence", json_real(r->confidence));
+        json_object_set_new(o, "rule", json_boolean(r->by_rule));
+        json_object_set_new(o, "certain", json_boolean(r->certain));
+        json_object_set_new(o, "review", json_boolean(r->review));
+        json_t *alts = json_array();
+        for (size_t i = 0; i < r->nalts; i++)
+            json_array_append_new(alts, json_pack("{s:s,s:f}", "label", r->alts[i].label, "p",
+                                                  r->alts[i].p));
+        json_object_set_new(o, "top", alts);
         json_t *slots = json_object();
         for (size_t i = 0; i < r->nslots; i++)
             json_object_set_new(slots, r->slots[i].name, json_string(r->slots[i].value));

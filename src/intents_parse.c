@@ -24,7 +24,7 @@ struct parser {
     struct diag *d;
     int errors;
     struct intent *cur;       /* block being filled, or NULL */
-    bool seen_kind, seen_label, seen_priority, seen_title;
+    bool seen_kind, seen_label, seen_priority, seen_title, seen_rule;
     bool skipping;            /* inside a block whose header was rejected */
     char *gate_src;           /* owned: "(?:p1)|(?:p2)..." of the current block */
     bool gate_lost;           /* a pattern is missing from gate_src (out of memory) */
@@ -240,7 +240,7 @@ static void start_block(struct parser *p, char *line, int lineno)
     s->n++;
     p->cur = it;
     p->skipping = false;
-    p->seen_kind = p->seen_label = p->seen_priority = p->seen_title = false;
+    p->seen_kind = p->seen_label = p->seen_priority = p->seen_title = p->seen_rule = false;
 }
 
 static int add_text(struct intent_text **arr, size_t *n, size_t *cap, const char *text, int line)
@@ -446,6 +446,15 @@ static void key_value(struct parser *p, char *line, int lineno)
             return;
         if (!parse_int(value, &it->priority))
             PERR(p, lineno, "bad priority \"%s\" (an integer)", value);
+    } else if (strcmp(key, "rule") == 0) {
+        if (!set_once(p, &p->seen_rule, key, lineno))
+            return;
+        if (strcmp(value, "yes") == 0)
+            it->rule = true;
+        else if (strcmp(value, "no") == 0)
+            it->rule = false;
+        else
+            PERR(p, lineno, "bad rule \"%s\" (yes or no)", value);
     } else if (strcmp(key, "needs") == 0) {
         set_needs(p, value, lineno);
     } else if (strcmp(key, "example") == 0) {

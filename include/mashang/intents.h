@@ -87,12 +87,53 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m,
                  struct intent_result *out);
 const char *intent_matcher_normalized(const struct intent_matcher *m);
 
+/* Whether `label` is one a sender of `role` can be understood as: a
+ * resident never gives commands; a deputy gives commands, greets or
+ * thanks.  The models are trained and the patterns run accordingly. */
+bool intent_label_for_role(const char *label, enum intent_role role);
+
 /* Slot value by name, or NULL. */
 const char *intent_slot(const struct intent_result *r, const char *name);
 
 /* Runs every example/counter of the set; each failure is reported in `d`
  * as "file:line: message".  Returns the number of failures. */
 int intent_set_check(const struct intent_set *s, struct intent_matcher *m, struct diag *d);
+
+/* Cross-validation of the model of `role` on the training files of `dir`
+ * (the set's own directory): the examples are split into `folds` parts by
+ * a fixed shuffle; for each part a model trained on the others decides
+ * (rules included, exactly as in service) and `fn` gets the gold label and
+ * the result.  The set's own model is restored.  -1 with `d` on error. */
+typedef void (*intent_cv_fn)(const char *gold, const char *predicted,
+                             const struct intent_result *r, const char *text, void *arg);
+int intent_set_cross_validate(struct intent_set *s, const char *dir, enum intent_role role,
+                              int folds, intent_cv_fn fn, void *arg, struct diag *d);
+
+/* Why a result came out as it did, for `mashangctl intents test --explain`:
+ * the patterns that matched (with the weight the model gives each toward
+ * the chosen label) and the n-grams that weighed most toward it. */
+struct intent_reason {
+    char what[160];        /* "file:line [intent]" or the n-gram */
+    double weight;         /* toward the result's label; 0 when a rule decided */
+};
+#define INTENT_MAX_REASONS 8
+struct intent_explanation {
+    size_t npatterns, ngrams;
+    struct intent_reason patterns[INTENT_MAX_REASONS];
+    struct intent_reason grams[INTENT_MAX_REASONS];
+};
+int intent_explain(const struct intent_set *s, struct intent_matcher *m, const char *text,
+                   size_t len, enum intent_role role, const struct intent_result *r,
+                   struct intent_explanation *out);
+
+/* What a set learned: examples, labels and bytes of each role's model
+ * (zeros when that role has no training data), and the thresholds. */
+struct intent_model_info {
+    size_t examples, classes, ngrams, bytes;
+};
+void intent_set_model_info(const struct intent_set *s, enum intent_role role,
+                           struct intent_model_info *out);
+double intent_set_confirm_below(const struct intent_set *s);
 
 /* Number of example and counter lines in the set (for summaries). */
 void intent_set_counts(const struct intent_set *s, size_t *nexamples, size_t *ncounters);

@@ -239,18 +239,21 @@ static void residents_never_see_commands(void **state)
     assert_string_equal(intent_slot(&r, "case"), "m1024");
 }
 
-static void deputies_get_commands_first_then_resident_intents(void **state)
+static void deputies_get_commands_greetings_and_thanks(void **state)
 {
     struct intent_result r;
-    /* progress (command, 90) beats status (chat, 80) and would even if
-     * the chat intent had the higher priority */
+    /* a deputy asking about a case gives a command: residents' status
+     * intent is not even run for a deputy */
     match(state, "M1024 怎么样了", ROLE_DEPUTY, &r);
     assert_string_equal(r.label, "cmd.progress");
-    assert_string_equal(r.candidates[1].label, "chat.status");
-    /* no command matches: a deputy is a resident like anyone else */
+    assert_int_equal(r.ncandidates, 1);
+    /* no command matches: a deputy may still thank like anyone */
     match(state, "谢谢代表", ROLE_DEPUTY, &r);
     assert_string_equal(r.label, "chat.thanks");
     assert_int_equal(r.kind, INTENT_CHAT);
+    assert_true(intent_label_for_role("chat.greeting", ROLE_DEPUTY));
+    assert_false(intent_label_for_role("chat.status", ROLE_DEPUTY));
+    assert_false(intent_label_for_role("cmd.accept", ROLE_RESIDENT));
 }
 
 static void nothing_matched_falls_back(void **state)
@@ -344,7 +347,7 @@ int main(void)
         cmocka_unit_test(capture_lines_fill_slots_without_matching),
         cmocka_unit_test(slots_are_trimmed_and_cut_on_utf8_boundary),
         cmocka_unit_test(residents_never_see_commands),
-        cmocka_unit_test(deputies_get_commands_first_then_resident_intents),
+        cmocka_unit_test(deputies_get_commands_greetings_and_thanks),
         cmocka_unit_test(nothing_matched_falls_back),
         cmocka_unit_test(invalid_utf8_is_refused),
         cmocka_unit_test(check_passes_on_good_set),

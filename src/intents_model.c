@@ -1,0 +1,548 @@
+/* Learned weights: character n-gram and pattern features, LIBLINEAR
+ * logistic regression (see intents_model.h and docs/intents.md).
+ *
+ * N-grams are identified by a 64-bit hash of their code points; the
+ * vocabulary maps the hashes seen in training to feature numbers, so the
+ * weight matrix is as wide as what training saw, not a hash space. */
+#include "intents_model.h"
+
+#include <linear.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Placeholders of the folded text: below every real character. */
+enum { CP_BEGIN = 1, CP_END = 2, CP_CASE = 3, CP_DEPUTY = 4, CP_DIGIT = 5 };
+#define MAX_GRAM 3
+
+struct intent_model {
+    struct model *lm;           /* owned (LIBLINEAR) */
+    uint64_t *keys;             /* owned vocabulary: open addressing, 0 = empty */
+    uint32_t *vals;             /* feature number (1-based) of keys[i] */
+    size_t mask;
+    size_t nvocab;
+    size_t npatterns;
+    double pattern_value;       /* as trained; predictions use the same */
+};
+
+/* ---- folding and n-grams ------------------------------------------------ */
+
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (n > len || n == 1) {
+        *cp = 0xFFFD;          /* the normaliser only hands over valid UTF-8 */
+        return 1;
+    }
+    uint32_t v = c & (0xFF >> (n + 1));
+    for (size_t i = 1; i < n; i++)
+        v = (v << 6) | (s[i] & 0x3F);
+    *cp = v;
+    return n;
+}
+
+static bool is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
+static bool is_alnum(uint32_t c) { return is_digit(c) || (c >= 'a' && c <= 'z'); }
+
+static size_t digits_at(const uint32_t *cp, size_t i, size_t n)
+{
+    size_t k = i;
+    while (k < n && is_digit(cp[k]))
+        k++;
+    return k - i;
+}
+
+/* Decodes `text` into f->cp with the placeholders: a case id (m1024,
+ * 1024: three or more digits) becomes one CP_CASE, a deputy id (d0007)
+ * one CP_DEPUTY, any other digit CP_DIGIT; the text is framed by
+ * CP_BEGIN and CP_END.  Returns the number of code points or -1. */
+static long fold(struct model_features *f, const char *text, size_t len)
+{
+    if (len + 2 > f->cpcap) {
+        uint32_t *p = realloc(f->cp, (len + 2) * sizeof(*p));
+        if (!p)
+            return -1;
+        f->cp = p;
+        f->cpcap = len + 2;
+    }
+    /* Decode first (never more code points than bytes), then fold in place. */
+    uint32_t *raw = f->cp + 1;
+    size_t n = 0;
+    for (size_t i = 0; i < len;)
+        i += utf8_decode((const unsigned char *)text + i, len - i, &raw[n++]);
+    size_t out = 1;
+    f->cp[0] = CP_BEGIN;
+    for (size_t i = 0; i < n;) {
+        uint32_t c = raw[i];
+        bool boundary = i == 0 || !is_alnum(raw[i - 1]);
+        if ((c == 'm' || c == 'd') && boundary && digits_at(raw, i + 1, n) >= 3) {
+            size_t k = digits_at(raw, i + 1, n);
+            f->cp[out++] = c == 'm' ? CP_CASE : CP_DEPUTY;
+            i += 1 + k;
+        } else if (is_digit(c)) {
+            size_t k = digits_at(raw, i, n);
+            if (k >= 3) {
+                f->cp[out++] = CP_CASE;
+            } else {
+                for (size_t j = 0; j < k; j++)
+                    f->cp[out++] = CP_DIGIT;
+            }
+            i += k;
+        } else {
+            f->cp[out++] = c;
+            i++;
+        }
+    }
+    f->cp[out++] = CP_END;
+    return (long)out;
+}
+
+static uint64_t gram_hash(const uint32_t *cp, size_t k)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)k;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t c = cp[i];
+        for (int b = 0; b < 4; b++) {
+            h ^= (c >> (8 * b)) & 0xFF;
+            h *= 1099511628211ULL;
+        }
+    }
+    return h ? h : 1; /* 0 marks an empty vocabulary slot */
+}
+
+/* A lone begin or end mark says nothing. */
+static bool gram_wanted(const uint32_t *cp, size_t k)
+{
+    return !(k == 1 && (cp[0] == CP_BEGIN || cp[0] == CP_END));
+}
+
+static int push_hash(struct model_features *f, uint64_t h)
+{
+    if (f->nhash == f->hcap) {
+        size_t cap = f->hcap ? f->hcap * 2 : 256;
+        uint64_t *a = realloc(f->hash, cap * sizeof(*a));
+        if (!a)
+            return -1;
+        f->hash = a;
+        double *c = realloc(f->count, cap * sizeof(*c));
+        if (!c)
+            return -1;
+        f->count = c;
+        f->hcap = cap;
+    }
+    f->hash[f->nhash] = h;
+    f->count[f->nhash] = 1;
+    f->nhash++;
+    return 0;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts the hashes and merges repeats into counts. */
+static void merge(struct model_features *f)
+{
+    if (f->nhash == 0)
+        return;
+    qsort(f->hash, f->nhash, sizeof(*f->hash), u64_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < f->nhash; i++) {
+        if (out > 0 && f->hash[out - 1] == f->hash[i]) {
+            f->count[out - 1] += 1;
+        } else {
+            f->hash[out] = f->hash[i];
+            f->count[out] = 1;
+            out++;
+        }
+    }
+    f->nhash = out;
+}
+
+int model_features_text(struct model_features *f, const char *text, size_t len)
+{
+    f->nhash = 0;
+    f->npattern = 0;
+    long n = fold(f, text, len);
+    if (n < 0)
+        return -1;
+    for (long i = 0; i < n; i++)
+        for (size_t k = 1; k <= MAX_GRAM && i + (long)k <= n; k++)
+            if (gram_wanted(f->cp + i, k) && push_hash(f, gram_hash(f->cp + i, k)) < 0)
+                return -1;
+    merge(f);
+    return 0;
+}
+
+int model_features_add_pattern(struct model_features *f, uint32_t pattern)
+{
+    if (f->npattern == f->pcap) {
+        size_t cap = f->pcap ? f->pcap * 2 : 32;
+        uint32_t *a = realloc(f->pattern, cap * sizeof(*a));
+        if (!a)
+            return -1;
+        f->pattern = a;
+        f->pcap = cap;
+    }
+    f->pattern[f->npattern++] = pattern;
+    return 0;
+}
+
+void model_features_free(struct model_features *f)
+{
+    if (!f)
+        return;
+    free(f->hash);
+    free(f->count);
+    free(f->pattern);
+    free(f->cp);
+    free(f->nodes);
+    free(f->prob);
+    memset(f, 0, sizeof(*f));
+}
+
+static size_t put_cp(char *out, uint32_t c)
+{
+    static const char marks[] = { '?', '^', '$', '#', '@', '0' };
+    if (c <= CP_DIGIT) {
+        out[0] = marks[c];
+        return 1;
+    }
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | (c >> 12));
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (c >> 18));
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+void model_ngrams_each(const char *text, size_t len,
+                       void (*fn)(const char *gram, uint64_t hash, void *arg), void *arg)
+{
+    struct model_features f = { 0 };
+    long n = fold(&f, text, len);
+    for (long i = 0; i < n; i++) {
+        for (size_t k = 1; k <= MAX_GRAM && i + (long)k <= n; k++) {
+            if (!gram_wanted(f.cp + i, k))
+                continue;
+            char buf[4 * MAX_GRAM + 1];
+            size_t bl = 0;
+            for (size_t j = 0; j < k; j++)
+                bl += put_cp(buf + bl, f.cp[i + j]);
+            buf[bl] = '\0';
+            fn(buf, gram_hash(f.cp + i, k), arg);
+        }
+    }
+    model_features_free(&f);
+}
+
+/* ---- examples ----------------------------------------------------------- */
+
+int model_example_set(struct model_example *ex, int cls, struct model_features *f)
+{
+    memset(ex, 0, sizeof(*ex));
+    ex->cls = cls;
+    ex->nhash = f->nhash;
+    ex->npattern = f->npattern;
+    ex->hash = malloc((f->nhash ? f->nhash : 1) * sizeof(*ex->hash));
+    ex->count = malloc((f->nhash ? f->nhash : 1) * sizeof(*ex->count));
+    ex->pattern = malloc((f->npattern ? f->npattern : 1) * sizeof(*ex->pattern));
+    if (!ex->hash || !ex->count || !ex->pattern) {
+        model_example_free(ex);
+        return -1;
+    }
+    memcpy(ex->hash, f->hash, f->nhash * sizeof(*ex->hash));
+    memcpy(ex->count, f->count, f->nhash * sizeof(*ex->count));
+    memcpy(ex->pattern, f->pattern, f->npattern * sizeof(*ex->pattern));
+    return 0;
+}
+
+void model_example_free(struct model_example *ex)
+{
+    free(ex->hash);
+    free(ex->count);
+    free(ex->pattern);
+    memset(ex, 0, sizeof(*ex));
+}
+
+/* ---- vocabulary --------------------------------------------------------- */
+
+static size_t slot_of(const struct intent_model *m, uint64_t h)
+{
+    size_t i = (size_t)(h ^ (h >> 29)) & m->mask;
+    while (m->keys[i] && m->keys[i] != h)
+        i = (i + 1) & m->mask;
+    return i;
+}
+
+static uint32_t vocab_find(const struct intent_model *m, uint64_t h)
+{
+    if (!m->keys)
+        return 0;
+    size_t i = slot_of(m, h);
+    return m->keys[i] ? m->vals[i] : 0;
+}
+
+/* Numbers every distinct hash of the used examples in first-seen order,
+ * so a given training set always gives the same feature numbers. */
+static int vocab_build(struct intent_model *m, const struct model_example *ex, size_t n,
+                       const bool *use)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!use || use[i])
+            total += ex[i].nhash;
+    size_t cap = 64;
+    while (cap < total * 2)
+        cap *= 2;
+    m->keys = calloc(cap, sizeof(*m->keys));
+    m->vals = calloc(cap, sizeof(*m->vals));
+    if (!m->keys || !m->vals)
+        return -1;
+    m->mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        for (size_t k = 0; k < ex[i].nhash; k++) {
+            size_t s = slot_of(m, ex[i].hash[k]);
+            if (!m->keys[s]) {
+                m->keys[s] = ex[i].hash[k];
+                m->vals[s] = (uint32_t)++m->nvocab;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- instances ---------------------------------------------------------- */
+
+static int node_cmp(const void *a, const void *b)
+{
+    const struct feature_node *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Writes the instance of one text into `out` (room for nhash + npattern +
+ * 2 nodes): known n-grams as L2-normalised counts, matching patterns,
+ * the bias, the terminator.  Returns the number of nodes written. */
+static size_t instance(const struct intent_model *m, const uint64_t *hash, const double *count,
+                       size_t nhash, const uint32_t *pattern, size_t npattern,
+                       double pattern_value, double bias, struct feature_node *out)
+{
+    double norm = 0;
+    for (size_t i = 0; i < nhash; i++)
+        norm += count[i] * count[i];
+    norm = norm > 0 ? sqrt(norm) : 1;
+    size_t n = 0;
+    for (size_t i = 0; i < nhash; i++) {
+        uint32_t idx = vocab_find(m, hash[i]);
+        if (idx)
+            out[n++] = (struct feature_node){ .index = (int)idx, .value = count[i] / norm };
+    }
+    size_t ngrams = n;
+    for (size_t i = 0; i < npattern; i++) {
+        if (pattern[i] >= m->npatterns)
+            continue;
+        int idx = (int)(m->nvocab + 1 + pattern[i]);
+        bool dup = false;
+        for (size_t k = ngrams; k < n; k++)
+            dup = dup || out[k].index == idx;
+        if (!dup)
+            out[n++] = (struct feature_node){ .index = idx, .value = pattern_value };
+    }
+    qsort(out, n, sizeof(*out), node_cmp);
+    if (bias >= 0)
+        out[n++] = (struct feature_node){ .index = (int)(m->nvocab + m->npatterns + 1),
+                                          .value = bias };
+    out[n] = (struct feature_node){ .index = -1, .value = 0 };
+    return n;
+}
+
+static void quiet(const char *s) { (void)s; }
+
+struct intent_model *model_train(const struct model_example *ex, size_t n, const bool *use,
+                                 size_t npatterns, const struct model_params *params,
+                                 char *err, size_t errsz)
+{
+    struct intent_model *m = calloc(1, sizeof(*m));
+    struct problem prob = { .bias = 1 };
+    struct feature_node *pool = NULL;
+    const char *why = "out of memory";
+    if (!m)
+        goto fail;
+    m->npatterns = npatterns;
+    m->pattern_value = params->pattern_value;
+    if (vocab_build(m, ex, n, use) < 0)
+        goto fail;
+    size_t l = 0, nodes = 0;
+    int first_cls = 0;
+    bool classes = false;
+    for (size_t i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        l++;
+        nodes += ex[i].nhash + ex[i].npattern + 2;
+        if (!first_cls)
+            first_cls = ex[i].cls;
+        else if (ex[i].cls != first_cls)
+            classes = true;
+    }
+    if (!classes) {
+        why = "training needs examples of at least two labels";
+        goto fail;
+    }
+    prob.l = (int)l;
+    prob.n = (int)(m->nvocab + npatterns + 1);
+    prob.y = malloc(l * sizeof(*prob.y));
+    prob.x = malloc(l * sizeof(*prob.x));
+    pool = malloc(nodes * sizeof(*pool));
+    if (!prob.y || !prob.x || !pool)
+        goto fail;
+    size_t at = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        prob.y[k] = ex[i].cls;
+        prob.x[k] = pool + at;
+        at += instance(m, ex[i].hash, ex[i].count, ex[i].nhash, ex[i].pattern, ex[i].npattern,
+                       params->pattern_value, prob.bias, pool + at) + 1;
+        k++;
+    }
+    struct parameter param = { .solver_type = L2R_LR, .eps = 0.01, .C = params->cost };
+    const char *bad = check_parameter(&prob, &param);
+    if (bad) {
+        why = bad;
+        goto fail;
+    }
+    set_print_string_function(quiet);
+    m->lm = train(&prob, &param);
+    if (!m->lm)
+        goto fail;
+    /* The model keeps a copy of nothing it was trained on. */
+    free(pool);
+    free(prob.x);
+    free(prob.y);
+    return m;
+fail:
+    snprintf(err, errsz, "%s", why);
+    free(pool);
+    free(prob.x);
+    free(prob.y);
+    model_free(m);
+    return NULL;
+}
+
+void model_free(struct intent_model *m)
+{
+    if (!m)
+        return;
+    if (m->lm)
+        free_and_destroy_model(&m->lm);
+    free(m->keys);
+    free(m->vals);
+    free(m);
+}
+
+size_t model_classes(const struct intent_model *m)
+{
+    return m ? (size_t)m->lm->nr_class : 0;
+}
+
+size_t model_vocabulary(const struct intent_model *m)
+{
+    return m ? m->nvocab : 0;
+}
+
+size_t model_bytes(const struct intent_model *m)
+{
+    if (!m)
+        return 0;
+    size_t cols = m->lm->nr_class == 2 ? 1 : (size_t)m->lm->nr_class;
+    size_t weights = (size_t)(m->lm->nr_feature + 1) * cols * sizeof(double);
+    return sizeof(*m) + weights + (m->mask + 1) * (sizeof(*m->keys) + sizeof(*m->vals));
+}
+
+/* ---- prediction --------------------------------------------------------- */
+
+int model_predict(const struct intent_model *m, struct model_features *f, const int **cls,
+                  const double **prob)
+{
+    size_t need = f->nhash + f->npattern + 2;
+    if (need > f->ncap) {
+        void *p = realloc(f->nodes, need * 2 * sizeof(struct feature_node));
+        if (!p)
+            return -1;
+        f->nodes = p;
+        f->ncap = need * 2;
+    }
+    size_t k = (size_t)m->lm->nr_class;
+    if (k > f->probcap) {
+        double *p = realloc(f->prob, k * sizeof(*p));
+        if (!p)
+            return -1;
+        f->prob = p;
+        f->probcap = k;
+    }
+    struct feature_node *x = f->nodes;
+    instance(m, f->hash, f->count, f->nhash, f->pattern, f->npattern, m->pattern_value, m->lm->bias,
+             x);
+    predict_probability(m->lm, x, f->prob);
+    *cls = m->lm->label;
+    *prob = f->prob;
+    return (int)k;
+}
+
+static int class_index(const struct intent_model *m, int cls)
+{
+    for (int i = 0; i < m->lm->nr_class; i++)
+        if (m->lm->label[i] == cls)
+            return i;
+    return -1;
+}
+
+double model_ngram_weight(const struct intent_model *m, const struct model_features *f,
+                          uint64_t hash, int cls)
+{
+    int ci = class_index(m, cls);
+    uint32_t idx = vocab_find(m, hash);
+    if (ci < 0 || !idx)
+        return 0;
+    double norm = 0, count = 0;
+    for (size_t i = 0; i < f->nhash; i++) {
+        norm += f->count[i] * f->count[i];
+        if (f->hash[i] == hash)
+            count = f->count[i];
+    }
+    norm = norm > 0 ? sqrt(norm) : 1;
+    return get_decfun_coef(m->lm, (int)idx, ci) * count / norm;
+}
+
+double model_pattern_weight(const struct intent_model *m, uint32_t pattern, int cls)
+{
+    int ci = class_index(m, cls);
+    if (ci < 0 || pattern >= m->npatterns)
+        return 0;
+    return get_decfun_coef(m->lm, (int)(m->nvocab + 1 + pattern), ci);
+}
