@@ -78,9 +78,20 @@ unit-valgrind: $(UNIT_BIN)
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
 
+# Floors for `make test`: dev accuracy (percent) of the shipped intents,
+# set a little under a real run so that a change that makes understanding
+# worse fails.  `make eval` prints the whole picture.
+EVAL_MIN_RESIDENT ?= 90
+EVAL_MIN_DEPUTY   ?= 95
+DEV_CORPUS ?= tests/corpus/dev.tsv
+
 check: $(BUILD)/mashangctl $(BUILD)/mashangd
 	$(BUILD)/mashangctl intents check intents
 	$(BUILD)/mashangd -c config/mashang.json --check
+	@$(BUILD)/mashangctl intents eval $(DEV_CORPUS) --dir intents --folds 0 \
+	    --min-resident $(EVAL_MIN_RESIDENT) --min-deputy $(EVAL_MIN_DEPUTY) \
+	    > $(BUILD)/eval.txt 2>&1; rc=$$?; sed -n '/^summary:/,$$p' $(BUILD)/eval.txt; \
+	    [ $$rc = 0 ] || { grep FAIL $(BUILD)/eval.txt; exit 1; }
 
 e2e: all
 	@/usr/bin/python3 tests/e2e/run.py $(E2E)
@@ -89,8 +100,10 @@ e2e: all
 faults: all
 	@/usr/bin/python3 tests/e2e/run.py faults
 
+# Accuracy on the evaluation corpus (never trained on) and 5-fold
+# cross-validation on intents/train/, for residents and deputies.
 eval: $(BUILD)/mashangctl
-	$(BUILD)/mashangctl intents eval $(or $(CORPUS),../shared/corpus/dev.tsv)
+	$(BUILD)/mashangctl intents eval $(or $(CORPUS),$(DEV_CORPUS)) --dir intents $(EVAL_FLAGS)
 
 # ---- fuzzing and benchmarks -------------------------------------------------
 # libFuzzer targets in tests/fuzz/ (clang); `fuzz` runs each for FUZZ_SECONDS,

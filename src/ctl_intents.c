@@ -371,6 +371,12 @@ static int cmd_bench(int argc, char **argv)
     qsort(us, k, sizeof(*us), double_cmp);
     printf("intents bench: %s: %zu messages x %zu rounds, %zu intents\n", o.arg, c.n, rounds,
            intent_set_size(s));
+    struct intent_model_info res, dep;
+    intent_set_model_info(s, ROLE_RESIDENT, &res);
+    intent_set_model_info(s, ROLE_DEPUTY, &dep);
+    printf("models: residents %.1f MB (%zu labels), deputies %.1f MB (%zu labels)\n",
+           (double)res.bytes / 1048576.0, res.classes, (double)dep.bytes / 1048576.0,
+           dep.classes);
     printf("median %.1f us, p99 %.1f us, max %.1f us, %.0f messages/s\n", us[k / 2],
            us[(size_t)((double)k * 0.99)], us[k - 1], (double)k / (total / 1e6));
     free(us);

@@ -9,6 +9,7 @@
 #include "mashang/diag.h"
 #include "mashang/intents.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@ struct tally {
     int total, right;
     int certain, certain_right;    /* acted on without asking (deputies) */
     int review, review_right;      /* flagged for review (residents' concerns) */
+    double *conf;                  /* per decision: confidence (rules: 1) */
+    bool *ok;                      /* per decision: right */
+    size_t nconf, confcap;
     bool oom;
 };
 
@@ -46,6 +50,8 @@ static void tally_free(struct tally *t)
     }
     free(t->ls);
     free(t->cf);
+    free(t->conf);
+    free(t->ok);
     memset(t, 0, sizeof(*t));
 }
 
@@ -112,6 +118,22 @@ static void tally_add(struct tally *t, const char *gold, const struct intent_res
         t->review++;
         t->review_right += ok;
     }
+    if (t->nconf == t->confcap) {
+        size_t cap = t->confcap ? t->confcap * 2 : 256;
+        double *c = realloc(t->conf, cap * sizeof(*c));
+        bool *o = c ? realloc(t->ok, cap * sizeof(*o)) : NULL;
+        if (c)
+            t->conf = c;
+        if (o)
+            t->ok = o;
+        if (!c || !o) {
+            t->oom = true;
+            return;
+        }
+        t->confcap = cap;
+    }
+    t->conf[t->nconf] = r ? r->confidence : 0;
+    t->ok[t->nconf++] = ok;
     struct label_stats *g = stats_for(t, gold);
     struct label_stats *p = stats_for(t, pred);
     if (!g || !p) {
@@ -159,6 +181,26 @@ static void tally_print(struct tally *t, const char *title, enum intent_role rol
         printf("flagged for review: %d/%d, of which right %.1f%%; unflagged right %.1f%%\n",
                t->review, t->total, pct(t->review_right, t->review),
                pct(t->right - t->review_right, t->total - t->review));
+    /* What a threshold would do: how many decisions reach it, and how
+     * many of those are right (the basis for confirm_below and
+     * review_below in model.conf). */
+    printf("threshold   at or above   right there   below   right there\n");
+    for (int k = 3; k <= 9; k++) {
+        double th = k / 10.0;
+        int above = 0, above_ok = 0, below = 0, below_ok = 0;
+        for (size_t i = 0; i < t->nconf; i++) {
+            if (t->conf[i] >= th) {
+                above++;
+                above_ok += t->ok[i];
+            } else {
+                below++;
+                below_ok += t->ok[i];
+            }
+        }
+        printf("  %.1f       %5.1f%%        %5.1f%%      %5.1f%%  %5.1f%%\n", th,
+               pct(above, t->total), pct(above_ok, above), pct(below, t->total),
+               pct(below_ok, below));
+    }
     qsort(t->ls, t->nls, sizeof(*t->ls), label_cmp);
     printf("%-16s %9s %9s %9s %8s\n", "label", "precision", "recall", "f1", "support");
     for (size_t i = 0; i < t->nls; i++) {
@@ -177,12 +219,7 @@ static void tally_print(struct tally *t, const char *title, enum intent_role rol
         printf("  (none)\n");
 }
 
-/* ---- dev corpus --------------------------------------------------------- */
-
-struct dev_line {
-    char *label, *text;
-    int line;
-};
+/* ---- training texts (a dev line must never be one) ---------------------- */
 
 static void chomp(char *line, ssize_t *len)
 {
@@ -190,11 +227,100 @@ static void chomp(char *line, ssize_t *len)
         line[--*len] = '\0';
 }
 
+
+struct texts {
+    char **v;
+    size_t n, cap;
+};
+
+static void texts_free(struct texts *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->v[i]);
+    free(t->v);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int texts_add_file(const char *path, struct texts *t)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+        chomp(line, &len);
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        if (t->n == t->cap) {
+            size_t nc = t->cap ? t->cap * 2 : 1024;
+            char **a = realloc(t->v, nc * sizeof(*a));
+            if (!a) {
+                rc = -1;
+                break;
+            }
+            t->v = a;
+            t->cap = nc;
+        }
+        if (!(t->v[t->n] = strdup(tab + 1)))
+            rc = -1;
+        else
+            t->n++;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* Reads the text of every line of DIR/train/NAME.tsv, sorted. */
+static int texts_load(const char *dir, struct texts *t)
+{
+    char tdir[4096];
+    snprintf(tdir, sizeof(tdir), "%s/train", dir);
+    DIR *dh = opendir(tdir);
+    if (!dh)
+        return 0; /* no training data: nothing can leak */
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(dh))) {
+        size_t n = strlen(e->d_name);
+        if (e->d_name[0] == '.' || n < 5 || strcmp(e->d_name + n - 4, ".tsv") != 0)
+            continue;
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", tdir, e->d_name);
+        rc = texts_add_file(path, t);
+    }
+    closedir(dh);
+    if (t->n)
+        qsort(t->v, t->n, sizeof(*t->v), str_cmp);
+    return rc;
+}
+
+static bool texts_has(const struct texts *t, const char *text)
+{
+    return t->n && bsearch(&text, t->v, t->n, sizeof(*t->v), str_cmp) != NULL;
+}
+
+/* ---- dev corpus --------------------------------------------------------- */
+
+struct dev_line {
+    char *label, *text;
+    int line;
+};
+
+
 /* Classifies every `label<TAB>text` line of `path`: cmd.* lines as sent by
  * a deputy, the others by a resident.  Misclassified lines are printed
  * when `show` is set. */
 static int eval_dev(const struct intent_set *s, struct intent_matcher *m, const char *path,
-                    struct tally *t, bool show)
+                    const struct texts *train, int *leaked, struct tally *t, bool show)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -217,6 +343,10 @@ static int eval_dev(const struct intent_set *s, struct intent_matcher *m, const 
         }
         *tab = '\0';
         const char *gold = line, *text = tab + 1;
+        if (texts_has(train, text)) {
+            printf("  %s:%d: also a training line: %s\n", path, lineno, text);
+            ++*leaked;
+        }
         enum intent_role role = strncmp(gold, "cmd.", 4) == 0 ? ROLE_DEPUTY : ROLE_RESIDENT;
         struct intent_result r;
         bool ok = intent_match(s, m, text, strlen(text), role, &r) == 0;
@@ -313,12 +443,20 @@ int ctl_intents_eval(int argc, char **argv)
                mi.examples, mi.classes, mi.ngrams, (double)mi.bytes / 1048576.0);
     }
     struct tally dev[2] = { 0 }, cv[2] = { 0 };
-    int rc = 0;
+    struct texts train = { 0 };
+    int rc = 0, leaked = 0;
     if (o.dev) {
+        if (texts_load(o.dir, &train) < 0)
+            rc = 1;
         if (o.misses)
             printf("\nmisclassified in %s (gold -> predicted (confidence)):\n", o.dev);
-        if (eval_dev(s, m, o.dev, dev, o.misses) < 0)
+        if (rc == 0 && eval_dev(s, m, o.dev, &train, &leaked, dev, o.misses) < 0)
             rc = 1;
+        if (leaked) {
+            printf("FAIL: %d line%s of %s also in %s/train: the evaluation would not be "
+                   "honest\n", leaked, leaked == 1 ? "" : "s", o.dev, o.dir);
+            rc = 1;
+        }
         for (int role = 0; role < 2 && rc == 0; role++) {
             char title[512];
             snprintf(title, sizeof(title), "%s: %s", who[role], o.dev);
@@ -364,6 +502,7 @@ int ctl_intents_eval(int argc, char **argv)
         tally_free(&dev[role]);
         tally_free(&cv[role]);
     }
+    texts_free(&train);
     intent_matcher_free(m);
     intent_set_free(s);
     return rc;

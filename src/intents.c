@@ -435,7 +435,7 @@ int intents_evidence(const struct intent_set *s, struct intent_matcher *m, const
 {
     size_t nlen;
     const char *norm = normalize_for(m, s, text, len, &nlen);
-    if (!norm || model_features_text(&m->feat, norm, nlen) < 0)
+    if (!norm || model_features_text(&m->feat, norm, nlen, text, len) < 0)
         return -1;
     scan(s, m, norm, nlen, role, &m->feat);
     *out = &m->feat;
@@ -504,7 +504,7 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
     if (!norm)
         return -1;
     const struct intent_model *model = s->model[role];
-    if (model && model_features_text(&m->feat, norm, nlen) < 0)
+    if (model && model_features_text(&m->feat, norm, nlen, text, len) < 0)
         return -1;
     size_t nc = scan(s, m, norm, nlen, role, model ? &m->feat : NULL);
 

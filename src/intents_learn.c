@@ -332,6 +332,7 @@ int intents_learn(struct intent_set *s, const char *dir, struct diag *d)
         errors += read_examples(s, dir, (enum intent_role)role, &l, false, d);
         if (!errors && l.n > 0)
             errors += check_coverage(s, &l, (enum intent_role)role, d);
+        double read_ms = elapsed_ms(&t0);
         if (!errors && l.n > 0) {
             char err[256];
             s->model[role] = model_train(l.ex, l.n, NULL, s->npatterns, &params, err, sizeof(err));
@@ -341,9 +342,10 @@ int intents_learn(struct intent_set *s, const char *dir, struct diag *d)
             } else {
                 s->ntrain[role] = l.n;
                 log_info("intents_model", "role=%s examples=%zu classes=%zu ngrams=%zu patterns=%u "
-                         "bytes=%zu ms=%.0f", role_name((enum intent_role)role), l.n,
-                         model_classes(s->model[role]), model_vocabulary(s->model[role]),
-                         (unsigned)s->npatterns, model_bytes(s->model[role]), elapsed_ms(&t0));
+                         "bytes=%zu read_ms=%.0f train_ms=%.0f", role_name((enum intent_role)role),
+                         l.n, model_classes(s->model[role]), model_vocabulary(s->model[role]),
+                         (unsigned)s->npatterns, model_bytes(s->model[role]), read_ms,
+                         elapsed_ms(&t0) - read_ms);
             }
         }
         examples_free(&l);

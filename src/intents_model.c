@@ -167,7 +167,16 @@ static void merge(struct model_features *f)
     f->nhash = out;
 }
 
-int model_features_text(struct model_features *f, const char *text, size_t len)
+/* Emoji and pictographs, which normalisation removes but people use to
+ * mean something (👍 thanks, ⭐ a rating, ✅ done). */
+static bool is_symbol(uint32_t c)
+{
+    return (c >= 0x2600 && c <= 0x27BF) || (c >= 0x2B00 && c <= 0x2BFF) ||
+           (c >= 0x1F000 && c <= 0x1FAFF);
+}
+
+int model_features_text(struct model_features *f, const char *text, size_t len,
+                        const char *raw, size_t rawlen)
 {
     f->nhash = 0;
     f->npattern = 0;
@@ -178,6 +187,12 @@ int model_features_text(struct model_features *f, const char *text, size_t len)
         for (size_t k = 1; k <= MAX_GRAM && i + (long)k <= n; k++)
             if (gram_wanted(f->cp + i, k) && push_hash(f, gram_hash(f->cp + i, k)) < 0)
                 return -1;
+    for (size_t i = 0; raw && i < rawlen;) {
+        uint32_t c;
+        i += utf8_decode((const unsigned char *)raw + i, rawlen - i, &c);
+        if (is_symbol(c) && push_hash(f, gram_hash(&c, 1)) < 0)
+            return -1;
+    }
     merge(f);
     return 0;
 }
@@ -305,8 +320,13 @@ static uint32_t vocab_find(const struct intent_model *m, uint64_t h)
     return m->keys[i] ? m->vals[i] : 0;
 }
 
-/* Numbers every distinct hash of the used examples in first-seen order,
- * so a given training set always gives the same feature numbers. */
+/* Numbers the hashes that occur in at least MIN_DOCS of the used
+ * examples, in first-seen order, so a given training set always gives the
+ * same feature numbers.  A run of characters seen in one example only
+ * cannot generalise; dropping those keeps the model small and quick to
+ * train without costing accuracy. */
+#define MIN_DOCS 2
+
 static int vocab_build(struct intent_model *m, const struct model_example *ex, size_t n,
                        const bool *use)
 {
@@ -322,17 +342,57 @@ static int vocab_build(struct intent_model *m, const struct model_example *ex, s
     if (!m->keys || !m->vals)
         return -1;
     m->mask = cap - 1;
+    /* First pass: document frequencies in vals; second: numbers. */
     for (size_t i = 0; i < n; i++) {
         if (use && !use[i])
             continue;
         for (size_t k = 0; k < ex[i].nhash; k++) {
             size_t s = slot_of(m, ex[i].hash[k]);
-            if (!m->keys[s]) {
-                m->keys[s] = ex[i].hash[k];
-                m->vals[s] = (uint32_t)++m->nvocab;
-            }
+            m->keys[s] = ex[i].hash[k];
+            m->vals[s]++;
         }
     }
+    uint32_t *docs = calloc(cap, sizeof(*docs));
+    if (!docs)
+        return -1;
+    memcpy(docs, m->vals, cap * sizeof(*docs));
+    memset(m->vals, 0, cap * sizeof(*m->vals));
+    for (size_t i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        for (size_t k = 0; k < ex[i].nhash; k++) {
+            size_t s = slot_of(m, ex[i].hash[k]);
+            if (!m->vals[s] && docs[s] >= MIN_DOCS)
+                m->vals[s] = (uint32_t)++m->nvocab;
+        }
+    }
+    free(docs);
+    /* Rebuild without the dropped keys, so lookups of them miss quickly. */
+    size_t keep = 64;
+    while (keep < m->nvocab * 2)
+        keep *= 2;
+    uint64_t *keys = calloc(keep, sizeof(*keys));
+    uint32_t *vals = calloc(keep, sizeof(*vals));
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return -1;
+    }
+    uint64_t *old_keys = m->keys;
+    uint32_t *old_vals = m->vals;
+    size_t old_cap = cap;
+    m->keys = keys;
+    m->vals = vals;
+    m->mask = keep - 1;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old_vals[i])
+            continue;
+        size_t s = slot_of(m, old_keys[i]);
+        m->keys[s] = old_keys[i];
+        m->vals[s] = old_vals[i];
+    }
+    free(old_keys);
+    free(old_vals);
     return 0;
 }
 
@@ -430,7 +490,7 @@ struct intent_model *model_train(const struct model_example *ex, size_t n, const
                        params->pattern_value, prob.bias, pool + at) + 1;
         k++;
     }
-    struct parameter param = { .solver_type = L2R_LR, .eps = 0.01, .C = params->cost };
+    struct parameter param = { .solver_type = L2R_LR, .eps = 0.1, .C = params->cost };
     const char *bad = check_parameter(&prob, &param);
     if (bad) {
         why = bad;

@@ -34,9 +34,11 @@ struct model_features {
 };
 
 void model_features_free(struct model_features *f);
-/* Starts a new text: n-grams of `text` (normalised UTF-8), no patterns.
- * Returns -1 on out of memory. */
-int model_features_text(struct model_features *f, const char *text, size_t len);
+/* Starts a new text: n-grams of `text` (normalised UTF-8) and the emoji
+ * of `raw` (the text as sent, may be NULL), no patterns.  Returns -1 on
+ * out of memory. */
+int model_features_text(struct model_features *f, const char *text, size_t len,
+                        const char *raw, size_t rawlen);
 int model_features_add_pattern(struct model_features *f, uint32_t pattern);
 
 /* Calls `fn` once per distinct n-gram of `text` with its display form
