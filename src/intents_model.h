@@ -31,6 +31,8 @@ struct model_features {
     size_t ncap;
     double *prob;               /* scratch: one probability per class */
     size_t probcap;
+    uint32_t *tab;              /* scratch: dedupe table of merge() */
+    size_t tabcap;
 };
 
 void model_features_free(struct model_features *f);
@@ -51,7 +53,7 @@ void model_ngrams_each(const char *text, size_t len,
  * its evidence, copied out of a model_features. */
 struct model_example {
     int cls;
-    uint64_t *hash;             /* sorted, distinct */
+    uint64_t *hash;             /* distinct, in order of first occurrence */
     double *count;
     size_t nhash;
     uint32_t *pattern;
