@@ -11,6 +11,7 @@ import unittest
 from harness import REPO, Daemon, StackCase, wait_until
 
 RESIDENT = "+8613800138000"
+RESIDENT2 = "+8613800138111"
 WANG = "+8613900000001"        # 王丽 D0412, S01 (幸福路), liaison of S01
 LI = "+8613900000002"          # 李建国 D0007, S02 (光明村), liaison of S02
 ZHAO = "+8613900000003"        # 赵秀英 D0008, S02
@@ -298,9 +299,8 @@ class TestIntentsReload(StackCase):
 
     def setUp(self):
         import os, shutil, tempfile
-        self.dir = tempfile.mkdtemp(prefix="e2e-intents-")
-        for f in os.listdir(os.path.join(REPO, "intents")):
-            shutil.copy(os.path.join(REPO, "intents", f), self.dir)
+        self.dir = os.path.join(tempfile.mkdtemp(prefix="e2e-intents-"), "intents")
+        shutil.copytree(os.path.join(REPO, "intents"), self.dir)
         self.overrides = {"intents": self.dir}
         super().setUp()
 
@@ -321,11 +321,32 @@ class TestIntentsReload(StackCase):
         self.stack.send_mo(RESIDENT, LAMP)
         self.stack.kannel.wait_mt(RESIDENT, "M1001", timeout=MT_TIMEOUT, after=m)
 
-        # a new phrasing, added by an administrator, works after reload
+        # a new fixed form, added by an administrator as a rule, works after reload
         with open(bad, "w", encoding="utf-8") as f:
-            f.write("[greeting_extra]\nkind = chat\nlabel = chat.greeting\npriority = 99\n"
+            f.write("[greeting_extra]\nkind = chat\nlabel = chat.greeting\nrule = yes\n"
                     "pattern = ^芝麻开门$\nexample = 芝麻开门\n")
         self.reload("event=reloaded")
         m = self.stack.mt_count(RESIDENT)
         self.stack.send_mo(RESIDENT, "芝麻开门")
         self.stack.kannel.wait_mt(RESIDENT, "人大代表联络平台", timeout=MT_TIMEOUT, after=m)
+
+    def test_broken_training_file_keeps_running_set_and_new_examples_retrain(self):
+        import os
+        extra = os.path.join(self.dir, "train", "zz_extra.tsv")
+        with open(extra, "w", encoding="utf-8") as f:
+            f.write("chat.greeting\t芝麻芝麻请开门\nno.such.label\t随便\n")
+        self.reload("event=reload_failed")
+        self.assertIn("zz_extra.tsv:2", self.stack.daemon.log)
+        # the running set still works
+        m = self.stack.mt_count(RESIDENT)
+        self.stack.send_mo(RESIDENT, LAMP)
+        self.stack.kannel.wait_mt(RESIDENT, "M1001", timeout=MT_TIMEOUT, after=m)
+        # examples of a new way of greeting, added and reloaded, retrain the model
+        with open(extra, "w", encoding="utf-8") as f:
+            for line in ("芝麻芝麻请开门", "芝麻请开门", "芝麻开门吧", "开门芝麻", "芝麻芝麻开开门",
+                         "喂 芝麻开门", "芝麻开门 你好"):
+                f.write("chat.greeting\t%s\n" % line)
+        self.reload("event=reloaded")
+        m = self.stack.mt_count(RESIDENT2)
+        self.stack.send_mo(RESIDENT2, "芝麻芝麻开门呀")
+        self.stack.kannel.wait_mt(RESIDENT2, "人大代表联络平台", timeout=MT_TIMEOUT, after=m)
