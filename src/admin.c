@@ -272,6 +272,9 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
         } else if (strcmp(slash, "/assign") == 0) {
             if (method_ok(req, M_POST))
                 admin_case_assign(app, req, id);
+        } else if (strcmp(slash, "/label") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_label(app, req, id);
         } else {
             http_send_error(req, 404, "not_found", "no such admin endpoint");
         }
@@ -287,6 +290,12 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "intents/test") == 0) {
         if (method_ok(req, M_POST))
             admin_intents_test(app, req);
+    } else if (strcmp(rest, "intents/corrections") == 0) {
+        if (method_ok(req, M_GET))
+            admin_intents_corrections(app, req);
+    } else if (strcmp(rest, "intents/review") == 0) {
+        if (method_ok(req, M_GET))
+            admin_intents_review(app, req);
     } else if (strcmp(rest, "outbox/dead") == 0) {
         if (method_ok(req, M_GET))
             admin_outbox_dead(app, req);

@@ -2,7 +2,9 @@
 #define MASHANG_ADMIN_INTERNAL_H
 /* Shared by the files of the administrators' API: src/admin.c (routing,
  * auth, reload, intents test, /metrics), src/admin_cases.c (cases,
- * assignment, deputies) and src/admin_report.c (statistics, outbox).
+ * assignment, deputies), src/admin_report.c (statistics, outbox),
+ * src/admin_residents.c (a resident's data) and src/admin_teach.c
+ * (category corrections, training examples, the review list).
  * Not a public header: nothing outside src/admin*.c includes it. */
 #include <jansson.h>
 #include <stdbool.h>
@@ -63,5 +65,9 @@ void admin_outbox_dead(struct app *app, struct evhttp_request *req);
 void admin_outbox_retry(struct app *app, struct evhttp_request *req);
 void admin_resident_export(struct app *app, struct evhttp_request *req);
 void admin_resident_erase(struct app *app, struct evhttp_request *req);
+/* The teach loop (src/admin_teach.c). */
+void admin_case_label(struct app *app, struct evhttp_request *req, const char *id);
+void admin_intents_corrections(struct app *app, struct evhttp_request *req);
+void admin_intents_review(struct app *app, struct evhttp_request *req);
 
 #endif

@@ -1,5 +1,5 @@
-/* mashangctl cases|deputies|stats|reload|outbox: the administrators'
- * commands, each one request to the daemon's admin API (contract §1, §3)
+/* mashangctl cases|deputies|stats|reload|outbox and intents
+ * corrections|review: the administrators' commands, each one request to the daemon's admin API (contract §1, §3)
  * printed as a readable table.  Blocking libcurl: fine for a CLI. */
 #include "mashang/ctl_admin.h"
 
@@ -296,7 +296,7 @@ static void query_add(struct query *q, const char *key, const char *value)
 /* What the commands accept; each command uses the fields it knows. */
 struct opts {
     struct conn conn;
-    const char *state, *deputy, *station, *category, *from, *to, *limit, *by, *note;
+    const char *state, *deputy, *station, *category, *from, *to, *limit, *by, *note, *label;
     bool overdue, json, csv;
     const char *pos[4];    /* positional arguments after the command name */
     size_t npos;
@@ -310,10 +310,13 @@ static int usage(void)
             "             [--overdue] [--limit N] [--json]\n"
             "  cases show ID [--json]\n"
             "  cases assign ID DEPUTY [--note TEXT]\n"
+            "  cases label ID CATEGORY\n"
             "  deputies [--json]\n"
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
             "  reload\n"
             "  outbox dead [--limit N] [--json] | outbox retry\n"
+            "  intents corrections [--label CATEGORY] [--limit N] [--json]\n"
+            "  intents review [--limit N] [--json]\n"
             "URL defaults to $MASHANG_URL or " DEFAULT_URL "; TOKEN to $MASHANG_ADMIN_TOKEN.\n");
     return 2;
 }
@@ -333,7 +336,8 @@ static json_t *fetch(const struct opts *o, const char *method, const char *path,
     return doc;
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+/* Options and positional arguments from argv[first] on. */
+static int parse_opts(int argc, char **argv, int first, struct opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->conn.url = getenv("MASHANG_URL");
@@ -352,8 +356,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         { "--limit", offsetof(struct opts, limit) },
         { "--by", offsetof(struct opts, by) },
         { "--note", offsetof(struct opts, note) },
+        { "--label", offsetof(struct opts, label) },
     };
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         bool done = false;
         for (size_t k = 0; k < sizeof(valued) / sizeof(*valued) && !done; k++) {
@@ -512,6 +517,8 @@ static int cases_show(const struct opts *o)
     printf("created:   %s\n", time_of(doc, "created", b, sizeof(b)));
     printf("place:     %s\n", str_of(doc, "place"));
     printf("text:      %s\n", str_of(doc, "text"));
+    if (json_object_get(doc, "confidence"))
+        printf("confidence: %s\n", num_of(doc, "confidence", b, sizeof(b)));
     if (json_object_get(doc, "rating"))
         printf("rating:    %s\n", num_of(doc, "rating", b, sizeof(b)));
     printf("history:\n");
@@ -550,6 +557,37 @@ static int cases_assign(const struct opts *o)
     return 0;
 }
 
+static int cases_label(const struct opts *o)
+{
+    if (o->npos != 3)
+        return usage();
+    char *esc = curl_easy_escape(NULL, o->pos[1], 0);
+    if (!esc)
+        return 1;
+    char path[256];
+    snprintf(path, sizeof(path), "/admin/cases/%s/label", esc);
+    curl_free(esc);
+    json_t *body = json_pack("{s:s}", "label", o->pos[2]);
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!b)
+        return 1;
+    json_t *doc = call_json(&o->conn, "POST", path, b);
+    free(b);
+    if (!doc)
+        return 1;
+    const char *prev = str_of(doc, "previous");
+    printf("%s category %s (was %s); ", str_of(doc, "id"), str_of(doc, "category"), *prev ? prev : "-");
+    if (json_is_true(json_object_get(doc, "moved")))
+        printf("moved to %s (%s)\n", str_of(doc, "deputy"), str_of(doc, "routed_by"));
+    else if (*str_of(doc, "not_moved"))
+        printf("not moved (%s), deputy %s\n", str_of(doc, "not_moved"), str_of(doc, "deputy"));
+    else
+        printf("deputy %s kept\n", *str_of(doc, "deputy") ? str_of(doc, "deputy") : "-");
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_cases(const struct opts *o)
 {
     if (o->npos < 1)
@@ -560,6 +598,8 @@ static int cmd_cases(const struct opts *o)
         return cases_show(o);
     if (strcmp(o->pos[0], "assign") == 0)
         return cases_assign(o);
+    if (strcmp(o->pos[0], "label") == 0)
+        return cases_label(o);
     return usage();
 }
 
@@ -693,6 +733,94 @@ static int cmd_outbox(const struct opts *o)
     return 0;
 }
 
+/* ---- intents corrections | review -------------------------------------- */
+
+char *ctl_training_line(const char *label, const char *text)
+{
+    char *line;
+    if (asprintf(&line, "%s\t%s", label ? label : "", text ? text : "") < 0)
+        return NULL;
+    /* One example per line, label and text split by the only tab. */
+    for (char *p = line + strlen(label ? label : "") + 1; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    return line;
+}
+
+static int intents_corrections(const struct opts *o)
+{
+    struct query q = { .len = 0 };
+    query_add(&q, "label", o->label);
+    query_add(&q, "limit", o->limit);
+    char path[2200];
+    snprintf(path, sizeof(path), "/admin/intents/corrections%s", q.s);
+    int rc;
+    json_t *doc = fetch(o, "GET", path, NULL, &rc);
+    if (!doc)
+        return rc;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "corrections"), i, c) {
+        if (!*str_of(c, "label") || !*str_of(c, "text"))
+            continue;
+        char *line = ctl_training_line(str_of(c, "label"), str_of(c, "text"));
+        if (line)
+            puts(line);
+        free(line);
+    }
+    json_decref(doc);
+    return 0;
+}
+
+static int intents_review(const struct opts *o)
+{
+    struct query q = { .len = 0 };
+    query_add(&q, "limit", o->limit);
+    char path[2200];
+    snprintf(path, sizeof(path), "/admin/intents/review%s", q.s);
+    int rc;
+    json_t *doc = fetch(o, "GET", path, NULL, &rc);
+    if (!doc)
+        return rc;
+    struct table t = { .ncols = 6, .head = { "ID", "CONFIDENCE", "CATEGORY", "STATE", "AGE", "TEXT" } };
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "cases"), i, c) {
+        char conf[32], age[32];
+        const char *cat = *str_of(c, "category_name") ? str_of(c, "category_name") : str_of(c, "category");
+        const char *row[] = { str_of(c, "id"), num_of(c, "confidence", conf, sizeof(conf)), cat,
+                              str_of(c, "state"), age_of(c, "created", age, sizeof(age)),
+                              str_of(c, "text") };
+        table_add(&t, row);
+    }
+    table_print(&t, stdout);
+    char total[24];
+    printf("%s case(s) to review\n", num_of(doc, "total", total, sizeof(total)));
+    table_free(&t);
+    json_decref(doc);
+    return 0;
+}
+
+int ctl_admin_intents(const char *what, int argc, char **argv)
+{
+    int (*run)(const struct opts *) = NULL;
+    if (strcmp(what, "corrections") == 0)
+        run = intents_corrections;
+    else if (strcmp(what, "review") == 0)
+        run = intents_review;
+    if (!run)
+        return usage();
+    struct opts o;
+    if (parse_opts(argc, argv, 0, &o) < 0)
+        return 2;
+    if (o.npos)
+        return usage();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = run(&o);
+    curl_global_cleanup();
+    return rc;
+}
+
 int ctl_admin_main(int argc, char **argv)
 {
     static const struct {
@@ -708,7 +836,7 @@ int ctl_admin_main(int argc, char **argv)
         if (strcmp(argv[0], commands[i].name) != 0)
             continue;
         struct opts o;
-        if (parse_opts(argc, argv, &o) < 0)
+        if (parse_opts(argc, argv, 1, &o) < 0)
             return 2;
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = commands[i].run(&o);

@@ -17,11 +17,13 @@ static const struct subcommand subcommands[] = {
       "intents test [--dir DIR] [--as resident|deputy] [--json] [\"text\"]\n"
       "  intents check [DIR]\n"
       "  intents eval FILE.tsv [--dir DIR]\n"
-      "  intents bench FILE.tsv [--dir DIR]" },
+      "  intents bench FILE.tsv [--dir DIR]\n"
+      "  intents corrections [--label CATEGORY] | intents review   (admin API)" },
     { "cases", ctl_admin_main,
       "cases list [--state S] [--deputy D] [--station S] [--category C] [--overdue]\n"
       "  cases show ID\n"
-      "  cases assign ID DEPUTY" },
+      "  cases assign ID DEPUTY\n"
+      "  cases label ID CATEGORY" },
     { "deputies", ctl_admin_main, "deputies" },
     { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]" },
     { "reload", ctl_admin_main, "reload" },

@@ -167,6 +167,70 @@ void address_mask(const char *addr, char *out, size_t outsz)
     snprintf(out, outsz, "%.*s****%s", (int)head, addr, addr + tail);
 }
 
+/* Bytes of the digit at `p`: 1 for 0-9, 3 for full-width ０-９ (U+FF10-FF19), 0 if none. */
+static size_t digit_width(const unsigned char *p)
+{
+    if (*p >= '0' && *p <= '9')
+        return 1;
+    if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99)
+        return 3;
+    return 0;
+}
+
+/* Whether digit `k` of a run of `n` is hidden (see text_mask_phones). */
+static bool digit_hidden(size_t k, size_t n)
+{
+    if (n < 7)
+        return false;
+    if (n <= 10)
+        return k < n - 2;
+    if (n <= 13)
+        return k >= n - 8 && k < n - 4;   /* country code and 3 digits shown */
+    return k >= 3 && k < n - 4;
+}
+
+char *text_mask_phones(const char *s)
+{
+    const unsigned char *in = (const unsigned char *)(s ? s : "");
+    size_t len = strlen((const char *)in);
+    char *out = malloc(len + 1);   /* masking never lengthens the text */
+    if (!out)
+        return NULL;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        if (!digit_width(in + i)) {
+            out[o++] = (char)in[i++];
+            continue;
+        }
+        /* The run: digits, with single separators between them. */
+        size_t end = i, n = 0, w;
+        for (;;) {
+            if ((w = digit_width(in + end))) {
+                n++;
+                end += w;
+            } else if ((in[end] == ' ' || in[end] == '-') && digit_width(in + end + 1)) {
+                end++;
+            } else {
+                break;
+            }
+        }
+        for (size_t k = 0; i < end;) {
+            if ((w = digit_width(in + i))) {
+                if (digit_hidden(k++, n))
+                    out[o++] = '*';
+                else
+                    for (size_t b = 0; b < w; b++)
+                        out[o++] = (char)in[i + b];
+                i += w;
+            } else {
+                out[o++] = (char)in[i++];
+            }
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 bool utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

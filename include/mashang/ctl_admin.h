@@ -7,10 +7,13 @@
  *              [--from T] [--to T] [--overdue] [--limit N] [--json]
  *   cases show ID [--json]
  *   cases assign ID DEPUTY [--note TEXT]
+ *   cases label ID CATEGORY
  *   deputies [--json]
  *   stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]
  *   reload
  *   outbox dead [--limit N] [--json] | outbox retry
+ *   intents corrections [--label CATEGORY] [--limit N] [--json]
+ *   intents review [--limit N] [--json]
  *
  * Every command takes --url URL (default $MASHANG_URL, else
  * http://127.0.0.1:8080) and --token TOKEN (default $MASHANG_ADMIN_TOKEN).
@@ -22,6 +25,10 @@
  * or "outbox". */
 int ctl_admin_main(int argc, char **argv);
 
+/* `mashangctl intents corrections|review` (`what`), through the admin
+ * API; argv holds only the options after the subcommand's name. */
+int ctl_admin_intents(const char *what, int argc, char **argv);
+
 /* Helpers exposed for tests. */
 /* Terminal columns `s` (UTF-8) takes: East Asian wide characters count 2. */
 size_t ctl_display_width(const char *s);
@@ -30,5 +37,8 @@ size_t ctl_display_width(const char *s);
 const char *ctl_pad(const char *s, size_t width, char *buf, size_t bufsz);
 /* "45s", "12m", "5h", "3d4h" for an age in seconds ("-" when negative). */
 const char *ctl_format_age(long seconds, char *buf, size_t bufsz);
+/* "label<TAB>text" as a line of intents/train/<label>.tsv: tabs and line
+ * breaks in the text become spaces.  malloc'd, NULL on OOM. */
+char *ctl_training_line(const char *label, const char *text);
 
 #endif

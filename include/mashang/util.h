@@ -18,6 +18,15 @@ int phone_normalize(const char *in, const char *country_code, char *out, size_t 
  * last three characters ("oAbc****xyz").  Always NUL-terminates. */
 void address_mask(const char *addr, char *out, size_t outsz);
 
+/* A copy of free text (malloc'd; NULL on OOM) with the numbers in it
+ * masked, for screens that show what residents wrote: any run of 7 or
+ * more digits (ASCII or full-width, single spaces or dashes between them
+ * allowed) loses digits to '*' — a phone keeps the same digits as
+ * address_mask ("电话13800138000" -> "电话138****8000"), longer numbers
+ * (ID cards, bank cards) their first three and last four, shorter ones
+ * their last two. */
+char *text_mask_phones(const char *s);
+
 bool utf8_valid(const char *s, size_t len);
 
 /* Number of Unicode code points in valid UTF-8. */

@@ -1,8 +1,8 @@
 -- Administrators' reads and outbox maintenance (src/admin*.c).
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
--- arguments.  Every operation but outbox_retry and resident_erase is
--- read-only.  Answers
+-- arguments.  Every operation but outbox_retry, resident_erase, label and
+-- routed is read-only.  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
@@ -12,6 +12,13 @@ local op = ARGV[1]
 local SCAN_MAX = 50000
 local BATCH = 500
 local CASES = P .. 'cases'
+-- The teach loop: cases the intents engine was unsure of (written by
+-- step.lua's open_case, by time), and administrators' corrections as
+-- training examples (case -> JSON {label, text, case, ts}; one per case,
+-- a later correction replaces it) with their order (by time).
+local REVIEW = P .. 'review'
+local CORRECTIONS = P .. 'corrections'
+local CORRECTIONS_TS = P .. 'corrections:ts'
 
 local function case_key(id) return P .. 'case:' .. id end
 
@@ -48,7 +55,7 @@ local LIST_FIELDS = { 'id', 'state', 'category', 'title', 'deputy', 'station', '
                       'created', 'updated', 'accepted_at', 'resolved_at', 'rating', 'place',
                       'latest', 'masked', 'channel' }
 local NUMERIC = { created = true, updated = true, accepted_at = true, resolved_at = true,
-                  rating = true, rated_at = true }
+                  rating = true, rated_at = true, confidence = true }
 
 -- Case hash fields as a table; numbers as numbers, empty fields left out.
 -- The resident's address ("addr") is never included, only "masked".
@@ -235,6 +242,10 @@ if op == 'resident_erase' then
       end
     end
     redis.call('RPUSH', hk, cjson.encode({ ts = now, actor = 'admin', event = 'erased', text = '' }))
+    -- the resident's words live on nowhere: no training example, no review entry
+    redis.call('HDEL', CORRECTIONS, id)
+    redis.call('ZREM', CORRECTIONS_TS, id)
+    redis.call('ZREM', REVIEW, id)
   end
   -- Messages still waiting to go to that address are dropped.
   local dropped = 0
@@ -251,6 +262,96 @@ if op == 'resident_erase' then
     P .. 'limited:' .. suffix)
   redis.call('ZREM', P .. 'timers', 'session|' .. channel .. '|' .. addr)
   return cjson.encode({ cases = #ids, closed = closed, outbox = dropped, truncated = truncated })
+end
+
+-- label ID LABEL NOW CANDIDATE... -> {found, previous, state, deputy,
+-- routed_by, loads}: an administrator's correction of the case's category.
+-- Sets it (clearing the intent's title, which named the old reading),
+-- notes it in the history when it changed, keeps the text as a training
+-- example (not for an erased resident) and takes the case off the review
+-- list.  `loads` are the open cases of each CANDIDATE (the corrected
+-- category's topic group), from which the daemon picks where the case
+-- goes (src/admin_teach.c); the move itself is step.lua's transfer.
+if op == 'label' then
+  local id, label, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  local k = case_key(id)
+  local v = redis.call('HMGET', k, 'state', 'category', 'deputy', 'routed_by', 'text', 'addr')
+  if not v[1] then return cjson.encode({ found = false }) end
+  local previous = v[2] or ''
+  if previous ~= label then
+    redis.call('HSET', k, 'category', label, 'title', '')
+    redis.call('RPUSH', P .. 'hist:' .. id, cjson.encode({ ts = now, actor = 'admin',
+      event = 'category_corrected', text = previous .. ' -> ' .. label }))
+  end
+  if v[6] ~= 'erased' then
+    redis.call('HSET', CORRECTIONS, id, cjson.encode({ label = label, text = v[5] or '', case = id, ts = now }))
+    -- Ordered by time, strictly: corrections within one second keep the
+    -- order they were made in (the score is milliseconds, bumped past
+    -- the newest one).
+    local score = now * 1000
+    local newest = redis.call('ZREVRANGE', CORRECTIONS_TS, 0, 0, 'WITHSCORES')
+    if newest[2] and tonumber(newest[2]) >= score then score = tonumber(newest[2]) + 1 end
+    redis.call('ZADD', CORRECTIONS_TS, score, id)
+  end
+  redis.call('ZREM', REVIEW, id)
+  local loads = {}
+  for i = 5, #ARGV do loads[#loads + 1] = redis.call('ZCARD', P .. 'dq:' .. ARGV[i]) end
+  return cjson.encode({ found = true, previous = previous, state = v[1], deputy = v[3] or '',
+                        routed_by = v[4] or '', loads = loads })
+end
+
+-- routed ID DEPUTY RULE -> {state, deputy, routed_by}: after the transfer a
+-- correction caused, the rule that chose the deputy (topic / default)
+-- replaces "transfer", if the case is still with that deputy.
+if op == 'routed' then
+  local k = case_key(ARGV[2])
+  local v = redis.call('HMGET', k, 'state', 'deputy', 'routed_by')
+  if v[2] == ARGV[3] and v[3] == 'transfer' then
+    redis.call('HSET', k, 'routed_by', ARGV[4])
+    v[3] = ARGV[4]
+  end
+  return cjson.encode({ state = v[1] or '', deputy = v[2] or '', routed_by = v[3] or '' })
+end
+
+-- corrections LIMIT [LABEL] -> {corrections: [{label, text, case, ts}], total}
+-- oldest first (training files grow at their end), only LABEL's if given.
+if op == 'corrections' then
+  local limit, want = tonumber(ARGV[2]) or 10000, ARGV[3] or ''
+  local out = {}
+  local offset = 0
+  while #out < limit do
+    local ids = redis.call('ZRANGE', CORRECTIONS_TS, offset, offset + BATCH - 1)
+    if #ids == 0 then break end
+    local vals = redis.call('HMGET', CORRECTIONS, unpack(ids))
+    for i = 1, #ids do
+      local ok, e = pcall(cjson.decode, vals[i] or '')
+      if ok and type(e) == 'table' and (want == '' or e.label == want) and #out < limit then
+        out[#out + 1] = e
+      end
+    end
+    offset = offset + #ids
+  end
+  return cjson.encode({ corrections = out, total = redis.call('ZCARD', CORRECTIONS_TS) })
+end
+
+-- review LIMIT -> {cases: [{id, flagged, confidence, category, state,
+-- created, text}], total}, newest first (the daemon masks the text).
+local REVIEW_FIELDS = { 'confidence', 'category', 'state', 'created', 'text' }
+if op == 'review' then
+  local limit = tonumber(ARGV[2]) or 100
+  local out = {}
+  local ids = redis.call('ZREVRANGE', REVIEW, 0, limit - 1, 'WITHSCORES')
+  for i = 1, #ids, 2 do
+    local v = redis.call('HMGET', case_key(ids[i]), unpack(REVIEW_FIELDS))
+    if v[3] then
+      local c = shape(REVIEW_FIELDS, v)
+      c.id = ids[i]
+      c.flagged = tonumber(ids[i + 1])
+      c.text = v[5] or ''
+      out[#out + 1] = c
+    end
+  end
+  return cjson.encode({ cases = out, total = redis.call('ZCARD', REVIEW) })
 end
 
 if op == 'outbox_dead' then

@@ -104,6 +104,7 @@ local function person(id)
   if people[id] == nil then
     local j = cfg('d:' .. id)
     people[id] = j and cjson.decode(j) or false
+    if people[id] then people[id].id = id end
   end
   return people[id] or nil
 end
@@ -158,8 +159,42 @@ local function reply(text, case_id)
 end
 -- A push to the resident of case `c` that they did not ask for.
 local function push(c, text) send(c.channel, c.addr, text, c.id, 'push') end
+-- Where a deputy is reached: the channel and address their last message
+-- came from ({ns}:deputy:<id>), while the roster still lists that address
+-- as theirs on that channel (p.via, published only for deputies who can
+-- be reached more than one way); else the roster's first choice.  Read
+-- once per deputy per run; nothing is read for a deputy without a choice.
+local via_cache = {}
+local function deputy_key(id) return P .. 'deputy:' .. id end
+local function last_via(id)
+  if via_cache[id] == nil then
+    local v = redis.call('HMGET', deputy_key(id), 'channel', 'addr')
+    via_cache[id] = { v[1] or '', v[2] or '' }
+  end
+  return via_cache[id]
+end
+local function reach(p)
+  if p.id and p.via then
+    local v = last_via(p.id)
+    if v[1] ~= '' and p.via[v[1]] == v[2] then return v[1], v[2] end
+  end
+  return p.channel, p.addr
+end
+-- A deputy's message: remember its channel when it is one the roster
+-- allows and differs from the one stored (one HSET, only on a change).
+local function note_deputy_channel(id)
+  local p = person(id)
+  if not p or not p.via or p.via[msg.channel] ~= msg.addr then return end
+  local v = last_via(id)
+  if v[1] ~= msg.channel or v[2] ~= msg.addr then
+    redis.call('HSET', deputy_key(id), 'channel', msg.channel, 'addr', msg.addr, 'since', nows)
+    via_cache[id] = { msg.channel, msg.addr }
+  end
+end
 local function notify(p, text, case_id)
-  if p then send(p.channel, p.addr, text, case_id, 'notify') end
+  if not p then return end
+  local channel, addr = reach(p)
+  send(channel, addr, text, case_id, 'notify')
 end
 
 local function case_key(id) return P .. 'case:' .. id end
@@ -278,6 +313,8 @@ local function route(plan, rk)
   return nil, nil
 end
 
+local REVIEW_MAX = 1000
+
 local function new_case_id()
   local n = redis.call('INCR', P .. 'seq:case')
   if n < 1001 then n = redis.call('INCRBY', P .. 'seq:case', 1001 - n) end
@@ -378,6 +415,16 @@ local function open_case(r, info)
     fields[#fields + 1] = nows
     hist[2] = cjson.encode({ ts = nows, actor = 'system', event = 'assigned', text = dep .. ' ' .. rule })
   end
+  if tonumber(info.confidence) then
+    fields[#fields + 1] = 'confidence'
+    fields[#fields + 1] = string.format('%.4g', tonumber(info.confidence))
+  end
+  if info.review == true then
+    -- The engine was unsure of this concern: an administrator looks at
+    -- it (mashangctl intents review); only the newest REVIEW_MAX are kept.
+    redis.call('ZADD', P .. 'review', nows, id)
+    redis.call('ZREMRANGEBYRANK', P .. 'review', 0, -(REVIEW_MAX + 1))
+  end
   redis.call('HSET', case_key(id), unpack(fields))
   redis.call('RPUSH', P .. 'hist:' .. id, unpack(hist))
   redis.call('ZADD', P .. 'cases', nows, id)
@@ -405,7 +452,8 @@ local function sender() return { channel = msg.channel, addr = msg.addr, masked 
 
 local function info_from_message()
   return { label = intent.label, title = intent.title, intent = intent.name, text = msg.text,
-           place = slots.place, route = env.route }
+           place = slots.place, route = env.route, confidence = intent.confidence,
+           review = intent.review }
 end
 
 -- A concern missing a slot its intent needs: ask once, remember the
@@ -878,6 +926,7 @@ elseif env.mode == 'assign' then
     action, case_id = 'unknown_case', env.case
   end
 elseif env.role == 'deputy' then
+  note_deputy_channel(env.deputy)
   action, case_id = deputy()
 else
   action = limited()
