@@ -24,6 +24,9 @@ struct template_default {
     const char *vars;   /* space-separated placeholder names */
 };
 
+/* Placeholders of every event.* text. */
+#define EVENT_VARS "text deputy from rule level action rating category previous"
+
 static const struct template_default template_defaults[] = {
     { "ack",
       "【码上说】已收到您反映的{topic}问题，编号{case}，已转{deputy}代表（{station}）办理。回复\"查询\"看进度。",
@@ -57,7 +60,7 @@ static const struct template_default template_defaults[] = {
     { "withdrawn", "【码上说】{case}已撤销。", "case topic" },
     { "deputy_withdrawn", "{case}已被居民撤销。", "case topic" },
     { "ask_place", "【码上说】请问具体在哪个村/小区/路段？", "topic" },
-    { "deputy_help", "指令：待办｜接单 编号｜进展 编号 内容｜办结 编号 结果｜详情 编号｜回复 编号 内容", "" },
+    { "deputy_help", "指令：待办｜接单 编号｜进展 编号 内容｜办结 编号 结果｜详情 编号｜回复 编号 内容｜转 编号 代表姓名", "" },
     { "deputy_unknown_case", "没有找到编号{case}的事项，请核对。", "case" },
     { "deputy_foreign_case", "{case}不在您的待办中。", "case" },
     { "deputy_bad_state", "{case}当前{state}，不能{action}。", "case state action" },
@@ -74,7 +77,14 @@ static const struct template_default template_defaults[] = {
     { "committee_rerouted", "{case}原承办代表{from}已不在名单中，已改由{deputy}代表办理。",
       "case from deputy topic" },
     { "deputy_transferred_out", "{case}已改由{deputy}代表办理。", "case deputy topic" },
-    { "deputy_unknown_deputy", "没有找到代表{target}，请核对代表编号（如D0007）。", "case target" },
+    { "deputy_unknown_deputy",
+      "没有找到代表“{target}”。请写代表的姓名或编号，如\"转 {case} 张三\"或\"转 {case} D0007\"。",
+      "case target topic" },
+    { "deputy_need_target", "请写明转给哪位代表，如\"转 {case} 张三\"或\"转 {case} D0007\"。", "case topic" },
+    { "deputy_ambiguous_deputy", "有{count}位代表叫{target}：{items}。请写编号，如\"转 {case} {example}\"。",
+      "case target count items example topic" },
+    { "deputy_ambiguous_item", "{id}（{station}）", "id station" },
+    { "deputy_transfer_self", "{case}已由您办理。请写要转给的代表姓名或编号。", "case target topic" },
     { "deputy_transferred_in", "{from}代表转来事项{case}（{category}）：{text}。回复\"接单 {case}\"受理。",
       "case topic category text place resident from" },
     { "escalated", "【码上说】{case}已上报{level}协调办理。", "case level topic deputy" },
@@ -85,12 +95,22 @@ static const struct template_default template_defaults[] = {
     { "reminder", "提醒：{case}（{topic}）{action}时限过半，还剩{hours}小时。", "case topic category action state hours" },
     { "reminder_due", "{case}（{topic}）已到{action}时限，请尽快处理，逾期将上报。", "case topic category action state" },
     { "closed_unrated", "【码上说】{case}评价期已过，已结案。感谢您的反映。", "case topic" },
-    { "relay_to_resident", "【码上说】{deputy}代表就{case}问您：{text}（直接回复即可）", "case deputy text" },
+    /* A deputy's reply: worded as a question only when it is one. */
+    { "relay_to_resident", "【码上说】{deputy}代表就{case}问您：{text}（直接回复即可）", "case deputy text topic" },
+    { "relay_statement", "【码上说】{deputy}代表就{case}回复您：{text}", "case deputy text topic" },
     { "relay_to_deputy", "{case}居民回复：{text}", "case text resident" },
     { "followup_to_deputy", "{case}居民补充：{text}", "case text resident topic" },
     { "followup", "【码上说】已将您的补充转给{deputy}代表（{case}）。", "case deputy topic" },
     { "deputy_relayed", "已转告居民。", "case" },
     { "rating_invalid", "【码上说】请回复1-5的数字评价（5为非常满意）。", "case" },
+    /* A resident's message without words (emoji only) while a case is open. */
+    { "words_needed", "【码上说】收到。请用文字说明您要补充的情况，我们会转给承办代表（{case}）。",
+      "case topic deputy" },
+    /* A deputy's command that is unclear waits for a digit. */
+    { "deputy_pick_case", "您有{count}件待办：{items}。请回复数字选择", "count items" },
+    { "deputy_pick_case_item", "{n} {case} {topic}", "n case topic state" },
+    { "deputy_pick_command", "{case}：{items}？回复数字", "case topic items" },
+    { "deputy_pick_command_item", "{n} {action}", "n action" },
     { "unsubscribed", "【码上说】已退订，您主动发来的消息仍会回复。回复\"订阅\"恢复。", "" },
     { "subscribed", "【码上说】已恢复推送。", "" },
     { "rate_limited", "【码上说】您发送得太频繁了，请稍后再试。已收到的内容我们会留存。", "" },
@@ -120,6 +140,33 @@ static const struct template_default template_defaults[] = {
     { "state.resolved", "已办结待评价", "" },
     { "state.closed", "已结案", "" },
     { "state.withdrawn", "已撤销", "" },
+    /* {action} of an escalation for a missed deadline. */
+    { "overdue", "{action}逾期", "action" },
+    /* A case's history in 详情, by event; internal names never reach a person. */
+    { "event.opened", "居民反映", EVENT_VARS },
+    { "event.assigned", "按{rule}分派给{deputy}代表", EVENT_VARS },
+    { "event.accepted", "已接单", EVENT_VARS },
+    { "event.progress", "进展：{text}", EVENT_VARS },
+    { "event.resolved", "办结：{text}", EVENT_VARS },
+    { "event.transferred", "由{from}代表转给{deputy}代表", EVENT_VARS },
+    { "event.escalated", "上报{level}", EVENT_VARS },
+    { "event.asked", "转告居民：{text}", EVENT_VARS },
+    { "event.followup", "居民补充：{text}", EVENT_VARS },
+    { "event.rated", "居民评价{rating}分", EVENT_VARS },
+    { "event.reopened", "居民评价{rating}分，重新交办", EVENT_VARS },
+    { "event.withdrawn", "居民撤销", EVENT_VARS },
+    { "event.closed_unrated", "评价期满结案", EVENT_VARS },
+    { "event.reminded", "{action}时限提醒", EVENT_VARS },
+    { "event.category_corrected", "类别改为{category}", EVENT_VARS },
+    { "event.erased", "居民资料已删除", EVENT_VARS },
+    { "event.other", "其他记录", EVENT_VARS },
+    /* {rule} of event.assigned: how a case found its deputy (routed_by). */
+    { "rule.bound", "点名", "" },
+    { "rule.binding", "扫码绑定", "" },
+    { "rule.area", "片区", "" },
+    { "rule.topic", "专业小组", "" },
+    { "rule.default", "默认联络站", "" },
+    { "rule.transfer", "转办", "" },
 };
 
 #define NTEMPLATE_DEFAULTS (sizeof(template_defaults) / sizeof(template_defaults[0]))

@@ -457,6 +457,21 @@ const struct deputy *roster_deputy_by_wechat(const struct roster *r, const char 
     return NULL;
 }
 
+size_t roster_deputies_by_name(const struct roster *r, const char *name, size_t len,
+                               const struct deputy **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; name && len && i < r->ndeputies; i++) {
+        const char *dn = r->deputies[i].name;
+        if (dn && strlen(dn) == len && memcmp(dn, name, len) == 0) {
+            if (n < max)
+                out[n] = &r->deputies[i];
+            n++;
+        }
+    }
+    return n;
+}
+
 const struct station *roster_station(const struct roster *r, const char *id)
 {
     for (size_t i = 0; id && i < r->nstations; i++)

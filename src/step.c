@@ -16,6 +16,7 @@
 #include "mashang/lifecycle.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
+#include "mashang/normalize.h"
 #include "mashang/outbox.h"
 #include "mashang/roster.h"
 #include "mashang/routing.h"
@@ -81,6 +82,285 @@ int step_rating_value(const char *slot)
     return 0;
 }
 
+/* ---- what a deputy wrote ------------------------------------------------ */
+
+/* Normalised text carries half-width forms, so only these marks are
+ * left wider than a byte. */
+static const char *const wide_separators[] = { "、", "。", "→" };
+#define ASCII_SEPARATORS " ,:;.->"
+#define NWORDS(a) (sizeof(a) / sizeof(*(a)))
+
+/* Length of the blank or separator starting `s` (n bytes), or 0. */
+static size_t separator_at(const char *s, size_t n)
+{
+    if (n > 0 && strchr(ASCII_SEPARATORS, s[0]))
+        return 1;
+    for (size_t i = 0; i < NWORDS(wide_separators); i++) {
+        size_t k = strlen(wide_separators[i]);
+        if (n >= k && memcmp(s, wide_separators[i], k) == 0)
+            return k;
+    }
+    return 0;
+}
+
+/* Length of the blank or separator ending `s` (n bytes), or 0. */
+static size_t separator_before(const char *s, size_t n)
+{
+    if (n > 0 && strchr(ASCII_SEPARATORS, s[n - 1]))
+        return 1;
+    for (size_t i = 0; i < NWORDS(wide_separators); i++) {
+        size_t k = strlen(wide_separators[i]);
+        if (n >= k && memcmp(s + n - k, wide_separators[i], k) == 0)
+            return k;
+    }
+    return 0;
+}
+
+/* Words a deputy writes around a command's text, normalised: "进展 M1001
+ * …", "M1001 完成，…", "跟群众说一下 M1001 …".  When the engine decided
+ * a command without marking its body, these, the case id and separators
+ * are what is cut from the deputy's text to get it. */
+static const char *const command_words[] = {
+    "跟群众说一下", "跟居民说一下", "和群众说一下", "对群众说一下", "跟群众说", "跟居民说",
+    "和群众说", "对群众说", "告诉群众", "告诉居民", "转告群众", "转告居民", "回复群众",
+    "回复居民", "告诉", "转告", "回复", "答复", "reply",
+    "情况更新", "正在处理", "处理中", "进展", "进度", "跟进", "更新", "反馈", "progress", "update",
+    "已办结", "已结案", "已完成", "办结", "结案", "办完", "完成", "完结", "关闭", "done",
+};
+
+/* Words around a transfer's target: "M1001转李强", "转给张伟代表 M1002". */
+static const char *const transfer_words[] = {
+    "转交给", "转办给", "移交给", "改派给", "转交", "转办", "转给", "移交", "改派", "交给",
+    "转", "给", "请", "由", "处理", "办理", "接手", "负责", "跟进",
+};
+
+/* Titles written after a deputy's name: "张伟代表", "李老师". */
+static const char *const name_titles[] = { "代表", "老师", "主任" };
+
+/* A byte span of the normalised text. */
+struct span {
+    size_t start, end;
+};
+
+/* Cuts separators and the longest matching `words` from both ends of
+ * `sp` until none is left.  With `bounded`, a word counts only when a
+ * separator or the span's end follows it (precedes it, at the end), so
+ * "更新了灯泡" keeps its 更新. */
+static void strip_words(const char *t, struct span *sp, const char *const *words, size_t nwords,
+                        bool bounded)
+{
+    while (sp->start < sp->end) {
+        const char *s = t + sp->start;
+        size_t n = sp->end - sp->start, k;
+        if ((k = separator_at(s, n))) {
+            sp->start += k;
+            continue;
+        }
+        if ((k = separator_before(s, n))) {
+            sp->end -= k;
+            continue;
+        }
+        size_t best = 0;
+        bool at_end = false;
+        for (size_t i = 0; i < nwords; i++) {
+            size_t wl = strlen(words[i]);
+            if (wl > n || wl <= best)
+                continue;
+            if (memcmp(s, words[i], wl) == 0 &&
+                (!bounded || wl == n || separator_at(s + wl, n - wl))) {
+                best = wl;
+                at_end = false;
+            } else if (memcmp(s + n - wl, words[i], wl) == 0 &&
+                       (!bounded || wl == n || separator_before(s, n - wl))) {
+                best = wl;
+                at_end = true;
+            }
+        }
+        if (!best)
+            return;
+        if (at_end)
+            sp->end -= best;
+        else
+            sp->start += best;
+    }
+}
+
+static const struct intent_slot *slot_named(const struct intent_result *res, const char *name)
+{
+    for (size_t i = 0; i < res->nslots; i++)
+        if (strcmp(res->slots[i].name, name) == 0)
+            return &res->slots[i];
+    return NULL;
+}
+
+/* The text around the case id: before it and after it (the whole text
+ * when no case id was found).  Returns the number of spans. */
+static size_t around_case(const struct intent_result *res, size_t nlen, struct span out[2])
+{
+    const struct intent_slot *c = slot_named(res, "case");
+    if (!c || c->start > c->end || c->end > nlen) {
+        out[0] = (struct span){ 0, nlen };
+        return 1;
+    }
+    out[0] = (struct span){ 0, c->start };
+    out[1] = (struct span){ c->end, nlen };
+    return 2;
+}
+
+bool step_is_question(const char *s, size_t n)
+{
+    /* One rule for "is this a question": a question mark or a final
+     * particle at the end (after trailing blanks and full stops), or an
+     * asking opener at the start. */
+    static const char *const endings[] = { "?", "吗", "呢", "么", "嘛" };
+    static const char *const openers[] = { "请问", "想问", "问一下", "是否", "能否", "可否",
+                                           "能不能", "可不可以", "有没有", "是不是" };
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '.' || s[n - 1] == '~'))
+        n--;
+    while (n >= 3 && memcmp(s + n - 3, "。", 3) == 0)
+        n -= 3;
+    for (size_t i = 0; i < NWORDS(endings); i++) {
+        size_t k = strlen(endings[i]);
+        if (n >= k && memcmp(s + n - k, endings[i], k) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < NWORDS(openers); i++)
+        if (strncmp(s, openers[i], strlen(openers[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Appends to `out` at `o` what the deputy wrote for span `sp` of the
+ * normalised text: their own characters through the offset map, else
+ * (no map) the normalised ones.  Returns the new length. */
+static size_t append_source(char *out, size_t o, const size_t *map, const char *text,
+                            const char *norm, size_t nlen, struct span sp)
+{
+    size_t s = sp.start, e = sp.end;
+    const char *from = norm;
+    if (map && normalize_span_source(map, nlen, text, sp.start, sp.end, &s, &e) == 0)
+        from = text;
+    memcpy(out + o, from + s, e - s);
+    return o + (e - s);
+}
+
+char *step_command_body(const char *text, size_t len, const char *norm, size_t nlen,
+                        const struct intent_result *res, bool *question)
+{
+    struct span parts[2];
+    size_t nparts;
+    const struct intent_slot *body = slot_named(res, "body");
+    if (body && body->start < body->end && body->end <= nlen) {
+        parts[0] = (struct span){ body->start, body->end };
+        nparts = 1;
+    } else {
+        nparts = around_case(res, nlen, parts);
+        for (size_t i = 0; i < nparts; i++)
+            strip_words(norm, &parts[i], command_words, NWORDS(command_words), true);
+    }
+    /* Either form of both parts and a blank between them fit. */
+    size_t cap = len + nlen + 2;
+    char *out = malloc(cap), *plain = malloc(nlen + 2);
+    size_t *map = normalize_offsets(text, len, norm, nlen);
+    size_t o = 0, p = 0;
+    for (size_t i = 0; out && plain && i < nparts; i++) {
+        if (parts[i].start >= parts[i].end)
+            continue;
+        if (o > 0) {
+            out[o++] = ' ';
+            plain[p++] = ' ';
+        }
+        o = append_source(out, o, map, text, norm, nlen, parts[i]);
+        memcpy(plain + p, norm + parts[i].start, parts[i].end - parts[i].start);
+        p += parts[i].end - parts[i].start;
+    }
+    free(map);
+    if (out && plain) {
+        out[o] = '\0';
+        *question = step_is_question(plain, p);
+    } else {
+        free(out);
+        out = NULL;
+    }
+    free(plain);
+    return out;
+}
+
+/* Deputies called `s` (n bytes), also with a title after the name
+ * stripped.  Returns how many; up to `max` in `out`. */
+static size_t deputies_named(const struct roster *r, const char *s, size_t n,
+                             const struct deputy **out, size_t max)
+{
+    size_t k = roster_deputies_by_name(r, s, n, out, max);
+    for (size_t i = 0; k == 0 && i < NWORDS(name_titles); i++) {
+        size_t tl = strlen(name_titles[i]);
+        if (n > tl && memcmp(s + n - tl, name_titles[i], tl) == 0)
+            k = roster_deputies_by_name(r, s, n - tl, out, max);
+    }
+    return k;
+}
+
+static bool is_deputy_id(const char *s, size_t n)
+{
+    if (n < 2 || n > 9 || (s[0] != 'd' && s[0] != 'D'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* Looks `n` bytes of `s` up as a deputy id or name into `t`; true when
+ * it names anyone. */
+static bool target_lookup(const struct roster *r, const char *s, size_t n, struct step_target *t)
+{
+    if (n == 0 || n >= sizeof(t->name))
+        return false;
+    memcpy(t->name, s, n);
+    t->name[n] = '\0';
+    if (is_deputy_id(s, n)) {
+        t->name[0] = 'D';   /* ids are shown as the roster writes them */
+        const struct deputy *d = roster_deputy(r, t->name);
+        t->nmatch = d ? 1 : 0;
+        t->match[0] = d;
+    } else {
+        t->nmatch = deputies_named(r, s, n, t->match, STEP_TARGET_MAX);
+    }
+    return t->nmatch > 0;
+}
+
+void step_transfer_target(const struct roster *r, const char *norm, size_t nlen,
+                          const struct intent_result *res, struct step_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    const struct intent_slot *slot = slot_named(res, "deputy");
+    if (slot && slot->value[0]) {
+        struct span sp = { 0, strlen(slot->value) };
+        strip_words(slot->value, &sp, transfer_words, NWORDS(transfer_words), false);
+        target_lookup(r, slot->value + sp.start, sp.end - sp.start, t);
+        return;
+    }
+    /* No target marked: the first word around the case id, once the
+     * transfer words are cut ("转李强" -> 李强). */
+    struct span parts[2];
+    size_t nparts = around_case(res, nlen, parts);
+    struct step_target first = { 0 };
+    for (size_t i = nparts; i-- > 0;) {
+        struct span sp = parts[i];
+        strip_words(norm, &sp, transfer_words, NWORDS(transfer_words), false);
+        size_t end = sp.start;
+        while (end < sp.end && !separator_at(norm + end, sp.end - end))
+            end++;
+        sp.end = end;
+        strip_words(norm, &sp, transfer_words, NWORDS(transfer_words), false);
+        if (target_lookup(r, norm + sp.start, sp.end - sp.start, t))
+            return;
+        if (!first.name[0] && t->name[0])
+            first = *t;
+    }
+    *t = first;
+}
+
 static long long now_ms(void)
 {
     struct timeval tv;
@@ -132,22 +412,23 @@ static void add_transition(json_t *tr, enum case_event ev)
     json_object_set_new(tr, case_event_name(ev), o);
 }
 
-/* Only the transitions this intent may cause travel with the message. */
+/* Only the transitions this message may cause travel with it: by its
+ * intent for a resident, every command for a deputy. */
 static json_t *transitions_json(const char *label)
 {
     json_t *tr = json_object();
     if (!label || !tr)
         return tr;
-    if (strcmp(label, "cmd.accept") == 0)
+    if (strcmp(label, "deputy") == 0) {
+        /* Any command: a deputy's digit may confirm whichever one a
+         * question held. */
         add_transition(tr, EV_ACCEPT);
-    else if (strcmp(label, "cmd.progress") == 0)
         add_transition(tr, EV_PROGRESS);
-    else if (strcmp(label, "cmd.resolve") == 0)
         add_transition(tr, EV_RESOLVE);
-    else if (strcmp(label, "cmd.transfer") == 0 || strcmp(label, "assign") == 0)
         add_transition(tr, EV_TRANSFER);
-    else if (strcmp(label, "cmd.escalate") == 0)
         add_transition(tr, EV_ESCALATE);
+    } else if (strcmp(label, "assign") == 0)
+        add_transition(tr, EV_TRANSFER);
     else if (strcmp(label, "tick") == 0) {
         add_transition(tr, EV_RATE);
         add_transition(tr, EV_ESCALATE);
@@ -172,6 +453,61 @@ static json_t *options_json(const struct config *cfg)
                      "resolve_s", (json_int_t)cfg->timers.resolve_s,
                      "sender_per_minute", cfg->limits.sender_per_minute,
                      "max_sessions", cfg->limits.max_sessions);
+}
+
+/* Labels whose text reaches the resident (progress, result, reply): for
+ * these the text is cut from the message even when no body was marked. */
+static bool relays_text(const char *label)
+{
+    return label && (strcmp(label, "cmd.progress") == 0 || strcmp(label, "cmd.resolve") == 0 ||
+                     strcmp(label, "cmd.reply") == 0);
+}
+
+/* What the step script needs of a deputy's message beyond its label: how
+ * sure the engine is and what else it considered (it asks rather than
+ * guesses), the command's text as the deputy wrote it, whom a transfer
+ * names, and a one-digit answer to a question it asked. */
+static void add_deputy_words(json_t *env, json_t *intent, const struct app *app,
+                             const struct inbound *in, const struct intent_result *res)
+{
+    const char *norm = intent_matcher_normalized(app->matcher);
+    size_t nlen = strlen(norm);
+    if (nlen == 1 && norm[0] >= '1' && norm[0] <= '9')
+        json_object_set_new(env, "digit", json_integer(norm[0] - '0'));
+    if (res->kind != INTENT_COMMAND || !intent)
+        return;
+    json_object_set_new(intent, "certain", json_boolean(res->certain));
+    json_t *alts = json_array();
+    for (size_t i = 0; alts && i < res->nalts && i < INTENT_MAX_ALTS; i++)
+        if (res->alts[i].label)
+            json_array_append_new(alts, json_string(res->alts[i].label));
+    json_object_set_new(intent, "alts", alts);
+
+    if (slot_named(res, "body") || relays_text(res->label) || !res->certain) {
+        bool question = false;
+        char *body = step_command_body(in->text, in->len, norm, nlen, res, &question);
+        if (body) {
+            json_object_set_new(env, "body", json_string(body));
+            json_object_set_new(env, "question", json_boolean(question));
+        }
+        free(body);
+    }
+
+    struct step_target t;
+    step_transfer_target(app->roster, norm, nlen, res, &t);
+    bool transfer = res->label && strcmp(res->label, "cmd.transfer") == 0;
+    if (!transfer && !(t.nmatch == 1 && !res->certain))
+        return;
+    if (t.name[0])
+        json_object_set_new(env, "target_name", json_string(t.name));
+    if (t.nmatch == 1) {
+        json_object_set_new(env, "target", json_string(t.match[0]->id));
+    } else if (t.nmatch > 1) {
+        json_t *ids = json_array();
+        for (size_t i = 0; ids && i < t.nmatch && i < STEP_TARGET_MAX; i++)
+            json_array_append_new(ids, json_string(t.match[i]->id));
+        json_object_set_new(env, "target_ids", ids);
+    }
 }
 
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
@@ -208,13 +544,19 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
                             "cfg", app->digest,
                             "msg", msg, "intent", intent,
                             "role", dep ? "deputy" : "resident",
-                            "tr", transitions_json(res->label),
+                            "tr", transitions_json(dep ? "deputy" : res->label),
                             "opt", options_json(cfg));
     if (!env)
         return NULL;
 
-    if (dep)
+    if (dep) {
         json_object_set_new(env, "deputy", json_string(dep->id));
+        add_deputy_words(env, intent, app, in, res);
+    }
+    /* Nothing left after normalisation (emoji only): not words, so not a
+     * thanks or a rating whatever the engine made of it. */
+    if (!*intent_matcher_normalized(app->matcher))
+        json_object_set_new(env, "empty", json_true());
     const char *case_id = step_case_id(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
     if (case_id)
         json_object_set_new(env, "case", json_string(case_id));

@@ -65,6 +65,10 @@ const struct deputy *roster_deputy(const struct roster *r, const char *id);
 /* `e164` may also be any form phone_normalize() accepts. */
 const struct deputy *roster_deputy_by_phone(const struct roster *r, const char *e164);
 const struct deputy *roster_deputy_by_wechat(const struct roster *r, const char *openid);
+/* Deputies named exactly `len` bytes of `name` (names are not unique):
+ * stores up to `max` in `out` and returns how many there are. */
+size_t roster_deputies_by_name(const struct roster *r, const char *name, size_t len,
+                               const struct deputy **out, size_t max);
 const struct station *roster_station(const struct roster *r, const char *id);
 bool deputy_on_duty(const struct deputy *d, int weekday, int mday);
 bool deputy_has_topic(const struct deputy *d, const char *label);

@@ -68,6 +68,37 @@ void step_reroute(struct app *app, const char *const *removed, size_t n);
 void step_replay(struct app *app);
 
 /* Helpers exposed for tests. */
+struct intent_result;
+struct roster;
+struct deputy;
+
+/* Whether a deputy's (normalised) text asks the resident something:
+ * ends in ?/吗/呢/么/嘛 or opens with 请问/是否/能否/有没有…  The one
+ * rule that picks the question or the statement wording of a reply. */
+bool step_is_question(const char *norm, size_t n);
+
+/* A deputy's command text as they wrote it: the body slot's span of the
+ * normalised text mapped back to `text`; without a body slot, `text`
+ * without the case id and the command words and separators around it
+ * ("跟群众说一下 M1001 明天有人去" -> "明天有人去").  `norm` is the
+ * normalisation of `text`, `res` its match.  Returns a malloc'd string
+ * (possibly empty) and whether it is a question; NULL if out of memory. */
+char *step_command_body(const char *text, size_t len, const char *norm, size_t nlen,
+                        const struct intent_result *res, bool *question);
+
+/* Whom a transfer names: the deputy slot (an id "d0007" or a name), else
+ * the first word next to the case id once transfer words are cut
+ * ("M1001转李强", "转给张伟代表 M1002"); names are looked up exactly and
+ * without a title (代表/老师/主任). */
+#define STEP_TARGET_MAX 4
+struct step_target {
+    char name[64];         /* the target as written (normalised), "" if none */
+    size_t nmatch;         /* deputies it names; may exceed STEP_TARGET_MAX */
+    const struct deputy *match[STEP_TARGET_MAX];
+};
+void step_transfer_target(const struct roster *r, const char *norm, size_t nlen,
+                          const struct intent_result *res, struct step_target *t);
+
 /* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */
 const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz);
 /* 1-5 from a digit or a word (非常满意 5, 满意 5, 基本满意 3, 不满意 1 ...); 0 if none. */

@@ -109,8 +109,11 @@ local function person(id)
   return people[id] or nil
 end
 
-local function category_name(label) return cfg('c:' .. label) or label end
-local function state_name(s) return cfg('t:state.' .. s) or s end
+-- A word for an internal name (action.*, state.*, level.*, rule.*): never
+-- the internal name itself, which is English and meant for machines.
+local function word(key) return cfg('t:' .. key) or '' end
+local function category_name(label) return cfg('c:' .. label) or cfg('c:other') or '' end
+local function state_name(s) return word('state.' .. s) end
 
 local outn = 0
 local looped = 0
@@ -456,22 +459,36 @@ local function info_from_message()
            review = intent.review }
 end
 
+-- An open question to the sender (a resident's missing place, a deputy's
+-- unclear command) is a session: the 'session' field of their address,
+-- a timer, and an entry in a set bounded by limits.max_sessions.
+-- Returns false, holding nothing, when the bound is reached.
+local SESSIONS = P .. 'sessions'
+local function hold_session(session)
+  local who = msg.channel .. '|' .. msg.addr
+  redis.call('ZREMRANGEBYSCORE', SESSIONS, '-inf', nows)
+  if redis.call('ZCARD', SESSIONS) >= (tonumber(opt.max_sessions) or 10000) then return false end
+  redis.call('ZADD', SESSIONS, nows + opt.session_s, who)
+  redis.call('HSET', RK, 'session', cjson.encode(session))
+  redis.call('ZADD', TIMERS, nows + opt.session_s, 'session|' .. who)
+  return true
+end
+local function drop_session()
+  local who = msg.channel .. '|' .. msg.addr
+  redis.call('HDEL', RK, 'session')
+  redis.call('ZREM', TIMERS, 'session|' .. who)
+  redis.call('ZREM', SESSIONS, who)
+end
+
 -- A concern missing a slot its intent needs: ask once, remember the
 -- concern, and complete it with the answer (or open it without the
 -- answer when the session times out).
 local function ask_for(slot)
   local info = info_from_message()
-  -- Open questions are bounded: past the bound the concern is opened
-  -- as it is rather than held.
-  local SESSIONS = P .. 'sessions'
-  redis.call('ZREMRANGEBYSCORE', SESSIONS, '-inf', nows)
-  if redis.call('ZCARD', SESSIONS) >= (tonumber(opt.max_sessions) or 10000) then
+  -- Past the bound on open questions the concern is opened as it is.
+  if not hold_session({ info = info, slot = slot, masked = msg.masked, ts = nows }) then
     return open_case(sender(), info)
   end
-  redis.call('ZADD', SESSIONS, nows + opt.session_s, msg.channel .. '|' .. msg.addr)
-  local session = cjson.encode({ info = info, slot = slot, masked = msg.masked, ts = nows })
-  redis.call('HSET', RK, 'session', session, 'last_seen', nows)
-  redis.call('ZADD', TIMERS, nows + opt.session_s, 'session|' .. msg.channel .. '|' .. msg.addr)
   reply(render('ask_' .. slot, {}) ~= '' and render('ask_' .. slot, {}) or render('ask_place', {}))
   return 'asked_' .. slot, nil
 end
@@ -479,9 +496,7 @@ end
 local function answer_session(raw)
   local session = cjson.decode(raw)
   local info = session.info
-  redis.call('HDEL', RK, 'session')
-  redis.call('ZREM', TIMERS, 'session|' .. msg.channel .. '|' .. msg.addr)
-  redis.call('ZREM', P .. 'sessions', msg.channel .. '|' .. msg.addr)
+  drop_session()
   info[session.slot] = msg.text
   info.text = info.text .. '（' .. msg.text .. '）'
   -- The answer names the place: its area step goes first, then the
@@ -500,8 +515,10 @@ local function expire_session(channel, addr)
   local raw = hget(rk, 'session')
   if not raw then return end
   redis.call('HDEL', rk, 'session')
-  redis.call('ZREM', P .. 'sessions', channel .. '|' .. addr)
+  redis.call('ZREM', SESSIONS, channel .. '|' .. addr)
   local session = cjson.decode(raw)
+  -- A deputy's unanswered question lapses quietly: nothing was done.
+  if session.deputy then return end
   open_case({ channel = channel, addr = addr, masked = session.masked }, session.info)
 end
 
@@ -622,9 +639,33 @@ local function followup(c, relayed)
   return 'followup', c.id
 end
 
+-- A message with no words (emoji only, empty after normalisation) is no
+-- thanks, no rating and no answer to a question, whatever the engine
+-- made of it: a case awaiting a rating is asked for the rating again, an
+-- open case gets a request for words, anyone else the help text.
+local OPEN_STATES = { new = true, assigned = true, accepted = true, in_progress = true }
+local function wordless()
+  local rid = hget(RK, 'rating_case')
+  local c = load_case(rid)
+  if owns(c) and c.state == 'resolved' then
+    reply(render('rating_invalid', { case = rid }), rid)
+    return 'wordless', rid
+  end
+  local ids = redis.call('ZREVRANGE', RCASES, 0, 0)
+  c = ids[1] and load_case(ids[1])
+  if c and OPEN_STATES[c.state] then
+    local p = person(c.deputy)
+    reply(render('words_needed', { case = c.id, topic = topic_of(c), deputy = p and p.name or '' }), c.id)
+    return 'wordless', c.id
+  end
+  reply(render('help', {}))
+  return 'wordless', nil
+end
+
 local function resident()
   local label = intent.label
   redis.call('HSET', RK, 'last_seen', nows)
+  if env.empty then return wordless() end
   rk_load()
   local session = rk_cache.session
   if session and intent.kind ~= 'chat' then
@@ -673,7 +714,7 @@ local function fire_deadline(id, kind, phase, clock)
   local p = person(c.deputy)
   local w = tonumber(opt[kind .. '_s']) or 0
   local vars = { case = id, topic = topic_of(c), category = category_name(c.category),
-                 action = cfg('t:action.' .. kind) or kind, state = state_name(c.state),
+                 action = word('action.' .. kind), state = state_name(c.state),
                  hours = math.max(0, math.floor((tonumber(clock) + w - nows) / 3600)) }
   if phase == 'half' then
     notify(p, render('reminder', vars), id)
@@ -683,9 +724,9 @@ local function fire_deadline(id, kind, phase, clock)
     history(id, 'system', 'reminded', kind .. ' due')
     redis.call('HSET', case_key(id), 'overdue', kind)
   elseif phase == 'over' then
-    escalate(c, 'system', kind, 1)
+    escalate(c, 'system', render('overdue', vars), 1)
   elseif phase == 'over2' then
-    escalate(c, 'system', kind, 2)
+    escalate(c, 'system', render('overdue', vars), 2)
   end
   if NEXT_PHASE[phase] then arm(id, kind, NEXT_PHASE[phase], tonumber(clock)) end
 end
@@ -726,6 +767,13 @@ local COMMAND_EVENT = { ['cmd.accept'] = 'accept', ['cmd.progress'] = 'progress'
                         ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail',
                         ['cmd.transfer'] = 'transfer', ['cmd.escalate'] = 'escalate',
                         ['cmd.reply'] = 'reply' }
+-- When the engine is unsure of a command it offers its own guesses first,
+-- then these, up to OFFER_MAX choices.
+local OFFER_ORDER = { 'cmd.progress', 'cmd.resolve', 'cmd.detail', 'cmd.transfer', 'cmd.reply',
+                      'cmd.accept', 'cmd.escalate' }
+local OFFER_MAX = 4
+-- A numbered question offers at most this many cases (one-digit answers).
+local PICK_MAX = 9
 
 local function age(ts)
   local s = nows - tonumber(ts)
@@ -752,75 +800,156 @@ local function deputy_list(me)
   return 'list', nil
 end
 
+local function name_of(id)
+  local p = person(id)
+  return p and p.name or (id ~= '-' and id or '')
+end
+
+-- One history entry in words (the event.* texts).  Entries keep the
+-- internal names they were written with (deputy ids, routing rules,
+-- levels, deadline kinds); only their words reach a person.
+local function event_words(e)
+  local ev, text = e.event or '', e.text or ''
+  local vars = { text = text }
+  if ev == 'assigned' then
+    local d, rule = string.match(text, '^(%S+) (%S+)$')
+    vars.text, vars.deputy, vars.rule = '', name_of(d), rule and word('rule.' .. rule) or ''
+  elseif ev == 'transferred' then
+    local from, to, note = string.match(text, '^(%S+) %-> (%S+) ?(.*)$')
+    vars.from, vars.deputy = name_of(from), name_of(to)
+    vars.text = e.actor == 'system' and '' or (note or '')
+  elseif ev == 'escalated' then
+    local level, note = string.match(text, '^(%S+) ?(.*)$')
+    vars.level = level and word('level.' .. level) or ''
+    vars.text = note or ''
+    -- Deadline escalations once noted the kind ("accept"), now its words.
+    for _, kind in ipairs(DEADLINES) do
+      if note == kind then vars.text = word('action.' .. kind) end
+    end
+  elseif ev == 'reminded' then
+    local kind = string.match(text, '^(%S+)')
+    vars.text, vars.action = '', kind and word('action.' .. kind) or ''
+  elseif ev == 'rated' or ev == 'reopened' then
+    vars.rating = text
+  elseif ev == 'category_corrected' then
+    local a, b = string.match(text, '^(%S+) %-> (%S+)$')
+    vars.text, vars.previous, vars.category = '', a and category_name(a) or '', b and category_name(b) or ''
+  end
+  if not cfg('t:event.' .. ev) then return render('event.other', vars) end
+  return render('event.' .. ev, vars)
+end
+
 local function deputy_detail(c)
   local h = redis.call('LRANGE', P .. 'hist:' .. c.id, -3, -1)
   local steps = {}
-  for _, j in ipairs(h) do
-    local e = cjson.decode(j)
-    steps[#steps + 1] = e.event .. (e.text ~= '' and ('：' .. e.text) or '')
-  end
-  reply(render('deputy_detail', { case = c.id, category = category_name(c.category),
+  for _, j in ipairs(h) do steps[#steps + 1] = event_words(cjson.decode(j)) end
+  local p = person(c.deputy)
+  reply(render('deputy_detail', { case = c.id, topic = topic_of(c), category = category_name(c.category),
     state = state_name(c.state), text = c.text, place = c.place ~= '' and c.place or '-',
-    resident = c.masked, history = table.concat(steps, '；') }), c.id)
+    resident = c.masked, history = table.concat(steps, '；'), deputy = p and p.name or '',
+    station = p and p.station_name or '' }), c.id)
   return 'detail', c.id
 end
 
-local function deputy()
-  local me = env.deputy
-  local label = intent.label
-  local ev = COMMAND_EVENT[label]
-  if label == 'cmd.list' then return deputy_list(me) end
-  if intent.kind ~= 'command' or not ev then
-    reply(render('deputy_help', {}))
-    return 'deputy_help', nil
+-- A deputy's command as the step works on it: from this message, or
+-- from the question it left open ({label, case, body, question, target,
+-- target_name, target_ids, certain}).
+local function command_of_message()
+  return { label = intent.label, case = env.case, body = env.body or '', question = env.question,
+           target = env.target, target_name = env.target_name, target_ids = env.target_ids,
+           certain = intent.certain ~= false }
+end
+
+-- Nothing is done on a guess: the command waits in a session while the
+-- deputy is asked to choose by number.  Past the bound on open questions
+-- the deputy is told how to write the command instead.
+local function ask_deputy(cmd, ask, options, question)
+  if not hold_session({ deputy = env.deputy, cmd = cmd, ask = ask, options = options,
+                        question = question, ts = nows }) then
+    reply(render('deputy_help', {}), cmd.case)
+    return 'need_' .. ask, cmd.case
   end
-  local id = env.case
-  if not id then
-    local open = redis.call('ZRANGE', P .. 'dq:' .. me, 0, -1)
-    if #open ~= 1 then
-      reply(render('deputy_need_case', { count = #open }))
-      return 'need_case', nil
-    end
-    id = open[1]
+  reply(question, cmd.case)
+  return 'asked_' .. ask, cmd.case
+end
+
+local function ask_case(cmd, open)
+  local items, options = {}, {}
+  for i = 1, math.min(#open, PICK_MAX) do
+    local c = load_case(open[i])
+    options[i] = open[i]
+    items[i] = render('deputy_pick_case_item', { n = i, case = open[i], topic = c and topic_of(c) or '',
+      state = c and state_name(c.state) or '' })
   end
-  local c = load_case(id)
-  if not c then
-    reply(render('deputy_unknown_case', { case = id }))
-    return 'unknown_case', id
+  return ask_deputy(cmd, 'case', options,
+    render('deputy_pick_case', { count = #open, items = table.concat(items, ' ') }))
+end
+
+local function ask_command(cmd, c)
+  local options, seen = {}, {}
+  local function offer(label)
+    local ev = COMMAND_EVENT[label]
+    -- A transfer is offered only when the message names whom to.
+    if #options >= OFFER_MAX or not ev or seen[label] or (ev == 'transfer' and not cmd.target) then return end
+    seen[label] = true
+    options[#options + 1] = label
   end
-  if c.deputy ~= me then
-    reply(render('deputy_foreign_case', { case = id }))
-    return 'foreign_case', id
+  for _, label in ipairs(intent.alts or {}) do offer(label) end
+  offer(cmd.label)
+  for _, label in ipairs(OFFER_ORDER) do offer(label) end
+  local items = {}
+  for i, label in ipairs(options) do
+    items[i] = render('deputy_pick_command_item', { n = i, action = word('action.' .. COMMAND_EVENT[label]) })
   end
-  if ev == 'detail' then return deputy_detail(c) end
+  return ask_deputy(cmd, 'command', options,
+    render('deputy_pick_command', { case = c.id, topic = topic_of(c), items = table.concat(items, ' ') }))
+end
+
+-- The command is certain (or confirmed by the deputy's digit) and case
+-- `c` is theirs: do it.  Only here does a deputy's text reach a resident.
+local function act(cmd, c, ev)
+  local me, id = env.deputy, c.id
   local p = person(me)
-  local body = slots.body or ''
+  local body = cmd.body or ''
   local vars = { case = id, deputy = p and p.name or me, text = body, topic = topic_of(c) }
 
   if ev == 'transfer' then
-    local target = slots.deputy and string.upper(slots.deputy) or ''
-    local action = transfer(c, target, me, body)
-    local tp = person(target)
-    vars.target = tp and tp.name or target
+    if not cmd.target then
+      vars.target = cmd.target_name or ''
+      if cmd.target_ids then
+        local items = {}
+        for i, d in ipairs(cmd.target_ids) do
+          local tp = person(d)
+          items[i] = render('deputy_ambiguous_item', { id = d, station = tp and tp.station_name or '' })
+        end
+        vars.count, vars.items, vars.example = #cmd.target_ids, table.concat(items, '、'), cmd.target_ids[1]
+        reply(render('deputy_ambiguous_deputy', vars), id)
+      else
+        reply(render(vars.target ~= '' and 'deputy_unknown_deputy' or 'deputy_need_target', vars), id)
+      end
+      return 'unknown_deputy', id
+    end
+    local action = transfer(c, cmd.target, me, body)
+    local tp = person(cmd.target)
+    vars.target = tp and tp.name or cmd.target
     local answers = { transferred = 'deputy_transferred', unknown_deputy = 'deputy_unknown_deputy',
-                      same_deputy = 'deputy_unknown_deputy' }
+                      same_deputy = 'deputy_transfer_self' }
     if answers[action] then
       reply(render(answers[action], vars), id)
     else
       reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
-        action = cfg('t:action.transfer') or 'transfer' }), id)
+        action = word('action.transfer') }), id)
     end
     return action, id
   end
   if ev == 'escalate' then
     if not allowed('escalate', c.state) then
       reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
-        action = cfg('t:action.escalate') or 'escalate' }), id)
+        action = word('action.escalate') }), id)
       return 'bad_state', id
     end
     local level = escalate(c, me, body)
-    vars.level = level == 1 and (cfg('t:level.station') or 'station')
-                 or (cfg('t:level.committee') or 'committee')
+    vars.level = word(level == 1 and 'level.station' or 'level.committee')
     push(c, render('escalated', vars))
     reply(render(level and 'deputy_escalated' or 'deputy_escalated_already', vars), id)
     return level and 'escalated' or 'escalated_already', id
@@ -828,12 +957,13 @@ local function deputy()
   if ev == 'reply' then
     if c.state == 'closed' or c.state == 'withdrawn' then
       reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
-        action = cfg('t:action.reply') or 'reply' }), id)
+        action = word('action.reply') }), id)
       return 'bad_state', id
     end
     history(id, me, 'asked', body)
     redis.call('HSET', P .. 'res:' .. c.channel .. ':' .. c.addr, 'relay_case', id, 'relay_at', nows)
-    send(c.channel, c.addr, render('relay_to_resident', vars), id, 'reply')
+    -- Worded as a question only when it is one (step_is_question in src/step.c).
+    send(c.channel, c.addr, render(cmd.question and 'relay_to_resident' or 'relay_statement', vars), id, 'reply')
     reply(render('deputy_relayed', vars), id)
     return 'relayed', id
   end
@@ -841,7 +971,7 @@ local function deputy()
   local to = allowed(ev, c.state)
   if not to then
     reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
-      action = cfg('t:action.' .. ev) or ev }))
+      action = word('action.' .. ev) }))
     return 'bad_state', id
   end
   if ev == 'accept' then
@@ -868,6 +998,72 @@ local function deputy()
   push(c, render('resolved', vars))
   reply(render('deputy_resolved', vars), id)
   return 'resolved', id
+end
+
+-- A command from a message or a confirmed question: find its case (ask
+-- when the deputy has several open and named none), check it is theirs,
+-- and ask again when the engine was unsure what the deputy meant.
+-- Reading (待办, 详情) changes nothing and reaches no one: never asked.
+local function run_command(cmd)
+  local me = env.deputy
+  if cmd.label == 'cmd.list' then return deputy_list(me) end
+  local ev = COMMAND_EVENT[cmd.label]
+  if not ev then
+    reply(render('deputy_help', {}))
+    return 'deputy_help', nil
+  end
+  local id = cmd.case
+  if not id then
+    local open = redis.call('ZRANGE', P .. 'dq:' .. me, 0, -1)
+    if #open > 1 then return ask_case(cmd, open) end
+    if #open == 0 then
+      reply(render('deputy_need_case', { count = 0 }))
+      return 'need_case', nil
+    end
+    id = open[1]
+    cmd.case = id
+  end
+  local c = load_case(id)
+  if not c then
+    reply(render('deputy_unknown_case', { case = id }))
+    return 'unknown_case', id
+  end
+  if c.deputy ~= me then
+    reply(render('deputy_foreign_case', { case = id }))
+    return 'foreign_case', id
+  end
+  if ev == 'detail' then return deputy_detail(c) end
+  if not cmd.certain then return ask_command(cmd, c) end
+  return act(cmd, c, ev)
+end
+
+local function deputy()
+  -- A question left open: a digit in range answers it; any other message
+  -- drops it and is read on its own.
+  local raw = hget(RK, 'session')
+  if raw then
+    local s = cjson.decode(raw)
+    local choice = env.digit and s.options and s.options[env.digit]
+    if env.digit and not choice then
+      reply(s.question or '')
+      return 'asked_' .. (s.ask or ''), s.cmd and s.cmd.case
+    end
+    drop_session()
+    if choice then
+      local cmd = s.cmd
+      if s.ask == 'case' then
+        cmd.case = choice
+      else
+        cmd.label, cmd.certain = choice, true
+      end
+      return run_command(cmd)
+    end
+  end
+  if intent.kind ~= 'command' then
+    reply(render('deputy_help', {}))
+    return 'deputy_help', nil
+  end
+  return run_command(command_of_message())
 end
 
 ---------------------------------------------------------------------------

@@ -1,14 +1,20 @@
-/* Pure helpers of the step and SMS modules: case ids, ratings, SMS fitting. */
+/* Pure helpers of the step and SMS modules: case ids, ratings, a deputy's
+ * words (question rule, command text as written, transfer target), SMS
+ * fitting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "mashang/config.h"
+#include "mashang/intents.h"
+#include "mashang/normalize.h"
+#include "mashang/roster.h"
 #include "mashang/sms_kannel.h"
 #include "mashang/step.h"
 #include "mashang/util.h"
@@ -43,6 +49,151 @@ static void test_rating_words_and_digits(void **state)
     assert_int_equal(step_rating_value("一般般"), 3);
     assert_int_equal(step_rating_value("很差"), 1);
     assert_int_equal(step_rating_value(NULL), 0);
+}
+
+static void test_question_rule(void **state)
+{
+    (void)state;
+    static const char *const questions[] = { "请问是哪一盏灯?", "您在家吗", "几点方便呢。", "是不是三楼",
+                                             "能否提供照片", "修好了吗 ", "为什么" };
+    static const char *const statements[] = { "明天有人去", "已联系物业,led灯明天到!", "好的。", "",
+                                              "问题已解决" };
+    for (size_t i = 0; i < sizeof(questions) / sizeof(*questions); i++)
+        assert_true(step_is_question(questions[i], strlen(questions[i])));
+    for (size_t i = 0; i < sizeof(statements) / sizeof(*statements); i++)
+        assert_false(step_is_question(statements[i], strlen(statements[i])));
+}
+
+/* A match as the engine would give it: slots by normalised substring. */
+static void add_slot(struct intent_result *r, const char *norm, const char *name, const char *value)
+{
+    const char *at = strstr(norm, value);
+    assert_non_null(at);
+    struct intent_slot *s = &r->slots[r->nslots++];
+    s->name = name;
+    snprintf(s->value, sizeof(s->value), "%s", value);
+    s->start = (size_t)(at - norm);
+    s->end = s->start + strlen(value);
+}
+
+/* step_command_body of `text` with a case slot `case_id` and, if not
+ * NULL, a body slot `body` (normalised substrings). */
+static char *body_of(struct normalizer *n, const char *text, const char *case_id, const char *body,
+                     bool *question)
+{
+    size_t nlen;
+    const char *norm = normalize_text(n, text, strlen(text), &nlen);
+    assert_non_null(norm);
+    struct intent_result r = { .kind = INTENT_COMMAND };
+    if (case_id)
+        add_slot(&r, norm, "case", case_id);
+    if (body)
+        add_slot(&r, norm, "body", body);
+    char *out = step_command_body(text, strlen(text), norm, nlen, &r, question);
+    assert_non_null(out);
+    return out;
+}
+
+static void test_command_body_as_written(void **state)
+{
+    (void)state;
+    struct normalizer *n = normalizer_new();
+    assert_non_null(n);
+    bool q = true;
+    char *b = body_of(n, "进展 M1001 已联系ABC物业，LED灯明天到！！", "m1001", "已联系abc物业,led灯明天到!", &q);
+    assert_string_equal(b, "已联系ABC物业，LED灯明天到！！");
+    assert_false(q);
+    free(b);
+    b = body_of(n, "回覆 M1001 請問是哪一盞燈？", "m1001", "请问是哪一盏灯?", &q);
+    assert_string_equal(b, "請問是哪一盞燈？");
+    assert_true(q);
+    free(b);
+    /* no body marked (a model's decision): case id and command words cut */
+    b = body_of(n, "跟群众说一下 M1001 明天有人去", "m1001", NULL, &q);
+    assert_string_equal(b, "明天有人去");
+    assert_false(q);
+    free(b);
+    b = body_of(n, "M1001 完成，路面已经补平", "m1001", NULL, &q);
+    assert_string_equal(b, "路面已经补平");
+    free(b);
+    b = body_of(n, "M1001 修好了", "m1001", NULL, &q);
+    assert_string_equal(b, "修好了");
+    free(b);
+    b = body_of(n, "Ｍ1001 更新了灯泡", "m1001", NULL, &q);   /* 更新 is part of the text here */
+    assert_string_equal(b, "更新了灯泡");
+    free(b);
+    b = body_of(n, "已联系物业 M1001 明天到", "m1001", NULL, &q);
+    assert_string_equal(b, "已联系物业 明天到");
+    free(b);
+    b = body_of(n, "办结 M1001", "m1001", NULL, &q);
+    assert_string_equal(b, "");
+    free(b);
+    b = body_of(n, "告诉群众：您在家吗？", NULL, NULL, &q);
+    assert_string_equal(b, "您在家吗？");
+    assert_true(q);
+    free(b);
+    normalizer_free(n);
+}
+
+static void target_of(const struct roster *r, struct normalizer *n, const char *text, const char *case_id,
+                      const char *deputy_slot, struct step_target *t)
+{
+    size_t nlen;
+    const char *norm = normalize_text(n, text, strlen(text), &nlen);
+    assert_non_null(norm);
+    struct intent_result res = { .kind = INTENT_COMMAND, .label = "cmd.transfer" };
+    if (case_id)
+        add_slot(&res, norm, "case", case_id);
+    if (deputy_slot)
+        add_slot(&res, norm, "deputy", deputy_slot);
+    step_transfer_target(r, norm, nlen, &res, t);
+}
+
+static void test_transfer_target_by_id_or_name(void **state)
+{
+    (void)state;
+    struct roster demo, same;
+    struct diag d;
+    diag_init(&d);
+    assert_int_equal(roster_load("config/deputies.json", "86", &demo, &d), 0);
+    assert_int_equal(roster_load("tests/unit/fixtures/config/roster_same_name.json", "86", &same, &d), 0);
+    diag_free(&d);
+    struct normalizer *n = normalizer_new();
+    struct step_target t;
+
+    target_of(&demo, n, "转 M1001 D0007 属于光明村", "m1001", "d0007", &t);
+    assert_int_equal(t.nmatch, 1);
+    assert_string_equal(t.match[0]->id, "D0007");
+    target_of(&demo, n, "转 M1001 D9999", "m1001", "d9999", &t);
+    assert_int_equal(t.nmatch, 0);
+    assert_string_equal(t.name, "D9999");
+    target_of(&demo, n, "M1001转李建国", "m1001", NULL, &t);
+    assert_int_equal(t.nmatch, 1);
+    assert_string_equal(t.match[0]->id, "D0007");
+    target_of(&demo, n, "转给张伟代表 M1002", "m1002", NULL, &t);
+    assert_int_equal(t.nmatch, 1);
+    assert_string_equal(t.match[0]->id, "D0201");
+    target_of(&demo, n, "M1001 转 王丽老师处理", "m1001", NULL, &t);
+    assert_int_equal(t.nmatch, 1);
+    assert_string_equal(t.match[0]->id, "D0412");
+    target_of(&demo, n, "M1001 请张伟主任接手", "m1001", "张伟主任", &t);
+    assert_int_equal(t.nmatch, 1);
+    assert_string_equal(t.match[0]->id, "D0201");
+    /* unknown and ambiguous names */
+    target_of(&demo, n, "M1001转李强", "m1001", NULL, &t);
+    assert_int_equal(t.nmatch, 0);
+    assert_string_equal(t.name, "李强");
+    target_of(&same, n, "M1001转张伟代表", "m1001", NULL, &t);
+    assert_int_equal(t.nmatch, 2);
+    assert_string_equal(t.match[0]->id, "D1");
+    assert_string_equal(t.match[1]->id, "D2");
+    target_of(&same, n, "M1001转李强", "m1001", NULL, &t);
+    assert_int_equal(t.nmatch, 1);
+    assert_string_equal(t.match[0]->id, "D3");
+
+    normalizer_free(n);
+    roster_free(&demo);
+    roster_free(&same);
 }
 
 static void test_sms_fit_keeps_short_text(void **state)
@@ -108,6 +259,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_case_id_forms),
         cmocka_unit_test(test_rating_words_and_digits),
+        cmocka_unit_test(test_question_rule),
+        cmocka_unit_test(test_command_body_as_written),
+        cmocka_unit_test(test_transfer_target_by_id_or_name),
         cmocka_unit_test(test_sms_fit_keeps_short_text),
         cmocka_unit_test(test_sms_fit_cuts_with_ellipsis_and_keeps_case),
         cmocka_unit_test(test_sms_fit_counts_emoji_as_two_units),
