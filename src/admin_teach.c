@@ -334,24 +334,29 @@ static void on_corrections(redisReply *r, void *arg)
 
 void admin_intents_corrections(struct app *app, struct evhttp_request *req)
 {
-    static const char *const allowed[] = { "label", "limit", NULL };
+    static const char *const allowed[] = { "label", "limit", "from", NULL };
     struct evkeyvalq q;
     if (admin_query(req, &q, allowed) < 0)
         return;
     const char *label = evhttp_find_header(&q, "label");
     const char *limit_s = evhttp_find_header(&q, "limit");
-    long limit = CORRECTIONS_DEFAULT;
+    const char *from_s = evhttp_find_header(&q, "from");
+    long limit = CORRECTIONS_DEFAULT, from = 0;
     const char *bad = NULL;
     if (limit_s && admin_parse_long(limit_s, 1, CORRECTIONS_MAX, &limit) < 0)
         bad = "limit: 1-100000 expected";
+    else if (from_s && *from_s && admin_parse_long(from_s, 0, 1L << 40, &from) < 0)
+        bad = "from: Unix seconds expected";
     else if (label && *label && !known_category(app->cfg, label))
         bad = "label: not a category of the configuration";
     struct admin_call *call = bad ? NULL : admin_call_new(app, req);
     if (call) {
-        char lim[24];
+        char lim[24], since[24] = "";
         snprintf(lim, sizeof(lim), "%ld", limit);
-        const char *argv[] = { "corrections", lim, label ? label : "" };
-        admin_script(call, on_corrections, 3, argv);
+        if (from_s && *from_s)
+            snprintf(since, sizeof(since), "%ld", from);
+        const char *argv[] = { "corrections", lim, label ? label : "", since };
+        admin_script(call, on_corrections, 4, argv);
     } else if (bad) {
         http_send_error(req, 400, "bad_query", bad);
     }

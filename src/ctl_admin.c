@@ -315,7 +315,7 @@ static int usage(void)
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
             "  reload\n"
             "  outbox dead [--limit N] [--json] | outbox retry\n"
-            "  intents corrections [--label CATEGORY] [--limit N] [--json]\n"
+            "  intents corrections [--label CATEGORY] [--from T] [--limit N] [--json]\n"
             "  intents review [--limit N] [--json]\n"
             "URL defaults to $MASHANG_URL or " DEFAULT_URL "; TOKEN to $MASHANG_ADMIN_TOKEN.\n");
     return 2;
@@ -752,6 +752,7 @@ static int intents_corrections(const struct opts *o)
     struct query q = { .len = 0 };
     query_add(&q, "label", o->label);
     query_add(&q, "limit", o->limit);
+    query_add(&q, "from", o->from);
     char path[2200];
     snprintf(path, sizeof(path), "/admin/intents/corrections%s", q.s);
     int rc;

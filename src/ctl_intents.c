@@ -418,7 +418,7 @@ int ctl_intents_main(int argc, char **argv)
                     "       mashangctl intents eval [DEV.tsv] [--dir DIR] [--folds K] "
                     "[--min-resident PCT] [--min-deputy PCT] [--misses]\n"
                     "       mashangctl intents bench FILE.tsv [--dir DIR]\n"
-                    "       mashangctl intents corrections [--label CATEGORY] [--limit N] [--json]\n"
+                    "       mashangctl intents corrections [--label CATEGORY] [--from T] [--limit N] [--json]\n"
                     "       mashangctl intents review [--limit N] [--json]\n");
     return 2;
 }

@@ -50,6 +50,27 @@ static void fields_free(struct fields *f)
     free(f->v);
 }
 
+/* Every channel and address a deputy may be reached on: the phone by SMS,
+ * the WeChat id on each configured account.  Only published when there
+ * is a choice (two or more): step.lua then notifies the deputy where
+ * they last wrote from, if it is one of these (docs/lifecycle.md). */
+static json_t *via_json(const struct config *cfg, const char *phone, const char *wechat)
+{
+    json_t *via = json_object();
+    if (via && phone && cfg->sms.enabled)
+        json_object_set_new(via, "sms", json_string(phone));
+    for (size_t i = 0; via && wechat && *wechat && i < cfg->nwechat; i++) {
+        char channel[80];
+        snprintf(channel, sizeof(channel), "wechat:%s", cfg->wechat[i].name);
+        json_object_set_new(via, channel, json_string(wechat));
+    }
+    if (json_object_size(via) < 2) {
+        json_decref(via);
+        return NULL;
+    }
+    return via;
+}
+
 /* Where a person is reached: their phone by SMS, else their WeChat id on
  * the first configured WeChat account, else nothing yet. */
 static char *contact_json(const struct config *cfg, const char *name, const char *phone,
@@ -69,6 +90,11 @@ static char *contact_json(const struct config *cfg, const char *name, const char
     if (o && station) {
         json_object_set_new(o, "station", json_string(station));
         json_object_set_new(o, "station_name", json_string(station_name ? station_name : ""));
+        /* a deputy (the committee has no station): the ways step.lua may
+         * pick from by where they last wrote */
+        json_t *via = via_json(cfg, phone, wechat);
+        if (via)
+            json_object_set_new(o, "via", via);
     }
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);

@@ -12,7 +12,7 @@
  *   stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]
  *   reload
  *   outbox dead [--limit N] [--json] | outbox retry
- *   intents corrections [--label CATEGORY] [--limit N] [--json]
+ *   intents corrections [--label CATEGORY] [--from T] [--limit N] [--json]
  *   intents review [--limit N] [--json]
  *
  * Every command takes --url URL (default $MASHANG_URL, else

@@ -313,14 +313,16 @@ if op == 'routed' then
   return cjson.encode({ state = v[1] or '', deputy = v[2] or '', routed_by = v[3] or '' })
 end
 
--- corrections LIMIT [LABEL] -> {corrections: [{label, text, case, ts}], total}
--- oldest first (training files grow at their end), only LABEL's if given.
+-- corrections LIMIT [LABEL] [FROM] -> {corrections: [{label, text, case, ts}], total}
+-- oldest first (training files grow at their end), only LABEL's if given,
+-- only those made at or after FROM (Unix seconds) if given.
 if op == 'corrections' then
   local limit, want = tonumber(ARGV[2]) or 10000, ARGV[3] or ''
+  local lo = tonumber(ARGV[4] or '') and tonumber(ARGV[4]) * 1000 or '-inf'
   local out = {}
   local offset = 0
   while #out < limit do
-    local ids = redis.call('ZRANGE', CORRECTIONS_TS, offset, offset + BATCH - 1)
+    local ids = redis.call('ZRANGEBYSCORE', CORRECTIONS_TS, lo, '+inf', 'LIMIT', offset, BATCH)
     if #ids == 0 then break end
     local vals = redis.call('HMGET', CORRECTIONS, unpack(ids))
     for i = 1, #ids do

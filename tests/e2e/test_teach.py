@@ -164,6 +164,9 @@ class TeachCase(StackCase):
 
         out = self.ctl("intents", "corrections", "--label", "welfare")
         self.assertEqual(out.stdout.splitlines(), ["welfare\t" + WAGES + " 老板 跑了"])
+        later = str(int(time.time()) + 5)
+        self.assertEqual(self.ctl("intents", "corrections", "--from", later).stdout, "")
+        self.assertEqual(self.ctl("intents", "corrections", "--from", "0").stdout.splitlines(), lines)
         status, doc = self.d.admin("/admin/intents/corrections?limit=1")
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["total"], 2)
