@@ -463,6 +463,47 @@ static bool relays_text(const char *label)
                      strcmp(label, "cmd.reply") == 0);
 }
 
+/* The command's text as the deputy wrote it ("body") and whether it asks
+ * something ("question").  Returns that, false when there is no text. */
+static bool add_command_body(json_t *env, const struct inbound *in, const char *norm, size_t nlen,
+                             const struct intent_result *res)
+{
+    if (!slot_named(res, "body") && !relays_text(res->label) && res->certain)
+        return false;
+    bool question = false;
+    char *body = step_command_body(in->text, in->len, norm, nlen, res, &question);
+    if (body) {
+        json_object_set_new(env, "body", json_string(body));
+        json_object_set_new(env, "question", json_boolean(question));
+    }
+    free(body);
+    return body && question;
+}
+
+/* Whom a transfer names: "target" (a deputy id) when the roster knows
+ * exactly one, else "target_name" and, for a shared name, "target_ids".
+ * Sent for a transfer, and for an unsure command when it names someone
+ * (the question may then offer a transfer). */
+static void add_transfer_target(json_t *env, const struct roster *r, const char *norm, size_t nlen,
+                                const struct intent_result *res, bool certain)
+{
+    struct step_target t;
+    step_transfer_target(r, norm, nlen, res, &t);
+    bool transfer = res->label && strcmp(res->label, "cmd.transfer") == 0;
+    if (!transfer && !(t.nmatch == 1 && !certain))
+        return;
+    if (t.name[0])
+        json_object_set_new(env, "target_name", json_string(t.name));
+    if (t.nmatch == 1) {
+        json_object_set_new(env, "target", json_string(t.match[0]->id));
+    } else if (t.nmatch > 1) {
+        json_t *ids = json_array();
+        for (size_t i = 0; ids && i < t.nmatch && i < STEP_TARGET_MAX; i++)
+            json_array_append_new(ids, json_string(t.match[i]->id));
+        json_object_set_new(env, "target_ids", ids);
+    }
+}
+
 /* What the step script needs of a deputy's message beyond its label: how
  * sure the engine is and what else it considered (it asks rather than
  * guesses), the command's text as the deputy wrote it, whom a transfer
@@ -476,38 +517,20 @@ static void add_deputy_words(json_t *env, json_t *intent, const struct app *app,
         json_object_set_new(env, "digit", json_integer(norm[0] - '0'));
     if (res->kind != INTENT_COMMAND || !intent)
         return;
-    json_object_set_new(intent, "certain", json_boolean(res->certain));
+    bool asks = add_command_body(env, in, norm, nlen, res);
+    /* A progress or result that asks something is a musing, not a report:
+     * unless a rule (the deputy's own command word) decided it, the
+     * deputy is asked before it reaches the resident. */
+    bool certain = res->certain && !(asks && !res->by_rule && res->label &&
+                                     (strcmp(res->label, "cmd.progress") == 0 ||
+                                      strcmp(res->label, "cmd.resolve") == 0));
+    json_object_set_new(intent, "certain", json_boolean(certain));
     json_t *alts = json_array();
     for (size_t i = 0; alts && i < res->nalts && i < INTENT_MAX_ALTS; i++)
         if (res->alts[i].label)
             json_array_append_new(alts, json_string(res->alts[i].label));
     json_object_set_new(intent, "alts", alts);
-
-    if (slot_named(res, "body") || relays_text(res->label) || !res->certain) {
-        bool question = false;
-        char *body = step_command_body(in->text, in->len, norm, nlen, res, &question);
-        if (body) {
-            json_object_set_new(env, "body", json_string(body));
-            json_object_set_new(env, "question", json_boolean(question));
-        }
-        free(body);
-    }
-
-    struct step_target t;
-    step_transfer_target(app->roster, norm, nlen, res, &t);
-    bool transfer = res->label && strcmp(res->label, "cmd.transfer") == 0;
-    if (!transfer && !(t.nmatch == 1 && !res->certain))
-        return;
-    if (t.name[0])
-        json_object_set_new(env, "target_name", json_string(t.name));
-    if (t.nmatch == 1) {
-        json_object_set_new(env, "target", json_string(t.match[0]->id));
-    } else if (t.nmatch > 1) {
-        json_t *ids = json_array();
-        for (size_t i = 0; ids && i < t.nmatch && i < STEP_TARGET_MAX; i++)
-            json_array_append_new(ids, json_string(t.match[i]->id));
-        json_object_set_new(env, "target_ids", ids);
-    }
+    add_transfer_target(env, app->roster, norm, nlen, res, certain);
 }
 
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,

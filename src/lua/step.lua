@@ -852,12 +852,12 @@ local function deputy_detail(c)
 end
 
 -- A deputy's command as the step works on it: from this message, or
--- from the question it left open ({label, case, body, question, target,
--- target_name, target_ids, certain}).
+-- from the question it left open ({label, alts, case, body, question,
+-- target, target_name, target_ids, certain}).
 local function command_of_message()
-  return { label = intent.label, case = env.case, body = env.body or '', question = env.question,
-           target = env.target, target_name = env.target_name, target_ids = env.target_ids,
-           certain = intent.certain ~= false }
+  return { label = intent.label, alts = intent.alts, case = env.case, body = env.body or '',
+           question = env.question, target = env.target, target_name = env.target_name,
+           target_ids = env.target_ids, certain = intent.certain ~= false }
 end
 
 -- Nothing is done on a guess: the command waits in a session while the
@@ -894,7 +894,7 @@ local function ask_command(cmd, c)
     seen[label] = true
     options[#options + 1] = label
   end
-  for _, label in ipairs(intent.alts or {}) do offer(label) end
+  for _, label in ipairs(cmd.alts or {}) do offer(label) end
   offer(cmd.label)
   for _, label in ipairs(OFFER_ORDER) do offer(label) end
   local items = {}
@@ -1059,7 +1059,8 @@ local function deputy()
       return run_command(cmd)
     end
   end
-  if intent.kind ~= 'command' then
+  -- Emoji alone are no command, whatever the engine made of them.
+  if intent.kind ~= 'command' or env.empty then
     reply(render('deputy_help', {}))
     return 'deputy_help', nil
   end

@@ -265,6 +265,15 @@ class TestModelPhrasings(DeputyWords):
         m = self.say(WANG, "接单 M1001")
         self.expect(RESIDENT, m, "M1001", "受理")
 
+    def test_a_question_is_no_report(self):
+        # however the model reads it, a question never reaches the resident
+        # as progress or result without the deputy confirming it
+        self.open_case(LAMP, "M1001")
+        m = self.say(WANG, "M1001 修好了吗")
+        self.expect(WANG, m, "M1001")
+        self.quiet(RESIDENT, m)
+        self.assertEqual(self.case("M1001")["state"], "assigned")
+
     def resolves(self, text):
         self.open_case(LAMP, "M1001")
         m = self.say(WANG, text)
