@@ -224,9 +224,11 @@ bool step_is_question(const char *s, size_t n)
         if (n >= k && memcmp(s + n - k, endings[i], k) == 0)
             return true;
     }
-    for (size_t i = 0; i < NWORDS(openers); i++)
-        if (strncmp(s, openers[i], strlen(openers[i])) == 0)
+    for (size_t i = 0; i < NWORDS(openers); i++) {
+        size_t k = strlen(openers[i]);
+        if (n >= k && memcmp(s, openers[i], k) == 0)
             return true;
+    }
     return false;
 }
 
