@@ -25,7 +25,8 @@ PHONE = {"D0104": "+8613900000005", "D0201": "+8613900000006", "D0202": "+861390
 GARBAGE = "小区门口的垃圾好几天没人清运了，臭得很"      # environment, routed by topic
 WAGES = "单位拖欠工资三个月了"                          # jobs, routed by topic
 LAMP = "幸福路12号的路灯坏了三天了"                     # facilities, routed by area
-VAGUE = "那个事你们管不管"
+VAGUE = ("那个事你们管不管", "我们这边的问题一直没人解决", "这个事情到底有没有人管",
+         "我们这里的情况一直没人解决")
 WITH_PHONE = "我电话13912345678，孩子学校食堂太贵了"   # education; a number to mask
 
 
@@ -183,16 +184,25 @@ class TeachCase(StackCase):
 
     # -- the review list ----------------------------------------------------
     def test_vague_message_stores_confidence_and_review_flag(self):
-        cid = self.open_case("+8613800138106", VAGUE)
+        # The first vague text the engine reads as a concern (the model
+        # may take some for a status question): it opens a case.
+        for text in VAGUE:
+            status, reading = self.d.admin("/admin/intents/test", "POST", {"text": text})
+            self.assertEqual(status, 200, reading)
+            if reading["kind"] in ("concern", "none") and not reading["needs"]:
+                break
+        else:
+            self.fail("no vague text opens a case: %r" % (VAGUE,))
+        cid = self.open_case("+8613800138106", text)
         c = self.case(cid)
         self.assertIn("confidence", c)
         conf = float(c["confidence"])
         self.assertTrue(0.0 <= conf <= 1.0, conf)
         self.assertEqual(float(self.r.hget(NS + "case:" + cid, "confidence")), conf)
-        # The engine's own reading of the text says whether it is unsure:
-        # then (and only then) the case is on the review list.
-        status, reading = self.d.admin("/admin/intents/test", "POST", {"text": VAGUE})
-        self.assertEqual(status, 200, reading)
+        if "confidence" in reading:
+            self.assertAlmostEqual(conf, reading["confidence"], places=3)
+        # The engine's own reading says whether it is unsure: then (and
+        # only then) the case is on the review list.
         flagged = self.r.zscore(NS + "review", cid) is not None
         if "review" in reading:
             self.assertEqual(flagged, bool(reading["review"]), (reading, conf))
@@ -200,6 +210,8 @@ class TeachCase(StackCase):
         self.assertEqual(status, 200, doc)
         self.assertEqual(cid in [x["id"] for x in doc["cases"]], flagged)
         if flagged:
+            out = self.ctl("intents", "review")
+            self.assertIn(cid, out.stdout)
             self.assertEqual(self.label(cid, "jobs")[0], 200)
             self.assertIsNone(self.r.zscore(NS + "review", cid))
 
