@@ -149,6 +149,11 @@ static int index_set(struct intent_set *s)
 
 struct intent_set *intent_set_load(const char *dir, struct diag *d)
 {
+    return intent_set_load_cached(dir, NULL, d);
+}
+
+struct intent_set *intent_set_load_cached(const char *dir, const char *cache_dir, struct diag *d)
+{
     char **names = NULL;
     size_t nnames = 0;
     if (list_files(dir, &names, &nnames, d) < 0)
@@ -191,7 +196,7 @@ struct intent_set *intent_set_load(const char *dir, struct diag *d)
         errors++;
     }
     if (!errors)
-        errors += intents_learn(s, dir, d);
+        errors += intents_learn(s, dir, cache_dir, d);
     if (errors) {
         intent_set_free(s);
         return NULL;

@@ -86,9 +86,11 @@ int intents_parse_file(struct intent_set *s, const char *path, const char *displ
 void intents_free_intent(struct intent *it);
 
 /* Reads intents/model.conf and intents/train/NAME.tsv of `dir` and trains
- * the set's models.  Every problem goes to `d` as "file:line: message";
- * returns the number of problems (the set is then not to be used). */
-int intents_learn(struct intent_set *s, const char *dir, struct diag *d);
+ * the set's models, or takes them from `cache_dir` (may be NULL: no
+ * cache) when nothing they depend on changed.  Every problem goes to `d`
+ * as "file:line: message"; returns the number of problems (the set is
+ * then not to be used). */
+int intents_learn(struct intent_set *s, const char *dir, const char *cache_dir, struct diag *d);
 
 struct model_features;
 /* Normalises `text` and gathers the model's evidence for `role` (its

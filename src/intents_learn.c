@@ -8,6 +8,7 @@
  * file's role (intent_label_for_role).  Training is deterministic: the
  * same files give the same weights. */
 #include "intents_internal.h"
+#include "intents_cache.h"
 #include "intents_model.h"
 
 #include "mashang/log.h"
@@ -319,37 +320,59 @@ static const char *role_name(enum intent_role role)
     return role == ROLE_DEPUTY ? "deputy" : "resident";
 }
 
-int intents_learn(struct intent_set *s, const char *dir, struct diag *d)
+/* Trains (or takes from the cache) the model of one role. */
+static int learn_role(struct intent_set *s, const char *dir, enum intent_role role,
+                      const char *cache_dir, const char *key, struct diag *d)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (key) {
+        s->model[role] = intents_cache_load(cache_dir, key, role_name(role), s->npatterns);
+        if (s->model[role]) {
+            s->ntrain[role] = model_examples(s->model[role]);
+            log_info("intents_model", "role=%s examples=%zu classes=%zu ngrams=%zu bytes=%zu "
+                     "cached=yes ms=%.0f", role_name(role), s->ntrain[role],
+                     model_classes(s->model[role]), model_vocabulary(s->model[role]),
+                     model_bytes(s->model[role]), elapsed_ms(&t0));
+            return 0;
+        }
+    }
+    struct example_list l = { 0 };
+    int errors = read_examples(s, dir, role, &l, false, d);
+    if (!errors && l.n > 0)
+        errors += check_coverage(s, &l, role, d);
+    double read_ms = elapsed_ms(&t0);
+    if (!errors && l.n > 0) {
+        char err[256];
+        struct model_params params = { .cost = s->cost, .pattern_value = s->pattern_value };
+        s->model[role] = model_train(l.ex, l.n, NULL, s->npatterns, &params, err, sizeof(err));
+        if (!s->model[role]) {
+            diag_add(d, "%s/train: %s model: %s", dir, role_name(role), err);
+            errors++;
+        } else {
+            s->ntrain[role] = l.n;
+            if (key && intents_cache_save(cache_dir, key, role_name(role), s->model[role]) < 0)
+                log_warn("intents_cache", "dir=\"%s\" problem=\"cannot write\"", cache_dir);
+            log_info("intents_model", "role=%s examples=%zu classes=%zu ngrams=%zu patterns=%u "
+                     "bytes=%zu read_ms=%.0f train_ms=%.0f", role_name(role), l.n,
+                     model_classes(s->model[role]), model_vocabulary(s->model[role]),
+                     (unsigned)s->npatterns, model_bytes(s->model[role]), read_ms,
+                     elapsed_ms(&t0) - read_ms);
+        }
+    }
+    examples_free(&l);
+    return errors;
+}
+
+int intents_learn(struct intent_set *s, const char *dir, const char *cache_dir, struct diag *d)
 {
     int errors = read_settings(s, dir, d);
     if (errors)
         return errors;
-    struct model_params params = { .cost = s->cost, .pattern_value = s->pattern_value };
-    for (int role = ROLE_RESIDENT; role <= ROLE_DEPUTY; role++) {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        struct example_list l = { 0 };
-        errors += read_examples(s, dir, (enum intent_role)role, &l, false, d);
-        if (!errors && l.n > 0)
-            errors += check_coverage(s, &l, (enum intent_role)role, d);
-        double read_ms = elapsed_ms(&t0);
-        if (!errors && l.n > 0) {
-            char err[256];
-            s->model[role] = model_train(l.ex, l.n, NULL, s->npatterns, &params, err, sizeof(err));
-            if (!s->model[role]) {
-                diag_add(d, "%s/train: %s model: %s", dir, role_name((enum intent_role)role), err);
-                errors++;
-            } else {
-                s->ntrain[role] = l.n;
-                log_info("intents_model", "role=%s examples=%zu classes=%zu ngrams=%zu patterns=%u "
-                         "bytes=%zu read_ms=%.0f train_ms=%.0f", role_name((enum intent_role)role),
-                         l.n, model_classes(s->model[role]), model_vocabulary(s->model[role]),
-                         (unsigned)s->npatterns, model_bytes(s->model[role]), read_ms,
-                         elapsed_ms(&t0) - read_ms);
-            }
-        }
-        examples_free(&l);
-    }
+    char key[65];
+    bool cached = cache_dir && *cache_dir && intents_cache_key(dir, key) == 0;
+    for (int role = ROLE_RESIDENT; role <= ROLE_DEPUTY; role++)
+        errors += learn_role(s, dir, (enum intent_role)role, cache_dir, cached ? key : NULL, d);
     return errors;
 }
 

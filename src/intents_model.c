@@ -8,6 +8,9 @@
 
 #include <linear.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +18,40 @@
 /* Placeholders of the folded text: below every real character. */
 enum { CP_BEGIN = 1, CP_END = 2, CP_CASE = 3, CP_DEPUTY = 4, CP_DIGIT = 5 };
 #define MAX_GRAM 3
+/* A run of characters seen in fewer training examples than this cannot
+ * generalise; dropping it keeps the model small and quick to train. */
+#define MIN_DOCS 3
+/* LIBLINEAR's stopping tolerance: looser than its default 0.01, which
+ * costs training time without changing a cross-validated decision. */
+#define TRAIN_EPS 0.1
 
 struct intent_model {
-    struct model *lm;           /* owned (LIBLINEAR) */
+    double *w;                  /* owned: (nfeat + 1) rows of nclass weights, the last row
+                                 * the bias; feature-major so one feature's row is one line */
+    int *cls;                   /* owned: class of each column, ascending */
+    int nclass;
+    int nfeat;                  /* n-grams + patterns */
     uint64_t *keys;             /* owned vocabulary: open addressing, 0 = empty */
     uint32_t *vals;             /* feature number (1-based) of keys[i] */
     size_t mask;
     size_t nvocab;
     size_t npatterns;
     double pattern_value;       /* as trained; predictions use the same */
+    size_t nexamples;           /* trained on */
 };
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const char *model_recipe(void)
+{
+    return "ngrams 1-" STR(MAX_GRAM) " min_docs " STR(MIN_DOCS) " eps " STR(TRAIN_EPS)
+           " l2r_lr ovr";
+}
+
+size_t model_examples(const struct intent_model *m)
+{
+    return m ? m->nexamples : 0;
+}
 
 /* ---- folding and n-grams ------------------------------------------------ */
 
@@ -334,11 +361,7 @@ static uint32_t vocab_find(const struct intent_model *m, uint64_t h)
 
 /* Numbers the hashes that occur in at least MIN_DOCS of the used
  * examples, in first-seen order, so a given training set always gives the
- * same feature numbers.  A run of characters seen in one example only
- * cannot generalise; dropping those keeps the model small and quick to
- * train without costing accuracy. */
-#define MIN_DOCS 2
-
+ * same feature numbers. */
 static int vocab_build(struct intent_model *m, const struct model_example *ex, size_t n,
                        const bool *use)
 {
@@ -456,6 +479,85 @@ static size_t instance(const struct intent_model *m, const uint64_t *hash, const
 
 static void quiet(const char *s) { (void)s; }
 
+/* One-vs-rest, as LIBLINEAR does it for several classes, but with the
+ * binary problems spread over threads: each class's weights are an
+ * independent L2-regularised logistic regression of "this class" against
+ * the rest.  Every thread reads the shared instances and writes only its
+ * own columns, so the result does not depend on the schedule. */
+struct ovr_job {
+    const struct problem *prob;
+    const struct parameter *param;
+    struct intent_model *m;
+    atomic_int next;            /* next column to train */
+    atomic_bool failed;
+};
+
+static void *ovr_worker(void *arg)
+{
+    struct ovr_job *job = arg;
+    const struct problem *prob = job->prob;
+    double *y = malloc((size_t)prob->l * sizeof(*y));
+    if (!y) {
+        atomic_store(&job->failed, true);
+        return NULL;
+    }
+    for (;;) {
+        int c = atomic_fetch_add(&job->next, 1);
+        if (c >= job->m->nclass || atomic_load(&job->failed))
+            break;
+        int cls = job->m->cls[c];
+        for (int i = 0; i < prob->l; i++)
+            y[i] = prob->y[i] == cls ? 1 : -1;
+        struct problem bin = *prob;
+        bin.y = y;
+        struct model *lm = train(&bin, job->param);
+        if (!lm) {
+            atomic_store(&job->failed, true);
+            break;
+        }
+        /* A binary model's weights point toward its first label. */
+        double sign = lm->label[0] == 1 ? 1 : -1;
+        for (int k = 0; k <= job->m->nfeat; k++)
+            job->m->w[(size_t)k * (size_t)job->m->nclass + (size_t)c] = sign * lm->w[k];
+        free_and_destroy_model(&lm);
+    }
+    free(y);
+    return NULL;
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct classes of the used examples, ascending, into m->cls. */
+static int collect_classes(struct intent_model *m, const struct model_example *ex, size_t n,
+                           const bool *use)
+{
+    int *all = malloc((n ? n : 1) * sizeof(*all));
+    if (!all)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!use || use[i])
+            all[k++] = ex[i].cls;
+    qsort(all, k, sizeof(*all), int_cmp);
+    size_t d = 0;
+    for (size_t i = 0; i < k; i++)
+        if (d == 0 || all[d - 1] != all[i])
+            all[d++] = all[i];
+    m->cls = all;
+    m->nclass = (int)d;
+    return 0;
+}
+
+static long train_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
 struct intent_model *model_train(const struct model_example *ex, size_t n, const bool *use,
                                  size_t npatterns, const struct model_params *params,
                                  char *err, size_t errsz)
@@ -468,31 +570,28 @@ struct intent_model *model_train(const struct model_example *ex, size_t n, const
         goto fail;
     m->npatterns = npatterns;
     m->pattern_value = params->pattern_value;
-    if (vocab_build(m, ex, n, use) < 0)
+    if (vocab_build(m, ex, n, use) < 0 || collect_classes(m, ex, n, use) < 0)
         goto fail;
+    if (m->nclass < 2) {
+        why = "training needs examples of at least two labels";
+        goto fail;
+    }
     size_t l = 0, nodes = 0;
-    int first_cls = 0;
-    bool classes = false;
     for (size_t i = 0; i < n; i++) {
         if (use && !use[i])
             continue;
         l++;
         nodes += ex[i].nhash + ex[i].npattern + 2;
-        if (!first_cls)
-            first_cls = ex[i].cls;
-        else if (ex[i].cls != first_cls)
-            classes = true;
     }
-    if (!classes) {
-        why = "training needs examples of at least two labels";
-        goto fail;
-    }
+    m->nfeat = (int)(m->nvocab + npatterns);
+    m->nexamples = l;
     prob.l = (int)l;
-    prob.n = (int)(m->nvocab + npatterns + 1);
+    prob.n = m->nfeat + 1;
     prob.y = malloc(l * sizeof(*prob.y));
     prob.x = malloc(l * sizeof(*prob.x));
     pool = malloc(nodes * sizeof(*pool));
-    if (!prob.y || !prob.x || !pool)
+    m->w = calloc((size_t)(m->nfeat + 1) * (size_t)m->nclass, sizeof(*m->w));
+    if (!prob.y || !prob.x || !pool || !m->w)
         goto fail;
     size_t at = 0, k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -504,16 +603,28 @@ struct intent_model *model_train(const struct model_example *ex, size_t n, const
                        params->pattern_value, prob.bias, true, pool + at) + 1;
         k++;
     }
-    struct parameter param = { .solver_type = L2R_LR, .eps = 0.1, .C = params->cost };
+    struct parameter param = { .solver_type = L2R_LR, .eps = TRAIN_EPS, .C = params->cost };
     const char *bad = check_parameter(&prob, &param);
     if (bad) {
         why = bad;
         goto fail;
     }
     set_print_string_function(quiet);
-    m->lm = train(&prob, &param);
-    if (!m->lm)
+    struct ovr_job job = { .prob = &prob, .param = &param, .m = m };
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, false);
+    pthread_t th[8];
+    long nth = train_threads(), started = 0;
+    for (long t = 1; t < nth; t++)
+        if (pthread_create(&th[started], NULL, ovr_worker, &job) == 0)
+            started++;
+    ovr_worker(&job);
+    for (long t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    if (atomic_load(&job.failed)) {
+        why = "training failed";
         goto fail;
+    }
     /* The model keeps a copy of nothing it was trained on. */
     free(pool);
     free(prob.x);
@@ -532,8 +643,8 @@ void model_free(struct intent_model *m)
 {
     if (!m)
         return;
-    if (m->lm)
-        free_and_destroy_model(&m->lm);
+    free(m->w);
+    free(m->cls);
     free(m->keys);
     free(m->vals);
     free(m);
@@ -541,7 +652,7 @@ void model_free(struct intent_model *m)
 
 size_t model_classes(const struct intent_model *m)
 {
-    return m ? (size_t)m->lm->nr_class : 0;
+    return m ? (size_t)m->nclass : 0;
 }
 
 size_t model_vocabulary(const struct intent_model *m)
@@ -553,9 +664,9 @@ size_t model_bytes(const struct intent_model *m)
 {
     if (!m)
         return 0;
-    size_t cols = m->lm->nr_class == 2 ? 1 : (size_t)m->lm->nr_class;
-    size_t weights = (size_t)(m->lm->nr_feature + 1) * cols * sizeof(double);
-    return sizeof(*m) + weights + (m->mask + 1) * (sizeof(*m->keys) + sizeof(*m->vals));
+    size_t weights = (size_t)(m->nfeat + 1) * (size_t)m->nclass * sizeof(double);
+    return sizeof(*m) + weights + (size_t)m->nclass * sizeof(int) +
+           (m->mask + 1) * (sizeof(*m->keys) + sizeof(*m->vals));
 }
 
 /* ---- prediction --------------------------------------------------------- */
@@ -571,7 +682,7 @@ int model_predict(const struct intent_model *m, struct model_features *f, const 
         f->nodes = p;
         f->ncap = need * 2;
     }
-    size_t k = (size_t)m->lm->nr_class;
+    size_t k = (size_t)m->nclass;
     if (k > f->probcap) {
         double *p = realloc(f->prob, k * sizeof(*p));
         if (!p)
@@ -580,18 +691,34 @@ int model_predict(const struct intent_model *m, struct model_features *f, const 
         f->probcap = k;
     }
     struct feature_node *x = f->nodes;
-    instance(m, f->hash, f->count, f->nhash, f->pattern, f->npattern, m->pattern_value, m->lm->bias,
-             false, x);
-    predict_probability(m->lm, x, f->prob);
-    *cls = m->lm->label;
-    *prob = f->prob;
+    instance(m, f->hash, f->count, f->nhash, f->pattern, f->npattern, m->pattern_value, 1, false,
+             x);
+    double *dec = f->prob;
+    for (size_t c = 0; c < k; c++)
+        dec[c] = 0;
+    for (; x->index != -1; x++) {
+        const double *row = m->w + (size_t)(x->index - 1) * k;
+        for (size_t c = 0; c < k; c++)
+            dec[c] += row[c] * x->value;
+    }
+    /* One-vs-rest probabilities, normalised to sum 1 (as LIBLINEAR's
+     * predict_probability). */
+    double sum = 0;
+    for (size_t c = 0; c < k; c++) {
+        dec[c] = 1 / (1 + exp(-dec[c]));
+        sum += dec[c];
+    }
+    for (size_t c = 0; c < k; c++)
+        dec[c] /= sum;
+    *cls = m->cls;
+    *prob = dec;
     return (int)k;
 }
 
 static int class_index(const struct intent_model *m, int cls)
 {
-    for (int i = 0; i < m->lm->nr_class; i++)
-        if (m->lm->label[i] == cls)
+    for (int i = 0; i < m->nclass; i++)
+        if (m->cls[i] == cls)
             return i;
     return -1;
 }
@@ -610,7 +737,7 @@ double model_ngram_weight(const struct intent_model *m, const struct model_featu
             count = f->count[i];
     }
     norm = norm > 0 ? sqrt(norm) : 1;
-    return get_decfun_coef(m->lm, (int)idx, ci) * count / norm;
+    return m->w[(size_t)(idx - 1) * (size_t)m->nclass + (size_t)ci] * count / norm;
 }
 
 double model_pattern_weight(const struct intent_model *m, uint32_t pattern, int cls)
@@ -618,5 +745,75 @@ double model_pattern_weight(const struct intent_model *m, uint32_t pattern, int 
     int ci = class_index(m, cls);
     if (ci < 0 || pattern >= m->npatterns)
         return 0;
-    return get_decfun_coef(m->lm, (int)(m->nvocab + 1 + pattern), ci);
+    return m->w[(m->nvocab + pattern) * (size_t)m->nclass + (size_t)ci];
+}
+
+/* ---- saving and loading --------------------------------------------------- */
+
+#define MODEL_MAGIC "mashang-intents-model 1\n"
+
+struct model_header {
+    uint64_t nvocab, npatterns, mask, nexamples;
+    int64_t nclass, nfeat;
+    double pattern_value;
+};
+
+int model_write(const struct intent_model *m, FILE *f)
+{
+    struct model_header h = { .nvocab = m->nvocab, .npatterns = m->npatterns,
+                              .mask = m->mask, .nexamples = m->nexamples,
+                              .nclass = m->nclass, .nfeat = m->nfeat,
+                              .pattern_value = m->pattern_value };
+    size_t nw = (size_t)(m->nfeat + 1) * (size_t)m->nclass, nslots = m->mask + 1;
+    if (fwrite(MODEL_MAGIC, 1, sizeof(MODEL_MAGIC) - 1, f) != sizeof(MODEL_MAGIC) - 1 ||
+        fwrite(&h, sizeof(h), 1, f) != 1 ||
+        fwrite(m->cls, sizeof(*m->cls), (size_t)m->nclass, f) != (size_t)m->nclass ||
+        fwrite(m->w, sizeof(*m->w), nw, f) != nw ||
+        fwrite(m->keys, sizeof(*m->keys), nslots, f) != nslots ||
+        fwrite(m->vals, sizeof(*m->vals), nslots, f) != nslots)
+        return -1;
+    return 0;
+}
+
+/* Reads what model_write() wrote; NULL on any inconsistency (a cache file
+ * that does not check out is simply retrained). */
+struct intent_model *model_read(FILE *f, size_t npatterns)
+{
+    char magic[sizeof(MODEL_MAGIC) - 1];
+    struct model_header h;
+    if (fread(magic, 1, sizeof(magic), f) != sizeof(magic) ||
+        memcmp(magic, MODEL_MAGIC, sizeof(magic)) != 0 || fread(&h, sizeof(h), 1, f) != 1)
+        return NULL;
+    size_t nslots = (size_t)h.mask + 1;
+    if (h.npatterns != npatterns || h.nclass < 2 || h.nclass > 100000 ||
+        h.nfeat != (int64_t)(h.nvocab + h.npatterns) || h.nvocab > (1u << 26) ||
+        (nslots & (nslots - 1)) != 0 || nslots < h.nvocab || nslots > (1u << 28))
+        return NULL;
+    struct intent_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->nvocab = h.nvocab;
+    m->npatterns = h.npatterns;
+    m->mask = h.mask;
+    m->nexamples = h.nexamples;
+    m->nclass = (int)h.nclass;
+    m->nfeat = (int)h.nfeat;
+    m->pattern_value = h.pattern_value;
+    size_t nw = (size_t)(m->nfeat + 1) * (size_t)m->nclass;
+    m->cls = malloc((size_t)m->nclass * sizeof(*m->cls));
+    m->w = malloc(nw * sizeof(*m->w));
+    m->keys = malloc(nslots * sizeof(*m->keys));
+    m->vals = malloc(nslots * sizeof(*m->vals));
+    bool ok = m->cls && m->w && m->keys && m->vals &&
+              fread(m->cls, sizeof(*m->cls), (size_t)m->nclass, f) == (size_t)m->nclass &&
+              fread(m->w, sizeof(*m->w), nw, f) == nw &&
+              fread(m->keys, sizeof(*m->keys), nslots, f) == nslots &&
+              fread(m->vals, sizeof(*m->vals), nslots, f) == nslots && fgetc(f) == EOF;
+    for (size_t i = 0; ok && i < nslots; i++)
+        ok = m->vals[i] <= m->nvocab;
+    if (!ok) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct intent_model;
 
@@ -77,6 +78,12 @@ struct intent_model *model_train(const struct model_example *ex, size_t n, const
                                  char *err, size_t errsz);
 void model_free(struct intent_model *m);
 
+/* What decides the features and the training, as text (part of the cache
+ * key: a build that computes features differently never reads another's
+ * models). */
+const char *model_recipe(void);
+size_t model_examples(const struct intent_model *m);
+
 /* Classes the model knows, and its size in bytes (weights + vocabulary). */
 size_t model_classes(const struct intent_model *m);
 size_t model_bytes(const struct intent_model *m);
@@ -94,5 +101,12 @@ int model_predict(const struct intent_model *m, struct model_features *f, const 
 double model_ngram_weight(const struct intent_model *m, const struct model_features *f,
                           uint64_t hash, int cls);
 double model_pattern_weight(const struct intent_model *m, uint32_t pattern, int cls);
+
+/* A trained model as bytes (this machine's layout; a cache, not an
+ * exchange format), and back.  model_read() checks every size against
+ * `npatterns` and the file's own header and returns NULL on anything
+ * amiss. */
+int model_write(const struct intent_model *m, FILE *f);
+struct intent_model *model_read(FILE *f, size_t npatterns);
 
 #endif

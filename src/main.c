@@ -52,7 +52,7 @@ static struct dataset *load_dataset(const struct config *cfg, struct diag *d)
         roster = NULL;
         ok = 0;
     }
-    intents = intent_set_load(cfg->intents_dir, d);
+    intents = intent_set_load_cached(cfg->intents_dir, cfg->intents_cache, d);
     if (!intents)
         ok = 0;
     struct dataset *ds = ok ? dataset_new(roster, intents) : NULL;

@@ -70,9 +70,15 @@ struct intent_result {
 struct intent_set;
 struct intent_matcher;
 
-/* Loads every *.intents file of `dir` in name order.  Returns NULL with
- * every problem as "file:line: message" in `d`. */
+/* Loads every NAME.intents file of `dir` in name order and trains the
+ * models of dir/train (docs/intents.md).  Returns NULL with every problem
+ * as "file:line: message" in `d`. */
 struct intent_set *intent_set_load(const char *dir, struct diag *d);
+/* The same, keeping trained models in `cache_dir` (created 0700 if
+ * missing; NULL: no cache): a load whose intents, settings and training
+ * files are unchanged reads the models instead of training them. */
+struct intent_set *intent_set_load_cached(const char *dir, const char *cache_dir,
+                                          struct diag *d);
 void intent_set_free(struct intent_set *s);
 size_t intent_set_size(const struct intent_set *s);
 

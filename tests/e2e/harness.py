@@ -184,6 +184,18 @@ def _mkdtemp(prefix):
     return d
 
 
+_intents_cache = None
+
+
+def intents_cache():
+    """One model cache for the whole run: daemons of later tests read the
+    models the first one trained instead of training again."""
+    global _intents_cache
+    if _intents_cache is None:
+        _intents_cache = os.path.join(_mkdtemp("e2e-intents-cache-"), "cache")
+    return _intents_cache
+
+
 # --------------------------------------------------------------------------
 # Redis
 
@@ -628,6 +640,7 @@ class Daemon:
             "redis": self.redis.url,
             "roster": os.path.join(REPO, "config", "deputies.json"),
             "intents": os.path.join(REPO, "intents"),
+            "intents_cache": intents_cache(),
             "admin_token": self.admin_token,
             "spool": os.path.join(self.dir, "spool"),
             "channels": {"sms": {

@@ -178,6 +178,45 @@ static void explanation_names_patterns_and_ngrams(void **state)
         assert_true(e.grams[i - 1].weight >= e.grams[i].weight);
 }
 
+static void a_cached_model_decides_as_the_trained_one(void **state)
+{
+    struct fixture *f = *state;
+    char dir[] = "/tmp/mashang-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cache[600];
+    snprintf(cache, sizeof(cache), "%s/a/b", dir);
+    struct diag d;
+    diag_init(&d);
+    struct intent_set *first = intent_set_load_cached(LEARNED, cache, &d);
+    struct intent_set *second = intent_set_load_cached(LEARNED, cache, &d);
+    assert_non_null(first);
+    assert_non_null(second);
+    const char *text = "水管好像漏了 路口也堵";
+    struct intent_result a, b, c;
+    assert_int_equal(intent_match(f->set, f->m, text, strlen(text), ROLE_RESIDENT, &a), 0);
+    assert_int_equal(intent_match(second, f->m, text, strlen(text), ROLE_RESIDENT, &b), 0);
+    assert_string_equal(a.label, b.label);
+    assert_memory_equal(&a.confidence, &b.confidence, sizeof(double));
+    struct intent_model_info mi;
+    intent_set_model_info(second, ROLE_DEPUTY, &mi);
+    assert_int_equal(mi.examples, 15);
+    /* a damaged cache file is trained again, not trusted */
+    char cmd[800];
+    snprintf(cmd, sizeof(cmd), "for f in %s/*.model; do head -c 100 $f > $f.x && mv $f.x $f; done",
+             cache);
+    assert_int_equal(system(cmd), 0);
+    struct intent_set *third = intent_set_load_cached(LEARNED, cache, &d);
+    assert_non_null(third);
+    assert_int_equal(intent_match(third, f->m, text, strlen(text), ROLE_RESIDENT, &c), 0);
+    assert_memory_equal(&a.confidence, &c.confidence, sizeof(double));
+    intent_set_free(first);
+    intent_set_free(second);
+    intent_set_free(third);
+    diag_free(&d);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- cross-validation --------------------------------------------------- */
 
 struct cv_count {
@@ -299,6 +338,7 @@ int main(void)
         cmocka_unit_test(unsure_results_are_marked),
         cmocka_unit_test(training_is_deterministic),
         cmocka_unit_test(explanation_names_patterns_and_ngrams),
+        cmocka_unit_test(a_cached_model_decides_as_the_trained_one),
         cmocka_unit_test(cross_validation_sees_every_example_once),
         cmocka_unit_test(broken_training_sets_are_refused_with_file_and_line),
     };
