@@ -354,7 +354,8 @@ static char *dir_of(const char *path)
 /* ---- sections ------------------------------------------------------------ */
 
 static const char *const top_fields[] = {
-    "listen", "redis", "namespace", "case_prefix", "roster", "intents", "spool", "admin_token",
+    "listen", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
+    "admin_token",
     "country_code", "log_level", "workers", "channels", "timers", "limits", "outbox",
     "templates", "categories", NULL,
 };
@@ -398,6 +399,14 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
             jv_error(v, "$.intents", "must not be empty");
         else
             c->intents_dir = path_join(c->dir, s);
+    }
+    free(s);
+
+    if (jv_string(v, root, "$", "intents_cache", NULL, false, &s) == 0 && s) {
+        if (!*s)
+            jv_error(v, "$.intents_cache", "must not be empty (leave it out for no cache)");
+        else
+            c->intents_cache = path_join(c->dir, s);
     }
     free(s);
 
@@ -860,6 +869,7 @@ void config_free(struct config *c)
     free(c->roster_path);
     free(c->intents_dir);
     free(c->spool_dir);
+    free(c->intents_cache);
     free(c->admin_token);
     free(c->country_code);
     free(c->log_level);

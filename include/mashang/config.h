@@ -75,6 +75,8 @@ struct config {
     char *case_prefix;     /* default "M" */
     char *roster_path;     /* resolved */
     char *intents_dir;     /* resolved */
+    char *intents_cache;   /* resolved, or NULL: where trained models are kept
+                              between loads (docs/intents.md) */
     char *spool_dir;       /* resolved; "spool", default ../var/spool: inbound
                               messages wait here while Redis is unreachable */
     char *admin_token;     /* NULL: admin API disabled */
