@@ -887,19 +887,20 @@ end
 
 local function ask_command(cmd, c)
   local options, seen = {}, {}
-  local function offer(label)
+  local function offer(label, guessed)
     local ev = COMMAND_EVENT[label]
-    -- A transfer is offered only when the message names whom to.
-    if #options >= OFFER_MAX or not ev or seen[label] or (ev == 'transfer' and not cmd.target) then return end
+    -- To fill up, a transfer is offered only when the message names whom to.
+    if #options >= OFFER_MAX or not ev or seen[label] or
+       (ev == 'transfer' and not cmd.target and not guessed) then return end
     seen[label] = true
     options[#options + 1] = label
   end
-  for _, label in ipairs(cmd.alts or {}) do offer(label) end
-  offer(cmd.label)
-  for _, label in ipairs(OFFER_ORDER) do offer(label) end
+  for _, label in ipairs(cmd.alts or {}) do offer(label, true) end
+  offer(cmd.label, true)
+  for _, label in ipairs(OFFER_ORDER) do offer(label, false) end
   local items = {}
   for i, label in ipairs(options) do
-    items[i] = render('deputy_pick_command_item', { n = i, action = word('action.' .. COMMAND_EVENT[label]) })
+    items[i] = render('deputy_pick_command_item', { n = i, action = word('option.' .. COMMAND_EVENT[label]) })
   end
   return ask_deputy(cmd, 'command', options,
     render('deputy_pick_command', { case = c.id, topic = topic_of(c), items = table.concat(items, ' ') }))
@@ -949,8 +950,10 @@ local function act(cmd, c, ev)
       return 'bad_state', id
     end
     local level = escalate(c, me, body)
-    vars.level = word(level == 1 and 'level.station' or 'level.committee')
-    push(c, render('escalated', vars))
+    -- Already as high as it goes: the deputy is told where it is, the
+    -- resident is not told again.
+    vars.level = word((level or tonumber(c.escalated)) == 1 and 'level.station' or 'level.committee')
+    if level then push(c, render('escalated', vars)) end
     reply(render(level and 'deputy_escalated' or 'deputy_escalated_already', vars), id)
     return level and 'escalated' or 'escalated_already', id
   end

@@ -247,7 +247,7 @@ class TestUnsureCommand(DeputyWords):
         self.assertRegex(q, r"^M1001：1 \S+ 2 \S+ 3 \S+ 4 \S+？回复数字$")
         self.quiet(RESIDENT, m, 1)
         self.assertEqual(self.case("M1001")["state"], "assigned")
-        digit = re.search(r"(\d) 反馈进展", q).group(1)
+        digit = re.search(r"(\d) 进展", q).group(1)
         m = self.say(WANG, digit)
         self.assertIn(text.split(" ", 1)[1], self.expect(RESIDENT, m, "M1001进展"))
         self.assertEqual(self.case("M1001")["state"], "in_progress")
