@@ -500,6 +500,34 @@ static size_t model_decide(const struct intent_set *s, const struct intent_model
     return 0;
 }
 
+static bool is_concern_label(const char *label)
+{
+    return strncmp(label, "chat.", 5) != 0 && strncmp(label, "cmd.", 4) != 0;
+}
+
+/* A resident's message the model would take for conversation without
+ * being sure is taken for a concern instead, under the most probable
+ * category: a case that turns out to be chatter costs a review, a
+ * concern answered with small talk is lost (issue: nothing is dropped).
+ * Returns the label number chosen, with its probability in `*p`. */
+static size_t concern_if_unsure(const struct intent_set *s, struct intent_matcher *m,
+                                size_t label_no, double *p)
+{
+    if (*p >= s->chat_below || is_concern_label(s->labels[label_no - 1]))
+        return label_no;
+    const int *cls;
+    const double *prob;
+    int k = model_predict(s->model[ROLE_RESIDENT], &m->feat, &cls, &prob);
+    int best = -1;
+    for (int i = 0; i < k; i++)
+        if (is_concern_label(s->labels[cls[i] - 1]) && (best < 0 || prob[i] > prob[best]))
+            best = i;
+    if (best < 0)
+        return label_no;
+    *p = prob[best];
+    return (size_t)cls[best];
+}
+
 int intent_match(const struct intent_set *s, struct intent_matcher *m, const char *text,
                  size_t len, enum intent_role role, struct intent_result *out)
 {
@@ -538,8 +566,10 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
         size_t label_no = model_decide(s, model, m, out);
         if (!label_no)
             return -1;
-        win = intent_for_label(s, m, nc, label_no);
         out->confidence = out->alts[0].p;
+        if (role == ROLE_RESIDENT)
+            label_no = concern_if_unsure(s, m, label_no, &out->confidence);
+        win = intent_for_label(s, m, nc, label_no);
         score = s->intents[win].priority;
         for (size_t k = 0; k < nc; k++)
             if (m->cands[k].intent == win)

@@ -67,6 +67,7 @@ struct intent_set {
     size_t ntrain[2];                  /* examples each model was trained on */
     double confirm_below;              /* below: ask a deputy before acting */
     double review_below;               /* below: flag a resident's case for review */
+    double chat_below;                 /* below: a resident's "conversation" is a concern */
     double cost;                       /* LIBLINEAR's C */
     double pattern_value;              /* feature value of a matching pattern */
 };
@@ -74,6 +75,7 @@ struct intent_set {
 /* Defaults of intents/model.conf. */
 #define INTENT_DEFAULT_CONFIRM_BELOW 0.6
 #define INTENT_DEFAULT_REVIEW_BELOW 0.5
+#define INTENT_DEFAULT_CHAT_BELOW 0.35
 #define INTENT_DEFAULT_COST 4.0
 #define INTENT_DEFAULT_PATTERN_VALUE 1.0
 

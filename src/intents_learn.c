@@ -92,6 +92,7 @@ static int read_settings(struct intent_set *s, const char *dir, struct diag *d)
 {
     s->confirm_below = INTENT_DEFAULT_CONFIRM_BELOW;
     s->review_below = INTENT_DEFAULT_REVIEW_BELOW;
+    s->chat_below = INTENT_DEFAULT_CHAT_BELOW;
     s->cost = INTENT_DEFAULT_COST;
     s->pattern_value = INTENT_DEFAULT_PATTERN_VALUE;
     char *path = NULL;
@@ -108,6 +109,7 @@ static int read_settings(struct intent_set *s, const char *dir, struct diag *d)
     static const struct { const char *key; size_t off; double min, max; } keys[] = {
         { "confirm_below", offsetof(struct intent_set, confirm_below), 0, 1 },
         { "review_below", offsetof(struct intent_set, review_below), 0, 1 },
+        { "chat_below", offsetof(struct intent_set, chat_below), 0, 1 },
         { "cost", offsetof(struct intent_set, cost), 1e-3, 1e3 },
         { "pattern_value", offsetof(struct intent_set, pattern_value), 0, 100 },
     };
