@@ -552,6 +552,8 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         json_object_set_new(intent, "title", json_string(res->title));
     if (intent && json_object_set_new(intent, "confidence", json_real(res->confidence)) == 0)
         json_object_set_new(intent, "review", json_boolean(res->review));
+    if (intent)
+        json_object_set_new(intent, "certain", json_boolean(res->certain));
     if (intent && res->needs && res->needs[0]) {
         json_t *needs = json_array();
         for (const char *const *n = res->needs; *n; n++)

@@ -692,9 +692,11 @@ local function resident()
     reply(render('help', {}))
     return 'help', nil
   end
-  if intent.kind ~= 'concern' then
+  -- Not a concern — or an unsure one right after the deputy asked this
+  -- resident something, which is the answer ("门口那盏"): the case goes on.
+  if intent.kind ~= 'concern' or intent.certain == false then
     local c, relayed = followup_target()
-    if c then return followup(c, relayed) end
+    if c and (relayed or intent.kind ~= 'concern') then return followup(c, relayed) end
   end
   for _, need in ipairs(intent.needs or {}) do
     if not slots[need] or slots[need] == '' then return ask_for(need) end
