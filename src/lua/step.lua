@@ -693,10 +693,14 @@ local function resident()
     return 'help', nil
   end
   -- Not a concern — or an unsure one right after the deputy asked this
-  -- resident something, which is the answer ("门口那盏"): the case goes on.
+  -- resident something, which is the answer ("门口那盏"), or so unsure it
+  -- would be flagged for review while the resident's case is fresh
+  -- ("补充：就在小卖部旁边"): the case goes on.
   if intent.kind ~= 'concern' or intent.certain == false then
     local c, relayed = followup_target()
-    if c and (relayed or intent.kind ~= 'concern') then return followup(c, relayed) end
+    if c and (relayed or intent.kind ~= 'concern' or intent.review) then
+      return followup(c, relayed)
+    end
   end
   for _, need in ipairs(intent.needs or {}) do
     if not slots[need] or slots[need] == '' then return ask_for(need) end
@@ -1080,7 +1084,12 @@ end
 local function limited()
   local lk = P .. 'loopin:' .. msg.channel .. ':' .. msg.addr .. ':' .. redis.sha1hex(msg.text)
   local n = count_use(lk, 300)
-  if n > 3 and intent.kind ~= 'chat' then return 'loop_ignored' end
+  -- The same words over and over are an auto-responder (a greeting or a
+  -- thanks as much as a concern); only asking for progress or giving a
+  -- rating again is something a person repeats.
+  if n > 3 and intent.label ~= 'chat.status' and intent.label ~= 'chat.rating' then
+    return 'loop_ignored'
+  end
   local limit = tonumber(opt.sender_per_minute) or 0
   if limit > 0 then
     local rk = P .. 'rate:' .. msg.channel .. ':' .. msg.addr .. ':' .. math.floor(nows / 60)
