@@ -21,6 +21,7 @@
 
 struct opts {
     const char *dir;
+    const char *cache;     /* --cache DIR: keep/read trained models there */
     enum intent_role role;
     bool json;
     bool explain;
@@ -37,6 +38,7 @@ static double now_us(void)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     o->dir = DEFAULT_DIR;
+    o->cache = NULL;
     o->role = ROLE_RESIDENT;
     o->json = false;
     o->explain = false;
@@ -45,6 +47,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         const char *a = argv[i];
         if (strcmp(a, "--dir") == 0 && i + 1 < argc) {
             o->dir = argv[++i];
+        } else if (strcmp(a, "--cache") == 0 && i + 1 < argc) {
+            o->cache = argv[++i];
         } else if (strcmp(a, "--as") == 0 && i + 1 < argc) {
             const char *r = argv[++i];
             if (strcmp(r, "resident") == 0)
@@ -73,11 +77,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* Loads the set and a matcher; prints problems.  Returns 0 or -1. */
-static int open_set(const char *dir, struct intent_set **s, struct intent_matcher **m)
+static int open_set(const char *dir, const char *cache, struct intent_set **s,
+                    struct intent_matcher **m)
 {
     struct diag d;
     diag_init(&d);
-    *s = intent_set_load(dir, &d);
+    *s = intent_set_load_cached(dir, cache, &d);
     diag_print(&d, stderr);
     diag_free(&d);
     if (!*s)
@@ -183,7 +188,7 @@ static int cmd_test(int argc, char **argv)
         return 2;
     struct intent_set *s;
     struct intent_matcher *m;
-    if (open_set(o.dir, &s, &m) < 0)
+    if (open_set(o.dir, o.cache, &s, &m) < 0)
         return 1;
     if (o.arg) {
         test_one(s, m, &o, o.arg, strlen(o.arg));
@@ -213,7 +218,7 @@ static int cmd_check(int argc, char **argv)
     const char *dir = o.arg ? o.arg : o.dir;
     struct intent_set *s;
     struct intent_matcher *m;
-    if (open_set(dir, &s, &m) < 0)
+    if (open_set(dir, o.cache, &s, &m) < 0)
         return 1;
     struct diag d;
     diag_init(&d);
@@ -338,7 +343,7 @@ static int cmd_bench(int argc, char **argv)
     }
     struct intent_set *s;
     struct intent_matcher *m;
-    if (open_set(o.dir, &s, &m) < 0) {
+    if (open_set(o.dir, o.cache, &s, &m) < 0) {
         corpus_free(&c);
         return 1;
     }
@@ -414,7 +419,7 @@ int ctl_intents_main(int argc, char **argv)
                 return sub[i].run(argc - 2, argv + 2);
     fprintf(stderr, "usage: mashangctl intents test [--dir DIR] [--as resident|deputy] [--json] [--explain] "
                     "[\"text\"]\n"
-                    "       mashangctl intents check [DIR]\n"
+                    "       mashangctl intents check [DIR] [--cache DIR]\n"
                     "       mashangctl intents eval [DEV.tsv] [--dir DIR] [--folds K] "
                     "[--min-resident PCT] [--min-deputy PCT] [--misses]\n"
                     "       mashangctl intents bench FILE.tsv [--dir DIR]\n"

@@ -192,7 +192,10 @@ def intents_cache():
     models the first one trained instead of training again."""
     global _intents_cache
     if _intents_cache is None:
-        _intents_cache = os.path.join(_mkdtemp("e2e-intents-cache-"), "cache")
+        # E2E_INTENTS_CACHE: a cache warmed beforehand (make valgrind warms
+        # it natively, so no daemon trains under valgrind)
+        _intents_cache = (os.environ.get("E2E_INTENTS_CACHE") or
+                          os.path.join(_mkdtemp("e2e-intents-cache-"), "cache"))
     return _intents_cache
 
 
