@@ -7,6 +7,7 @@
 #include "mashang/intents.h"
 #include "mashang/intents_json.h"
 
+#include "ctl_corpus.h"
 #include "ctl_intents_eval.h"
 
 #include <jansson.h>
@@ -175,11 +176,6 @@ static void test_one(const struct intent_set *s, struct intent_matcher *m, const
         print_explain(s, m, o, text, len, &r);
 }
 
-static void chomp(char *line, ssize_t *len)
-{
-    while (*len > 0 && (line[*len - 1] == '\n' || line[*len - 1] == '\r'))
-        line[--*len] = '\0';
-}
 
 static int cmd_test(int argc, char **argv)
 {
@@ -197,7 +193,7 @@ static int cmd_test(int argc, char **argv)
         size_t cap = 0;
         ssize_t len;
         while ((len = getline(&line, &cap, stdin)) >= 0) {
-            chomp(line, &len);
+            ctl_chomp(line, &len);
             test_one(s, m, &o, line, (size_t)len);
             fflush(stdout);
         }
@@ -232,83 +228,6 @@ static int cmd_check(int argc, char **argv)
     intent_matcher_free(m);
     intent_set_free(s);
     return failures ? 1 : 0;
-}
-
-/* ---- corpus (eval, bench) ----------------------------------------------- */
-
-struct sample {
-    char *label;     /* owned */
-    char *text;      /* owned */
-    int line;
-};
-
-struct corpus {
-    struct sample *v;
-    size_t n, cap;
-};
-
-static void corpus_free(struct corpus *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->v[i].label);
-        free(c->v[i].text);
-    }
-    free(c->v);
-}
-
-/* Reads `label<TAB>text` lines; blank lines and '#' lines are skipped. */
-static int corpus_load(const char *path, struct corpus *c)
-{
-    memset(c, 0, sizeof(*c));
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int lineno = 0, rc = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        chomp(line, &len);
-        if (len == 0 || line[0] == '#')
-            continue;
-        char *tab = strchr(line, '\t');
-        if (!tab) {
-            fprintf(stderr, "%s:%d: no TAB between label and text, skipped\n", path, lineno);
-            continue;
-        }
-        *tab = '\0';
-        if (c->n == c->cap) {
-            size_t nc = c->cap ? c->cap * 2 : 256;
-            struct sample *a = realloc(c->v, nc * sizeof(*a));
-            if (!a) {
-                rc = -1;
-                break;
-            }
-            c->v = a;
-            c->cap = nc;
-        }
-        struct sample *sm = &c->v[c->n];
-        sm->label = strdup(line);
-        sm->text = strdup(tab + 1);
-        sm->line = lineno;
-        if (!sm->label || !sm->text) {
-            free(sm->label);
-            free(sm->text);
-            rc = -1;
-            break;
-        }
-        c->n++;
-    }
-    free(line);
-    fclose(f);
-    if (rc < 0) {
-        fprintf(stderr, "%s: out of memory\n", path);
-        corpus_free(c);
-    }
-    return rc;
 }
 
 static bool is_command_label(const char *label)

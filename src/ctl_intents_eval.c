@@ -5,11 +5,11 @@
  * recall and F1, the worst confusions and how sure the set was; with
  * --min-resident / --min-deputy it fails (exit 1) below a floor. */
 #include "ctl_intents_eval.h"
+#include "ctl_corpus.h"
 
 #include "mashang/diag.h"
 #include "mashang/intents.h"
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,16 +221,12 @@ static void tally_print(struct tally *t, const char *title, enum intent_role rol
 
 /* ---- training texts (a dev line must never be one) ---------------------- */
 
-static void chomp(char *line, ssize_t *len)
-{
-    while (*len > 0 && (line[*len - 1] == '\n' || line[*len - 1] == '\r'))
-        line[--*len] = '\0';
-}
 
 
 struct texts {
     char **v;
     size_t n, cap;
+    bool oom;
 };
 
 static void texts_free(struct texts *t)
@@ -245,62 +241,36 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int texts_add_file(const char *path, struct texts *t)
+static void on_example(const char *label, const char *text, void *arg)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int rc = 0;
-    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
-        chomp(line, &len);
-        char *tab = strchr(line, '\t');
-        if (!tab)
-            continue;
-        if (t->n == t->cap) {
-            size_t nc = t->cap ? t->cap * 2 : 1024;
-            char **a = realloc(t->v, nc * sizeof(*a));
-            if (!a) {
-                rc = -1;
-                break;
-            }
-            t->v = a;
-            t->cap = nc;
+    (void)label;
+    struct texts *t = arg;
+    if (t->oom)
+        return;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 1024;
+        char **a = realloc(t->v, nc * sizeof(*a));
+        if (!a) {
+            t->oom = true;
+            return;
         }
-        if (!(t->v[t->n] = strdup(tab + 1)))
-            rc = -1;
-        else
-            t->n++;
+        t->v = a;
+        t->cap = nc;
     }
-    free(line);
-    fclose(f);
-    return rc;
+    if (!(t->v[t->n] = strdup(text)))
+        t->oom = true;
+    else
+        t->n++;
 }
 
-/* Reads the text of every line of DIR/train/NAME.tsv, sorted. */
+/* Reads the text of every training example of `dir`, sorted. */
 static int texts_load(const char *dir, struct texts *t)
 {
-    char tdir[4096];
-    snprintf(tdir, sizeof(tdir), "%s/train", dir);
-    DIR *dh = opendir(tdir);
-    if (!dh)
-        return 0; /* no training data: nothing can leak */
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(dh))) {
-        size_t n = strlen(e->d_name);
-        if (e->d_name[0] == '.' || n < 5 || strcmp(e->d_name + n - 4, ".tsv") != 0)
-            continue;
-        char path[8192];
-        snprintf(path, sizeof(path), "%s/%s", tdir, e->d_name);
-        rc = texts_add_file(path, t);
-    }
-    closedir(dh);
+    if (intent_training_each(dir, on_example, t) < 0 || t->oom)
+        return -1;
     if (t->n)
         qsort(t->v, t->n, sizeof(*t->v), str_cmp);
-    return rc;
+    return 0;
 }
 
 static bool texts_has(const struct texts *t, const char *text)
@@ -310,11 +280,6 @@ static bool texts_has(const struct texts *t, const char *text)
 
 /* ---- dev corpus --------------------------------------------------------- */
 
-struct dev_line {
-    char *label, *text;
-    int line;
-};
-
 
 /* Classifies every `label<TAB>text` line of `path`: cmd.* lines as sent by
  * a deputy, the others by a resident.  Misclassified lines are printed
@@ -322,29 +287,13 @@ struct dev_line {
 static int eval_dev(const struct intent_set *s, struct intent_matcher *m, const char *path,
                     const struct texts *train, int *leaked, struct tally *t, bool show)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
+    struct corpus c;
+    if (corpus_load(path, &c) < 0)
         return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int lineno = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        chomp(line, &len);
-        if (len == 0 || line[0] == '#')
-            continue;
-        char *tab = strchr(line, '\t');
-        if (!tab) {
-            fprintf(stderr, "%s:%d: no TAB between label and text, skipped\n", path, lineno);
-            continue;
-        }
-        *tab = '\0';
-        const char *gold = line, *text = tab + 1;
+    for (size_t i = 0; i < c.n; i++) {
+        const char *gold = c.v[i].label, *text = c.v[i].text;
         if (texts_has(train, text)) {
-            printf("  %s:%d: also a training line: %s\n", path, lineno, text);
+            printf("  %s:%d: also a training line: %s\n", path, c.v[i].line, text);
             ++*leaked;
         }
         enum intent_role role = strncmp(gold, "cmd.", 4) == 0 ? ROLE_DEPUTY : ROLE_RESIDENT;
@@ -352,12 +301,11 @@ static int eval_dev(const struct intent_set *s, struct intent_matcher *m, const 
         bool ok = intent_match(s, m, text, strlen(text), role, &r) == 0;
         tally_add(&t[role], gold, ok ? &r : NULL);
         if (show && (!ok || strcmp(gold, r.label) != 0))
-            printf("  %s:%d: %s -> %s (%.2f%s) %s\n", path, lineno, gold,
+            printf("  %s:%d: %s -> %s (%.2f%s) %s\n", path, c.v[i].line, gold,
                    ok ? r.label : "(invalid-utf8)", ok ? r.confidence : 0.0,
                    ok && r.by_rule ? ", rule" : "", text);
     }
-    free(line);
-    fclose(f);
+    corpus_free(&c);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "mashang/normalize.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,20 +80,18 @@ size_t intent_set_size(const struct intent_set *s)
     return s ? s->n : 0;
 }
 
-/* Lists the *.intents names of `dir`, sorted, into `*out` (caller frees
- * each name and the array).  Returns -1 with a diag on failure. */
-static int list_files(const char *dir, char ***out, size_t *count, struct diag *d)
+int intents_list_dir(const char *dir, const char *suffix, char ***out, size_t *count)
 {
+    *out = NULL;
+    *count = 0;
     DIR *dh = opendir(dir);
-    if (!dh) {
-        diag_add(d, "%s: cannot open intents directory", dir);
+    if (!dh)
         return -1;
-    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(dh))) {
-        if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".intents"))
+        if (e->d_name[0] == '.' || !has_suffix(e->d_name, suffix))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -113,11 +112,16 @@ static int list_files(const char *dir, char ***out, size_t *count, struct diag *
     return 0;
 oom:
     closedir(dh);
+    intents_free_names(names, n);
+    errno = ENOMEM;
+    return -1;
+}
+
+void intents_free_names(char **names, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    diag_add(d, "%s: out of memory", dir);
-    return -1;
 }
 
 /* Numbers the set's labels and patterns, for the models' classes and
@@ -156,8 +160,10 @@ struct intent_set *intent_set_load_cached(const char *dir, const char *cache_dir
 {
     char **names = NULL;
     size_t nnames = 0;
-    if (list_files(dir, &names, &nnames, d) < 0)
+    if (intents_list_dir(dir, ".intents", &names, &nnames) < 0) {
+        diag_add(d, "%s: cannot open intents directory: %s", dir, strerror(errno));
         return NULL;
+    }
     /* Allocated with room for the prefilter (intents_prefilter.h); without
      * one nothing is filtered. */
     struct intent_set_ext *ext = calloc(1, sizeof(*ext));
@@ -188,9 +194,7 @@ struct intent_set *intent_set_load_cached(const char *dir, const char *cache_dir
         s->files[s->nfiles++] = path; /* owned by the set; diagnostics point into it */
         errors += intents_parse_file(s, path, path, d);
     }
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    intents_free_names(names, nnames);
     if (!errors && index_set(s) < 0) {
         diag_add(d, "%s: out of memory", dir);
         errors++;

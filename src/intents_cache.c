@@ -6,6 +6,7 @@
  * temporary name and renamed, and read back with every size checked
  * (model_read); a file that does not check out is trained again. */
 #include "intents_cache.h"
+#include "intents_internal.h"
 #include "intents_model.h"
 
 #include <dirent.h>
@@ -17,11 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static bool has_suffix(const char *s, const char *suffix)
 {
@@ -49,37 +45,18 @@ static int hash_file(EVP_MD_CTX *ctx, const char *dir, const char *name)
     return rc;
 }
 
-/* Hashes the files of `dir` ending in `suffix`, in name order. */
+/* Hashes the files of `dir` ending in `suffix`, in name order; a missing
+ * directory hashes as empty. */
 static int hash_dir(EVP_MD_CTX *ctx, const char *dir, const char *suffix)
 {
-    DIR *dh = opendir(dir);
-    if (!dh)
-        return 0;
-    char **names = NULL;
-    size_t n = 0;
+    char **names;
+    size_t n;
+    if (intents_list_dir(dir, suffix, &names, &n) < 0)
+        return errno == ENOENT ? 0 : -1;
     int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(dh))) {
-        if (e->d_name[0] == '.' || !has_suffix(e->d_name, suffix))
-            continue;
-        char **a = realloc(names, (n + 1) * sizeof(*a));
-        if (!a || !(a[n] = strdup(e->d_name))) {
-            names = a ? a : names;
-            rc = -1;
-            break;
-        }
-        names = a;
-        n++;
-    }
-    closedir(dh);
-    if (n)
-        qsort(names, n, sizeof(*names), name_cmp);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = hash_file(ctx, dir, names[i]);
-        free(names[i]);
-    }
-    free(names);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = hash_file(ctx, dir, names[i]);
+    intents_free_names(names, n);
     return rc;
 }
 

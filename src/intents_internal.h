@@ -87,6 +87,12 @@ int intents_parse_file(struct intent_set *s, const char *path, const char *displ
 
 void intents_free_intent(struct intent *it);
 
+/* The names of the files of `dir` ending in `suffix` (not starting with
+ * a dot), sorted, into `*out` (free with intents_free_names).  -1 with
+ * errno set when the directory cannot be read. */
+int intents_list_dir(const char *dir, const char *suffix, char ***out, size_t *count);
+void intents_free_names(char **names, size_t n);
+
 /* Reads intents/model.conf and intents/train/NAME.tsv of `dir` and trains
  * the set's models, or takes them from `cache_dir` (may be NULL: no
  * cache) when nothing they depend on changed.  Every problem goes to `d`

@@ -65,17 +65,6 @@ static size_t label_number(const struct intent_set *s, const char *label)
     return 0;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* ---- model.conf --------------------------------------------------------- */
 
 static char *trim(char *s)
@@ -239,38 +228,22 @@ static int read_examples(struct intent_set *s, const char *dir, enum intent_role
     char *tdir = NULL;
     if (asprintf(&tdir, "%s/train", dir) < 0)
         return 1;
-    DIR *dh = opendir(tdir);
-    if (!dh) {
+    char **names;
+    size_t n;
+    if (intents_list_dir(tdir, ".tsv", &names, &n) < 0) {
         int missing = errno == ENOENT;
         if (!missing)
             diag_add(d, "%s: cannot open: %s", tdir, strerror(errno));
         free(tdir);
         return missing ? 0 : 1;
     }
-    char **names = NULL;
-    size_t n = 0;
     int errors = 0;
-    struct dirent *e;
-    while ((e = readdir(dh))) {
-        if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".tsv") ||
-            file_role(e->d_name) != role)
-            continue;
-        char **a = realloc(names, (n + 1) * sizeof(*a));
-        if (!a || !(a[n] = strdup(e->d_name))) {
-            names = a ? a : names;
-            errors++;
-            break;
-        }
-        names = a;
-        n++;
-    }
-    closedir(dh);
-    if (n)
-        qsort(names, n, sizeof(*names), name_cmp);
     struct intent_matcher *m = intent_matcher_new();
     if (!m)
         errors++;
     for (size_t i = 0; i < n && m; i++) {
+        if (file_role(names[i]) != role)
+            continue;
         char *path = NULL;
         if (asprintf(&path, "%s/%s", tdir, names[i]) < 0) {
             errors++;
@@ -280,9 +253,7 @@ static int read_examples(struct intent_set *s, const char *dir, enum intent_role
         free(path);
     }
     intent_matcher_free(m);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    intents_free_names(names, n);
     free(tdir);
     return errors;
 }
@@ -464,4 +435,40 @@ void intent_set_model_info(const struct intent_set *s, enum intent_role role,
 double intent_set_confirm_below(const struct intent_set *s)
 {
     return s->confirm_below;
+}
+
+int intent_training_each(const char *dir, intent_example_fn fn, void *arg)
+{
+    char tdir[4096];
+    snprintf(tdir, sizeof(tdir), "%s/train", dir);
+    char **names;
+    size_t n;
+    if (intents_list_dir(tdir, ".tsv", &names, &n) < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", tdir, names[i]);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            rc = -1;
+            break;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = '\0';
+            char *tab = strchr(line, '\t');
+            if (line[0] == '#' || !tab)
+                continue;
+            *tab = '\0';
+            fn(line, tab + 1, arg);
+        }
+        free(line);
+        fclose(f);
+    }
+    intents_free_names(names, n);
+    return rc;
 }

@@ -6,6 +6,8 @@
  * weight matrix is as wide as what training saw, not a hash space. */
 #include "intents_model.h"
 
+#include "mashang/util.h"
+
 #include <linear.h>
 #include <math.h>
 #include <pthread.h>
@@ -270,26 +272,7 @@ static size_t put_cp(char *out, uint32_t c)
         out[0] = marks[c];
         return 1;
     }
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
+    return utf8_put(c, out);
 }
 
 void model_ngrams_each(const char *text, size_t len,

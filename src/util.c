@@ -278,7 +278,7 @@ size_t utf8_length(const char *s, size_t len)
     return n;
 }
 
-static size_t utf8_put(uint32_t cp, char *out)
+size_t utf8_put(uint32_t cp, char *out)
 {
     if (cp < 0x80) {
         out[0] = (char)cp;

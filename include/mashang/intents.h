@@ -132,6 +132,12 @@ int intent_explain(const struct intent_set *s, struct intent_matcher *m, const c
                    size_t len, enum intent_role role, const struct intent_result *r,
                    struct intent_explanation *out);
 
+/* Calls `fn` with the label and text of every example of dir/train, in
+ * file-name order (for tools; the set itself reads them at load).  -1 if
+ * the folder exists but cannot be read. */
+typedef void (*intent_example_fn)(const char *label, const char *text, void *arg);
+int intent_training_each(const char *dir, intent_example_fn fn, void *arg);
+
 /* What a set learned: examples, labels and bytes of each role's model
  * (zeros when that role has no training data), and the thresholds. */
 struct intent_model_info {

@@ -4,6 +4,7 @@
  * UTF-8/UTF-16 and SMS segment arithmetic. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Normalises a phone number to E.164 ("+8613800138000").  Accepts
  * "13800138000", "8613800138000", "+8613800138000", "008613800138000",
@@ -31,6 +32,8 @@ bool utf8_valid(const char *s, size_t len);
 
 /* Number of Unicode code points in valid UTF-8. */
 size_t utf8_length(const char *s, size_t len);
+/* Writes code point `cp` as UTF-8 (1 to 4 bytes) to `out`; returns the length. */
+size_t utf8_put(uint32_t cp, char *out);
 
 /* Converts UTF-16BE (with surrogate pairs) to a malloc'd NUL-terminated
  * UTF-8 string.  Returns NULL on odd length, lone surrogates or OOM. */
