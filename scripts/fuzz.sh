@@ -38,7 +38,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 CFLAGS="-std=c11 -D_GNU_SOURCE -Iinclude -Ibuild/gen -g -O1 -Wall -Wextra $SAN
         $(pkg-config --cflags $PKGS)"
 # shellcheck disable=SC2086
-LIBS="$(pkg-config --libs $PKGS) -lm"
+LIBS="$(pkg-config --libs $PKGS) -llinear -lm"
 
 mkdir -p "$OUT/obj" "$OUT/crashes" "$OUT/corpus" "$OUT/logs"
 if [ ! -f build/gen/lua_scripts.c ] || [ -n "$(find src/lua -newer build/gen/lua_scripts.c 2>/dev/null)" ]; then
