@@ -1068,7 +1068,10 @@ local function deputy()
       return run_command(cmd)
     end
   end
-  -- Emoji alone are no command, whatever the engine made of them.
+  -- A deputy's thanks or "知道了" needs no answer (an SMS costs money and
+  -- the deputy's attention); emoji alone are no command, whatever the
+  -- engine made of them.
+  if intent.label == 'chat.thanks' and not env.empty then return 'deputy_thanks', nil end
   if intent.kind ~= 'command' or env.empty then
     reply(render('deputy_help', {}))
     return 'deputy_help', nil

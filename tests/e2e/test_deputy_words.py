@@ -141,6 +141,18 @@ class TestWordless(DeputyWords):
         self.assertNotIn("rating", c)
 
 
+    def test_a_deputys_thanks_needs_no_answer(self):
+        self.open_case(LAMP, "M1001")
+        m = self.say(WANG, "好的 谢谢")
+        self.quiet(WANG, m)
+        self.quiet(RESIDENT, m, 0)
+        self.assertEqual(self.case("M1001")["state"], "assigned")
+        self.assertIn("action=deputy_thanks", self.stack.daemon.log)
+        # a greeting still gets the commands
+        m = self.say(WANG, "你好")
+        self.expect(WANG, m, "接单")
+
+
 class TestNumberedQuestions(DeputyWords):
 
     def test_several_open_cases_are_asked_and_a_digit_completes(self):
