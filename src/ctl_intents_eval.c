@@ -432,17 +432,18 @@ int ctl_intents_eval(int argc, char **argv)
     }
     printf("\nsummary:\n");
     for (int role = 0; role < 2; role++) {
-        printf("  %-10s dev %5.1f%% (%d lines)   cross-validated %5.1f%% (%d lines)\n", who[role],
+        printf("  %-10s corpus %5.1f%% (%d lines)   cross-validated %5.1f%% (%d lines)\n", who[role],
                pct(dev[role].right, dev[role].total), dev[role].total,
                pct(cv[role].right, cv[role].total), cv[role].total);
         if (o.min[role] >= 0 && o.dev && pct(dev[role].right, dev[role].total) < o.min[role]) {
-            printf("  FAIL: %s dev accuracy below the floor of %.1f%%\n", who[role], o.min[role]);
+            printf("  FAIL: %s accuracy on %s below the floor of %.1f%%\n", who[role], o.dev,
+                   o.min[role]);
             rc = 1;
         }
     }
     int all = dev[0].total + dev[1].total;
     if (all)
-        printf("  overall    dev %5.1f%% (%d lines)\n",
+        printf("  overall    corpus %5.1f%% (%d lines)\n",
                pct(dev[0].right + dev[1].right, all), all);
     for (int role = 0; role < 2; role++) {
         if (dev[role].oom || cv[role].oom)
