@@ -6,10 +6,14 @@ PKGS     = libevent libevent_pthreads hiredis libcurl libpcre2-8 opencc jansson 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# A missing library must say so, not surface as a missing header later.
+PKG_MISSING := $(shell pkg-config --exists $(PKGS) 2>/dev/null || echo yes)
 
 WARN    = -Wall -Wextra -Wpedantic -Werror -pthread
 CFLAGS  ?= -O2 -g
+# -MMD -MP: each object lists the headers it really includes (BUILD/**/*.d).
 ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+DEPFLAGS   = -MMD -MP
 LDLIBS  = $(PKG_LIBS) -llinear -lm $(EXTRA_LDFLAGS)
 
 PROGRAMS = src/main.c src/mashangctl.c
@@ -19,14 +23,20 @@ LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-smoke valgrind install clean stop
+.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-smoke valgrind install clean stop pkgcheck
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/mashang/*.h src/*.h) | $(BUILD)/obj $(BUILD)/gen
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+pkgcheck:
+ifneq ($(PKG_MISSING),)
+	@pkg-config --print-errors --exists $(PKGS) cmocka || true
+	@echo "build: libraries are missing; run 'make deps' (as root) first" >&2; exit 1
+endif
+
+$(BUILD)/obj/%.o: src/%.c | pkgcheck $(BUILD)/obj $(BUILD)/gen
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/lua_scripts.c: $(LUA_SRC) scripts/embed.sh | $(BUILD)/gen
 	scripts/embed.sh $(LUA_SRC) > $@
@@ -44,7 +54,9 @@ $(BUILD)/mashangctl: $(BUILD)/obj/mashangctl.o $(BUILD)/libmashang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmashang.a | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmashang.a $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libmashang.a $(LDLIBS) $(CMOCKA_LIBS)
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
 
 $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests:
 	mkdir -p $@
