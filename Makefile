@@ -23,7 +23,7 @@ LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-smoke valgrind install clean stop pkgcheck
+.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -133,11 +133,42 @@ eval: $(BUILD)/mashangctl
 # libFuzzer targets in tests/fuzz/ (clang); `fuzz` runs each for FUZZ_SECONDS,
 # `fuzz-smoke` (part of `make test`) briefly over the seed corpus.
 FUZZ_SECONDS ?= 60
+# The targets and a sanitized, fuzzer-instrumented copy of the library are
+# built here like everything else; scripts/fuzz.sh only runs them.
+FUZZ_CC     ?= clang
+FUZZ_OUT     = $(BUILD)/fuzz
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen -g -O1 -Wall -Wextra $(FUZZ_SAN) $(PKG_CFLAGS)
+FUZZ_LIB_OBJ = $(LIB_SRC:src/%.c=$(FUZZ_OUT)/obj/%.o) $(FUZZ_OUT)/obj/lua_scripts.o
+FUZZ_BIN     = $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_OUT)/obj/%.o: src/%.c | pkgcheck $(FUZZ_OUT)/obj $(BUILD)/gen
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_OUT)/obj/lua_scripts.o: $(BUILD)/gen/lua_scripts.c | $(FUZZ_OUT)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_OUT)/libmashang-fuzz.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libmashang-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -Werror -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_OUT)/libmashang-fuzz.a $(PKG_LIBS) -llinear -lm
+
+$(FUZZ_OUT)/obj:
+	mkdir -p $@
+
+-include $(wildcard $(FUZZ_OUT)/obj/*.d $(FUZZ_OUT)/*.d)
+
+fuzz-build: $(FUZZ_BIN)
+
 fuzz: deps
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	$(MAKE) fuzz-build
+	@FUZZ_OUT=$(FUZZ_OUT) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 fuzz-smoke: deps
-	@scripts/fuzz.sh smoke
+	$(MAKE) fuzz-build
+	@FUZZ_OUT=$(FUZZ_OUT) scripts/fuzz.sh smoke
 
 # Not part of `make test`: throughput and latency against nginx's ceiling.
 bench: deps all

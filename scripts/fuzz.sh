@@ -4,8 +4,9 @@
 #   scripts/fuzz.sh SECONDS     run each target for SECONDS (make fuzz)
 #   scripts/fuzz.sh smoke       each target over its seeds plus a few
 #                               thousand runs (make fuzz-smoke, CI)
-#   scripts/fuzz.sh build       only build build/fuzz/fuzz_*
+#   scripts/fuzz.sh build       only check that build/fuzz/fuzz_* exist
 #
+# `make fuzz` / `make fuzz-smoke` build the targets first (make fuzz-build).
 # FUZZ_TARGETS="form util" limits the targets; FUZZ_JOBS (default: number
 # of CPUs) targets run at once.  A crash, leak, timeout or sanitizer
 # report fails the run; its input is kept in build/fuzz/crashes/<target>/.
@@ -15,9 +16,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 MODE=${1:-60}
-CC=${FUZZ_CC:-clang}
-OUT=build/fuzz
-PKGS="libevent hiredis libcurl libpcre2-8 opencc jansson expat libcrypto"
+OUT=${FUZZ_OUT:-build/fuzz}
 SMOKE_RUNS=${FUZZ_SMOKE_RUNS:-3000}
 
 case "$MODE" in
@@ -25,58 +24,8 @@ case "$MODE" in
     *[!0-9]*|"") echo "usage: $0 SECONDS|smoke|build" >&2; exit 2 ;;
 esac
 
-if ! command -v "$CC" >/dev/null 2>&1; then
-    echo "fuzz: $CC not found (scripts/deps.sh installs clang)" >&2
-    exit 1
-fi
-
-# ---- build ---------------------------------------------------------------
-# Objects are rebuilt only when their source or any header is newer, so a
-# second smoke pass costs little more than the runs themselves.
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-# shellcheck disable=SC2086 # $PKGS is a word list on purpose
-CFLAGS="-std=c11 -D_GNU_SOURCE -Iinclude -Ibuild/gen -g -O1 -Wall -Wextra $SAN
-        $(pkg-config --cflags $PKGS)"
-# shellcheck disable=SC2086
-LIBS="$(pkg-config --libs $PKGS) -llinear -lm"
-
-mkdir -p "$OUT/obj" "$OUT/crashes" "$OUT/corpus" "$OUT/logs"
-if [ ! -f build/gen/lua_scripts.c ] || [ -n "$(find src/lua -newer build/gen/lua_scripts.c 2>/dev/null)" ]; then
-    make -s build/gen/lua_scripts.c
-fi
-
-# shellcheck disable=SC2012 # our own file names, no spaces
-newest_header=$(ls -t include/mashang/*.h src/*.h tests/fuzz/*.h 2>/dev/null | head -n 1)
-
-# needs_build OUTPUT INPUT...: true if OUTPUT is missing or older than an input.
-needs_build() {
-    out=$1; shift
-    [ -f "$out" ] || return 0
-    for f in "$@"; do
-        [ -n "$(find "$f" -newer "$out")" ] && return 0
-    done
-    return 1
-}
-
-objs=""
-for src in src/*.c build/gen/lua_scripts.c; do
-    case "$src" in src/main.c|src/mashangctl.c) continue ;; esac
-    obj="$OUT/obj/$(basename "$src" .c).o"
-    if needs_build "$obj" "$src" "$newest_header"; then
-        rm -f "$obj"   # a failed compile must not leave a stale object behind
-        # shellcheck disable=SC2086
-        $CC $CFLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src" &
-    fi
-    objs="$objs $obj"
-done
-wait
-for o in $objs; do
-    [ -f "$o" ] || { echo "fuzz: failed to build $o" >&2; exit 1; }
-done
-rm -f "$OUT/libmashang-fuzz.a"
-# shellcheck disable=SC2086
-ar rcs "$OUT/libmashang-fuzz.a" $objs
-
+# The targets are built by `make fuzz-build` (the Makefile's fuzz rules);
+# this script only runs them.
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS
 else
@@ -86,21 +35,11 @@ else
         targets="$targets ${f%.c}"
     done
 fi
-
 for t in $targets; do
-    src=tests/fuzz/fuzz_$t.c
-    [ -f "$src" ] || { echo "fuzz: no target $src" >&2; exit 2; }
-    if needs_build "$OUT/fuzz_$t" "$src" "$OUT/libmashang-fuzz.a" "$newest_header"; then
-        rm -f "$OUT/fuzz_$t"
-        # shellcheck disable=SC2086
-        $CC $CFLAGS -Werror -fsanitize=fuzzer -o "$OUT/fuzz_$t" "$src" \
-            "$OUT/libmashang-fuzz.a" $LIBS &
-    fi
+    [ -f "tests/fuzz/fuzz_$t.c" ] || { echo "fuzz: no target tests/fuzz/fuzz_$t.c" >&2; exit 2; }
+    [ -x "$OUT/fuzz_$t" ] || { echo "fuzz: $OUT/fuzz_$t is not built (make fuzz-build)" >&2; exit 1; }
 done
-wait
-for t in $targets; do
-    [ -x "$OUT/fuzz_$t" ] || { echo "fuzz: failed to build fuzz_$t" >&2; exit 1; }
-done
+mkdir -p "$OUT/crashes" "$OUT/corpus" "$OUT/logs"
 [ "$MODE" = build ] && exit 0
 
 # ---- run -----------------------------------------------------------------
