@@ -228,6 +228,23 @@ static int method_ok(struct evhttp_request *req, int mask)
     return 0;
 }
 
+/* "{id}/resend" or "{id}/drop" after /admin/outbox/uncertain/. */
+static void outbox_uncertain_route(struct app *app, struct evhttp_request *req, const char *seg)
+{
+    char id[72];
+    const char *slash = strchr(seg, '/');
+    size_t idlen = slash ? (size_t)(slash - seg) : 0;
+    const char *how = slash ? slash + 1 : "";
+    if (idlen == 0 || idlen >= sizeof(id) || (strcmp(how, "resend") != 0 && strcmp(how, "drop") != 0)) {
+        http_send_error(req, 404, "not_found", "no such admin endpoint");
+        return;
+    }
+    memcpy(id, seg, idlen);
+    id[idlen] = '\0';
+    if (method_ok(req, M_POST))
+        admin_outbox_uncertain_settle(app, req, id, how);
+}
+
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
 {
     if (!app->cfg->admin_token || !*app->cfg->admin_token) {
@@ -299,6 +316,11 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "outbox/dead") == 0) {
         if (method_ok(req, M_GET))
             admin_outbox_dead(app, req);
+    } else if (strcmp(rest, "outbox/uncertain") == 0) {
+        if (method_ok(req, M_GET))
+            admin_outbox_uncertain(app, req);
+    } else if (strncmp(rest, "outbox/uncertain/", 17) == 0) {
+        outbox_uncertain_route(app, req, rest + 17);
     } else if (strcmp(rest, "residents") == 0) {
         if (method_ok(req, M_GET))
             admin_resident_export(app, req);
@@ -370,6 +392,9 @@ static void render_gauges(struct evbuffer *b, json_t *g)
           int_member(g, "inflight"));
     gauge(b, "mashang_outbox_dead", "Outbound messages in the dead-letter list.",
           int_member(g, "dead"));
+    gauge(b, "mashang_outbox_uncertain",
+          "Outbound messages sent without an answer, set aside for an administrator.",
+          int_member(g, "uncertain"));
 }
 
 static void on_gauges(redisReply *r, void *arg)

@@ -63,6 +63,11 @@ void admin_deputies(struct app *app, struct evhttp_request *req);
 void admin_stats(struct app *app, struct evhttp_request *req);
 void admin_outbox_dead(struct app *app, struct evhttp_request *req);
 void admin_outbox_retry(struct app *app, struct evhttp_request *req);
+/* Sends whose request went out unanswered (outbox:uncertain): the list,
+ * and an administrator's "resend" or "drop" of one (`id` not validated). */
+void admin_outbox_uncertain(struct app *app, struct evhttp_request *req);
+void admin_outbox_uncertain_settle(struct app *app, struct evhttp_request *req, const char *id,
+                                   const char *how);
 void admin_resident_export(struct app *app, struct evhttp_request *req);
 void admin_resident_erase(struct app *app, struct evhttp_request *req);
 /* The teach loop (src/admin_teach.c). */

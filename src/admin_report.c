@@ -225,7 +225,8 @@ static void on_dead(redisReply *r, void *arg)
     admin_call_free(call);
 }
 
-void admin_outbox_dead(struct app *app, struct evhttp_request *req)
+/* GET of one outbox list: admin.lua `op` ("outbox_dead", "outbox_uncertain"). */
+static void outbox_list(struct app *app, struct evhttp_request *req, const char *op)
 {
     static const char *const allowed[] = { "limit", NULL };
     struct evkeyvalq q;
@@ -244,8 +245,18 @@ void admin_outbox_dead(struct app *app, struct evhttp_request *req)
         return;
     char lim[24];
     snprintf(lim, sizeof(lim), "%ld", limit);
-    const char *argv[] = { "outbox_dead", lim };
+    const char *argv[] = { op, lim };
     admin_script(call, on_dead, 2, argv);
+}
+
+void admin_outbox_dead(struct app *app, struct evhttp_request *req)
+{
+    outbox_list(app, req, "outbox_dead");
+}
+
+void admin_outbox_uncertain(struct app *app, struct evhttp_request *req)
+{
+    outbox_list(app, req, "outbox_uncertain");
 }
 
 static void on_retry(redisReply *r, void *arg)
@@ -272,4 +283,49 @@ void admin_outbox_retry(struct app *app, struct evhttp_request *req)
     snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
     const char *argv[] = { "outbox_retry", now, "10000" };
     admin_script(call, on_retry, 3, argv);
+}
+
+/* ---- POST /admin/outbox/uncertain/{id}/resend|drop ---------------------- */
+
+static void on_settled(redisReply *r, void *arg)
+{
+    struct admin_call *call = arg;
+    json_t *doc = admin_script_json(r, call->req);
+    if (doc) {
+        const char *result = json_string_value(json_object_get(doc, "result"));
+        if (result && strcmp(result, "unknown") == 0) {
+            http_send_error(call->req, 404, "not_found", "no such uncertain message");
+            json_decref(doc);
+        } else {
+            log_info("admin_outbox_uncertain", "result=%s", result ? result : "-");
+            admin_send(call->req, 200, doc);
+        }
+    }
+    admin_call_free(call);
+}
+
+/* Outbox ids are ours (step.lua): short, of letters, digits and - _ : . */
+static bool outbox_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    return n > 0 && n <= 64 &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") == n;
+}
+
+void admin_outbox_uncertain_settle(struct app *app, struct evhttp_request *req, const char *id,
+                                   const char *how)
+{
+    if (!outbox_id_ok(id)) {
+        http_send_error(req, 400, "bad_id", "outbox id: 1-64 characters of A-Z a-z 0-9 - _ : .");
+        return;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call)
+        return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    const char *argv[] = { "outbox_uncertain_settle", id, how, now };
+    admin_script(call, on_settled, 4, argv);
 }

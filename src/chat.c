@@ -235,6 +235,6 @@ void chat_send(struct app *app, const struct outbound *msg, send_done_fn done, v
     snprintf(sig_h, sizeof(sig_h), "X-Mashang-Signature: %s", sig);
     snprintf(ts_h, sizeof(ts_h), "X-Mashang-Timestamp: %lld", (long long)now);
     const char *headers[] = { "Content-Type: application/json", sig_h, ts_h, NULL };
-    channel_http(app, "POST", c->url, headers, body, strlen(body), done, arg);
+    channel_http(app, "POST", c->url, headers, body, strlen(body), c->timeout_ms, done, arg);
     free(body);
 }

@@ -451,7 +451,8 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
 }
 
 static const char *const sms_fields[] = {
-    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments", NULL,
+    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments", "timeout_ms",
+    NULL,
 };
 
 static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const char *dir)
@@ -482,11 +483,13 @@ static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const ch
         jv_error(v, "$.channels.sms.dlr_url", "expected an http:// or https:// URL");
     jv_integer(v, sms, P, "max_segments", 6, 1, 255, &n);
     ch->max_segments = (int)n;
+    jv_integer(v, sms, P, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &n);
+    ch->timeout_ms = (long)n;
 }
 
 static const char *const wechat_fields[] = {
     "appid", "secret", "token", "aes_key", "api_base", "encrypt_reply", "wecom", "agentid",
-    "template_id", NULL,
+    "template_id", "timeout_ms", NULL,
 };
 
 static bool channel_name_ok(const char *name)
@@ -520,6 +523,9 @@ static void load_wechat_account(struct jv *v, const char *P, json_t *o, struct w
     }
     jv_bool(v, o, P, "encrypt_reply", true, &a->encrypt_reply);
     jv_bool(v, o, P, "wecom", false, &a->wecom);
+    long long timeout_ms;
+    jv_integer(v, o, P, "timeout_ms", WECHAT_TIMEOUT_MS, 100, 120000, &timeout_ms);
+    a->timeout_ms = (long)timeout_ms;
 
     /* WeCom shows agentid as a number; accept it either way. */
     json_t *ag = json_object_get(o, "agentid");
@@ -567,7 +573,7 @@ static void load_wechat(struct jv *v, json_t *obj, struct config *c)
 
 static void load_chat(struct jv *v, json_t *obj, struct config *c)
 {
-    static const char *const chat_fields[] = { "secret", "url", NULL };
+    static const char *const chat_fields[] = { "secret", "url", "timeout_ms", NULL };
     const char *name;
     json_t *val;
     char p[JV_PATH_MAX], q[JV_PATH_MAX];
@@ -596,6 +602,9 @@ static void load_chat(struct jv *v, json_t *obj, struct config *c)
             jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
         if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url && !is_http_url(ch->url))
             jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
+        long long ms;
+        jv_integer(v, val, p, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &ms);
+        ch->timeout_ms = (long)ms;
     }
 }
 

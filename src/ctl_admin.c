@@ -315,6 +315,7 @@ static int usage(void)
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
             "  reload\n"
             "  outbox dead [--limit N] [--json] | outbox retry\n"
+            "  outbox uncertain [--limit N] [--json] | outbox uncertain resend|drop ID\n"
             "  intents corrections [--label CATEGORY] [--from T] [--limit N] [--json]\n"
             "  intents review [--limit N] [--json]\n"
             "URL defaults to $MASHANG_URL or " DEFAULT_URL "; TOKEN to $MASHANG_ADMIN_TOKEN.\n");
@@ -693,6 +694,24 @@ static int cmd_reload(const struct opts *o)
     return 0;
 }
 
+/* outbox uncertain resend|drop ID: an administrator's word on a send that
+ * went out unanswered (the resident may get a resent one twice). */
+static int outbox_settle(const struct opts *o, const char *how, const char *id)
+{
+    size_t n = strlen(id);
+    if ((strcmp(how, "resend") != 0 && strcmp(how, "drop") != 0) || n == 0 || n > 64 ||
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") != n)
+        return usage();
+    char path[160];
+    snprintf(path, sizeof(path), "/admin/outbox/uncertain/%s/%s", id, how);
+    json_t *doc = call_json(&o->conn, "POST", path, NULL);
+    if (!doc)
+        return 1;
+    printf("%s: %s\n", id, str_of(doc, "result"));
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_outbox(const struct opts *o)
 {
     if (o->npos == 1 && strcmp(o->pos[0], "retry") == 0) {
@@ -705,12 +724,15 @@ static int cmd_outbox(const struct opts *o)
         json_decref(doc);
         return 0;
     }
-    if (o->npos != 1 || strcmp(o->pos[0], "dead") != 0)
+    if (o->npos == 3 && strcmp(o->pos[0], "uncertain") == 0)
+        return outbox_settle(o, o->pos[1], o->pos[2]);
+    if (o->npos != 1 || (strcmp(o->pos[0], "dead") != 0 && strcmp(o->pos[0], "uncertain") != 0))
         return usage();
+    const char *list = o->pos[0];
     struct query q = { .len = 0 };
     query_add(&q, "limit", o->limit);
     char path[2200];
-    snprintf(path, sizeof(path), "/admin/outbox/dead%s", q.s);
+    snprintf(path, sizeof(path), "/admin/outbox/%s%s", list, q.s);
     int rc;
     json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
@@ -727,7 +749,7 @@ static int cmd_outbox(const struct opts *o)
     }
     table_print(&t, stdout);
     char total[24];
-    printf("%s dead message(s)\n", num_of(doc, "total", total, sizeof(total)));
+    printf("%s %s message(s)\n", num_of(doc, "total", total, sizeof(total)), list);
     table_free(&t);
     json_decref(doc);
     return 0;

@@ -247,11 +247,14 @@ static void call_finish(struct http_call *c, CURLcode result) {
 
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+    long request_bytes = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
 
     memset(&res, 0, sizeof(res));
     res.status = status;
     res.curl_code = (int)result;
     res.total_ms = (double)total_us / 1000.0;
+    res.written = request_bytes > 0;
     if (result == CURLE_OK) {
         res.body = c->resp ? c->resp : "";
         res.body_len = c->resp_len;

@@ -110,7 +110,7 @@ void metrics_http(struct metrics *m, double seconds)
 
 void metrics_render(const struct metrics *m, struct evbuffer *out)
 {
-    static const char *const outbox_names[] = { "sent", "retried", "dead" };
+    static const char *const outbox_names[] = { "sent", "retried", "dead", "uncertain" };
 
     evbuffer_add_printf(out, "# HELP mashang_messages_total Inbound messages by channel and outcome.\n"
                              "# TYPE mashang_messages_total counter\n");
@@ -124,7 +124,7 @@ void metrics_render(const struct metrics *m, struct evbuffer *out)
         evbuffer_add_printf(out, "mashang_intent_matches_total{label=\"%s\"} %llu\n",
                             m->intents.s[i].a, m->intents.s[i].n);
 
-    evbuffer_add_printf(out, "# HELP mashang_outbox_total Outbound messages sent, retried, dead-lettered.\n"
+    evbuffer_add_printf(out, "# HELP mashang_outbox_total Outbound messages sent, retried, dead-lettered, unanswered (uncertain).\n"
                              "# TYPE mashang_outbox_total counter\n");
     for (int i = 0; i < OUTBOX_METRIC_COUNT; i++)
         evbuffer_add_printf(out, "mashang_outbox_total{result=\"%s\"} %llu\n", outbox_names[i], m->outbox[i]);

@@ -24,7 +24,7 @@
 struct record_op {
     struct send *s;
     bool mark;             /* else an outcome */
-    const char *outcome;   /* static: "sent", "held", "retry", "dead" */
+    const char *outcome;   /* static: "sent", "held", "retry", "dead", "awaiting", "uncertain" */
     long long due;
     char *detail;          /* outcome: owned; mark: NULL */
     char *text;            /* mark: the text to send, owned; outcome: NULL */
@@ -237,6 +237,19 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
                  result == SEND_OK ? "sent" : "held");
         metrics_outbox(s->ob->app->metrics, OUTBOX_SENT);
         record(s, result == SEND_OK ? "sent" : "held", 0, detail);
+        return;
+    }
+    if (result == SEND_UNCERTAIN) {
+        /* Like a request cut by a crash (outbox_claim.lua): the gateway may
+         * have it.  Where delivery reports come, wait for one as long as
+         * a lease before any resend; elsewhere an administrator decides. */
+        bool dlr = strcmp(s->channel, "sms") == 0 && cfg->sms.dlr_url && *cfg->sms.dlr_url;
+        log_warn("outbox_uncertain", "id=%s channel=%s to=%s attempt=%d settle=%s error=%s",
+                 LOG_STR(s->id), LOG_STR(s->channel), LOG_STR(masked), attempt,
+                 dlr ? "delivery_report" : "admin", LOG_STR(detail));
+        metrics_outbox(s->ob->app->metrics, OUTBOX_UNCERTAIN);
+        record(s, dlr ? "awaiting" : "uncertain",
+               dlr ? now_ms() + (long long)cfg->outbox.lease_s * 1000 : 0, detail);
         return;
     }
     if (result == SEND_PERMANENT || attempt >= cfg->outbox.max_attempts) {

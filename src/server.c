@@ -38,6 +38,8 @@ void http_send_json(struct evhttp_request *req, int code, const char *json_text)
     if (buf)
         evbuffer_add_printf(buf, "%s\n", json_text);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    if (code == 503)   /* a worker starting, or Redis and spool both away: soon */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
     const char *reason = code == 200 ? "OK" : code == 400 ? "Bad Request" : code == 401 ? "Unauthorized"
                        : code == 403 ? "Forbidden" : code == 404 ? "Not Found"
                        : code == 405 ? "Method Not Allowed" : code == 413 ? "Payload Too Large"

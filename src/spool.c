@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +15,96 @@
 
 #include "mashang/log.h"
 
+/* Residents with records waiting: "channel\x1faddr" -> records not yet
+ * committed.  Their later messages are spooled behind them; everyone
+ * else goes straight to Redis. */
+#define WAITING_BUCKETS 1024
+
+struct waiting {
+    struct waiting *next;
+    size_t count;
+    char key[];
+};
+
+/* One record handed out by spool_next and not yet committed. */
+struct window_slot {
+    off_t end;             /* offset just past the record */
+    struct waiting *who;   /* its resident (NULL for a damaged record) */
+    bool done;
+};
+
 struct spool {
     pthread_mutex_t lock;
     int fd;                /* spool.jsonl, O_APPEND */
     int offset_fd;         /* spool.offset: how far replay has got */
     off_t size;            /* bytes in spool.jsonl */
-    off_t read_off;        /* start of the next record to replay */
-    size_t peek_len;       /* length of the record spool_peek returned */
+    off_t read_off;        /* start of the first record not yet committed */
+    off_t next_off;        /* start of the next record to hand out */
     bool replaying;
+    /* Records in flight, in file order: a ring of SPOOL_WINDOW slots. */
+    struct window_slot window[SPOOL_WINDOW];
+    unsigned head, used;
+    unsigned gen;          /* bumped by spool_release: older tickets are void */
+    struct waiting *buckets[WAITING_BUCKETS];
 };
+
+static size_t waiting_hash(const char *channel, const char *addr)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (const char *p = channel; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ 0x1f) * 16777619u;
+    for (const char *p = addr; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % WAITING_BUCKETS;
+}
+
+/* The resident's entry; created (count 0) when `create`.  Lock held. */
+static struct waiting *waiting_get(struct spool *sp, const char *channel, const char *addr,
+                                   bool create)
+{
+    size_t b = waiting_hash(channel, addr), cl = strlen(channel), al = strlen(addr);
+    for (struct waiting *w = sp->buckets[b]; w; w = w->next)
+        if (strncmp(w->key, channel, cl) == 0 && w->key[cl] == '\x1f' && strcmp(w->key + cl + 1, addr) == 0)
+            return w;
+    if (!create)
+        return NULL;
+    struct waiting *w = malloc(sizeof(*w) + cl + al + 2);
+    if (!w)
+        return NULL;
+    w->count = 0;
+    memcpy(w->key, channel, cl);
+    w->key[cl] = '\x1f';
+    memcpy(w->key + cl + 1, addr, al + 1);
+    w->next = sp->buckets[b];
+    sp->buckets[b] = w;
+    return w;
+}
+
+/* Unlinks and frees `w` (its count reached 0).  Lock held.  Hashing the
+ * stored key byte by byte gives waiting_hash(channel, addr). */
+static void waiting_drop(struct spool *sp, struct waiting *w)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (const char *p = w->key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (struct waiting **pp = &sp->buckets[h % WAITING_BUCKETS]; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            free(w);
+            return;
+        }
+}
+
+static void waiting_free_all(struct spool *sp)
+{
+    for (size_t b = 0; b < WAITING_BUCKETS; b++)
+        while (sp->buckets[b]) {
+            struct waiting *w = sp->buckets[b];
+            sp->buckets[b] = w->next;
+            free(w);
+        }
+}
 
 static int mkdir_p(const char *dir)
 {
@@ -55,6 +137,8 @@ static int write_offset(struct spool *sp)
     return 0;
 }
 
+static void scan_waiting(struct spool *sp);
+
 struct spool *spool_open(const char *dir)
 {
     char path[4096];
@@ -85,6 +169,8 @@ struct spool *spool_open(const char *dir)
     }
     if (sp->read_off < 0 || sp->read_off > sp->size)
         sp->read_off = 0;
+    sp->next_off = sp->read_off;
+    scan_waiting(sp);
     if (sp->read_off < sp->size)
         log_warn("spool_pending", "dir=%s bytes=%lld", dir, (long long)(sp->size - sp->read_off));
     return sp;
@@ -101,6 +187,7 @@ void spool_close(struct spool *sp)
         close(sp->fd);
     if (sp->offset_fd >= 0)
         close(sp->offset_fd);
+    waiting_free_all(sp);
     pthread_mutex_destroy(&sp->lock);
     free(sp);
 }
@@ -127,6 +214,9 @@ int spool_append(struct spool *sp, const char *channel, const char *addr, const 
     if (w == (ssize_t)(n + 1) && fsync(sp->fd) == 0) {
         sp->size += w;
         rc = 0;
+        struct waiting *who = waiting_get(sp, channel, addr, true);
+        if (who)
+            who->count++;   /* without memory: order kept only by the file */
     } else {
         log_error("spool_write_failed", "error=\"%s\"", strerror(errno));
         /* A short write would leave half a record: cut it off again. */
@@ -159,8 +249,22 @@ bool spool_claim(struct spool *sp)
 void spool_release(struct spool *sp)
 {
     pthread_mutex_lock(&sp->lock);
+    /* Records handed out and not committed are handed out again by the
+     * next replay (platform ids dedupe any that were in fact stored). */
     sp->replaying = false;
+    sp->next_off = sp->read_off;
+    sp->head = sp->used = 0;
+    sp->gen++;
     pthread_mutex_unlock(&sp->lock);
+}
+
+bool spool_waiting(struct spool *sp, const char *channel, const char *addr)
+{
+    pthread_mutex_lock(&sp->lock);
+    struct waiting *w = waiting_get(sp, channel, addr, false);
+    bool waiting = w && w->count > 0;
+    pthread_mutex_unlock(&sp->lock);
+    return waiting;
 }
 
 void spooled_clear(struct spooled *m)
@@ -179,13 +283,13 @@ static char *dup_field(json_t *o, const char *key)
     return s ? strdup(s) : NULL;
 }
 
-/* Reads the line at read_off into a malloc'd buffer (without the newline). */
-static char *read_line(struct spool *sp, size_t *len)
+/* Reads the line at `off` into a malloc'd buffer (without the newline). */
+static char *read_line(struct spool *sp, off_t off, size_t *len)
 {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     while (buf) {
-        ssize_t r = pread(sp->fd, buf + n, cap - n, sp->read_off + (off_t)n);
+        ssize_t r = pread(sp->fd, buf + n, cap - n, off + (off_t)n);
         if (r <= 0)
             break;
         char *nl = memchr(buf + n, '\n', (size_t)r);
@@ -206,21 +310,11 @@ static char *read_line(struct spool *sp, size_t *len)
     return NULL;
 }
 
-int spool_peek(struct spool *sp, struct spooled *out)
+/* Parses one record; 0, or -1 (out cleared) when it is damaged. */
+static int parse_record(const char *line, size_t len, struct spooled *out)
 {
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&sp->lock);
-    if (sp->read_off >= sp->size) {
-        pthread_mutex_unlock(&sp->lock);
-        return 1;
-    }
-    size_t len = 0;
-    char *line = read_line(sp, &len);
-    sp->peek_len = line ? len + 1 : (size_t)(sp->size - sp->read_off);
-    pthread_mutex_unlock(&sp->lock);
-
     json_t *o = line ? json_loadb(line, len, 0, NULL) : NULL;
-    free(line);
     const char *text = json_string_value(json_object_get(o, "text"));
     if (o && text) {
         out->channel = dup_field(o, "channel");
@@ -237,25 +331,122 @@ int spool_peek(struct spool *sp, struct spooled *out)
     }
     json_decref(o);
     if (!out->channel || !out->addr || !out->text) {
-        log_error("spool_record_damaged", "offset=%lld", (long long)sp->read_off);
         spooled_clear(out);
         return -1;
     }
     return 0;
 }
 
-void spool_advance(struct spool *sp)
+/* After a restart: who has records waiting, from the part not yet
+ * replayed.  Lock held (or not yet shared). */
+static void scan_waiting(struct spool *sp)
 {
+    for (off_t off = sp->read_off; off < sp->size;) {
+        size_t len = 0;
+        char *line = read_line(sp, off, &len);
+        if (!line)
+            break;
+        struct spooled m;
+        if (parse_record(line, len, &m) == 0) {
+            struct waiting *w = waiting_get(sp, m.channel, m.addr, true);
+            if (w)
+                w->count++;
+            spooled_clear(&m);
+        }
+        free(line);
+        off += (off_t)len + 1;
+    }
+}
+
+int spool_next(struct spool *sp, struct spooled *out)
+{
+    memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&sp->lock);
-    sp->read_off += (off_t)sp->peek_len;
-    sp->peek_len = 0;
-    if (sp->read_off >= sp->size) {
+    for (;;) {
+        if (sp->next_off >= sp->size) {
+            int rc = sp->used ? SPOOL_BUSY : SPOOL_EMPTY;
+            pthread_mutex_unlock(&sp->lock);
+            return rc;
+        }
+        if (sp->used == SPOOL_WINDOW) {
+            pthread_mutex_unlock(&sp->lock);
+            return SPOOL_FULL;
+        }
+        size_t len = 0;
+        char *line = read_line(sp, sp->next_off, &len);
+        off_t end = line ? sp->next_off + (off_t)len + 1 : sp->size;
+        struct window_slot *slot = &sp->window[(sp->head + sp->used) % SPOOL_WINDOW];
+        unsigned index = (sp->head + sp->used) % SPOOL_WINDOW;
+        slot->end = end;
+        slot->done = false;
+        slot->who = NULL;
+        sp->used++;
+        int rc = parse_record(line, len, out);
+        free(line);
+        if (rc == 0)
+            slot->who = waiting_get(sp, out->channel, out->addr, false);
+        else
+            log_error("spool_record_damaged", "offset=%lld", (long long)sp->next_off);
+        sp->next_off = end;
+        if (rc == 0) {
+            out->ticket = ((unsigned long long)sp->gen << 32) | index;
+            pthread_mutex_unlock(&sp->lock);
+            return SPOOL_OK;
+        }
+        slot->done = true;   /* damaged: skipped, committed in its turn */
+    }
+}
+
+/* Commits the finished records at the head of the window, in file order.
+ * Lock held. */
+static void commit_head(struct spool *sp)
+{
+    bool moved = false;
+    while (sp->used && sp->window[sp->head].done) {
+        struct window_slot *slot = &sp->window[sp->head];
+        sp->read_off = slot->end;
+        if (slot->who && slot->who->count && --slot->who->count == 0)
+            waiting_drop(sp, slot->who);
+        slot->who = NULL;
+        sp->head = (sp->head + 1) % SPOOL_WINDOW;
+        sp->used--;
+        moved = true;
+    }
+    if (!moved)
+        return;
+    if (sp->read_off >= sp->size && sp->used == 0) {
         /* Everything replayed: start the file afresh. */
         if (ftruncate(sp->fd, 0) == 0) {
             sp->size = 0;
             sp->read_off = 0;
+            sp->next_off = 0;
         }
     }
-    write_offset(sp);
+    /* One offset write per window drained, not one per record: after a
+     * crash at most a window is replayed again, and deduped. */
+    if (sp->used == 0 || sp->read_off == 0)
+        write_offset(sp);
+}
+
+bool spool_done(struct spool *sp, unsigned long long ticket)
+{
+    pthread_mutex_lock(&sp->lock);
+    unsigned index = (unsigned)(ticket & 0xffffffffu);
+    bool current = sp->replaying && (unsigned)(ticket >> 32) == sp->gen && index < SPOOL_WINDOW;
+    if (current) {
+        sp->window[index].done = true;
+        commit_head(sp);
+    }
     pthread_mutex_unlock(&sp->lock);
+    return current;
+}
+
+bool spool_abandon(struct spool *sp, unsigned long long ticket)
+{
+    pthread_mutex_lock(&sp->lock);
+    bool current = sp->replaying && (unsigned)(ticket >> 32) == sp->gen;
+    pthread_mutex_unlock(&sp->lock);
+    if (current)
+        spool_release(sp);
+    return current;
 }

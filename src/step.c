@@ -34,6 +34,7 @@ struct step {
     size_t len;
     long long received_ms;
     bool from_spool;
+    bool not_yet;          /* refused while the worker starts: answered 503, not spooled */
     step_done_fn done;
     void *arg;
     char channel[32];
@@ -646,7 +647,7 @@ static bool spool_message(struct step *st)
 
 static void finish(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
 {
-    if (outcome == STEP_UNAVAILABLE && spool_message(st)) {
+    if (outcome == STEP_UNAVAILABLE && !st->not_yet && spool_message(st)) {
         outcome = STEP_STORED;
         action = "spooled";
         case_id = NULL;
@@ -738,6 +739,15 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     snprintf(st->channel, sizeof(st->channel), "%s", in->channel);
     address_mask(in->addr, st->masked, sizeof(st->masked));
 
+    /* Until its Redis connection and scripts are ready a starting worker
+     * stores nothing: 503 with Retry-After, and the gateway retries (the
+     * spool is for a Redis that went away, not for the first moments). */
+    if (!in->from_spool && store_starting(app->store)) {
+        st->not_yet = true;
+        finish(st, STEP_UNAVAILABLE, "starting", NULL);
+        return;
+    }
+
     const struct deputy *dep = NULL;
     if (strcmp(in->channel, "sms") == 0)
         dep = roster_deputy_by_phone(app->roster, in->addr);
@@ -754,9 +764,10 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     snprintf(st->label, sizeof(st->label), "%s", res.label ? res.label : "");
     metrics_intent(app->metrics, res.kind == INTENT_NONE ? "none" : res.label);
 
-    /* Messages already waiting in the spool go first: a resident's
-     * messages are handled in the order they arrived. */
-    if (!in->from_spool && app->spool && spool_pending(app->spool)) {
+    /* A resident's messages already waiting in the spool go first: their
+     * messages are handled in the order they arrived.  Other residents'
+     * are not held up by them. */
+    if (!in->from_spool && app->spool && spool_waiting(app->spool, st->channel, st->addr)) {
         finish(st, STEP_UNAVAILABLE, NULL, NULL);
         step_replay(app);
         return;
@@ -900,52 +911,71 @@ void step_reroute(struct app *app, const char *const *removed, size_t n)
 
 /* ---- spool replay ------------------------------------------------------ */
 
-static void replay_next(struct app *app);
+/* Records go down the one Redis connection back to back, up to
+ * SPOOL_WINDOW at a time: Redis runs them in order, so a resident's
+ * messages keep theirs, and the spool commits them in file order. */
+struct replayed {
+    struct app *app;
+    unsigned long long ticket;
+};
+
+static void replay_fill(struct app *app);
 
 static void on_replayed(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
 {
-    struct app *app = arg;
+    struct replayed *rp = arg;
+    struct app *app = rp->app;
+    unsigned long long ticket = rp->ticket;
+    free(rp);
     (void)action;
     (void)case_id;
     if (outcome == STEP_UNAVAILABLE) {
-        spool_release(app->spool);   /* Redis went away again: later */
+        /* Redis went away again: later (only the current replay gives up). */
+        if (spool_abandon(app->spool, ticket))
+            log_warn("spool_replay_paused", "worker=%s", app->instance);
         return;
     }
-    spool_advance(app->spool);
-    replay_next(app);
+    if (spool_done(app->spool, ticket))
+        replay_fill(app);
 }
 
-static void replay_next(struct app *app)
+static void replay_fill(struct app *app)
 {
-    struct spooled m;
     for (;;) {
-        int rc = spool_peek(app->spool, &m);
-        if (rc == 1) {
+        if (!store_connected(app->store)) {
+            spool_release(app->spool);
+            return;
+        }
+        struct spooled m;
+        int rc = spool_next(app->spool, &m);
+        if (rc == SPOOL_EMPTY) {
             log_info("spool_replayed", "status=done");
             spool_release(app->spool);
             return;
         }
-        if (rc == 0)
-            break;
-        spool_advance(app->spool);   /* damaged record: logged, skipped */
-    }
-    if (!store_connected(app->store)) {
+        if (rc != SPOOL_OK)
+            return;   /* window full, or the last ones in flight: their answers go on */
+        struct replayed *rp = malloc(sizeof(*rp));
+        if (!rp) {
+            spooled_clear(&m);
+            spool_release(app->spool);
+            return;
+        }
+        rp->app = app;
+        rp->ticket = m.ticket;
+        struct inbound in = {
+            .channel = m.channel, .addr = m.addr, .to = m.to, .text = m.text, .len = m.len,
+            .msg_id = m.msg_id, .received_ms = m.received_ms, .from_spool = true,
+        };
+        step_submit(app, &in, on_replayed, rp);
         spooled_clear(&m);
-        spool_release(app->spool);
-        return;
     }
-    struct inbound in = {
-        .channel = m.channel, .addr = m.addr, .to = m.to, .text = m.text, .len = m.len,
-        .msg_id = m.msg_id, .received_ms = m.received_ms, .from_spool = true,
-    };
-    step_submit(app, &in, on_replayed, app);
-    spooled_clear(&m);
 }
 
 void step_replay(struct app *app)
 {
     if (app->spool && store_connected(app->store) && spool_claim(app->spool)) {
         log_info("spool_replay", "worker=%s", app->instance);
-        replay_next(app);
+        replay_fill(app);
     }
 }

@@ -34,6 +34,8 @@ struct store {
     struct event *reconnect_ev;
     int backoff_ms;
     bool connected;
+    bool ever_ready;       /* scripts loaded at least once since store_new */
+    bool first_failed;     /* the first connection attempt failed: Redis is away */
     bool closing;
     size_t pending;
     char *host;
@@ -127,6 +129,7 @@ static void schedule_reconnect(struct store *s)
 {
     if (s->closing)
         return;
+    s->first_failed = true;
     struct timeval tv = { s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000 };
     event_add(s->reconnect_ev, &tv);
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
@@ -156,6 +159,7 @@ static void on_ready_marker(redisAsyncContext *ac, void *r, void *priv)
     if (!r || !s)
         return;
     s->connected = true;
+    s->ever_ready = true;
     s->backoff_ms = BACKOFF_MIN_MS;
     log_info("redis_ready", "scripts=%d", SCRIPT_COUNT);
     if (s->on_ready)
@@ -262,6 +266,11 @@ void store_on_ready(struct store *s, store_event_fn fn, void *arg)
 {
     s->on_ready = fn;
     s->on_ready_arg = arg;
+}
+
+bool store_starting(const struct store *s)
+{
+    return !s->ever_ready && !s->first_failed;
 }
 
 bool store_connected(const struct store *s)

@@ -25,7 +25,6 @@
 #include "mashang/store.h"
 #include "mashang/util.h"
 
-#define API_TIMEOUT_MS 8000
 #define TOKEN_LOCK_MS 15000
 #define HELD_MAX 20
 
@@ -127,7 +126,7 @@ static void api_call(struct wxsend *s, const char *path_query, const char *body,
     static const char *const json_headers[] = { "Content-Type: application/json; charset=utf-8", NULL };
     struct http_request req = {
         .method = body ? "POST" : "GET", .url = url, .headers = body ? json_headers : NULL,
-        .body = body, .body_len = body ? strlen(body) : 0, .timeout_ms = API_TIMEOUT_MS,
+        .body = body, .body_len = body ? strlen(body) : 0, .timeout_ms = s->acct->timeout_ms,
     };
     int rc = http_client_request(s->app->http, &req, on_api_done, c);
     free(url);   /* it carries the token or the secret: never logged */
@@ -175,8 +174,9 @@ static void no_answer(struct wxsend *s, const struct http_response *res, bool id
     }
     snprintf(detail, sizeof(detail), "delivery unknown (%s); not resent",
              res->error ? res->error : "no answer");
-    log_warn("wechat_delivery_unknown", "id=%s account=%s to=%s", s->id, s->acct->name, s->masked);
-    finish(s, SEND_PERMANENT, detail);
+    log_warn("wechat_delivery_unknown", "id=%s account=%s to=%s", LOG_STR(s->id), s->acct->name,
+             LOG_STR(s->masked));
+    finish(s, SEND_UNCERTAIN, detail);   /* set aside in outbox:uncertain */
 }
 
 static void token_refused(struct wxsend *s, long errcode)
@@ -400,7 +400,7 @@ static void fetch_token(struct wxsend *s)
     static const char *const json_headers[] = { "Content-Type: application/json; charset=utf-8", NULL };
     struct http_request req = {
         .method = body ? "POST" : "GET", .url = url, .headers = body ? json_headers : NULL,
-        .body = body, .body_len = body ? strlen(body) : 0, .timeout_ms = API_TIMEOUT_MS,
+        .body = body, .body_len = body ? strlen(body) : 0, .timeout_ms = s->acct->timeout_ms,
     };
     int rc = http_client_request(s->app->http, &req, on_token, s);
     free(url);

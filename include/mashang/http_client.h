@@ -3,6 +3,7 @@
 /* Outbound HTTP on the daemon's libevent loop: one libcurl multi handle
  * per loop, its sockets and timeout driven by libevent (no threads, no
  * blocking).  Every outbound request of mashang goes through here. */
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -15,6 +16,9 @@ struct http_response {
     const char *body;      /* NUL-terminated; valid only during the callback */
     size_t body_len;
     double total_ms;
+    /* The request (or part of it) went out before the transfer failed:
+     * the peer may have acted on it although no answer came back. */
+    bool written;
 };
 
 /* Called exactly once per request, from the loop.  */

@@ -9,7 +9,10 @@
 struct evbuffer;
 struct metrics;
 
-enum metric_outbox { OUTBOX_SENT = 0, OUTBOX_RETRIED, OUTBOX_DEAD, OUTBOX_METRIC_COUNT };
+/* OUTBOX_UNCERTAIN: a request went out and got no answer (waiting for its
+ * delivery report, or set aside in outbox:uncertain). */
+enum metric_outbox { OUTBOX_SENT = 0, OUTBOX_RETRIED, OUTBOX_DEAD, OUTBOX_UNCERTAIN,
+                     OUTBOX_METRIC_COUNT };
 
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);

@@ -18,7 +18,14 @@ struct spooled {
     char *channel, *addr, *to, *text, *msg_id;   /* to, msg_id may be NULL */
     size_t len;
     long long received_ms;
+    unsigned long long ticket;   /* spool_next's: hand it to spool_done */
 };
+
+/* Records replayed at once: sent down one Redis connection back to back
+ * (Redis runs them in order), committed in file order as they finish. */
+#define SPOOL_WINDOW 64
+
+enum { SPOOL_OK = 0, SPOOL_EMPTY, SPOOL_BUSY, SPOOL_FULL };
 
 /* Creates `dir` if needed and opens (or resumes) its spool.  NULL (logged)
  * on error. */
@@ -31,16 +38,27 @@ int spool_append(struct spool *sp, const char *channel, const char *addr, const 
 
 /* Messages waiting (appended and not yet replayed). */
 bool spool_pending(struct spool *sp);
+/* Whether this resident has messages waiting: then their next message
+ * must wait behind them (spooled first); other residents' need not. */
+bool spool_waiting(struct spool *sp, const char *channel, const char *addr);
 
-/* Replay, one record at a time and by one worker at a time:
- * spool_claim() returns true if the caller now owns the replay;
- * spool_peek() reads the next record (0), or returns 1 when none is left,
- * -1 on a damaged record (skipped with a log line); spool_advance()
- * commits it as stored; spool_release() gives the replay up (Redis went
- * away again, or done).  The file is truncated once everything is replayed. */
+/* Replay, by one worker at a time: spool_claim() returns true if the
+ * caller now owns the replay.  spool_next() hands out the next record
+ * (SPOOL_OK; damaged records are skipped with a log line), SPOOL_FULL
+ * when SPOOL_WINDOW records are in flight, SPOOL_BUSY when none is left
+ * but some are in flight, SPOOL_EMPTY when all is replayed.  spool_done()
+ * reports a record stored (or refused for good); records are committed
+ * in file order, so a resident's later messages stay behind.
+ * spool_release() gives the replay up (its owner only) (Redis went away again, or done):
+ * uncommitted records will be handed out again and tickets of before are
+ * void.  The file is truncated once everything is replayed. */
 bool spool_claim(struct spool *sp);
-int spool_peek(struct spool *sp, struct spooled *out);
-void spool_advance(struct spool *sp);
+int spool_next(struct spool *sp, struct spooled *out);
+/* Both return whether `ticket` belongs to the replay in progress (else
+ * they do nothing: an answer from before a release).  spool_abandon()
+ * releases the replay a failed record belonged to. */
+bool spool_done(struct spool *sp, unsigned long long ticket);
+bool spool_abandon(struct spool *sp, unsigned long long ticket);
 void spool_release(struct spool *sp);
 void spooled_clear(struct spooled *m);
 

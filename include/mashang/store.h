@@ -39,6 +39,9 @@ void store_free(struct store *s);
 void store_on_ready(struct store *s, store_event_fn fn, void *arg);
 
 bool store_connected(const struct store *s);
+/* From store_new until the first connection is ready, unless that first
+ * attempt failed (then Redis is away, not merely starting up). */
+bool store_starting(const struct store *s);
 /* "{mashang}:" */
 const char *store_prefix(const struct store *s);
 /* Commands sent and not yet answered. */

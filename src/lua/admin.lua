@@ -1,8 +1,8 @@
 -- Administrators' reads and outbox maintenance (src/admin*.c).
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
--- arguments.  Every operation but outbox_retry, resident_erase, label and
--- routed is read-only.  Answers
+-- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
+-- resident_erase, label and routed is read-only.  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
@@ -173,12 +173,15 @@ if op == 'gauges' then
                         truncated = truncated,
                         ready = redis.call('ZCARD', P .. 'outbox:ready'),
                         inflight = redis.call('ZCARD', P .. 'outbox:inflight'),
-                        dead = redis.call('LLEN', P .. 'outbox:dead') })
+                        dead = redis.call('LLEN', P .. 'outbox:dead'),
+                        uncertain = redis.call('LLEN', P .. 'outbox:uncertain') })
 end
 
 -- outbox_dead LIMIT -> the oldest dead messages (the daemon masks "to")
 local OUT_FIELDS = { 'channel', 'to', 'text', 'case', 'kind', 'attempts', 'created',
-                     'last_error', 'dead_at' }
+                     'last_error', 'dead_at', 'uncertain_at', 'reclaimed', 'started' }
+local OUT_NUMBERS = { attempts = true, created = true, dead_at = true, uncertain_at = true,
+                      reclaimed = true, started = true }
 -- A resident's own data (export) and its erasure, by channel and address.
 -- resident_export CHANNEL ADDR -> {resident, cases:[{case, history}], limited, held, truncated}
 -- resident_erase CHANNEL ADDR NOW -> {cases, closed, outbox, truncated}
@@ -356,24 +359,53 @@ if op == 'review' then
   return cjson.encode({ cases = out, total = redis.call('ZCARD', REVIEW) })
 end
 
-if op == 'outbox_dead' then
-  local limit = tonumber(ARGV[2]) or 100
+-- outbox_dead LIMIT / outbox_uncertain LIMIT -> the oldest messages of
+-- the dead-letter list / of the uncertain list (sent, maybe delivered,
+-- never answered: a timeout or a crash mid-request)
+local function out_list(list, limit)
   local out = {}
-  for _, id in ipairs(redis.call('LRANGE', P .. 'outbox:dead', 0, limit - 1)) do
+  for _, id in ipairs(redis.call('LRANGE', list, 0, limit - 1)) do
     local v = redis.call('HMGET', P .. 'out:' .. id, unpack(OUT_FIELDS))
     local m = { id = id }
     for i, name in ipairs(OUT_FIELDS) do
       if v[i] and v[i] ~= '' then
-        if name == 'attempts' or name == 'created' or name == 'dead_at' then
-          m[name] = tonumber(v[i])
-        else
-          m[name] = v[i]
-        end
+        m[name] = OUT_NUMBERS[name] and tonumber(v[i]) or v[i]
       end
     end
     out[#out + 1] = m
   end
-  return cjson.encode({ messages = out, total = redis.call('LLEN', P .. 'outbox:dead') })
+  return cjson.encode({ messages = out, total = redis.call('LLEN', list) })
+end
+
+if op == 'outbox_dead' then
+  return out_list(P .. 'outbox:dead', tonumber(ARGV[2]) or 100)
+end
+if op == 'outbox_uncertain' then
+  return out_list(P .. 'outbox:uncertain', tonumber(ARGV[2]) or 100)
+end
+
+-- outbox_uncertain_settle ID resend|drop NOW -> an administrator's word on
+-- one uncertain message: "resend" queues it again, due now (the resident
+-- may get it twice: that is the administrator's call), "drop" records it
+-- as given up.  {result = "resent"|"dropped"|"unknown"}
+if op == 'outbox_uncertain_settle' then
+  local id, how, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  local k = P .. 'out:' .. id
+  if redis.call('LREM', P .. 'outbox:uncertain', 0, id) == 0 then
+    return cjson.encode({ result = 'unknown' })
+  end
+  if redis.call('EXISTS', k) == 0 then
+    return cjson.encode({ result = 'unknown' })
+  end
+  if how == 'resend' then
+    redis.call('HSET', k, 'state', 'ready', 'resent_at', now)
+    redis.call('HDEL', k, 'owner')
+    redis.call('ZADD', P .. 'outbox:ready', now, id)
+    return cjson.encode({ result = 'resent' })
+  end
+  redis.call('HSET', k, 'state', 'dropped', 'dropped_at', now)
+  redis.call('EXPIRE', k, 2592000)
+  return cjson.encode({ result = 'dropped' })
 end
 
 -- outbox_retry NOW_MS MAX -> moves up to MAX dead ids back to the ready
