@@ -95,7 +95,7 @@ asan:
 # examples (dev.tsv and heldout.tsv), set a little under a real run so that
 # a change that makes understanding worse fails.  `make eval` prints the
 # whole picture, with cross-validation.
-EVAL_MIN_RESIDENT ?= 95
+EVAL_MIN_RESIDENT ?= 94
 EVAL_MIN_DEPUTY   ?= 92
 HELDOUT_MIN_RESIDENT ?= 95
 HELDOUT_MIN_DEPUTY   ?= 96
