@@ -84,7 +84,7 @@ json_t *admin_script_json(redisReply *r, struct evhttp_request *req)
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        log_error("admin_script_failed", "error=\"%s\"", r->str);
+        log_error("admin_script_failed", "error=%s", LOG_STR(r->str));
         http_send_error(req, 500, "script_failed", "admin script failed; see the daemon log");
         return NULL;
     }
@@ -252,7 +252,7 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
         return;
     }
     if (!authorized(app, req)) {
-        log_warn("admin_unauthorized", "path=%s", path);
+        log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
         http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
         return;
@@ -408,7 +408,7 @@ static void on_gauges(redisReply *r, void *arg)
         render_gauges(s->buf, g);
     } else {
         if (r && r->type == REDIS_REPLY_ERROR)
-            log_error("metrics_gauges_failed", "error=\"%s\"", r->str);
+            log_error("metrics_gauges_failed", "error=%s", LOG_STR(r->str));
         gauge(s->buf, "mashang_redis_up", "1 when Redis answered the gauge query of this scrape.", 0);
     }
     json_decref(g);

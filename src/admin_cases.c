@@ -206,7 +206,7 @@ static void on_assign(enum step_outcome outcome, const char *action, const char 
         char key[128];
         snprintf(key, sizeof(key), "%scase:%s", store_prefix(call->app->store), call->id);
         const char *argv[] = { "HMGET", key, "state", "deputy" };
-        log_info("admin_assign", "case=%s deputy=%s", call->id, call->deputy);
+        log_info("admin_assign", "case=%s deputy=%s", LOG_STR(call->id), LOG_STR(call->deputy));
         if (store_command(call->app->store, on_assigned_state, call, 4, argv, NULL) < 0)
             on_assigned_state(NULL, call);
         return;

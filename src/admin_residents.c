@@ -73,7 +73,8 @@ static void run(struct app *app, struct evhttp_request *req, const char *op,
     gettimeofday(&tv, NULL);
     snprintf(now, sizeof(now), "%ld", (long)tv.tv_sec);
     address_mask(rc->addr, masked, sizeof(masked));
-    log_info("admin_resident", "op=%s channel=%s addr=%s", op, rc->channel, masked);
+    log_info("admin_resident", "op=%s channel=%s addr=%s", LOG_STR(op), LOG_STR(rc->channel),
+             LOG_STR(masked));
     const char *argv[] = { op, rc->channel, rc->addr, now };
     if (store_script(app->store, SCRIPT_ADMIN, on_resident, rc, 4, argv, NULL) < 0) {
         http_send_error(req, 503, "unavailable", "message store unreachable, retry later");

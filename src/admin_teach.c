@@ -163,9 +163,9 @@ static void label_answer(struct label_call *lc, bool moved, const char *state, c
         json_object_set_new(out, "routed_by", json_string(routed_by));
     if (out && not_moved)
         json_object_set_new(out, "not_moved", json_string(not_moved));
-    log_info("admin_label", "case=%s category=%s previous=%s moved=%s deputy=%s", lc->call->id,
-             lc->label, lc->previous[0] ? lc->previous : "-", moved ? "yes" : "no",
-             deputy && *deputy ? deputy : "-");
+    log_info("admin_label", "case=%s category=%s previous=%s moved=%s deputy=%s", LOG_STR(lc->call->id),
+             LOG_STR(lc->label), LOG_STR(lc->previous[0] ? lc->previous : "-"), moved ? "yes" : "no",
+             LOG_STR(deputy && *deputy ? deputy : "-"));
     admin_send(lc->call->req, 200, out);
     label_free(lc);
 }

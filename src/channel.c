@@ -31,8 +31,6 @@ static void on_http_done(const struct http_response *res, void *arg)
     else if (res->curl_code == 0 && res->status >= 400 && res->status < 500 &&
              res->status != 408 && res->status != 429)
         r = SEND_PERMANENT;
-    else if (res->curl_code != 0 && res->written)
-        r = SEND_UNCERTAIN;   /* sent, unanswered: a blind retry could send it twice */
     else
         r = SEND_RETRY;
     hs->done(r, detail, hs->arg);
@@ -41,7 +39,7 @@ static void on_http_done(const struct http_response *res, void *arg)
 
 void channel_http(struct app *app, const char *method, const char *url,
                   const char *const *headers, const char *body, size_t body_len,
-                  long timeout_ms, send_done_fn done, void *arg)
+                  send_done_fn done, void *arg)
 {
     struct http_send *hs = malloc(sizeof(*hs));
     if (!hs) {
@@ -52,8 +50,7 @@ void channel_http(struct app *app, const char *method, const char *url,
     hs->arg = arg;
     struct http_request req = {
         .method = method, .url = url, .headers = headers,
-        .body = body, .body_len = body_len,
-        .timeout_ms = timeout_ms > 0 ? timeout_ms : CHANNEL_TIMEOUT_MS,
+        .body = body, .body_len = body_len, .timeout_ms = 10000,
     };
     if (http_client_request(app->http, &req, on_http_done, hs) < 0) {
         free(hs);
@@ -68,12 +65,12 @@ static void send_sms(struct app *app, const struct outbound *msg, send_done_fn d
         done(SEND_PERMANENT, "sms channel not configured", arg);
         return;
     }
-    char *url = sms_kannel_sendsms_url(&cfg->sms, msg->to, msg->text, msg->id);
+    char *url = sms_kannel_sendsms_url(&cfg->sms, msg->to, msg->text, msg->id, msg->dlr_token);
     if (!url) {
         done(SEND_RETRY, "out of memory", arg);
         return;
     }
-    channel_http(app, "GET", url, NULL, NULL, 0, cfg->sms.timeout_ms, done, arg);
+    channel_http(app, "GET", url, NULL, NULL, 0, done, arg);
     free(url);
 }
 

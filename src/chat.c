@@ -18,6 +18,7 @@
 
 #include "mashang/config.h"
 #include "mashang/log.h"
+#include "mashang/replay.h"
 #include "mashang/server.h"
 #include "mashang/signature.h"
 #include "mashang/step.h"
@@ -80,10 +81,18 @@ int chat_message_parse(const char *body, size_t len, bool sms, struct chat_messa
         *err = "missing 'text'";
     else if (out->id && !*out->id)
         *err = "empty 'id'";
+    else if (!id_len_ok(out->user))
+        *err = sms ? "'from' is " ID_TOO_LONG_TEXT : "'user' is " ID_TOO_LONG_TEXT;
+    else if (!id_len_ok(out->to))
+        *err = "'to' is " ID_TOO_LONG_TEXT;
+    else if (!id_len_ok(out->id))
+        *err = "'id' is " ID_TOO_LONG_TEXT;
     else
         return 0;
+    /* Ids become part of key names: refuse before anything is stored. */
+    int rc = !id_len_ok(out->user) || !id_len_ok(out->to) || !id_len_ok(out->id) ? -2 : -1;
     chat_message_clear(out);
-    return -1;
+    return rc;
 }
 
 char *chat_outbound_json(const char *user, const char *text, const char *id, const char *case_id)
@@ -99,9 +108,13 @@ char *chat_outbound_json(const char *user, const char *text, const char *id, con
 /* Inbound                                                             */
 
 struct hook {
+    struct app *app;
     struct evhttp_request *req;
     struct chat_message msg;
     char channel[80];
+    char sig[SHA256_HEX_LEN + 1];  /* lowercase hex: the replay claim's id */
+    char addr[64];                 /* normalized sender (sms) */
+    bool sms;
 };
 
 static void on_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
@@ -127,11 +140,49 @@ static void on_stored(enum step_outcome outcome, const char *action, const char 
         http_send_error(h->req, 400, "invalid_text", "text rejected");
         break;
     default:
+        /* Nothing was stored: the sender's retry of this very request
+         * must not be taken for a replay. */
+        replay_release(h->app->store, h->channel, h->sig);
         http_send_error(h->req, 503, "unavailable", "message store unreachable, retry later");
         break;
     }
     chat_message_clear(&h->msg);
     free(h);
+}
+
+static void hook_free(struct hook *h)
+{
+    chat_message_clear(&h->msg);
+    free(h);
+}
+
+/* The replay window's verdict on an authentic, well-formed webhook. */
+static void on_claimed(enum replay_verdict verdict, void *arg)
+{
+    struct hook *h = arg;
+    if (verdict == REPLAY_SAME || verdict == REPLAY_OTHER) {
+        /* The same signature again within its timestamp window: a sender's
+         * retry or a captured request sent again.  Either way it was taken
+         * once; answer as for any duplicate and open nothing. */
+        log_warn("webhook_replay", "channel=%s", LOG_STR(h->channel));
+        http_send_json(h->req, 200, "{\"status\":\"duplicate\"}");
+        hook_free(h);
+        return;
+    }
+    struct inbound in = {
+        .channel = h->channel, .addr = h->sms ? h->addr : h->msg.user, .to = h->msg.to,
+        .text = h->msg.text, .len = strlen(h->msg.text), .msg_id = h->msg.id,
+    };
+    step_submit(h->app, &in, on_stored, h);
+}
+
+/* Seconds a signature stays acceptable: until its timestamp leaves the
+ * window (the timestamp was checked and is plain digits). */
+static long replay_ttl(const char *ts_header, int64_t now)
+{
+    long long ts = strtoll(ts_header, NULL, 10);
+    long long ttl = ts - (long long)now + WEBHOOK_MAX_SKEW_S + 1;
+    return ttl < 1 ? 1 : ttl > 2 * WEBHOOK_MAX_SKEW_S + 1 ? 2 * WEBHOOK_MAX_SKEW_S + 1 : (long)ttl;
 }
 
 /* Authenticates, parses and submits one webhook; answers every error. */
@@ -145,12 +196,13 @@ static void inbound(struct app *app, struct evhttp_request *req, const char *sec
         http_send_error(req, 503, "unavailable", "out of memory");
         return;
     }
-    enum webhook_sig_result sig = webhook_signature_check(
-        secret, evhttp_find_header(hdr, "X-Mashang-Signature"),
-        evhttp_find_header(hdr, "X-Mashang-Timestamp"), body, len, (int64_t)time(NULL));
+    const char *sig_header = evhttp_find_header(hdr, "X-Mashang-Signature");
+    const char *ts_header = evhttp_find_header(hdr, "X-Mashang-Timestamp");
+    int64_t now = (int64_t)time(NULL);
+    enum webhook_sig_result sig = webhook_signature_check(secret, sig_header, ts_header, body, len, now);
     if (sig != WEBHOOK_SIG_OK) {
         free(body);
-        log_warn("webhook_refused", "channel=%s reason=%s", channel, webhook_sig_result_str(sig));
+        log_warn("webhook_refused", "channel=%s reason=%s", LOG_STR(channel), webhook_sig_result_str(sig));
         http_send_error(req, 403, "bad_signature", webhook_sig_result_str(sig));
         return;
     }
@@ -163,30 +215,35 @@ static void inbound(struct app *app, struct evhttp_request *req, const char *sec
     }
     int rc = chat_message_parse(body, len, sms, &h->msg, &err);
     free(body);
-    char addr[64];
     if (rc == 0 && sms &&
-        phone_normalize(h->msg.user, app->cfg->country_code, addr, sizeof(addr)) < 0) {
+        phone_normalize(h->msg.user, app->cfg->country_code, h->addr, sizeof(h->addr)) < 0) {
         rc = -1;
         err = "'from' is not a phone number";
     }
     if (rc < 0) {
-        log_warn("webhook_rejected", "channel=%s reason=\"%s\"", channel, err);
-        http_send_error(req, 400, "bad_request", err);
-        chat_message_clear(&h->msg);
-        free(h);
+        log_warn("webhook_rejected", "channel=%s reason=%s", LOG_STR(channel), LOG_STR(err));
+        http_send_error(req, 400, rc == -2 ? "id_too_long" : "bad_request", err);
+        hook_free(h);
         return;
     }
+    h->app = app;
     h->req = req;
+    h->sms = sms;
     snprintf(h->channel, sizeof(h->channel), "%s", channel);
-    struct inbound in = {
-        .channel = h->channel, .addr = sms ? addr : h->msg.user, .to = h->msg.to,
-        .text = h->msg.text, .len = strlen(h->msg.text), .msg_id = h->msg.id,
-    };
-    step_submit(app, &in, on_stored, h);
+    /* The checked signature, in one case: hex digits may arrive in either. */
+    const char *hex = sig_header + strlen(WEBHOOK_SIG_PREFIX);
+    for (size_t i = 0; i < SHA256_HEX_LEN; i++)
+        h->sig[i] = hex[i] >= 'A' && hex[i] <= 'F' ? (char)(hex[i] - 'A' + 'a') : hex[i];
+    h->sig[SHA256_HEX_LEN] = '\0';
+    replay_claim(app->store, h->channel, h->sig, "1", replay_ttl(ts_header, now), on_claimed, h);
 }
 
 void chat_handle(struct app *app, struct evhttp_request *req, const char *name)
 {
+    if (!id_len_ok(name)) {
+        http_send_error(req, 400, "id_too_long", "channel name is " ID_TOO_LONG_TEXT);
+        return;
+    }
     const struct chat_channel *c = config_chat(app->cfg, name);
     if (!c) {
         http_send_error(req, 404, "unknown_channel", "no such chat channel");

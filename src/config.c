@@ -451,9 +451,59 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
 }
 
 static const char *const sms_fields[] = {
-    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments", "timeout_ms",
-    NULL,
+    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments",
+    "allow", "secret", NULL,
 };
+
+/* Who may call the gateway endpoints when "allow" is absent: Kannel on
+ * the same host. */
+static const char *const sms_allow_default[] = { "127.0.0.0/8", "::1" };
+
+/* channels.sms.allow: a list of CIDR strings (at least one). */
+static void load_sms_allow(struct jv *v, json_t *sms, struct sms_channel *ch)
+{
+    const char *P = "$.channels.sms.allow";
+    json_t *a = json_object_get(sms, "allow");
+    size_t n = a && json_is_array(a) ? json_array_size(a)
+                                     : sizeof(sms_allow_default) / sizeof(sms_allow_default[0]);
+    char p[JV_PATH_MAX];
+
+    if (a && !json_is_null(a) && !json_is_array(a)) {
+        jv_error(v, P, "expected a list of address ranges, e.g. [\"127.0.0.0/8\", \"::1\"]");
+        return;
+    }
+    if (a && json_is_array(a) && n == 0) {
+        jv_error(v, P, "must list at least one address range (nobody could deliver SMS)");
+        return;
+    }
+    if (!(ch->allow = calloc(n, sizeof(*ch->allow)))) {
+        jv_error(v, P, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = a && json_is_array(a) ? json_array_get(a, i) : NULL;
+        const char *s = e ? json_string_value(e) : a && json_is_array(a) ? NULL : sms_allow_default[i];
+        if (!s || cidr_parse(s, &ch->allow[ch->nallow]) < 0)
+            jv_error(v, jv_index(p, sizeof(p), P, i),
+                     "expected an address range like \"10.0.0.0/8\", \"192.0.2.7\" or \"fd00::/8\"");
+        else
+            ch->nallow++;
+    }
+}
+
+/* channels.sms.secret travels in URLs that Kannel expands (%-escapes in
+ * get-url and dlr-url), so it is limited to characters that need no
+ * escaping, and long enough not to be guessed. */
+static void load_sms_secret(struct jv *v, json_t *sms, struct sms_channel *ch, const char *dir)
+{
+    if (jv_secret(v, sms, "$.channels.sms", "secret", false, dir, &ch->secret) < 0 || !ch->secret)
+        return;
+    size_t len = strlen(ch->secret);
+    if (len < SMS_SECRET_MIN || len > SMS_SECRET_MAX || !only_chars(ch->secret, "-_.~"))
+        jv_error(v, "$.channels.sms.secret",
+                 "expected %d-%d characters of A-Z a-z 0-9 - _ . ~ (it is sent in URLs as key=)",
+                 SMS_SECRET_MIN, SMS_SECRET_MAX);
+}
 
 static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const char *dir)
 {
@@ -483,13 +533,13 @@ static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const ch
         jv_error(v, "$.channels.sms.dlr_url", "expected an http:// or https:// URL");
     jv_integer(v, sms, P, "max_segments", 6, 1, 255, &n);
     ch->max_segments = (int)n;
-    jv_integer(v, sms, P, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &n);
-    ch->timeout_ms = (long)n;
+    load_sms_allow(v, sms, ch);
+    load_sms_secret(v, sms, ch, dir);
 }
 
 static const char *const wechat_fields[] = {
     "appid", "secret", "token", "aes_key", "api_base", "encrypt_reply", "wecom", "agentid",
-    "template_id", "timeout_ms", NULL,
+    "template_id", NULL,
 };
 
 static bool channel_name_ok(const char *name)
@@ -523,9 +573,6 @@ static void load_wechat_account(struct jv *v, const char *P, json_t *o, struct w
     }
     jv_bool(v, o, P, "encrypt_reply", true, &a->encrypt_reply);
     jv_bool(v, o, P, "wecom", false, &a->wecom);
-    long long timeout_ms;
-    jv_integer(v, o, P, "timeout_ms", WECHAT_TIMEOUT_MS, 100, 120000, &timeout_ms);
-    a->timeout_ms = (long)timeout_ms;
 
     /* WeCom shows agentid as a number; accept it either way. */
     json_t *ag = json_object_get(o, "agentid");
@@ -573,7 +620,7 @@ static void load_wechat(struct jv *v, json_t *obj, struct config *c)
 
 static void load_chat(struct jv *v, json_t *obj, struct config *c)
 {
-    static const char *const chat_fields[] = { "secret", "url", "timeout_ms", NULL };
+    static const char *const chat_fields[] = { "secret", "url", NULL };
     const char *name;
     json_t *val;
     char p[JV_PATH_MAX], q[JV_PATH_MAX];
@@ -602,9 +649,6 @@ static void load_chat(struct jv *v, json_t *obj, struct config *c)
             jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
         if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url && !is_http_url(ch->url))
             jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
-        long long ms;
-        jv_integer(v, val, p, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &ms);
-        ch->timeout_ms = (long)ms;
     }
 }
 
@@ -896,6 +940,8 @@ void config_free(struct config *c)
     free(c->sms.password);
     free(c->sms.from);
     free(c->sms.dlr_url);
+    free(c->sms.allow);
+    free(c->sms.secret);
     for (size_t i = 0; i < c->nwechat; i++) {
         struct wechat_account *a = &c->wechat[i];
         free(a->name);

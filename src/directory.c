@@ -160,7 +160,7 @@ static void on_published(redisReply *r, void *arg)
 {
     (void)arg;
     if (!r || r->type == REDIS_REPLY_ERROR)
-        log_error("directory_publish_failed", "error=\"%s\"", r ? r->str : "redis unavailable");
+        log_error("directory_publish_failed", "error=%s", LOG_STR(r ? r->str : "redis unavailable"));
 }
 
 int directory_publish(struct app *app)

@@ -99,7 +99,7 @@ static void reload(struct daemon *dm)
     struct dataset *ds = load_dataset(&dm->cfg, &d);
     if (!ds) {
         for (size_t i = 0; i < d.n; i++)
-            log_error("reload_failed", "problem=\"%s\"", d.items[i]);
+            log_error("reload_failed", "problem=%s", LOG_STR(d.items[i]));
         log_error("reload_failed", "kept=previous");
         diag_free(&d);
         return;

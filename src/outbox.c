@@ -13,6 +13,7 @@
 #include "mashang/config.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
+#include "mashang/sms_kannel.h"
 #include "mashang/store.h"
 #include "mashang/util.h"
 
@@ -24,9 +25,10 @@
 struct record_op {
     struct send *s;
     bool mark;             /* else an outcome */
-    const char *outcome;   /* static: "sent", "held", "retry", "dead", "awaiting", "uncertain" */
+    const char *outcome;   /* static: "sent", "held", "retry", "dead" */
     long long due;
-    char *detail;          /* outcome: owned; mark: NULL */
+    char *detail;          /* owned; outcome: its detail; mark: the SMS delivery-report
+                              token (sms_dlr_token) or NULL */
     char *text;            /* mark: the text to send, owned; outcome: NULL */
 };
 
@@ -130,7 +132,7 @@ static void on_recorded(redisReply *r, void *arg)
         }
         struct outbound msg = {
             .id = s->id, .channel = s->channel, .to = s->to, .text = op->text,
-            .case_id = s->caseid, .attempt = s->attempts + 1,
+            .case_id = s->caseid, .attempt = s->attempts + 1, .dlr_token = op->detail,
         };
         channel_send(ob->app, &msg, on_sent, s);
     }
@@ -239,19 +241,6 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
         record(s, result == SEND_OK ? "sent" : "held", 0, detail);
         return;
     }
-    if (result == SEND_UNCERTAIN) {
-        /* Like a request cut by a crash (outbox_claim.lua): the gateway may
-         * have it.  Where delivery reports come, wait for one as long as
-         * a lease before any resend; elsewhere an administrator decides. */
-        bool dlr = strcmp(s->channel, "sms") == 0 && cfg->sms.dlr_url && *cfg->sms.dlr_url;
-        log_warn("outbox_uncertain", "id=%s channel=%s to=%s attempt=%d settle=%s error=%s",
-                 LOG_STR(s->id), LOG_STR(s->channel), LOG_STR(masked), attempt,
-                 dlr ? "delivery_report" : "admin", LOG_STR(detail));
-        metrics_outbox(s->ob->app->metrics, OUTBOX_UNCERTAIN);
-        record(s, dlr ? "awaiting" : "uncertain",
-               dlr ? now_ms() + (long long)cfg->outbox.lease_s * 1000 : 0, detail);
-        return;
-    }
     if (result == SEND_PERMANENT || attempt >= cfg->outbox.max_attempts) {
         log_error("outbox_dead", "id=%s channel=%s to=%s attempt=%d error=\"%s\"", s->id,
                   s->channel, masked, attempt, detail);
@@ -271,8 +260,20 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
  * may have been sent from one that surely was not.  Takes `text`. */
 static void start_send(struct outbox *ob, struct send *s, char *text)
 {
+    char *token = NULL;
     ob->inflight++;
-    enqueue(ob, (struct record_op){ .s = s, .mark = true, .text = text });
+    if (strcmp(s->channel, "sms") == 0) {
+        /* Each attempt's delivery report must name this token (dlr.lua). */
+        char t[SMS_DLR_TOKEN_SIZE];
+        if (sms_dlr_token(t) < 0 || !(token = strdup(t))) {
+            /* Not marked: its lease runs out and it is queued again. */
+            log_error("outbox_deferred", "id=%s error=\"no delivery-report token\"", s->id);
+            free(text);
+            send_done(s);
+            return;
+        }
+    }
+    enqueue(ob, (struct record_op){ .s = s, .mark = true, .text = text, .detail = token });
 }
 
 static char *reply_str(const redisReply *r)

@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#define SIG_PREFIX "sha256="
-#define SIG_PREFIX_LEN 7
+#define SIG_PREFIX WEBHOOK_SIG_PREFIX
+#define SIG_PREFIX_LEN (sizeof(SIG_PREFIX) - 1)
 /* 18 digits cannot overflow int64 while parsing; longer is no Unix time. */
 #define TS_MAX_DIGITS 18
 

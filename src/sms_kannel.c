@@ -10,7 +10,10 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
+#include "mashang/cidr.h"
 #include "mashang/form.h"
 #include "mashang/log.h"
 #include "mashang/server.h"
@@ -63,8 +66,37 @@ char *sms_fit(const char *text, int max_segments, const char *keep)
     return out;
 }
 
+int sms_dlr_token(char out[SMS_DLR_TOKEN_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[SMS_DLR_TOKEN_BYTES];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * sizeof(raw)] = '\0';
+    return 0;
+}
+
+/* The dlr-url Kannel calls back: the outbox id (ref), the message's
+ * random token (tok), and the gateway key when one is set.  No
+ * percent-encoding is needed: ids are digits, the token hex and the key
+ * restricted to unreserved characters (config.c), so Kannel's own %-escapes
+ * (%d) are the only ones in it. */
+static char *dlr_callback_url(const struct sms_channel *c, const char *ref, const char *token)
+{
+    char *dlr;
+    if (asprintf(&dlr, "%s%sref=%s&tok=%s%s%s&type=%%d", c->dlr_url,
+                 strchr(c->dlr_url, '?') ? "&" : "?", ref, token,
+                 c->secret ? "&key=" : "", c->secret ? c->secret : "") < 0)
+        return NULL;
+    return dlr;
+}
+
 char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
-                             const char *text, const char *ref)
+                             const char *text, const char *ref, const char *token)
 {
     char *fitted = sms_fit(text, c->max_segments, NULL);
     char *dlr = NULL, *url = NULL;
@@ -75,8 +107,7 @@ char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
     char *e_text = fitted ? url_encode(fitted, strlen(fitted)) : NULL;
     char *e_dlr = NULL;
 
-    if (c->dlr_url && *c->dlr_url &&
-        asprintf(&dlr, "%s%sref=%s&type=%%d", c->dlr_url, strchr(c->dlr_url, '?') ? "&" : "?", ref) >= 0)
+    if (c->dlr_url && *c->dlr_url && token && *token && (dlr = dlr_callback_url(c, ref, token)) != NULL)
         e_dlr = url_encode(dlr, strlen(dlr));
 
     if (e_user && e_pass && e_from && e_to && e_text) {
@@ -97,6 +128,42 @@ char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
     free(e_text);
     free(e_dlr);
     return url;
+}
+
+/* ------------------------------------------------------------------ */
+/* Gateway authentication                                              */
+
+/* Both MOs and delivery reports speak for someone (a resident, a deputy,
+ * the operator's network), so only Kannel may send them: a peer outside
+ * channels.sms.allow is refused before its request is even parsed. */
+static bool peer_allowed(struct app *app, struct evhttp_request *req)
+{
+    const struct sms_channel *c = &app->cfg->sms;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const struct sockaddr *sa = conn ? evhttp_connection_get_addr(conn) : NULL;
+    if (cidr_match(c->allow, c->nallow, sa))
+        return true;
+    char peer[64];
+    cidr_peer_string(sa, peer, sizeof(peer));
+    log_warn("sms_gateway_refused", "reason=peer peer=%s", peer);
+    http_send_error(req, 403, "forbidden", "caller not in channels.sms.allow");
+    return false;
+}
+
+/* With channels.sms.secret set, the query must carry key=<secret>,
+ * compared in constant time so its bytes cannot be found one by one. */
+static bool key_valid(struct app *app, struct evhttp_request *req, const struct form *q)
+{
+    const char *secret = app->cfg->sms.secret;
+    if (!secret)
+        return true;
+    const struct form_field *k = form_get(q, "key");
+    size_t len = strlen(secret);
+    if (k && k->len == len && CRYPTO_memcmp(k->value, secret, len) == 0)
+        return true;
+    log_warn("sms_gateway_refused", "reason=%s", k ? "wrong_key" : "no_key");
+    http_send_error(req, 403, "forbidden", "missing or wrong key");
+    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -203,8 +270,14 @@ void sms_kannel_inbound(struct app *app, struct evhttp_request *req)
         http_send_error(req, 404, "unknown_channel", "the sms channel is not configured");
         return;
     }
+    if (!peer_allowed(app, req))
+        return;
     if (query && form_parse(query, strlen(query), &q) < 0) {
         http_send_error(req, 400, "bad_query", "malformed percent-encoding in the query");
+        return;
+    }
+    if (!key_valid(app, req, &q)) {
+        form_free(&q);
         return;
     }
     struct mo *mo = calloc(1, sizeof(*mo));
@@ -288,26 +361,39 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
 {
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     struct form q = { 0 };
+    if (!app->cfg->sms.enabled) {
+        http_send_error(req, 404, "unknown_channel", "the sms channel is not configured");
+        return;
+    }
+    if (!peer_allowed(app, req))
+        return;
     if (!query || form_parse(query, strlen(query), &q) < 0) {
-        http_send_error(req, 400, "bad_query", "expected ref and type");
+        http_send_error(req, 400, "bad_query", "expected ref, tok and type");
+        return;
+    }
+    if (!key_valid(app, req, &q)) {
+        form_free(&q);
         return;
     }
     char *ref = field_dup(&q, "ref");
     char *type = field_dup(&q, "type");
+    char *tok = field_dup(&q, "tok");
     form_free(&q);
-    if (!ref || !type || strspn(ref, "0123456789") != strlen(ref) ||
-        strspn(type, "0123456789") != strlen(type)) {
-        http_send_error(req, 400, "bad_query", "expected numeric ref and type");
+    if (!ref || !type || !tok || strspn(ref, "0123456789") != strlen(ref) ||
+        strspn(type, "0123456789") != strlen(type) ||
+        strlen(tok) != SMS_DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
+        http_send_error(req, 400, "bad_query", "expected numeric ref and type, and the message's tok");
     } else {
         struct timeval tv;
         char now[32];
         gettimeofday(&tv, NULL);
         snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
-        const char *argv[] = { ref, type, now };
+        const char *argv[] = { ref, type, now, tok };
         log_info("sms_dlr", "id=%s type=%s", ref, type);
-        if (store_script(app->store, SCRIPT_DLR, on_dlr_recorded, req, 3, argv, NULL) < 0)
+        if (store_script(app->store, SCRIPT_DLR, on_dlr_recorded, req, 4, argv, NULL) < 0)
             http_send_error(req, 503, "unavailable", "message store unreachable, retry later");
     }
     free(ref);
     free(type);
+    free(tok);
 }

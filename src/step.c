@@ -641,7 +641,7 @@ static bool spool_message(struct step *st)
     if (spool_append(app->spool, st->channel, st->addr, st->to, st->text, st->len, st->msg_id,
                      st->received_ms) < 0)
         return false;
-    log_warn("spooled", "channel=%s from=%s", st->channel, st->masked);
+    log_warn("spooled", "channel=%s from=%s", LOG_STR(st->channel), LOG_STR(st->masked));
     return true;
 }
 
@@ -654,7 +654,7 @@ static void finish(struct step *st, enum step_outcome outcome, const char *actio
     }
     static const char *const names[] = { "stored", "duplicate", "unavailable", "rejected" };
     log_info("message", "channel=%s from=%s intent=%s label=%s outcome=%s action=%s case=%s us=%ld",
-             st->channel, st->masked, st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
+             LOG_STR(st->channel), LOG_STR(st->masked), st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
              names[outcome], action ? action : "-", case_id && *case_id ? case_id : "-",
              elapsed_us(&st->started));
     metrics_message(st->app->metrics, st->channel, names[outcome]);
@@ -672,7 +672,7 @@ static void on_step_reply(redisReply *r, void *arg)
         return;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        log_error("step_failed", "error=\"%s\"", r->str);
+        log_error("step_failed", "error=%s", LOG_STR(r->str));
         finish(st, STEP_UNAVAILABLE, NULL, NULL);
         return;
     }
@@ -790,7 +790,7 @@ static void on_tick_reply(redisReply *r, void *arg)
 {
     struct app *app = arg;
     if (r && r->type == REDIS_REPLY_ERROR)
-        log_error("tick_failed", "error=\"%s\"", r->str);
+        log_error("tick_failed", "error=%s", LOG_STR(r->str));
     else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
              r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "nocfg") == 0)
         directory_publish(app);
@@ -832,10 +832,10 @@ static void on_assign_reply(redisReply *r, void *arg)
         if (outcome == STEP_STORED && a->app->outbox)
             outbox_kick(a->app->outbox);
     } else if (r && r->type == REDIS_REPLY_ERROR) {
-        log_error("assign_failed", "error=\"%s\"", r->str);
+        log_error("assign_failed", "error=%s", LOG_STR(r->str));
     }
     log_info("case_assign", "outcome=%s action=%s case=%s", outcome == STEP_STORED ? "stored" : "refused",
-             action ? action : "-", case_id ? case_id : "-");
+             LOG_STR(action ? action : "-"), LOG_STR(case_id ? case_id : "-"));
     a->done(outcome, action, case_id, a->arg);
     free(a);
 }
@@ -880,10 +880,12 @@ static void on_reroute_reply(redisReply *r, void *arg)
 {
     struct app *app = arg;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
-        log_error("reroute_failed", "error=\"%s\"", r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
+        log_error("reroute_failed", "error=%s",
+                  LOG_STR(r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable"));
         return;
     }
-    log_info("rerouted", "cases=%s", r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "?");
+    log_info("rerouted", "cases=%s",
+             LOG_STR(r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "?"));
     if (app->outbox)
         outbox_kick(app->outbox);
 }

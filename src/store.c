@@ -148,7 +148,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     const char *what = priv;
     if (reply && reply->type == REDIS_REPLY_ERROR)
-        log_error("redis_setup_failed", "step=%s error=\"%s\"", what, reply->str);
+        log_error("redis_setup_failed", "step=%s error=%s", what, LOG_STR(reply->str));
     (void)s;
 }
 
@@ -170,7 +170,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct store *s = ac->data;
     if (status != REDIS_OK) {
-        log_warn("redis_connect_failed", "error=\"%s\" retry_ms=%d", ac->errstr, s->backoff_ms);
+        log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
         s->ac = NULL;   /* hiredis frees the context after this callback */
         schedule_reconnect(s);
         return;
@@ -194,7 +194,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     s->connected = false;
     if (s->closing)
         return;
-    log_warn("redis_disconnected", "error=\"%s\"", status == REDIS_OK ? "closed" : ac->errstr);
+    log_warn("redis_disconnected", "error=%s", LOG_STR(status == REDIS_OK ? "closed" : ac->errstr));
     schedule_reconnect(s);
 }
 
@@ -207,7 +207,7 @@ static void connect_now(struct store *s)
         return;
     }
     if (ac->err) {
-        log_warn("redis_connect_failed", "error=\"%s\" retry_ms=%d", ac->errstr, s->backoff_ms);
+        log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
         redisAsyncFree(ac);
         schedule_reconnect(s);
         return;

@@ -231,6 +231,11 @@ char *text_mask_phones(const char *s)
     return out;
 }
 
+bool id_len_ok(const char *s)
+{
+    return !s || strnlen(s, ID_MAX_LEN + 1) <= ID_MAX_LEN;
+}
+
 bool utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

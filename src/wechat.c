@@ -18,8 +18,10 @@
 
 #include "mashang/config.h"
 #include "mashang/log.h"
+#include "mashang/replay.h"
 #include "mashang/roster.h"
 #include "mashang/server.h"
+#include "mashang/signature.h"
 #include "mashang/step.h"
 #include "mashang/store.h"
 #include "mashang/util.h"
@@ -40,6 +42,7 @@ struct push {
     bool encrypt_reply;
     char *passive;                 /* set by the step (malloc'd) */
     char *msg_id;                  /* "<openid>:<MsgId>" */
+    char *replay_id;               /* "<timestamp>:<nonce>", the replay claim */
     char deputy[16];               /* deputy a scan binds, or "" */
     char event[16];                /* subscribe | scan | unsubscribe */
 };
@@ -51,6 +54,7 @@ static void push_free(struct push *p)
     free(p->nonce);
     free(p->passive);
     free(p->msg_id);
+    free(p->replay_id);
     free(p);
 }
 
@@ -140,7 +144,8 @@ static void reply_text(struct push *p, const char *text)
                                           &env_len);
         wechat_envelope_clear(&env);
         if (!env_xml)
-            log_error("wechat_reply_failed", "account=%s to=%s reason=encrypt", a->name, p->masked);
+            log_error("wechat_reply_failed", "account=%s to=%s reason=encrypt", a->name,
+                      LOG_STR(p->masked));
         free(xml);
         xml = env_xml;
         xml_len = env_len;
@@ -160,7 +165,7 @@ static void ignore_reply(redisReply *r, void *arg)
 {
     (void)arg;
     if (r && r->type == REDIS_REPLY_ERROR)
-        log_error("wechat_store_failed", "error=\"%s\"", r->str);
+        log_error("wechat_store_failed", "error=%s", LOG_STR(r->str));
 }
 
 /* The customer-service window opens with every message the person sends.
@@ -194,7 +199,9 @@ static void on_text_stored(enum step_outcome outcome, const char *action, const 
         http_send_error(p->req, 400, "bad_request", "message text rejected");
         break;
     default:
-        /* Not stored: WeChat retries on anything but 200. */
+        /* Not stored: WeChat retries on anything but 200, and a retry of
+         * this very push must not be taken for a replay. */
+        replay_release(p->app->store, p->channel, p->replay_id);
         http_send_error(p->req, 503, "unavailable", "message store unreachable, retry later");
         break;
     }
@@ -223,14 +230,15 @@ static void on_event_stored(redisReply *r, void *arg)
     struct push *p = arg;
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (r)
-            log_error("wechat_event_failed", "error=\"%s\"", r->str);
+            log_error("wechat_event_failed", "error=%s", LOG_STR(r->str));
+        replay_release(p->app->store, p->channel, p->replay_id);
         http_send_error(p->req, 503, "unavailable", "message store unreachable, retry later");
         push_free(p);
         return;
     }
     bool dup = r->type == REDIS_REPLY_STRING && strcmp(r->str, "duplicate") == 0;
     log_info("wechat_event", "account=%s from=%s event=%s deputy=%s outcome=%s", p->acct->name,
-             p->masked, p->event, p->deputy[0] ? p->deputy : "-", dup ? "duplicate" : "stored");
+             LOG_STR(p->masked), LOG_STR(p->event), p->deputy[0] ? p->deputy : "-", dup ? "duplicate" : "stored");
     if (strcmp(p->event, "unsubscribe") == 0) {
         send_body(p->req, NULL, "", 0);
         push_free(p);
@@ -260,7 +268,7 @@ static void handle_event(struct push *p)
     if (strcmp(ev, "subscribe") != 0 && strcmp(ev, "scan") != 0 && strcmp(ev, "unsubscribe") != 0) {
         /* LOCATION, CLICK, VIEW, TEMPLATESENDJOBFINISH ...: acknowledged. */
         log_debug("wechat_event", "account=%s from=%s event=%s outcome=ignored", p->acct->name,
-                  p->masked, ev);
+                  LOG_STR(p->masked), LOG_STR(ev));
         send_body(p->req, NULL, "", 0);
         push_free(p);
         return;
@@ -271,7 +279,8 @@ static void handle_event(struct push *p)
     if (d)
         snprintf(p->deputy, sizeof(p->deputy), "%s", d->id);
     else if (scene)
-        log_warn("wechat_unknown_scene", "account=%s from=%s scene=%s", p->acct->name, p->masked, scene);
+        log_warn("wechat_unknown_scene", "account=%s from=%s scene=%s", p->acct->name,
+                 LOG_STR(p->masked), LOG_STR(scene));
 
     char *res = NULL, *suffix = NULL, ttl[24], now[24];
     snprintf(ttl, sizeof(ttl), "%ld", p->app->cfg->timers.dedupe_s);
@@ -317,11 +326,29 @@ static void handle_message(struct push *p)
         submit_text(p, text);
         return;
     }
-    log_info("wechat_unsupported", "account=%s from=%s type=%s", p->acct->name, p->masked, type);
+    log_info("wechat_unsupported", "account=%s from=%s type=%s", p->acct->name, LOG_STR(p->masked),
+             LOG_STR(type));
     char *answer = render(config_template(p->app->cfg, "unsupported"), (const char *)NULL);
     reply_text(p, answer);
     free(answer);
     push_free(p);
+}
+
+/* The replay window's verdict on an authentic push.  The same query
+ * string with the same body is WeChat retrying a push (or someone
+ * sending it again): the message dedupe answers it as a retry.  The same
+ * query string with another body is a forgery riding a captured
+ * signature (plaintext mode does not sign the body). */
+static void on_claimed(enum replay_verdict verdict, void *arg)
+{
+    struct push *p = arg;
+    if (verdict == REPLAY_OTHER) {
+        log_warn("wechat_refused", "account=%s reason=replayed_nonce status=403", p->acct->name);
+        http_send_error(p->req, 403, "replayed", "timestamp and nonce were already used");
+        push_free(p);
+        return;
+    }
+    handle_message(p);
 }
 
 /* Checks msg_signature over `encrypt`, then decrypts it for our AppID /
@@ -356,6 +383,36 @@ static int open_envelope(const struct wechat_account *a, const char *timestamp, 
     return rc == WXC_ERECEIVER ? 403 : 400;
 }
 
+/* WeChat signs only token, timestamp and nonce (plaintext mode: not the
+ * body), so a signed query string must not outlive its timestamp: one
+ * more than WEBHOOK_MAX_SKEW_S seconds from now is refused. */
+static bool timestamp_fresh(const char *ts)
+{
+    size_t n = strlen(ts);
+    if (n == 0 || n > 18 || strspn(ts, "0123456789") != n)
+        return false;
+    long long t = strtoll(ts, NULL, 10), now = (long long)time(NULL);
+    return (now > t ? now - t : t - now) <= WEBHOOK_MAX_SKEW_S;
+}
+
+/* Refuses (and answers) a query whose timestamp or nonce cannot be
+ * trusted or remembered; returns false when it did. */
+static bool query_usable(struct evhttp_request *req, const struct wechat_account *a, const char *ts,
+                         const char *nonce)
+{
+    if (!id_len_ok(nonce) || strlen(ts) > 18) {
+        http_send_error(req, 400, "id_too_long", "nonce or timestamp is " ID_TOO_LONG_TEXT);
+        return false;
+    }
+    if (!timestamp_fresh(ts)) {
+        log_warn("wechat_refused", "account=%s reason=stale_timestamp timestamp=%s", a->name,
+                 LOG_STR(ts));
+        http_send_error(req, 403, "stale_timestamp", "timestamp is outside the signature window");
+        return false;
+    }
+    return true;
+}
+
 static void handle_get(struct app *app, struct evhttp_request *req, const struct wechat_account *a,
                        const struct evkeyvalq *q)
 {
@@ -366,6 +423,8 @@ static void handle_get(struct app *app, struct evhttp_request *req, const struct
         http_send_error(req, 400, "bad_request", "expected timestamp, nonce and echostr");
         return;
     }
+    if (!query_usable(req, a, ts, nonce))
+        return;
     if (!a->wecom) {
         /* OA: echostr is plaintext in every mode; return it unchanged. */
         if (!wechat_check_signature(a->token, ts, nonce, evhttp_find_header(q, "signature"))) {
@@ -384,7 +443,7 @@ static void handle_get(struct app *app, struct evhttp_request *req, const struct
     int code = open_envelope(a, ts, nonce, evhttp_find_header(q, "msg_signature"), echostr,
                              &plain, &plain_len, &why);
     if (code) {
-        log_warn("wechat_verify_refused", "account=%s reason=\"%s\"", a->name, why);
+        log_warn("wechat_verify_refused", "account=%s reason=%s", a->name, LOG_STR(why));
         http_send_error(req, code, code == 403 ? "bad_signature" : "bad_request", why);
         return;
     }
@@ -399,12 +458,14 @@ static void handle_post(struct app *app, struct evhttp_request *req, const struc
     const char *ts = evhttp_find_header(q, "timestamp"), *nonce = evhttp_find_header(q, "nonce");
     const char *enc_type = evhttp_find_header(q, "encrypt_type");
     bool safe = a->wecom || (enc_type && strcmp(enc_type, "aes") == 0);
-    const char *why = NULL;
+    const char *why = NULL, *error = NULL;
 
     if (!ts || !nonce) {
         http_send_error(req, 400, "bad_request", "expected timestamp and nonce");
         return;
     }
+    if (!query_usable(req, a, ts, nonce))
+        return;
     /* An OA signs every push with `signature`; WeCom only with msg_signature. */
     if (!a->wecom && !wechat_check_signature(a->token, ts, nonce, evhttp_find_header(q, "signature"))) {
         log_warn("wechat_refused", "account=%s reason=signature", a->name);
@@ -425,6 +486,8 @@ static void handle_post(struct app *app, struct evhttp_request *req, const struc
     snprintf(p->channel, sizeof(p->channel), "wechat:%s", a->name);
     p->timestamp = strdup(ts);
     p->nonce = strdup(nonce);
+    char digest[SHA1_HEX_LEN + 1];
+    sha1_hex(body, body_len, digest);
 
     int code = 0;
     int xrc = wechat_xml_parse(body, body_len, &p->msg);
@@ -453,18 +516,37 @@ static void handle_post(struct app *app, struct evhttp_request *req, const struc
         code = 400;
         why = "missing FromUserName or MsgType";
     }
+    /* These become key names ({ns}:seen:…, {ns}:res:…, {ns}:wxev:…). */
+    if (code == 0 && (!id_len_ok(p->msg.from_user_name) || !id_len_ok(p->msg.msg_id) ||
+                      !id_len_ok(p->msg.create_time))) {
+        code = 400;
+        why = "FromUserName, MsgId or CreateTime is " ID_TOO_LONG_TEXT;
+        error = "id_too_long";
+    }
+    if (code == 0 && asprintf(&p->replay_id, "%s:%s", ts, nonce) < 0) {
+        p->replay_id = NULL;
+        code = 503;
+        why = "out of memory";
+    }
     if (code) {
-        log_warn("wechat_refused", "account=%s reason=\"%s\" status=%d", a->name, why, code);
-        http_send_error(req, code, code == 403 ? "bad_signature" : "bad_request", why);
+        log_warn("wechat_refused", "account=%s reason=%s status=%d", a->name, LOG_STR(why), code);
+        if (!error)
+            error = code == 403 ? "bad_signature" : code == 503 ? "unavailable" : "bad_request";
+        http_send_error(req, code, error, why);
         push_free(p);
         return;
     }
     address_mask(p->msg.from_user_name, p->masked, sizeof(p->masked));
-    handle_message(p);
+    replay_claim(app->store, p->channel, p->replay_id, digest, WEBHOOK_MAX_SKEW_S * 2 + 1,
+                 on_claimed, p);
 }
 
 void wechat_handle(struct app *app, struct evhttp_request *req, const char *account)
 {
+    if (!id_len_ok(account)) {
+        http_send_error(req, 400, "id_too_long", "account name is " ID_TOO_LONG_TEXT);
+        return;
+    }
     const struct wechat_account *a = config_wechat(app->cfg, account);
     if (!a) {
         http_send_error(req, 404, "unknown_account", "no such WeChat account");

@@ -79,7 +79,7 @@ static void ignore_reply(redisReply *r, void *arg)
 {
     (void)arg;
     if (r && r->type == REDIS_REPLY_ERROR)
-        log_error("wechat_store_failed", "error=\"%s\"", r->str);
+        log_error("wechat_store_failed", "error=%s", LOG_STR(r->str));
 }
 
 /* Fire-and-forget bookkeeping: losing one only costs accuracy. */
@@ -346,7 +346,7 @@ static void on_token(const struct http_response *res, void *arg)
         else
             snprintf(detail, sizeof(detail), "token fetch failed: %s",
                      res->status ? "bad http status" : (res->error ? res->error : "transport error"));
-        log_warn("wechat_token_failed", "account=%s detail=\"%s\"", s->acct->name, detail);
+        log_warn("wechat_token_failed", "account=%s detail=%s", s->acct->name, LOG_STR(detail));
         free(token);
         finish(s, SEND_RETRY, detail);
         return;
@@ -472,8 +472,8 @@ static void fallback(struct wxsend *s, const char *why)
         via = "sms";
     else
         via = "held";
-    log_info("wechat_fallback", "id=%s account=%s to=%s reason=\"%s\" via=%s", s->id, s->acct->name,
-             s->masked, why, via);
+    log_info("wechat_fallback", "id=%s account=%s to=%s reason=%s via=%s", LOG_STR(s->id), s->acct->name,
+             LOG_STR(s->masked), LOG_STR(why), via);
     if (strcmp(via, "template") == 0) {
         with_token(s, STAGE_TEMPLATE);
     } else if (strcmp(via, "sms") == 0) {
@@ -511,7 +511,7 @@ static void on_prep(redisReply *r, void *arg)
     struct wxsend *s = arg;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 6) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            log_error("wechat_store_failed", "error=\"%s\"", r->str);
+            log_error("wechat_store_failed", "error=%s", LOG_STR(r->str));
         finish(s, SEND_RETRY, "redis unavailable");
         return;
     }

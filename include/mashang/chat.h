@@ -33,7 +33,8 @@ struct chat_message {
 /* Parses {"user","text","id","time"} (sms: {"from","to","text","id","time"});
  * "id", "user", "from" and "to" may be strings or integers.  Returns 0, or
  * -1 with a static reason in *err (invalid UTF-8, not a JSON object,
- * missing user/from or text) and `out` cleared. */
+ * missing user/from or text) and `out` cleared, or -2 (and a reason) when
+ * user/from, to or id is longer than ID_MAX_LEN bytes. */
 int chat_message_parse(const char *body, size_t len, bool sms, struct chat_message *out,
                        const char **err);
 void chat_message_clear(struct chat_message *m);

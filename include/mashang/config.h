@@ -8,12 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mashang/cidr.h"
 #include "mashang/diag.h"
-
-/* How long an outbound gateway request may take (channels.*.timeout_ms):
- * a request that was written and timed out is uncertain, not retried. */
-#define CHANNEL_TIMEOUT_MS 10000
-#define WECHAT_TIMEOUT_MS 8000
 
 struct sms_channel {
     bool enabled;          /* true when "channels.sms" is present */
@@ -24,8 +20,15 @@ struct sms_channel {
     char *from;            /* service number, also the prefix of deputy extensions */
     char *dlr_url;         /* base URL; the outbox appends its reference */
     int max_segments;      /* longer texts are shortened, default 6 */
-    long timeout_ms;       /* one sendsms request; default CHANNEL_TIMEOUT_MS */
+    struct cidr *allow;    /* peers allowed at /sms/kannel and /sms/kannel/dlr;
+                              default 127.0.0.0/8 and ::1 */
+    size_t nallow;
+    char *secret;          /* NULL: no key; else both endpoints require ?key= it */
 };
+
+/* Bounds of channels.sms.secret (config.c checks them). */
+#define SMS_SECRET_MIN 16
+#define SMS_SECRET_MAX 128
 
 struct wechat_account {
     char *name;            /* key under channels.wechat, used in /wechat/{name} */
@@ -38,14 +41,12 @@ struct wechat_account {
     bool wecom;            /* WeCom (企业微信) corp app instead of an OA */
     char *agentid;         /* WeCom only */
     char *template_id;     /* template-message fallback, or NULL */
-    long timeout_ms;       /* one API request; default WECHAT_TIMEOUT_MS */
 };
 
 struct chat_channel {
     char *name;            /* key under channels.chat, used in /chat/{name} */
     char *secret;
     char *url;             /* outbound POST target, or NULL */
-    long timeout_ms;       /* one POST; default CHANNEL_TIMEOUT_MS */
 };
 
 struct timers {

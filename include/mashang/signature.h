@@ -14,6 +14,7 @@
 
 #define SHA1_HEX_LEN 40
 #define SHA256_HEX_LEN 64
+#define WEBHOOK_SIG_PREFIX "sha256="
 /* "sha256=" + 64 hex digits + NUL */
 #define WEBHOOK_SIG_HEADER_SIZE (7 + SHA256_HEX_LEN + 1)
 /* Accepted clock skew between the signer's timestamp and our `now`. */

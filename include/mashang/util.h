@@ -30,6 +30,19 @@ char *text_mask_phones(const char *s);
 
 bool utf8_valid(const char *s, size_t len);
 
+/* Longest identifier from outside that may become part of a Redis key
+ * (chat user and message ids, WeChat openids and MsgIds, Kannel sender
+ * and message ids, account and channel names in a URL).  Real ids are
+ * far shorter; a longer one is refused with 400 "id_too_long" before it
+ * reaches a key name or a log line. */
+#define ID_MAX_LEN 128
+#define ID_MAX_STR_(n) #n
+#define ID_MAX_STR(n) ID_MAX_STR_(n)
+/* "longer than 128 bytes", for error details */
+#define ID_TOO_LONG_TEXT "longer than " ID_MAX_STR(ID_MAX_LEN) " bytes"
+/* True when `s` is NULL (absent) or at most ID_MAX_LEN bytes long. */
+bool id_len_ok(const char *s);
+
 /* Number of Unicode code points in valid UTF-8. */
 size_t utf8_length(const char *s, size_t len);
 /* Writes code point `cp` as UTF-8 (1 to 4 bytes) to `out`; returns the length. */

@@ -4,12 +4,7 @@
 --   id, op, next_due_ms, detail, each ended by a NUL byte
 -- op "sending": its request is about to start (marked before the request,
 -- so that an expired lease can tell a message that may have been sent
--- from one that surely was not); op sent|held|retry|dead: the outcome;
--- op awaiting|uncertain: the request went out and no answer came (a
--- timeout), as uncertain as one cut by a crash: "awaiting" keeps it
--- 'sending' in the lease set until next_due_ms, when outbox_claim.lua
--- settles it by its delivery report (dlr.lua settles it sooner);
--- "uncertain" sets it aside in outbox:uncertain for an administrator.
+-- from one that surely was not); op sent|held|retry|dead: the outcome.
 -- Returns one value per message: "ok" for a mark, "<outcome>:<attempts>"
 -- for an outcome, or "stale" when the lease expired and moved on.
 local P = KEYS[1]
@@ -28,14 +23,6 @@ local function record(id, outcome, due, detail)
   if outcome == 'sent' or outcome == 'held' then
     redis.call('HSET', k, 'attempts', attempts, 'state', outcome, 'sent_at', now, 'detail', detail)
     redis.call('EXPIRE', k, 2592000)
-  elseif outcome == 'awaiting' then
-    redis.call('HSET', k, 'attempts', attempts, 'state', 'sending', 'awaiting', now,
-               'last_error', detail)
-    redis.call('ZADD', inflight, tonumber(due), id)
-  elseif outcome == 'uncertain' then
-    redis.call('HSET', k, 'attempts', attempts, 'state', 'uncertain', 'uncertain_at', now,
-               'last_error', detail)
-    redis.call('RPUSH', P .. 'outbox:uncertain', id)
   elseif outcome == 'retry' then
     redis.call('HSET', k, 'attempts', attempts, 'state', 'ready', 'last_error', detail)
     redis.call('ZADD', P .. 'outbox:ready', tonumber(due), id)
@@ -52,6 +39,12 @@ for i = 1, #f - 3, 4 do
   local id, op = f[i], f[i + 1]
   if op == 'sending' then
     redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now)
+    -- The detail of a mark is the attempt's delivery-report token (SMS),
+    -- stored before the request starts so its report can be checked
+    -- (dlr.lua); each attempt brings its own.
+    if f[i + 3] ~= '' then
+      redis.call('HSET', P .. 'out:' .. id, 'dlr_token', f[i + 3])
+    end
     res[#res + 1] = 'ok'
   else
     res[#res + 1] = record(id, op, f[i + 2], f[i + 3])

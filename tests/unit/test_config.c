@@ -393,6 +393,42 @@ static void test_sms_required_fields(void **state)
     assert_int_equal(fx->d.n, 3);
 }
 
+#define SMS_MIN "\"sendsms_url\":\"http://h/s\",\"username\":\"u\",\"password\":\"p\""
+
+static void test_sms_gateway_auth(void **state)
+{
+    struct fixture *fx = *state;
+    /* Default: loopback only, no key. */
+    assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN "}}}"), 0);
+    assert_int_equal(fx->c.sms.nallow, 2);
+    assert_int_equal(fx->c.sms.allow[0].bits, 8);
+    assert_int_equal(fx->c.sms.allow[1].bits, 128);
+    assert_null(fx->c.sms.secret);
+
+    setenv("MASHANG_TEST_GW", "kannel-gateway-key-0123", 1);
+    assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN ",\"allow\":[\"10.0.0.0/8\",\"fd00::/8\"],"
+                              "\"secret\":\"env:MASHANG_TEST_GW\"}}}"), 0);
+    assert_int_equal(fx->c.sms.nallow, 2);
+    assert_int_equal(fx->c.sms.allow[0].addr[0], 10);
+    assert_string_equal(fx->c.sms.secret, "kannel-gateway-key-0123");
+    unsetenv("MASHANG_TEST_GW");
+
+    assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN ",\"allow\":[\"10.0.0.0/8\",\"localhost\",3],"
+                              "\"secret\":\"short\"}}}"), -1);
+    expect_problem(fx, "$.channels.sms.allow[1]", "address range");
+    expect_problem(fx, "$.channels.sms.allow[2]", "address range");
+    expect_problem(fx, "$.channels.sms.secret", "16-128 characters");
+    assert_false(diag_mentions(&fx->d, "short"));
+
+    assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN ",\"allow\":[],"
+                              "\"secret\":\"has a space and is long enough\"}}}"), -1);
+    expect_problem(fx, "$.channels.sms.allow", "at least one");
+    expect_problem(fx, "$.channels.sms.secret", "A-Z a-z 0-9");
+
+    assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN ",\"allow\":\"127.0.0.1\"}}}"), -1);
+    expect_problem(fx, "$.channels.sms.allow", "expected a list");
+}
+
 static void test_listen_forms(void **state)
 {
     static const struct { const char *in, *host; int port; } ok[] = {
@@ -647,6 +683,19 @@ static void test_shipped_config(void **state)
     assert_string_equal(c.sms.username, "mashang");
     assert_string_equal(c.sms.from, "10690001");
     assert_non_null(c.admin_token);
+    /* The dev Kannel's get-url carries the gateway key mashangd expects. */
+    assert_non_null(c.sms.secret);
+    FILE *k = fopen("config/kannel/kannel.conf", "r");
+    assert_non_null(k);
+    static char kconf[16384];
+    size_t kn = fread(kconf, 1, sizeof(kconf) - 1, k);
+    kconf[kn] = '\0';
+    fclose(k);
+    char want[200];
+    snprintf(want, sizeof(want), "&key=%s\"", c.sms.secret);
+    const char *get_url = strstr(kconf, "\nget-url");
+    assert_non_null(get_url);
+    assert_non_null(strstr(get_url, want));
     /* It spells out every template and category. */
     FILE *f = fopen("config/mashang.json", "r");
     assert_non_null(f);
@@ -680,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_required_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sms_gateway_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_url_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),

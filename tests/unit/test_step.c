@@ -245,13 +245,38 @@ static void test_sendsms_url(void **state)
         .username = "app", .password = "p&w", .from = "10690001",
         .dlr_url = "http://127.0.0.1:8080/sms/kannel/dlr", .max_segments = 6,
     };
-    char *url = sms_kannel_sendsms_url(&c, "+8613800138000", "编号M1001 ok", "42");
+    char *url = sms_kannel_sendsms_url(&c, "+8613800138000", "编号M1001 ok", "42", "0123abcd");
     assert_non_null(url);
     assert_non_null(strstr(url, "username=app&password=p%26w&from=10690001&to=%2B8613800138000"));
     assert_non_null(strstr(url, "text=%E7%BC%96%E5%8F%B7M1001%20ok"));
     assert_non_null(strstr(url, "&charset=UTF-8&coding=2"));
-    assert_non_null(strstr(url, "&dlr-mask=31&dlr-url=http%3A%2F%2F127.0.0.1%3A8080%2Fsms%2Fkannel%2Fdlr%3Fref%3D42%26type%3D%25d"));
+    assert_non_null(strstr(url, "&dlr-mask=31&dlr-url=http%3A%2F%2F127.0.0.1%3A8080%2Fsms%2Fkannel%2Fdlr"
+                                "%3Fref%3D42%26tok%3D0123abcd%26type%3D%25d"));
     free(url);
+
+    /* With a gateway key, the report carries it too. */
+    c.secret = "0123456789abcdef-key";
+    url = sms_kannel_sendsms_url(&c, "+8613800138000", "ok", "42", "0123abcd");
+    assert_non_null(url);
+    assert_non_null(strstr(url, "%3Fref%3D42%26tok%3D0123abcd%26key%3D0123456789abcdef-key%26type%3D%25d"));
+    free(url);
+
+    /* Without a token no report is asked for: it could not be checked. */
+    url = sms_kannel_sendsms_url(&c, "+8613800138000", "ok", "42", NULL);
+    assert_non_null(url);
+    assert_null(strstr(url, "dlr-url"));
+    free(url);
+}
+
+static void test_dlr_tokens_are_random_hex(void **state)
+{
+    char a[SMS_DLR_TOKEN_SIZE], b[SMS_DLR_TOKEN_SIZE];
+    (void)state;
+    assert_int_equal(sms_dlr_token(a), 0);
+    assert_int_equal(sms_dlr_token(b), 0);
+    assert_int_equal(strlen(a), 2 * SMS_DLR_TOKEN_BYTES);
+    assert_int_equal(strspn(a, "0123456789abcdef"), strlen(a));
+    assert_string_not_equal(a, b);
 }
 
 int main(void)
@@ -266,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_sms_fit_cuts_with_ellipsis_and_keeps_case),
         cmocka_unit_test(test_sms_fit_counts_emoji_as_two_units),
         cmocka_unit_test(test_sendsms_url),
+        cmocka_unit_test(test_dlr_tokens_are_random_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

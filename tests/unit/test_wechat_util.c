@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "mashang/chat.h"
+#include "mashang/util.h"
 #include "mashang/wechat.h"
 
 static void test_scene_deputy(void **state)
@@ -227,6 +228,35 @@ static void test_chat_parse(void **state)
     assert_int_equal(chat_message_parse(ok, strlen(ok), true, &m, &err), -1);
 }
 
+/* Ids become key names: ID_MAX_LEN bytes pass, one more is -2. */
+static void test_chat_parse_bounds_ids(void **state)
+{
+    (void)state;
+    struct chat_message m;
+    const char *err = NULL;
+    char id[ID_MAX_LEN + 2], body[512];
+    static const char *const fmts[] = {
+        "{\"user\":\"%s\",\"text\":\"t\"}",
+        "{\"user\":\"u\",\"text\":\"t\",\"id\":\"%s\"}",
+    };
+    for (size_t f = 0; f < 2; f++) {
+        memset(id, 'a', ID_MAX_LEN);
+        id[ID_MAX_LEN] = '\0';
+        snprintf(body, sizeof(body), fmts[f], id);
+        assert_int_equal(chat_message_parse(body, strlen(body), false, &m, &err), 0);
+        chat_message_clear(&m);
+        strcat(id, "a");
+        snprintf(body, sizeof(body), fmts[f], id);
+        assert_int_equal(chat_message_parse(body, strlen(body), false, &m, &err), -2);
+        assert_non_null(strstr(err, ID_TOO_LONG_TEXT));
+        assert_null(m.user);
+    }
+    const char *to = "{\"from\":\"13800138000\",\"to\":\"%s\",\"text\":\"t\"}";
+    snprintf(body, sizeof(body), to, id);
+    assert_int_equal(chat_message_parse(body, strlen(body), true, &m, &err), -2);
+    assert_true(id_len_ok(NULL));
+}
+
 static void test_chat_outbound_json(void **state)
 {
     (void)state;
@@ -249,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_utf8_cut),
         cmocka_unit_test(test_request_bodies),
         cmocka_unit_test(test_chat_parse),
+        cmocka_unit_test(test_chat_parse_bounds_ids),
         cmocka_unit_test(test_chat_outbound_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
