@@ -45,6 +45,7 @@ struct spool {
     struct window_slot window[SPOOL_WINDOW];
     unsigned head, used;
     unsigned gen;          /* bumped by spool_release: older tickets are void */
+    unsigned unsynced;     /* records committed since the offset was last written */
     struct waiting *buckets[WAITING_BUCKETS];
 };
 
@@ -410,6 +411,7 @@ static void commit_head(struct spool *sp)
         slot->who = NULL;
         sp->head = (sp->head + 1) % SPOOL_WINDOW;
         sp->used--;
+        sp->unsynced++;
         moved = true;
     }
     if (!moved)
@@ -422,10 +424,13 @@ static void commit_head(struct spool *sp)
             sp->next_off = 0;
         }
     }
-    /* One offset write per window drained, not one per record: after a
-     * crash at most a window is replayed again, and deduped. */
-    if (sp->used == 0 || sp->read_off == 0)
+    /* One offset write per window of records, not one per record: after
+     * a crash at most a window is replayed again (and deduped by platform
+     * ids). */
+    if (sp->used == 0 || sp->read_off == 0 || sp->unsynced >= SPOOL_WINDOW) {
         write_offset(sp);
+        sp->unsynced = 0;
+    }
 }
 
 bool spool_done(struct spool *sp, unsigned long long ticket)

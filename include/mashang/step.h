@@ -62,7 +62,8 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
  * directory for the new roster must already be published. */
 void step_reroute(struct app *app, const char *const *removed, size_t n);
 
-/* Replays the local spool into Redis, in order, one message at a time;
+/* Replays the local spool into Redis, in order, a window of records at a
+ * time down the one connection (Redis runs them in the order sent);
  * called whenever Redis (re)connects and on every timer tick.  Only one
  * worker replays at a time. */
 void step_replay(struct app *app);
