@@ -31,6 +31,8 @@ static void on_http_done(const struct http_response *res, void *arg)
     else if (res->curl_code == 0 && res->status >= 400 && res->status < 500 &&
              res->status != 408 && res->status != 429)
         r = SEND_PERMANENT;
+    else if (res->curl_code != 0 && res->written)
+        r = SEND_UNCERTAIN;   /* sent, unanswered: a blind retry could send it twice */
     else
         r = SEND_RETRY;
     hs->done(r, detail, hs->arg);
@@ -39,7 +41,7 @@ static void on_http_done(const struct http_response *res, void *arg)
 
 void channel_http(struct app *app, const char *method, const char *url,
                   const char *const *headers, const char *body, size_t body_len,
-                  send_done_fn done, void *arg)
+                  long timeout_ms, send_done_fn done, void *arg)
 {
     struct http_send *hs = malloc(sizeof(*hs));
     if (!hs) {
@@ -50,7 +52,8 @@ void channel_http(struct app *app, const char *method, const char *url,
     hs->arg = arg;
     struct http_request req = {
         .method = method, .url = url, .headers = headers,
-        .body = body, .body_len = body_len, .timeout_ms = 10000,
+        .body = body, .body_len = body_len,
+        .timeout_ms = timeout_ms > 0 ? timeout_ms : CHANNEL_TIMEOUT_MS,
     };
     if (http_client_request(app->http, &req, on_http_done, hs) < 0) {
         free(hs);
@@ -70,7 +73,7 @@ static void send_sms(struct app *app, const struct outbound *msg, send_done_fn d
         done(SEND_RETRY, "out of memory", arg);
         return;
     }
-    channel_http(app, "GET", url, NULL, NULL, 0, done, arg);
+    channel_http(app, "GET", url, NULL, NULL, 0, cfg->sms.timeout_ms, done, arg);
     free(url);
 }
 

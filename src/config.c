@@ -362,7 +362,7 @@ static char *dir_of(const char *path)
 /* ---- sections ------------------------------------------------------------ */
 
 static const char *const top_fields[] = {
-    "listen", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
+    "listen", "listen_internal", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
     "admin_token",
     "country_code", "log_level", "workers", "channels", "timers", "limits", "outbox",
     "templates", "categories", NULL,
@@ -376,6 +376,14 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
     if (jv_string(v, root, "$", "listen", "127.0.0.1:8080", false, &s) == 0 && s &&
         parse_listen(s, &c->listen_host, &c->listen_port) < 0)
         jv_error(v, "$.listen", "expected \"host:port\" with a port 1..65535, got \"%s\"", s);
+    free(s);
+    s = NULL;
+    if (jv_string(v, root, "$", "listen_internal", NULL, false, &s) == 0 && s &&
+        parse_listen(s, &c->listen_internal_host, &c->listen_internal_port) < 0)
+        jv_error(v, "$.listen_internal", "expected \"host:port\" with a port 1..65535, got \"%s\"", s);
+    else if (s && c->listen_host && c->listen_internal_port == c->listen_port &&
+             strcmp(c->listen_internal_host, c->listen_host) == 0)
+        jv_error(v, "$.listen_internal", "must differ from \"listen\" (%s)", s);
     free(s);
 
     if (jv_string(v, root, "$", "redis", "redis://127.0.0.1:6379", false, &c->redis_url) == 0 &&
@@ -451,7 +459,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
 }
 
 static const char *const sms_fields[] = {
-    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments",
+    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments", "timeout_ms",
     "allow", "secret", NULL,
 };
 
@@ -533,13 +541,15 @@ static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const ch
         jv_error(v, "$.channels.sms.dlr_url", "expected an http:// or https:// URL");
     jv_integer(v, sms, P, "max_segments", 6, 1, 255, &n);
     ch->max_segments = (int)n;
+    jv_integer(v, sms, P, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &n);
+    ch->timeout_ms = (long)n;
     load_sms_allow(v, sms, ch);
     load_sms_secret(v, sms, ch, dir);
 }
 
 static const char *const wechat_fields[] = {
     "appid", "secret", "token", "aes_key", "api_base", "encrypt_reply", "wecom", "agentid",
-    "template_id", NULL,
+    "template_id", "timeout_ms", NULL,
 };
 
 static bool channel_name_ok(const char *name)
@@ -573,6 +583,9 @@ static void load_wechat_account(struct jv *v, const char *P, json_t *o, struct w
     }
     jv_bool(v, o, P, "encrypt_reply", true, &a->encrypt_reply);
     jv_bool(v, o, P, "wecom", false, &a->wecom);
+    long long timeout_ms;
+    jv_integer(v, o, P, "timeout_ms", WECHAT_TIMEOUT_MS, 100, 120000, &timeout_ms);
+    a->timeout_ms = (long)timeout_ms;
 
     /* WeCom shows agentid as a number; accept it either way. */
     json_t *ag = json_object_get(o, "agentid");
@@ -620,7 +633,7 @@ static void load_wechat(struct jv *v, json_t *obj, struct config *c)
 
 static void load_chat(struct jv *v, json_t *obj, struct config *c)
 {
-    static const char *const chat_fields[] = { "secret", "url", NULL };
+    static const char *const chat_fields[] = { "secret", "url", "timeout_ms", NULL };
     const char *name;
     json_t *val;
     char p[JV_PATH_MAX], q[JV_PATH_MAX];
@@ -649,6 +662,9 @@ static void load_chat(struct jv *v, json_t *obj, struct config *c)
             jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
         if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url && !is_http_url(ch->url))
             jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
+        long long ms;
+        jv_integer(v, val, p, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &ms);
+        ch->timeout_ms = (long)ms;
     }
 }
 
@@ -676,7 +692,8 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     static const char *const timer_fields[] = {
         "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s", NULL,
     };
-    static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions", NULL };
+    static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions",
+                                                  "max_connections", "request_timeout_s", NULL };
     static const char *const outbox_fields[] = { "max_attempts", "backoff_ms", "lease_s", "poll_ms", NULL };
     long long n;
     json_t *o;
@@ -701,6 +718,10 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     c->limits.sender_per_minute = (int)n;
     jv_integer(v, o, "$.limits", "max_sessions", 10000, 1, 10000000, &n);
     c->limits.max_sessions = (int)n;
+    jv_integer(v, o, "$.limits", "max_connections", 4096, 16, 1000000, &n);
+    c->limits.max_connections = (int)n;
+    jv_integer(v, o, "$.limits", "request_timeout_s", 20, 1, 600, &n);
+    c->limits.request_timeout_s = (int)n;
 
     o = jv_object(v, root, "$", "outbox");
     if (o)
@@ -815,6 +836,7 @@ static void apply_env(struct jv *v, struct config *c)
             diag_add(v->d, "environment: MASHANG_LISTEN: expected \"host:port\", got \"%s\"", e);
         } else {
             free(c->listen_host);
+    free(c->listen_internal_host);
             c->listen_host = host;
             c->listen_port = port;
         }

@@ -25,7 +25,7 @@
 struct record_op {
     struct send *s;
     bool mark;             /* else an outcome */
-    const char *outcome;   /* static: "sent", "held", "retry", "dead" */
+    const char *outcome;   /* static: "sent", "held", "retry", "dead", "awaiting", "uncertain" */
     long long due;
     char *detail;          /* owned; outcome: its detail; mark: the SMS delivery-report
                               token (sms_dlr_token) or NULL */
@@ -120,13 +120,13 @@ static void on_recorded(redisReply *r, void *arg)
         struct send *s = op->s;
         if (!op->mark) {
             if (!ok)
-                log_error("outbox_record_failed", "id=%s error=\"%s\"", s->id, error);
+                log_error("outbox_record_failed", "id=%s error=%s", LOG_STR(s->id), LOG_STR(error));
             send_done(s);
             continue;
         }
         const redisReply *e = ok ? r->element[i] : NULL;
         if (!e || e->type != REDIS_REPLY_STRING || strcmp(e->str, "ok") != 0) {
-            log_warn("outbox_deferred", "id=%s error=\"%s\"", s->id, ok ? "not marked" : error);
+            log_warn("outbox_deferred", "id=%s error=%s", LOG_STR(s->id), LOG_STR(ok ? "not marked" : error));
             send_done(s);
             continue;
         }
@@ -234,24 +234,37 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
     int attempt = s->attempts + 1;
 
     if (result == SEND_OK || result == SEND_HELD) {
-        log_info("outbox_sent", "id=%s channel=%s to=%s case=%s attempt=%d result=%s", s->id,
-                 s->channel, masked, s->caseid[0] ? s->caseid : "-", attempt,
+        log_info("outbox_sent", "id=%s channel=%s to=%s case=%s attempt=%d result=%s", LOG_STR(s->id),
+                 LOG_STR(s->channel), LOG_STR(masked), LOG_STR(s->caseid[0] ? s->caseid : "-"), attempt,
                  result == SEND_OK ? "sent" : "held");
         metrics_outbox(s->ob->app->metrics, OUTBOX_SENT);
         record(s, result == SEND_OK ? "sent" : "held", 0, detail);
         return;
     }
+    if (result == SEND_UNCERTAIN) {
+        /* Like a request cut by a crash (outbox_claim.lua): the gateway may
+         * have it.  Where delivery reports come, wait for one as long as
+         * a lease before any resend; elsewhere an administrator decides. */
+        bool dlr = strcmp(s->channel, "sms") == 0 && cfg->sms.dlr_url && *cfg->sms.dlr_url;
+        log_warn("outbox_uncertain", "id=%s channel=%s to=%s attempt=%d settle=%s error=%s",
+                 LOG_STR(s->id), LOG_STR(s->channel), LOG_STR(masked), attempt,
+                 dlr ? "delivery_report" : "admin", LOG_STR(detail));
+        metrics_outbox(s->ob->app->metrics, OUTBOX_UNCERTAIN);
+        record(s, dlr ? "awaiting" : "uncertain",
+               dlr ? now_ms() + (long long)cfg->outbox.lease_s * 1000 : 0, detail);
+        return;
+    }
     if (result == SEND_PERMANENT || attempt >= cfg->outbox.max_attempts) {
-        log_error("outbox_dead", "id=%s channel=%s to=%s attempt=%d error=\"%s\"", s->id,
-                  s->channel, masked, attempt, detail);
+        log_error("outbox_dead", "id=%s channel=%s to=%s attempt=%d error=%s", LOG_STR(s->id),
+                  LOG_STR(s->channel), LOG_STR(masked), attempt, LOG_STR(detail));
         metrics_outbox(s->ob->app->metrics, OUTBOX_DEAD);
         record(s, "dead", 0, detail);
         return;
     }
     metrics_outbox(s->ob->app->metrics, OUTBOX_RETRIED);
     long delay = outbox_backoff_ms(cfg->outbox.backoff_ms, attempt);
-    log_warn("outbox_retry", "id=%s channel=%s to=%s attempt=%d delay_ms=%ld error=\"%s\"", s->id,
-             s->channel, masked, attempt, delay, detail);
+    log_warn("outbox_retry", "id=%s channel=%s to=%s attempt=%d delay_ms=%ld error=%s", LOG_STR(s->id),
+             LOG_STR(s->channel), LOG_STR(masked), attempt, delay, LOG_STR(detail));
     record(s, "retry", now_ms() + delay, detail);
 }
 
@@ -287,7 +300,7 @@ static void on_claimed(redisReply *r, void *arg)
     ob->claiming = false;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            log_error("outbox_claim_failed", "error=\"%s\"", r->str);
+            log_error("outbox_claim_failed", "error=%s", LOG_STR(r->str));
         return;
     }
     for (size_t i = 0; i + 5 < r->elements; i += 6) {

@@ -315,10 +315,14 @@ void sms_kannel_inbound(struct app *app, struct evhttp_request *req)
     }
 
     char normalized[32];
-    const char *err = NULL;
+    const char *err = NULL, *error = "bad_request";
     if (!mo->from)
         err = "missing 'from'";
-    else if (phone_normalize(mo->from, app->cfg->country_code, normalized, sizeof(normalized)) < 0)
+    else if (!id_len_ok(mo->from) || !id_len_ok(mo->to) || !id_len_ok(mo->id)) {
+        /* The id becomes a key name ({ns}:seen:sms:<id>). */
+        err = "'from', 'to' or 'id' is " ID_TOO_LONG_TEXT;
+        error = "id_too_long";
+    } else if (phone_normalize(mo->from, app->cfg->country_code, normalized, sizeof(normalized)) < 0)
         err = "'from' is not a phone number";
     else if (!raw || raw_len == 0)
         err = "missing 'text'";
@@ -330,8 +334,8 @@ void sms_kannel_inbound(struct app *app, struct evhttp_request *req)
     free(charset);
     free(coding);
     if (err) {
-        log_warn("sms_rejected", "reason=\"%s\"", err);
-        http_send_error(req, 400, "bad_request", err);
+        log_warn("sms_rejected", "reason=%s", LOG_STR(err));
+        http_send_error(req, 400, error, err);
         mo_free(mo);
         return;
     }

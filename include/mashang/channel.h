@@ -16,6 +16,10 @@ enum send_result {
     SEND_RETRY,           /* transient: network error, 5xx, rate limit, token refreshed */
     SEND_PERMANENT,       /* refused for good: retrying cannot help */
     SEND_HELD,            /* could not be pushed now; kept for the resident's next message */
+    SEND_UNCERTAIN,       /* the request went out but no answer came (timeout, cut
+                             connection): the gateway may have it, so it is never
+                             simply retried (settled by a delivery report, else
+                             set aside for an administrator) */
 };
 
 typedef void (*send_done_fn)(enum send_result result, const char *detail, void *arg);
@@ -34,11 +38,12 @@ struct outbound {
  * once, from the loop or before channel_send returns. */
 void channel_send(struct app *app, const struct outbound *msg, send_done_fn done, void *arg);
 
-/* Sends an HTTP GET/POST through app->http and classifies the response:
- * 2xx OK, 408/429/5xx/no response RETRY, other 4xx PERMANENT.  For
- * senders whose platform answers in plain HTTP status codes. */
+/* Sends an HTTP GET/POST through app->http (at most `timeout_ms`) and
+ * classifies the response: 2xx OK, 408/429/5xx RETRY, other 4xx
+ * PERMANENT; no response RETRY when the request never went out, else
+ * UNCERTAIN.  For senders whose platform answers in plain status codes. */
 void channel_http(struct app *app, const char *method, const char *url,
                   const char *const *headers, const char *body, size_t body_len,
-                  send_done_fn done, void *arg);
+                  long timeout_ms, send_done_fn done, void *arg);
 
 #endif

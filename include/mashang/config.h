@@ -11,6 +11,11 @@
 #include "mashang/cidr.h"
 #include "mashang/diag.h"
 
+/* How long an outbound gateway request may take (channels.*.timeout_ms):
+ * a request that was written and timed out is uncertain, not retried. */
+#define CHANNEL_TIMEOUT_MS 10000
+#define WECHAT_TIMEOUT_MS 8000
+
 struct sms_channel {
     bool enabled;          /* true when "channels.sms" is present */
     char *type;            /* "kannel" (only type so far) */
@@ -20,6 +25,7 @@ struct sms_channel {
     char *from;            /* service number, also the prefix of deputy extensions */
     char *dlr_url;         /* base URL; the outbox appends its reference */
     int max_segments;      /* longer texts are shortened, default 6 */
+    long timeout_ms;       /* one sendsms request; default CHANNEL_TIMEOUT_MS */
     struct cidr *allow;    /* peers allowed at /sms/kannel and /sms/kannel/dlr;
                               default 127.0.0.0/8 and ::1 */
     size_t nallow;
@@ -41,12 +47,14 @@ struct wechat_account {
     bool wecom;            /* WeCom (企业微信) corp app instead of an OA */
     char *agentid;         /* WeCom only */
     char *template_id;     /* template-message fallback, or NULL */
+    long timeout_ms;       /* one API request; default WECHAT_TIMEOUT_MS */
 };
 
 struct chat_channel {
     char *name;            /* key under channels.chat, used in /chat/{name} */
     char *secret;
     char *url;             /* outbound POST target, or NULL */
+    long timeout_ms;       /* one POST; default CHANNEL_TIMEOUT_MS */
 };
 
 struct timers {
@@ -60,6 +68,8 @@ struct limits {
     size_t body_max;       /* bytes, default 65536 */
     int sender_per_minute; /* default 20 */
     int max_sessions;      /* residents being asked for a missing slot at once; default 10000 */
+    int max_connections;   /* open client connections, all workers together; default 4096 */
+    int request_timeout_s; /* whole request (line, headers, body) must arrive within; default 20 */
 };
 
 struct outbox_config {
@@ -79,6 +89,8 @@ struct config {
     char *dir;             /* directory of path */
     char *listen_host;
     int listen_port;
+    char *listen_internal_host; /* NULL: internal endpoints share `listen` */
+    int listen_internal_port;
     char *redis_url;
     char *ns;              /* "namespace", default "mashang" */
     char *case_prefix;     /* default "M" */

@@ -16,4 +16,11 @@ if (cur == 'delivered' or cur == 'failed') and st ~= 'delivered' and st ~= 'fail
   return cur
 end
 redis.call('HSET', k, 'dlr', st, 'dlr_at', ARGV[3])
+-- A send that timed out waits for this report (outbox_result.lua
+-- "awaiting"): the gateway had it, so it is settled as sent now.
+if redis.call('HGET', k, 'state') == 'sending' and redis.call('HEXISTS', k, 'awaiting') == 1 then
+  redis.call('ZREM', P .. 'outbox:inflight', ARGV[1])
+  redis.call('HSET', k, 'state', 'sent', 'sent_at', ARGV[3], 'detail', 'delivery report')
+  redis.call('EXPIRE', k, 2592000)
+end
 return st

@@ -4,7 +4,12 @@
 --   id, op, next_due_ms, detail, each ended by a NUL byte
 -- op "sending": its request is about to start (marked before the request,
 -- so that an expired lease can tell a message that may have been sent
--- from one that surely was not); op sent|held|retry|dead: the outcome.
+-- from one that surely was not); op sent|held|retry|dead: the outcome;
+-- op awaiting|uncertain: the request went out and no answer came (a
+-- timeout), as uncertain as one cut by a crash: "awaiting" keeps it
+-- 'sending' in the lease set until next_due_ms, when outbox_claim.lua
+-- settles it by its delivery report (dlr.lua settles it sooner);
+-- "uncertain" sets it aside in outbox:uncertain for an administrator.
 -- Returns one value per message: "ok" for a mark, "<outcome>:<attempts>"
 -- for an outcome, or "stale" when the lease expired and moved on.
 local P = KEYS[1]
@@ -23,6 +28,14 @@ local function record(id, outcome, due, detail)
   if outcome == 'sent' or outcome == 'held' then
     redis.call('HSET', k, 'attempts', attempts, 'state', outcome, 'sent_at', now, 'detail', detail)
     redis.call('EXPIRE', k, 2592000)
+  elseif outcome == 'awaiting' then
+    redis.call('HSET', k, 'attempts', attempts, 'state', 'sending', 'awaiting', now,
+               'last_error', detail)
+    redis.call('ZADD', inflight, tonumber(due), id)
+  elseif outcome == 'uncertain' then
+    redis.call('HSET', k, 'attempts', attempts, 'state', 'uncertain', 'uncertain_at', now,
+               'last_error', detail)
+    redis.call('RPUSH', P .. 'outbox:uncertain', id)
   elseif outcome == 'retry' then
     redis.call('HSET', k, 'attempts', attempts, 'state', 'ready', 'last_error', detail)
     redis.call('ZADD', P .. 'outbox:ready', tonumber(due), id)
