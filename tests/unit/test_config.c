@@ -456,32 +456,6 @@ static void test_listen_forms(void **state)
     }
 }
 
-/* The doors: an internal listener of its own, the connection cap and the
- * request deadline. */
-static void test_doors(void **state)
-{
-    struct fixture *fx = *state;
-    assert_int_equal(load(fx, "{}"), 0);
-    assert_null(fx->c.listen_internal_host);
-    assert_int_equal(fx->c.limits.max_connections, 4096);
-    assert_int_equal(fx->c.limits.request_timeout_s, 20);
-
-    assert_int_equal(load(fx, "{\"listen\":\"0.0.0.0:8080\",\"listen_internal\":\"127.0.0.1:8081\","
-                              "\"limits\":{\"max_connections\":100,\"request_timeout_s\":5}}"), 0);
-    assert_string_equal(fx->c.listen_internal_host, "127.0.0.1");
-    assert_int_equal(fx->c.listen_internal_port, 8081);
-    assert_int_equal(fx->c.limits.max_connections, 100);
-    assert_int_equal(fx->c.limits.request_timeout_s, 5);
-
-    assert_int_equal(load(fx, "{\"listen_internal\":\"8081\"}"), -1);
-    expect_problem(fx, "$.listen_internal", "host:port");
-    assert_int_equal(load(fx, "{\"listen\":\"127.0.0.1:8080\",\"listen_internal\":\"127.0.0.1:8080\"}"), -1);
-    expect_problem(fx, "$.listen_internal", "must differ");
-    assert_int_equal(load(fx, "{\"limits\":{\"max_connections\":2,\"request_timeout_s\":0}}"), -1);
-    expect_problem(fx, "$.limits.max_connections", "");
-    expect_problem(fx, "$.limits.request_timeout_s", "");
-}
-
 static void test_redis_url_forms(void **state)
 {
     static const char *const ok[] = {
@@ -664,25 +638,6 @@ static void test_categories(void **state)
     assert_int_equal(n, 16);   /* 15 built in + pets */
 }
 
-/* Gateway timeouts per channel: defaults, values, bounds. */
-static void test_channel_timeouts(void **state)
-{
-    struct fixture *fx = *state;
-    assert_int_equal(load(fx,
-        "{ \"channels\": { \"sms\": { \"sendsms_url\": \"http://h/s\", \"username\": \"u\","
-        "                            \"password\": \"p\", \"timeout_ms\": 2500 },"
-        "                  \"chat\": { \"relay\": { \"secret\": \"s\", \"url\": \"https://x/y\" } } } }"), 0);
-    assert_int_equal(fx->c.sms.timeout_ms, 2500);
-    assert_int_equal(fx->c.chat[0].timeout_ms, CHANNEL_TIMEOUT_MS);
-
-    assert_int_equal(load(fx,
-        "{ \"channels\": { \"sms\": { \"sendsms_url\": \"http://h/s\", \"username\": \"u\","
-        "                            \"password\": \"p\", \"timeout_ms\": 50 },"
-        "                  \"chat\": { \"relay\": { \"secret\": \"s\", \"timeout_ms\": 200000 } } } }"), -1);
-    expect_problem(fx, "$.channels.sms.timeout_ms", "out of range");
-    expect_problem(fx, "$.channels.chat.relay.timeout_ms", "out of range");
-}
-
 static void test_parse_errors(void **state)
 {
     struct fixture *fx = *state;
@@ -776,14 +731,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sms_required_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_gateway_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_forms, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_doors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_url_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_from_env_and_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_merge_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channel_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test(test_shipped_config),
     };
