@@ -638,6 +638,25 @@ static void test_categories(void **state)
     assert_int_equal(n, 16);   /* 15 built in + pets */
 }
 
+/* Gateway timeouts per channel: defaults, values, bounds. */
+static void test_channel_timeouts(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(load(fx,
+        "{ \"channels\": { \"sms\": { \"sendsms_url\": \"http://h/s\", \"username\": \"u\","
+        "                            \"password\": \"p\", \"timeout_ms\": 2500 },"
+        "                  \"chat\": { \"relay\": { \"secret\": \"s\", \"url\": \"https://x/y\" } } } }"), 0);
+    assert_int_equal(fx->c.sms.timeout_ms, 2500);
+    assert_int_equal(fx->c.chat[0].timeout_ms, CHANNEL_TIMEOUT_MS);
+
+    assert_int_equal(load(fx,
+        "{ \"channels\": { \"sms\": { \"sendsms_url\": \"http://h/s\", \"username\": \"u\","
+        "                            \"password\": \"p\", \"timeout_ms\": 50 },"
+        "                  \"chat\": { \"relay\": { \"secret\": \"s\", \"timeout_ms\": 200000 } } } }"), -1);
+    expect_problem(fx, "$.channels.sms.timeout_ms", "out of range");
+    expect_problem(fx, "$.channels.chat.relay.timeout_ms", "out of range");
+}
+
 static void test_parse_errors(void **state)
 {
     struct fixture *fx = *state;
@@ -737,6 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_merge_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channel_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test(test_shipped_config),
     };
