@@ -153,8 +153,8 @@ static bool maybe_delivered(const struct http_response *res)
 /* A send that got no usable answer.  Template messages (client_msg_id)
  * and WeCom messages (duplicate check) are idempotent, so they are
  * retried; an OA customer-service message that may have been delivered
- * is NOT resent blindly: it is dead-lettered for an administrator
- * (`mashangctl outbox dead|retry`).  See docs/wechat.md. */
+ * is NOT resent blindly: it is set aside as uncertain for an administrator
+ * (`mashangctl outbox uncertain`).  See docs/wechat.md. */
 static void no_answer(struct wxsend *s, const struct http_response *res, bool idempotent)
 {
     char detail[160];
