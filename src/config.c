@@ -362,7 +362,7 @@ static char *dir_of(const char *path)
 /* ---- sections ------------------------------------------------------------ */
 
 static const char *const top_fields[] = {
-    "listen", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
+    "listen", "listen_internal", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
     "admin_token",
     "country_code", "log_level", "workers", "channels", "timers", "limits", "outbox",
     "templates", "categories", NULL,
@@ -376,6 +376,14 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
     if (jv_string(v, root, "$", "listen", "127.0.0.1:8080", false, &s) == 0 && s &&
         parse_listen(s, &c->listen_host, &c->listen_port) < 0)
         jv_error(v, "$.listen", "expected \"host:port\" with a port 1..65535, got \"%s\"", s);
+    free(s);
+    s = NULL;
+    if (jv_string(v, root, "$", "listen_internal", NULL, false, &s) == 0 && s &&
+        parse_listen(s, &c->listen_internal_host, &c->listen_internal_port) < 0)
+        jv_error(v, "$.listen_internal", "expected \"host:port\" with a port 1..65535, got \"%s\"", s);
+    else if (s && c->listen_host && c->listen_internal_port == c->listen_port &&
+             strcmp(c->listen_internal_host, c->listen_host) == 0)
+        jv_error(v, "$.listen_internal", "must differ from \"listen\" (%s)", s);
     free(s);
 
     if (jv_string(v, root, "$", "redis", "redis://127.0.0.1:6379", false, &c->redis_url) == 0 &&
@@ -684,7 +692,8 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     static const char *const timer_fields[] = {
         "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s", NULL,
     };
-    static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions", NULL };
+    static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions",
+                                                  "max_connections", "request_timeout_s", NULL };
     static const char *const outbox_fields[] = { "max_attempts", "backoff_ms", "lease_s", "poll_ms", NULL };
     long long n;
     json_t *o;
@@ -709,6 +718,10 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     c->limits.sender_per_minute = (int)n;
     jv_integer(v, o, "$.limits", "max_sessions", 10000, 1, 10000000, &n);
     c->limits.max_sessions = (int)n;
+    jv_integer(v, o, "$.limits", "max_connections", 4096, 16, 1000000, &n);
+    c->limits.max_connections = (int)n;
+    jv_integer(v, o, "$.limits", "request_timeout_s", 20, 1, 600, &n);
+    c->limits.request_timeout_s = (int)n;
 
     o = jv_object(v, root, "$", "outbox");
     if (o)
@@ -825,6 +838,13 @@ static void apply_env(struct jv *v, struct config *c)
             free(c->listen_host);
             c->listen_host = host;
             c->listen_port = port;
+            /* Both sockets use SO_REUSEPORT: the same address twice would
+             * bind and split requests between the two routings. */
+            if (c->listen_internal_host && c->listen_internal_port == port &&
+                strcmp(c->listen_internal_host, host) == 0) {
+                v->errors++;
+                diag_add(v->d, "environment: MASHANG_LISTEN: must differ from listen_internal (%s)", e);
+            }
         }
     }
     if ((e = getenv("REDIS_URL")) && *e) {
@@ -932,6 +952,7 @@ void config_free(struct config *c)
     free(c->path);
     free(c->dir);
     free(c->listen_host);
+    free(c->listen_internal_host);
     free(c->redis_url);
     free(c->ns);
     free(c->case_prefix);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -147,14 +148,49 @@ static int worker_count(const struct config *cfg)
     return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
+/* Descriptors kept back from client connections for Redis, the gateways,
+ * the spool and the log, per worker and for the process. */
+#define FD_RESERVE_PER_WORKER 64
+#define FD_RESERVE 64
+
+/* Raises the soft descriptor limit to the hard one and returns how many
+ * client connections each worker may hold: an equal share of
+ * limits.max_connections, lowered (with a warning) so that all of them
+ * together stay below the limit and accept() never meets EMFILE. */
+static size_t connection_share(const struct config *cfg, int nworkers)
+{
+    struct rlimit rl;
+    long cap = cfg->limits.max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t was = rl.rlim_cur;
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                rl.rlim_cur = was;
+        }
+        long room = rl.rlim_cur == RLIM_INFINITY ? cap
+                  : (long)rl.rlim_cur - FD_RESERVE - (long)nworkers * FD_RESERVE_PER_WORKER;
+        if (room < cap) {
+            if (room < nworkers)
+                room = nworkers;
+            log_warn("max_connections_lowered", "configured=%ld nofile=%ld effective=%ld",
+                     cap, (long)rl.rlim_cur, room);
+            cap = room;
+        }
+    }
+    long share = cap / nworkers;
+    return share < 1 ? 1 : (size_t)share;
+}
+
 static int run(struct daemon *dm)
 {
     dm->spool = spool_open(dm->cfg.spool_dir);
     if (!dm->spool)
         return 1;
     int want = worker_count(&dm->cfg);
+    size_t conn_share = connection_share(&dm->cfg, want);
     for (int i = 0; i < want; i++) {
-        struct worker *w = worker_new(i, &dm->cfg, dm->ds, dm->spool);
+        struct worker *w = worker_new(i, &dm->cfg, dm->ds, dm->spool, conn_share);
         if (!w)
             return 1;
         dm->workers[dm->nworkers++] = w;

@@ -176,7 +176,7 @@ static void worker_teardown(struct worker *w)
 }
 
 struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
-                          struct spool *spool)
+                          struct spool *spool, size_t conn_cap)
 {
     struct worker *w = calloc(1, sizeof(*w));
     if (!w)
@@ -206,7 +206,7 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
         goto fail;
     }
     app->outbox = outbox_new(app);
-    app->server = server_new(app);
+    app->server = server_new(app, conn_cap);
     if (!app->outbox || !app->server)
         goto fail;
     store_on_ready(app->store, on_store_ready, w);

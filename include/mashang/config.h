@@ -68,6 +68,8 @@ struct limits {
     size_t body_max;       /* bytes, default 65536 */
     int sender_per_minute; /* default 20 */
     int max_sessions;      /* residents being asked for a missing slot at once; default 10000 */
+    int max_connections;   /* open client connections, all workers together; default 4096 */
+    int request_timeout_s; /* whole request (line, headers, body) must arrive within; default 20 */
 };
 
 struct outbox_config {
@@ -87,6 +89,8 @@ struct config {
     char *dir;             /* directory of path */
     char *listen_host;
     int listen_port;
+    char *listen_internal_host; /* NULL: internal endpoints share `listen` */
+    int listen_internal_port;
     char *redis_url;
     char *ns;              /* "namespace", default "mashang" */
     char *case_prefix;     /* default "M" */

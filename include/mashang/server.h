@@ -9,8 +9,13 @@
 struct evhttp_request;
 struct server;
 
-/* Binds cfg->listen_host:listen_port.  NULL (logged) on failure. */
-struct server *server_new(struct app *app);
+/* Binds cfg->listen_host:listen_port, and cfg->listen_internal_* when set
+ * (then the public listener serves only /wechat/, /chat/ and /healthz and
+ * the internal one /sms/, /admin/, /metrics and /healthz).  Holds at most
+ * `conn_cap` client connections (accept pauses at the cap, the internal
+ * listener has a little headroom beyond it); every request must arrive
+ * whole within limits.request_timeout_s.  NULL (logged) on failure. */
+struct server *server_new(struct app *app, size_t conn_cap);
 void server_free(struct server *srv);
 /* Stops taking new connections; requests in flight still complete. */
 void server_stop_accepting(struct server *srv);

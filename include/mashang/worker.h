@@ -30,9 +30,11 @@ struct worker;
 
 /* Builds a worker's loop and connections and binds its socket; the thread
  * is not started yet.  Takes a reference on `ds`; `spool` (shared, owned
- * by the caller) may be NULL.  NULL (logged) on error. */
+ * by the caller) may be NULL.  `conn_cap`: client connections this worker
+ * may hold at once (its share of limits.max_connections).  NULL (logged)
+ * on error. */
 struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
-                          struct spool *spool);
+                          struct spool *spool, size_t conn_cap);
 int worker_start(struct worker *w);
 /* Thread-safe: hands the worker a new dataset (it takes its own reference)
  * and, for the worker that should do it, the deputies who left the roster

@@ -456,6 +456,32 @@ static void test_listen_forms(void **state)
     }
 }
 
+/* The doors: an internal listener of its own, the connection cap and the
+ * request deadline. */
+static void test_doors(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(load(fx, "{}"), 0);
+    assert_null(fx->c.listen_internal_host);
+    assert_int_equal(fx->c.limits.max_connections, 4096);
+    assert_int_equal(fx->c.limits.request_timeout_s, 20);
+
+    assert_int_equal(load(fx, "{\"listen\":\"0.0.0.0:8080\",\"listen_internal\":\"127.0.0.1:8081\","
+                              "\"limits\":{\"max_connections\":100,\"request_timeout_s\":5}}"), 0);
+    assert_string_equal(fx->c.listen_internal_host, "127.0.0.1");
+    assert_int_equal(fx->c.listen_internal_port, 8081);
+    assert_int_equal(fx->c.limits.max_connections, 100);
+    assert_int_equal(fx->c.limits.request_timeout_s, 5);
+
+    assert_int_equal(load(fx, "{\"listen_internal\":\"8081\"}"), -1);
+    expect_problem(fx, "$.listen_internal", "host:port");
+    assert_int_equal(load(fx, "{\"listen\":\"127.0.0.1:8080\",\"listen_internal\":\"127.0.0.1:8080\"}"), -1);
+    expect_problem(fx, "$.listen_internal", "must differ");
+    assert_int_equal(load(fx, "{\"limits\":{\"max_connections\":2,\"request_timeout_s\":0}}"), -1);
+    expect_problem(fx, "$.limits.max_connections", "");
+    expect_problem(fx, "$.limits.request_timeout_s", "");
+}
+
 static void test_redis_url_forms(void **state)
 {
     static const char *const ok[] = {
@@ -750,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sms_required_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_gateway_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_url_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_from_env_and_files, setup, teardown),
