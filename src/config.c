@@ -693,7 +693,8 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
         "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s", NULL,
     };
     static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions",
-                                                  "max_connections", "request_timeout_s", NULL };
+                                                  "max_connections", "header_timeout_s",
+                                                  "body_timeout_s", NULL };
     static const char *const outbox_fields[] = { "max_attempts", "backoff_ms", "lease_s", "poll_ms", NULL };
     long long n;
     json_t *o;
@@ -720,8 +721,10 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     c->limits.max_sessions = (int)n;
     jv_integer(v, o, "$.limits", "max_connections", 4096, 16, 1000000, &n);
     c->limits.max_connections = (int)n;
-    jv_integer(v, o, "$.limits", "request_timeout_s", 20, 1, 600, &n);
-    c->limits.request_timeout_s = (int)n;
+    jv_integer(v, o, "$.limits", "header_timeout_s", 10, 1, 600, &n);
+    c->limits.header_timeout_s = (int)n;
+    jv_integer(v, o, "$.limits", "body_timeout_s", 20, 1, 600, &n);
+    c->limits.body_timeout_s = (int)n;
 
     o = jv_object(v, root, "$", "outbox");
     if (o)

@@ -96,6 +96,7 @@ struct conn {
     struct event *deadline;
     struct conn *next_adopt;
     struct head_scan scan;
+    bool in_handler;                   /* a request of it is being answered */
     bool doomed;                       /* close after the answer in flight */
 };
 
@@ -106,7 +107,8 @@ struct server {
     size_t inflight;
     size_t conns;            /* open client connections, all doors */
     size_t cap;
-    struct timeval request_timeout;
+    struct timeval header_timeout;   /* from accept or the previous answer */
+    struct timeval body_timeout;     /* from the end of the headers */
     struct conn **by_fd;     /* adopted connections by descriptor */
     size_t nby_fd;
     struct conn *adopting;   /* accepted, evhttp's connection not yet known */
@@ -271,12 +273,18 @@ static void scan_buffer(struct head_scan *s, struct evbuffer *buf, size_t from)
     }
 }
 
-/* Runs as bytes land in the connection's input, before evhttp reads them. */
+static void conn_arm(struct conn *c, bool now);
+
+/* Runs as bytes land in the connection's input, before evhttp reads them.
+ * The end of the headers starts the body's deadline. */
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     struct conn *c = arg;
-    if (info->n_added && c->scan.in_head)
-        scan_buffer(&c->scan, buf, evbuffer_get_length(buf) - info->n_added);
+    if (!info->n_added || !c->scan.in_head)
+        return;
+    scan_buffer(&c->scan, buf, evbuffer_get_length(buf) - info->n_added);
+    if (!c->scan.in_head && !c->in_handler)
+        conn_arm(c, false);
 }
 
 /* ---- connections and doors ------------------------------------------------ */
@@ -378,18 +386,23 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!c->doomed) {
         char detail[96];
-        snprintf(detail, sizeof(detail), "door=%s timeout_s=%ld", c->door->name,
-                 (long)c->door->srv->request_timeout.tv_sec);
+        snprintf(detail, sizeof(detail), "door=%s stage=%s", c->door->name,
+                 c->scan.in_head ? "headers" : "body");
         warn_event(c->door->srv, WARN_DEADLINE, detail);
     }
     evhttp_connection_free(c->evcon);   /* calls on_conn_close, which frees c */
 }
 
+/* (Re)starts the deadline of what the connection is reading: its headers,
+ * or its body once the headers are complete; `now` closes it at once.
+ * Only called while no request of it is in a handler's hands. */
 static void conn_arm(struct conn *c, bool now)
 {
     static const struct timeval zero = { 0, 0 };
+    const struct server *srv = c->door->srv;
     if (c->deadline)
-        event_add(c->deadline, now ? &zero : &c->door->srv->request_timeout);
+        event_add(c->deadline, now ? &zero
+                               : c->scan.in_head ? &srv->header_timeout : &srv->body_timeout);
 }
 
 /* Learns evhttp's connection for what we accepted: evhttp passes it as the
@@ -533,8 +546,10 @@ static void on_request_complete(struct evhttp_request *req, void *arg)
     /* The connection goes back to reading: the next request has its own
      * deadline, and a doomed connection is closed before it reads one. */
     struct conn *c = conn_of_req(srv, req);
-    if (c)
+    if (c) {
+        c->in_handler = false;
         conn_arm(c, c->doomed);
+    }
 }
 
 static void handle_healthz(struct server *srv, struct evhttp_request *req)
@@ -652,6 +667,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
     if (c) {
         /* The request is read: it is in our hands now, so no deadline may
          * free its connection; scanning restarts on what follows it. */
+        c->in_handler = true;
         event_del(c->deadline);
         scan_reset(&c->scan);
         scan_buffer(&c->scan, bufferevent_get_input(c->bev), 0);
@@ -732,7 +748,8 @@ struct server *server_new(struct app *app, size_t conn_cap)
         return NULL;
     srv->app = app;
     srv->cap = conn_cap ? conn_cap : 1;
-    srv->request_timeout.tv_sec = cfg->limits.request_timeout_s;
+    srv->header_timeout.tv_sec = cfg->limits.header_timeout_s;
+    srv->body_timeout.tv_sec = cfg->limits.body_timeout_s;
     struct timeval tick = { 0, TICK_MS * 1000 };
     srv->adopt_ev = event_new(app->base, -1, 0, on_adopt, srv);
     srv->tick_ev = event_new(app->base, -1, EV_PERSIST, on_tick, srv);

@@ -69,7 +69,8 @@ struct limits {
     int sender_per_minute; /* default 20 */
     int max_sessions;      /* residents being asked for a missing slot at once; default 10000 */
     int max_connections;   /* open client connections, all workers together; default 4096 */
-    int request_timeout_s; /* whole request (line, headers, body) must arrive within; default 20 */
+    int header_timeout_s;  /* request line and headers must arrive within; default 10 */
+    int body_timeout_s;    /* then the body within; default 20 */
 };
 
 struct outbox_config {

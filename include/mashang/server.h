@@ -13,8 +13,9 @@ struct server;
  * (then the public listener serves only /wechat/, /chat/ and /healthz and
  * the internal one /sms/, /admin/, /metrics and /healthz).  Holds at most
  * `conn_cap` client connections (accept pauses at the cap, the internal
- * listener has a little headroom beyond it); every request must arrive
- * whole within limits.request_timeout_s.  NULL (logged) on failure. */
+ * listener has a little headroom beyond it); a request's line and headers
+ * must arrive within limits.header_timeout_s, its body within
+ * limits.body_timeout_s after them.  NULL (logged) on failure. */
 struct server *server_new(struct app *app, size_t conn_cap);
 void server_free(struct server *srv);
 /* Stops taking new connections; requests in flight still complete. */

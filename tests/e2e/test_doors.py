@@ -187,7 +187,8 @@ class DoorFaults(StackCase):
         self.internal = free_port()
         self.overrides = {"workers": WORKERS, "log_level": "info",
                           "listen_internal": "127.0.0.1:%d" % self.internal,
-                          "limits": {"request_timeout_s": self.TIMEOUT_S}}
+                          "limits": {"header_timeout_s": self.TIMEOUT_S,
+                                     "body_timeout_s": self.TIMEOUT_S}}
         super().setUp()
         self.port = self.stack.daemon.port
         self.held = []
@@ -263,10 +264,52 @@ class DoorFaults(StackCase):
         self.assertTrue(warn_lines(grown, "request_deadline"))
         self.assertLess(cpu, 0.5 * (time.time() - t0))
 
+    def test_headers_and_body_have_deadlines_of_their_own(self):
+        d = self.stack.daemon
+        d.stop()
+        d.config["limits"] = {"header_timeout_s": 2, "body_timeout_s": 5}
+        d.start()
+        head = b"POST /chat/x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+        slow_head, slow_body, long_body = (socket.create_connection(("127.0.0.1", self.port))
+                                           for _ in range(3))
+        self.held += [slow_head, slow_body, long_body]
+        slow_body.sendall(head % 4)       # done after ~3.5 s: past the header deadline
+        long_body.sendall(head % 20)      # not done by the body deadline
+        t0 = time.time()
+        cut = {}
+        for i in range(8):        # a byte a second on each, for at most 8 s
+            for name, s, data in (("head", slow_head, (head % 4)[i:i + 1]),
+                                  ("body", slow_body, b"x" if i < 4 else b""),
+                                  ("long", long_body, b"x")):
+                if name in cut or not data:
+                    continue
+                try:
+                    s.send(data)
+                    if select.select([s], [], [], 0)[0] and s.recv(4096, socket.MSG_PEEK) == b"":
+                        cut[name] = time.time() - t0
+                except OSError:
+                    cut[name] = time.time() - t0
+            time.sleep(0.45 if i == 0 else 1)
+        # the head trickle dies at its header deadline
+        self.assertIn("head", cut)
+        self.assertLess(cut["head"], 3.5)
+        # a body sent within body_timeout_s after quick headers is answered,
+        # though it took longer than header_timeout_s
+        slow_body.settimeout(3)
+        answer = slow_body.recv(4096)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 "), answer)
+        # a body still trickling past body_timeout_s is cut
+        long_body.settimeout(3)
+        try:
+            rest = long_body.recv(4096)
+        except OSError:
+            rest = b""
+        self.assertEqual(rest, b"")
+
     def test_at_the_cap_accept_pauses_and_resumes(self):
         d = self.stack.daemon
         d.stop()
-        d.config["limits"] = {"max_connections": 64, "request_timeout_s": 30}
+        d.config["limits"] = {"max_connections": 64, "header_timeout_s": 30}
         d.start()
         log_before = len(d.log)
         held = self.hold(400)

@@ -464,22 +464,27 @@ static void test_doors(void **state)
     assert_int_equal(load(fx, "{}"), 0);
     assert_null(fx->c.listen_internal_host);
     assert_int_equal(fx->c.limits.max_connections, 4096);
-    assert_int_equal(fx->c.limits.request_timeout_s, 20);
+    assert_int_equal(fx->c.limits.header_timeout_s, 10);
+    assert_int_equal(fx->c.limits.body_timeout_s, 20);
 
     assert_int_equal(load(fx, "{\"listen\":\"0.0.0.0:8080\",\"listen_internal\":\"127.0.0.1:8081\","
-                              "\"limits\":{\"max_connections\":100,\"request_timeout_s\":5}}"), 0);
+                              "\"limits\":{\"max_connections\":100,\"header_timeout_s\":5,"
+                              "\"body_timeout_s\":7}}"), 0);
     assert_string_equal(fx->c.listen_internal_host, "127.0.0.1");
     assert_int_equal(fx->c.listen_internal_port, 8081);
     assert_int_equal(fx->c.limits.max_connections, 100);
-    assert_int_equal(fx->c.limits.request_timeout_s, 5);
+    assert_int_equal(fx->c.limits.header_timeout_s, 5);
+    assert_int_equal(fx->c.limits.body_timeout_s, 7);
 
     assert_int_equal(load(fx, "{\"listen_internal\":\"8081\"}"), -1);
     expect_problem(fx, "$.listen_internal", "host:port");
     assert_int_equal(load(fx, "{\"listen\":\"127.0.0.1:8080\",\"listen_internal\":\"127.0.0.1:8080\"}"), -1);
     expect_problem(fx, "$.listen_internal", "must differ");
-    assert_int_equal(load(fx, "{\"limits\":{\"max_connections\":2,\"request_timeout_s\":0}}"), -1);
+    assert_int_equal(load(fx, "{\"limits\":{\"max_connections\":2,\"header_timeout_s\":0,"
+                              "\"body_timeout_s\":601}}"), -1);
     expect_problem(fx, "$.limits.max_connections", "");
-    expect_problem(fx, "$.limits.request_timeout_s", "");
+    expect_problem(fx, "$.limits.header_timeout_s", "");
+    expect_problem(fx, "$.limits.body_timeout_s", "");
 }
 
 static void test_redis_url_forms(void **state)
