@@ -234,6 +234,16 @@ static void teardown(struct daemon *dm)
     config_free(&dm->cfg);
 }
 
+/* libevent's own messages ("[warn] ...") would break the key=value format
+ * and may quote what a peer sent: they go through the log like the rest. */
+static void libevent_log(int severity, const char *msg)
+{
+    enum log_level level = severity >= EVENT_LOG_ERR ? LOG_ERROR
+                         : severity == EVENT_LOG_WARN ? LOG_WARN
+                         : severity == EVENT_LOG_MSG ? LOG_INFO : LOG_DEBUG;
+    log_emit(level, "libevent", "msg=%s", LOG_STR(msg));
+}
+
 int main(int argc, char **argv)
 {
     const char *path = "config/mashang.json";
@@ -276,6 +286,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    event_set_log_callback(libevent_log);
     evthread_use_pthreads();
     int rc = run(&dm);
     teardown(&dm);
