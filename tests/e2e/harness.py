@@ -813,6 +813,34 @@ def case_failed(case):
     return any(t is case for t, _ in result.failures + result.errors)
 
 
+class SharedStackCase(unittest.TestCase):
+    """One Redis, Kannel and mashangd (`cls.stack`, started by the subclass's
+    setUpClass) shared by the tests of a class; its logs are printed when a
+    test fails.  `cleanup_class()` runs after the stack has stopped."""
+
+    stack = None
+
+    @classmethod
+    def cleanup_class(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.stack:
+                cls.stack.stop(check=False)
+        finally:
+            cls.cleanup_class()
+
+    def tearDown(self):
+        if case_failed(self):
+            self.stack.dump_logs()
+
+    @property
+    def redis(self):
+        return self.stack.redis.client
+
+
 class StackCase(unittest.TestCase):
     """A fresh Redis, Kannel and mashangd for every test (case ids start at
     M1001, nothing leaks between tests); their logs are printed when the

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from fake_wechat import FakeWeChat
-from harness import Stack, case_failed, wait_until
+from harness import Stack, wait_until, SharedStackCase
 from wechat_client import TV4_KEY, WeChatAccount
 
 NS = "{mashang}:"
@@ -28,7 +28,7 @@ WECOM = {"id": "D0992", "name": "企微代表", "level": "town", "station": "S04
 CONCERN = "代表%s您好，小区门口的垃圾好几天没人清运了（第%d次）"
 
 
-class DeputyChannelCase(unittest.TestCase):
+class DeputyChannelCase(SharedStackCase):
     @classmethod
     def setUpClass(cls):
         cls.fake = FakeWeChat(appid="wxmashangtest0002", secret="oa-secret",
@@ -64,20 +64,10 @@ class DeputyChannelCase(unittest.TestCase):
         cls.n = 0
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.stack.stop(check=False)
-        finally:
-            cls.fake.stop()
-            os.unlink(cls.roster_path)
+    def cleanup_class(cls):
+        cls.fake.stop()
+        os.unlink(cls.roster_path)
 
-    def tearDown(self):
-        if case_failed(self):
-            self.stack.dump_logs()
-
-    @property
-    def redis(self):
-        return self.stack.redis.client
 
     # -- helpers ------------------------------------------------------------
     def new_case(self, resident, deputy):

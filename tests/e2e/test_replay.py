@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Stack, case_failed
+from harness import Stack, SharedStackCase
 from wechat_client import WeChatAccount, TV4_KEY, build_xml, http, signed_webhook_headers
 
 LAMP = "幸福路12号的路灯坏了三天了"
@@ -64,7 +64,7 @@ def parse_log_line(line):
     return fields
 
 
-class ReplayChat(unittest.TestCase):
+class ReplayChat(SharedStackCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = Stack(overrides={"channels": {"chat": {
@@ -74,17 +74,7 @@ class ReplayChat(unittest.TestCase):
         cls.stack.start()
         cls.url = cls.stack.daemon.url
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop(check=False)
 
-    def tearDown(self):
-        if case_failed(self):
-            self.stack.dump_logs()
-
-    @property
-    def redis(self):
-        return self.stack.redis.client
 
     def post(self, path, body, headers):
         status, raw, _ = http("POST", self.url + path, body, headers)
@@ -193,7 +183,7 @@ class ReplayChat(unittest.TestCase):
         self.assertTrue(seen_path, "the hostile path was not logged")
 
 
-class ReplayWeChat(unittest.TestCase):
+class ReplayWeChat(SharedStackCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = Stack(overrides={"channels": {"wechat": {
@@ -205,17 +195,7 @@ class ReplayWeChat(unittest.TestCase):
         cls.acct = WeChatAccount("tok-replay", TV4_KEY, "wxmashangreplay01", gh_id="gh_replay0000001")
         cls.msg_id = int(time.time() * 1000)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop(check=False)
 
-    def tearDown(self):
-        if case_failed(self):
-            self.stack.dump_logs()
-
-    @property
-    def redis(self):
-        return self.stack.redis.client
 
     def next_id(self):
         ReplayWeChat.msg_id += 1

@@ -15,7 +15,7 @@ import time
 import unittest
 
 from fake_wechat import FakeWeChat
-from harness import Stack, case_failed, wait_until
+from harness import Stack, wait_until, SharedStackCase
 from wechat_client import (TV4_KEY, WeChatAccount, build_xml, encrypt, sha1_sorted)
 
 LAMP = "幸福路12号的路灯坏了三天了"
@@ -35,7 +35,7 @@ def openid(tag):
     return ("o" + tag + "x" * 28)[:28]
 
 
-class WeChatCase(unittest.TestCase):
+class WeChatCase(SharedStackCase):
     @classmethod
     def setUpClass(cls):
         cls.fake = FakeWeChat(appid="wxmashangtest0001", secret="oa-secret",
@@ -75,22 +75,11 @@ class WeChatCase(unittest.TestCase):
         cls.msg_id = int(time.time() * 1000)
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.stack.stop(check=False)
-        finally:
-            cls.fake.stop()
-            os.unlink(cls.roster_path)
-
-    def tearDown(self):
-        if case_failed(self):
-            self.stack.dump_logs()
+    def cleanup_class(cls):
+        cls.fake.stop()
+        os.unlink(cls.roster_path)
 
     # -- helpers ------------------------------------------------------------
-    @property
-    def redis(self):
-        return self.stack.redis.client
-
     def next_id(self):
         WeChatCase.msg_id += 1
         return WeChatCase.msg_id
