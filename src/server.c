@@ -21,6 +21,7 @@
 #include "mashang/admin.h"
 #include "mashang/chat.h"
 #include "mashang/config.h"
+#include "mashang/http_head.h"
 #include "mashang/log.h"
 #include "mashang/metrics.h"
 #include "mashang/outbox.h"
@@ -55,19 +56,6 @@ struct warn_counter {
     time_t since;
     unsigned long count;   /* events since `since` not yet logged */
     char detail[96];       /* of the last one */
-};
-
-/* Looks at request bytes as they arrive, before evhttp parses them, for
- * what evhttp accepts and we refuse: obsolete line folding (a header line
- * starting with a space or tab).  It follows one request head from its
- * first byte to its empty line; the body is not looked at, and scanning
- * restarts on the bytes after the request when it is dispatched. */
-struct head_scan {
-    bool in_head;
-    bool seen_request_line;
-    bool line_start;
-    bool line_empty;       /* nothing but CR yet on this line */
-    bool folded;
 };
 
 struct server;
@@ -227,32 +215,6 @@ static void warn_flush(struct server *srv, bool force)
 
 /* ---- request head scanning ------------------------------------------------ */
 
-static void scan_reset(struct head_scan *s)
-{
-    *s = (struct head_scan){ .in_head = true, .line_start = true, .line_empty = true };
-}
-
-static void scan_bytes(struct head_scan *s, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n && s->in_head; i++) {
-        unsigned char c = p[i];
-        if (c == '\n') {
-            if (s->line_empty && s->seen_request_line)
-                s->in_head = false;          /* the empty line: the body follows */
-            else if (!s->line_empty)
-                s->seen_request_line = true;
-            s->line_start = true;
-            s->line_empty = true;
-            continue;
-        }
-        if (s->line_start && s->seen_request_line && (c == ' ' || c == '\t'))
-            s->folded = true;
-        s->line_start = false;
-        if (c != '\r')
-            s->line_empty = false;
-    }
-}
-
 /* Scans `buf` from byte `from` to its end. */
 static void scan_buffer(struct head_scan *s, struct evbuffer *buf, size_t from)
 {
@@ -267,7 +229,7 @@ static void scan_buffer(struct head_scan *s, struct evbuffer *buf, size_t from)
             return;
         for (int i = 0; i < n && i < 8 && from < len; i++) {
             size_t take = vec[i].iov_len < len - from ? vec[i].iov_len : len - from;
-            scan_bytes(s, vec[i].iov_base, take);
+            head_scan_bytes(s, vec[i].iov_base, take);
             from += take;
         }
     }
@@ -465,7 +427,7 @@ static struct bufferevent *on_accept(struct event_base *base, void *arg)
     c->door = d;
     c->bev = bev;
     c->fd = -1;
-    scan_reset(&c->scan);
+    head_scan_reset(&c->scan);
     bufferevent_incref(bev);   /* held until adopt() has looked at it */
     c->next_adopt = srv->adopting;
     srv->adopting = c;
@@ -565,33 +527,15 @@ static void handle_healthz(struct server *srv, struct evhttp_request *req)
     http_send_json(req, ok ? 200 : 503, body);
 }
 
-static int method_is(struct evhttp_request *req, int mask)
-{
-    return (evhttp_request_get_command(req) & mask) != 0;
-}
-
-static size_t header_count(struct evkeyvalq *headers, const char *name)
-{
-    size_t n = 0;
-    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next)
-        if (evutil_ascii_strcasecmp(h->key, name) == 0)
-            n++;
-    return n;
-}
-
-/* What evhttp lets through and a proxy in front of us may read otherwise:
- * NULL if the request is framed unambiguously, else why not. */
-static const char *framing_problem(struct evhttp_request *req, const struct conn *c)
+/* The framing facts of `req` (c: its connection, if known). */
+static struct http_framing framing_of(struct evhttp_request *req, const struct conn *c)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    if (c && c->scan.folded)
-        return "obsolete header line folding";
-    size_t ncl = header_count(in, "Content-Length");
-    if (ncl > 1)
-        return "more than one Content-Length";
-    if (ncl && header_count(in, "Transfer-Encoding"))
-        return "both Content-Length and Transfer-Encoding";
-    return NULL;
+    return (struct http_framing){
+        .folded = c && c->scan.folded,
+        .content_length = http_header_count(in, "Content-Length"),
+        .transfer_encoding = http_header_count(in, "Transfer-Encoding"),
+    };
 }
 
 /* Answers and closes the connection after the answer. */
@@ -607,44 +551,24 @@ static void refuse(struct server *srv, struct evhttp_request *req, struct conn *
     http_send_error(req, code, error, detail);
 }
 
-static void route(struct door *d, struct evhttp_request *req, const char *path)
+static void route(struct server *srv, struct evhttp_request *req, const char *path,
+                  const struct http_verdict *v)
 {
-    struct server *srv = d->srv;
-    bool pub = d->serves_public, internal = d->serves_internal;
-
-    if (strcmp(path, "/healthz") == 0) {
-        handle_healthz(srv, req);
-    } else if (method_is(req, EVHTTP_REQ_HEAD)) {
-        /* Only /healthz answers HEAD; every answer to it is bodiless. */
-        http_send_error(req, 405, "method_not_allowed", "HEAD is for /healthz only");
-    } else if (internal && strcmp(path, "/sms/kannel") == 0) {
-        if (!method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST))
-            http_send_error(req, 405, "method_not_allowed", "use GET or POST");
-        else
-            sms_kannel_inbound(srv->app, req);
-    } else if (internal && strcmp(path, "/sms/kannel/dlr") == 0) {
-        if (!method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST))
-            http_send_error(req, 405, "method_not_allowed", "use GET");
-        else
-            sms_kannel_dlr(srv->app, req);
-    } else if (pub && strncmp(path, "/wechat/", 8) == 0) {
-        wechat_handle(srv->app, req, path + 8);
-    } else if (pub && strncmp(path, "/chat/", 6) == 0) {
-        if (!method_is(req, EVHTTP_REQ_POST))
-            http_send_error(req, 405, "method_not_allowed", "use POST");
-        else
-            chat_handle(srv->app, req, path + 6);
-    } else if (internal && strcmp(path, "/sms/http") == 0) {
-        if (!method_is(req, EVHTTP_REQ_POST))
-            http_send_error(req, 405, "method_not_allowed", "use POST");
-        else
-            sms_http_handle(srv->app, req);
-    } else if (internal && strcmp(path, "/metrics") == 0) {
-        metrics_handle(srv->app, req);
-    } else if (internal && strncmp(path, "/admin/", 7) == 0) {
-        admin_handle(srv->app, req, path);
-    } else {
+    switch (v->ep) {
+    case HTTP_EP_HEALTHZ:        handle_healthz(srv, req); break;
+    case HTTP_EP_SMS_KANNEL:     sms_kannel_inbound(srv->app, req); break;
+    case HTTP_EP_SMS_KANNEL_DLR: sms_kannel_dlr(srv->app, req); break;
+    case HTTP_EP_WECHAT:         wechat_handle(srv->app, req, path + v->tail); break;
+    case HTTP_EP_CHAT:           chat_handle(srv->app, req, path + v->tail); break;
+    case HTTP_EP_SMS_HTTP:       sms_http_handle(srv->app, req); break;
+    case HTTP_EP_METRICS:        metrics_handle(srv->app, req); break;
+    case HTTP_EP_ADMIN:          admin_handle(srv->app, req, path); break;
+    case HTTP_EP_METHOD_NOT_ALLOWED:
+        http_send_error(req, 405, v->error, v->detail);
+        break;
+    default:
         http_send_error(req, 404, "not_found", "no such endpoint");
+        break;
     }
 }
 
@@ -663,23 +587,27 @@ static void dispatch(struct evhttp_request *req, void *arg)
         srv->inflight++;
         evhttp_request_set_on_complete_cb(req, on_request_complete, ctx);
     }
-    const char *problem = framing_problem(req, c);
+    struct http_framing framing = framing_of(req, c);
     if (c) {
         /* The request is read: it is in our hands now, so no deadline may
          * free its connection; scanning restarts on what follows it. */
         c->in_handler = true;
         event_del(c->deadline);
-        scan_reset(&c->scan);
+        head_scan_reset(&c->scan);
         scan_buffer(&c->scan, bufferevent_get_input(c->bev), 0);
     }
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    if (problem)
-        refuse(srv, req, c, 400, "bad_request", problem);
-    else if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT)
-        /* evhttp never closes after CONNECT; c->doomed does. */
-        refuse(srv, req, c, 405, "method_not_allowed", "CONNECT is not served");
+    if (!path)
+        path = "/";
+    /* A framing problem is refused 400, CONNECT 405 (evhttp never closes
+     * after CONNECT; c->doomed does), the rest routed. */
+    struct http_verdict v;
+    http_decide(&framing, (int)evhttp_request_get_command(req), path, d->serves_public,
+                d->serves_internal, &v);
+    if (v.refused)
+        refuse(srv, req, c, v.refused, v.error, v.detail);
     else
-        route(d, req, path ? path : "/");
+        route(srv, req, path, &v);
 }
 
 /* ---- listening --------------------------------------------------------------- */
