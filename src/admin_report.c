@@ -277,10 +277,8 @@ void admin_outbox_retry(struct app *app, struct evhttp_request *req)
     struct admin_call *call = admin_call_new(app, req);
     if (!call)
         return;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     char now[24];
-    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    snprintf(now, sizeof(now), "%lld", wall_ms());
     const char *argv[] = { "outbox_retry", now, "10000" };
     admin_script(call, on_retry, 3, argv);
 }
@@ -322,10 +320,8 @@ void admin_outbox_uncertain_settle(struct app *app, struct evhttp_request *req, 
     struct admin_call *call = admin_call_new(app, req);
     if (!call)
         return;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     char now[24];
-    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    snprintf(now, sizeof(now), "%lld", wall_ms());
     const char *argv[] = { "outbox_uncertain_settle", id, how, now };
     admin_script(call, on_settled, 4, argv);
 }

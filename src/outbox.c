@@ -59,13 +59,6 @@ struct send {
     int attempts;          /* before this one */
 };
 
-static long long now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 long outbox_backoff_ms(int base_ms, int attempt)
 {
     long d = base_ms > 0 ? base_ms : 1000;
@@ -168,7 +161,7 @@ static void flush(struct outbox *ob)
             len += (size_t)w;
         }
         char now[32];
-        snprintf(now, sizeof(now), "%lld", now_ms());
+        snprintf(now, sizeof(now), "%lld", wall_ms());
         const char *argv[] = { ob->app->instance, now, packed };
         const size_t lens[] = { strlen(ob->app->instance), strlen(now), len };
         rc = store_script(ob->app->store, SCRIPT_OUTBOX_RESULT, on_recorded, b, 3, argv, lens);
@@ -251,7 +244,7 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
                  dlr ? "delivery_report" : "admin", LOG_STR(detail));
         metrics_outbox(s->ob->app->metrics, OUTBOX_UNCERTAIN);
         record(s, dlr ? "awaiting" : "uncertain",
-               dlr ? now_ms() + (long long)cfg->outbox.lease_s * 1000 : 0, detail);
+               dlr ? wall_ms() + (long long)cfg->outbox.lease_s * 1000 : 0, detail);
         return;
     }
     if (result == SEND_PERMANENT || attempt >= cfg->outbox.max_attempts) {
@@ -265,7 +258,7 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
     long delay = outbox_backoff_ms(cfg->outbox.backoff_ms, attempt);
     log_warn("outbox_retry", "id=%s channel=%s to=%s attempt=%d delay_ms=%ld error=%s", LOG_STR(s->id),
              LOG_STR(s->channel), LOG_STR(masked), attempt, delay, LOG_STR(detail));
-    record(s, "retry", now_ms() + delay, detail);
+    record(s, "retry", wall_ms() + delay, detail);
 }
 
 /* Hands one leased message to its channel once Redis has recorded that
@@ -340,7 +333,7 @@ static void claim(struct outbox *ob)
         return;
     }
     char now[32], lease[32], max[16];
-    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(now, sizeof(now), "%lld", wall_ms());
     snprintf(lease, sizeof(lease), "%ld", (long)ob->app->cfg->outbox.lease_s * 1000);
     snprintf(max, sizeof(max), "%zu", (size_t)OUTBOX_BATCH);
     const struct sms_channel *sms = &ob->app->cfg->sms;

@@ -388,10 +388,8 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
         strlen(tok) != SMS_DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
         http_send_error(req, 400, "bad_query", "expected numeric ref and type, and the message's tok");
     } else {
-        struct timeval tv;
         char now[32];
-        gettimeofday(&tv, NULL);
-        snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+        snprintf(now, sizeof(now), "%lld", wall_ms());
         const char *argv[] = { ref, type, now, tok };
         log_info("sms_dlr", "id=%s type=%s", ref, type);
         if (store_script(app->store, SCRIPT_DLR, on_dlr_recorded, req, 4, argv, NULL) < 0)

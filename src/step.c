@@ -364,13 +364,6 @@ void step_transfer_target(const struct roster *r, const char *norm, size_t nlen,
     *t = first;
 }
 
-static long long now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static json_t *string_array(const char *const *items, size_t n)
 {
     json_t *a = json_array();
@@ -568,7 +561,7 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         json_object_set_new(msg, "id", json_string(in->msg_id));
 
     json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:o}",
-                            "now", (json_int_t)(in->received_ms ? in->received_ms : now_ms()),
+                            "now", (json_int_t)(in->received_ms ? in->received_ms : wall_ms()),
                             "cfg", app->digest,
                             "msg", msg, "intent", intent,
                             "role", dep ? "deputy" : "resident",
@@ -725,7 +718,7 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     st->arg = arg;
     st->passive = in->passive;
     st->from_spool = in->from_spool;
-    st->received_ms = in->received_ms ? in->received_ms : now_ms();
+    st->received_ms = in->received_ms ? in->received_ms : wall_ms();
     st->addr = strdup(in->addr);
     st->to = in->to ? strdup(in->to) : NULL;
     st->msg_id = in->msg_id ? strdup(in->msg_id) : NULL;
@@ -801,7 +794,7 @@ static void on_tick_reply(redisReply *r, void *arg)
 
 void step_tick(struct app *app)
 {
-    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o}", "mode", "tick", "now", (json_int_t)now_ms(),
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o}", "mode", "tick", "now", (json_int_t)wall_ms(),
                             "cfg", app->digest, "opt", options_json(app->cfg),
                             "tr", transitions_json("tick"));
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
@@ -852,7 +845,7 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
     }
     struct assign *a = calloc(1, sizeof(*a));
     json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:s}", "mode", "assign",
-                            "now", (json_int_t)now_ms(), "cfg", app->digest,
+                            "now", (json_int_t)wall_ms(), "cfg", app->digest,
                             "opt", options_json(app->cfg), "tr", transitions_json("assign"),
                             "case", id, "target", d->id, "actor", actor ? actor : "admin",
                             "note", note ? note : "");
@@ -896,7 +889,7 @@ void step_reroute(struct app *app, const char *const *removed, size_t n)
         return;
     const struct station *def = roster_station(app->roster, app->roster->default_station);
     json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "mode", "reroute",
-                            "now", (json_int_t)now_ms(), "cfg", app->digest,
+                            "now", (json_int_t)wall_ms(), "cfg", app->digest,
                             "opt", options_json(app->cfg), "tr", transitions_json("assign"),
                             "removed", string_array(removed, n));
     if (env && def && def->liaison)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 /* E.164 allows at most 15 digits after the '+'. */
 #define E164_MAX_DIGITS 15
@@ -412,4 +413,11 @@ char *str_trim_dup(const char *s)
         }
     }
     return strndup(s + start, end - start);
+}
+
+long long wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }

@@ -45,6 +45,10 @@ bool id_len_ok(const char *s);
 
 /* Number of Unicode code points in valid UTF-8. */
 size_t utf8_length(const char *s, size_t len);
+/* Milliseconds since the epoch (wall clock): the time stamps of steps,
+ * outbox entries and delivery reports. */
+long long wall_ms(void);
+
 /* Writes code point `cp` as UTF-8 (1 to 4 bytes) to `out`; returns the length. */
 size_t utf8_put(uint32_t cp, char *out);
 
