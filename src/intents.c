@@ -472,16 +472,30 @@ static size_t intent_for_label(const struct intent_set *s, const struct intent_m
     return any;
 }
 
-/* Asks the model; fills confidence and alternatives, returns the label
- * number it chose (0 on out of memory). */
-static size_t model_decide(const struct intent_set *s, const struct intent_model *model,
-                           struct intent_matcher *m, struct intent_result *out)
+static bool is_concern_label(const char *label)
 {
+    return strncmp(label, "chat.", 5) != 0 && strncmp(label, "cmd.", 4) != 0;
+}
+
+/* What the model says of the evidence in the matcher: the most probable
+ * label, and the most probable concern among the rest. */
+struct verdict {
+    size_t label_no;           /* 0 on out of memory */
+    double p;
+    size_t concern_no;         /* 0 if the model knows no concern */
+    double concern_p;
+};
+
+/* Asks the model; fills the result's alternatives. */
+static struct verdict model_decide(const struct intent_set *s, const struct intent_model *model,
+                                   struct intent_matcher *m, struct intent_result *out)
+{
+    struct verdict v = { 0 };
     const int *cls;
     const double *prob;
     int k = model_predict(model, &m->feat, &cls, &prob);
     if (k <= 0)
-        return 0;
+        return v;
     /* Top INTENT_MAX_ALTS by probability; ties to the lower class number. */
     for (size_t a = 0; a < INTENT_MAX_ALTS && a < (size_t)k; a++) {
         int best = -1;
@@ -497,39 +511,29 @@ static size_t model_decide(const struct intent_set *s, const struct intent_model
         out->alts[a].label = s->labels[cls[best] - 1];
         out->alts[a].p = prob[best];
         out->nalts = a + 1;
+        if (a == 0) {
+            v.label_no = (size_t)cls[best];
+            v.p = prob[best];
+        }
     }
     for (int i = 0; i < k; i++)
-        if (s->labels[cls[i] - 1] == out->alts[0].label)
-            return (size_t)cls[i];
-    return 0;
-}
-
-static bool is_concern_label(const char *label)
-{
-    return strncmp(label, "chat.", 5) != 0 && strncmp(label, "cmd.", 4) != 0;
+        if (is_concern_label(s->labels[cls[i] - 1]) && (!v.concern_no || prob[i] > v.concern_p)) {
+            v.concern_no = (size_t)cls[i];
+            v.concern_p = prob[i];
+        }
+    return v;
 }
 
 /* A resident's message the model would take for conversation without
  * being sure is taken for a concern instead, under the most probable
  * category: a case that turns out to be chatter costs a review, a
- * concern answered with small talk is lost (issue: nothing is dropped).
- * Returns the label number chosen, with its probability in `*p`. */
-static size_t concern_if_unsure(const struct intent_set *s, struct intent_matcher *m,
-                                size_t label_no, double *p)
+ * concern answered with small talk is lost (nothing is dropped). */
+static void concern_if_unsure(const struct intent_set *s, struct verdict *v)
 {
-    if (*p >= s->chat_below || is_concern_label(s->labels[label_no - 1]))
-        return label_no;
-    const int *cls;
-    const double *prob;
-    int k = model_predict(s->model[ROLE_RESIDENT], &m->feat, &cls, &prob);
-    int best = -1;
-    for (int i = 0; i < k; i++)
-        if (is_concern_label(s->labels[cls[i] - 1]) && (best < 0 || prob[i] > prob[best]))
-            best = i;
-    if (best < 0)
-        return label_no;
-    *p = prob[best];
-    return (size_t)cls[best];
+    if (v->p < s->chat_below && v->concern_no && !is_concern_label(s->labels[v->label_no - 1])) {
+        v->label_no = v->concern_no;
+        v->p = v->concern_p;
+    }
 }
 
 int intent_match(const struct intent_set *s, struct intent_matcher *m, const char *text,
@@ -567,13 +571,13 @@ int intent_match(const struct intent_set *s, struct intent_matcher *m, const cha
             out->by_rule = true;
         }
     if (win == SIZE_MAX && model) {
-        size_t label_no = model_decide(s, model, m, out);
-        if (!label_no)
+        struct verdict v = model_decide(s, model, m, out);
+        if (!v.label_no)
             return -1;
-        out->confidence = out->alts[0].p;
         if (role == ROLE_RESIDENT)
-            label_no = concern_if_unsure(s, m, label_no, &out->confidence);
-        win = intent_for_label(s, m, nc, label_no);
+            concern_if_unsure(s, &v);
+        out->confidence = v.p;
+        win = intent_for_label(s, m, nc, v.label_no);
         score = s->intents[win].priority;
         for (size_t k = 0; k < nc; k++)
             if (m->cands[k].intent == win)
