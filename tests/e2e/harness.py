@@ -776,14 +776,17 @@ class Stack:
         return self
 
     def stop(self, check=True):
-        """Daemon SIGTERM (graceful), then Kannel and Redis.  With check,
-        raise if a Kannel process died on its own."""
+        """Kannel first, then the daemon (SIGTERM, graceful), then Redis.
+        Kannel goes first because its smsbox may still be posting a
+        delivery report to the daemon: a daemon that stops under it makes
+        smsbox panic (conn_unregister), which would read as Kannel dying on
+        its own.  With check, raise if a Kannel process died on its own."""
         try:
-            if self.daemon:
-                self.daemon.stop(timeout=5)
+            self.kannel.stop(check=check)
         finally:
             try:
-                self.kannel.stop(check=check)
+                if self.daemon:
+                    self.daemon.stop(timeout=5)
             finally:
                 self.redis.kill()
 
