@@ -69,6 +69,7 @@ void intent_set_free(struct intent_set *s)
     for (size_t i = 0; i < s->nlabels; i++)
         free(s->labels[i]);
     free(s->labels);
+    free(s->label_kind);
     model_free(s->model[ROLE_RESIDENT]);
     model_free(s->model[ROLE_DEPUTY]);
     intent_prefilter_free(intent_set_prefilter(s));
@@ -141,6 +142,11 @@ static int index_set(struct intent_set *s)
             if (!a)
                 return -1;
             s->labels = a;
+            enum intent_kind *kinds = realloc(s->label_kind, (s->nlabels + 1) * sizeof(*kinds));
+            if (!kinds)
+                return -1;
+            s->label_kind = kinds;
+            kinds[s->nlabels] = it->kind;
             if (!(s->labels[s->nlabels] = strdup(it->label)))
                 return -1;
             s->nlabels++;
@@ -472,9 +478,9 @@ static size_t intent_for_label(const struct intent_set *s, const struct intent_m
     return any;
 }
 
-static bool is_concern_label(const char *label)
+static bool is_concern(const struct intent_set *s, size_t label_no)
 {
-    return strncmp(label, "chat.", 5) != 0 && strncmp(label, "cmd.", 4) != 0;
+    return s->label_kind[label_no - 1] == INTENT_CONCERN;
 }
 
 /* What the model says of the evidence in the matcher: the most probable
@@ -517,7 +523,7 @@ static struct verdict model_decide(const struct intent_set *s, const struct inte
         }
     }
     for (int i = 0; i < k; i++)
-        if (is_concern_label(s->labels[cls[i] - 1]) && (!v.concern_no || prob[i] > v.concern_p)) {
+        if (is_concern(s, (size_t)cls[i]) && (!v.concern_no || prob[i] > v.concern_p)) {
             v.concern_no = (size_t)cls[i];
             v.concern_p = prob[i];
         }
@@ -530,7 +536,7 @@ static struct verdict model_decide(const struct intent_set *s, const struct inte
  * concern answered with small talk is lost (nothing is dropped). */
 static void concern_if_unsure(const struct intent_set *s, struct verdict *v)
 {
-    if (v->p < s->chat_below && v->concern_no && !is_concern_label(s->labels[v->label_no - 1])) {
+    if (v->p < s->chat_below && v->concern_no && !is_concern(s, v->label_no)) {
         v->label_no = v->concern_no;
         v->p = v->concern_p;
     }

@@ -59,6 +59,8 @@ struct intent_set {
     size_t nfiles, filecap;
     uint32_t max_groups;               /* largest ngroups of any pattern */
     char **labels;                     /* owned: distinct labels in load order */
+    enum intent_kind *label_kind;      /* owned: the kind of each label's intents (the
+                                        * parser makes every intent of a label agree) */
     size_t nlabels;
     uint32_t npatterns;                /* all patterns of all intents */
     /* Learned weights, one model per role (NULL: no training data for
