@@ -12,14 +12,18 @@ PKG_MISSING := $(shell pkg-config --exists $(PKGS) 2>/dev/null || echo yes)
 WARN    = -Wall -Wextra -Wpedantic -Werror -pthread
 CFLAGS  ?= -O2 -g
 # -MMD -MP: each object lists the headers it really includes (BUILD/**/*.d).
-ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -Isrc -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 DEPFLAGS   = -MMD -MP
 LDLIBS  = $(PKG_LIBS) -llinear -lm $(EXTRA_LDFLAGS)
 
-PROGRAMS = src/main.c src/mashangctl.c
-LIB_SRC  = $(filter-out $(PROGRAMS),$(wildcard src/*.c))
+# src/ is layered: base, then store, http and intents, then core, then
+# channels/<name> and admin, then daemon and cli (docs/architecture.md);
+# scripts/check-layers.py refuses an include that goes up or sideways.
+PROGRAMS = src/daemon/main.c src/cli/mashangctl.c
+ALL_SRC  = $(sort $(wildcard src/*/*.c src/*/*/*.c))
+LIB_SRC  = $(filter-out $(PROGRAMS),$(ALL_SRC))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_scripts.o
-LUA_SRC  = $(sort $(wildcard src/lua/*.lua))
+LUA_SRC  = $(sort $(wildcard src/store/lua/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -35,8 +39,14 @@ ifneq ($(PKG_MISSING),)
 	@echo "build: libraries are missing; run 'make deps' (as root) first" >&2; exit 1
 endif
 
-$(BUILD)/obj/%.o: src/%.c | pkgcheck $(BUILD)/obj $(BUILD)/gen
+$(BUILD)/obj/%.o: src/%.c | pkgcheck $(BUILD)/layers.ok $(BUILD)/gen
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# The include graph: layers only look down, and no header cycle.
+$(BUILD)/layers.ok: $(ALL_SRC) $(wildcard src/*/*.h src/*/*/*.h include/*/*.h) scripts/check-layers.py | $(BUILD)/obj
+	-@/usr/bin/python3 scripts/check-layers.py src include
+	@touch $@
 
 $(BUILD)/gen/lua_scripts.c: $(LUA_SRC) scripts/embed.sh | $(BUILD)/gen
 	scripts/embed.sh $(LUA_SRC) > $@
@@ -47,16 +57,16 @@ $(BUILD)/obj/lua_scripts.o: $(BUILD)/gen/lua_scripts.c | $(BUILD)/obj
 $(BUILD)/libmashang.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mashangd: $(BUILD)/obj/main.o $(BUILD)/libmashang.a
+$(BUILD)/mashangd: $(BUILD)/obj/daemon/main.o $(BUILD)/libmashang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/mashangctl: $(BUILD)/obj/mashangctl.o $(BUILD)/libmashang.a
+$(BUILD)/mashangctl: $(BUILD)/obj/cli/mashangctl.o $(BUILD)/libmashang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmashang.a | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libmashang.a $(LDLIBS) $(CMOCKA_LIBS)
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/*.d)
 
 $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests:
 	mkdir -p $@
@@ -138,11 +148,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC     ?= clang
 FUZZ_OUT     = $(BUILD)/fuzz
 FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen -g -O1 -Wall -Wextra $(FUZZ_SAN) $(PKG_CFLAGS)
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Isrc -Iinclude -I$(BUILD)/gen -g -O1 -Wall -Wextra $(FUZZ_SAN) $(PKG_CFLAGS)
 FUZZ_LIB_OBJ = $(LIB_SRC:src/%.c=$(FUZZ_OUT)/obj/%.o) $(FUZZ_OUT)/obj/lua_scripts.o
 FUZZ_BIN     = $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_OUT)/obj/%.o: src/%.c | pkgcheck $(FUZZ_OUT)/obj $(BUILD)/gen
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_OUT)/obj/lua_scripts.o: $(BUILD)/gen/lua_scripts.c | $(FUZZ_OUT)/obj
@@ -158,7 +169,7 @@ $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libmashang-fuzz.a
 $(FUZZ_OUT)/obj:
 	mkdir -p $@
 
--include $(wildcard $(FUZZ_OUT)/obj/*.d $(FUZZ_OUT)/*.d)
+-include $(wildcard $(FUZZ_OUT)/obj/*/*.d $(FUZZ_OUT)/obj/*/*/*.d $(FUZZ_OUT)/*.d)
 
 fuzz-build: $(FUZZ_BIN)
 

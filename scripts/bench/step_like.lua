@@ -1,4 +1,4 @@
--- A stand-in for one mashang step (src/lua/step.lua) for redis-benchmark:
+-- A stand-in for one mashang step (src/store/lua/step.lua) for redis-benchmark:
 -- ARGV[1] commands on keys around KEYS[1], the mix of reads and writes a
 -- step does (hash reads, hash writes, a counter, a list push, a zset add),
 -- so "EVALSHA of this" per second is Redis's ceiling in messages per second.

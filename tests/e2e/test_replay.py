@@ -22,7 +22,7 @@ LAMP = "幸福路12号的路灯坏了三天了"
 NS = "{mashang}:"
 RELAY_SECRET = "relay-secret-replay"
 SMS_SECRET = "sms-http-secret-replay"
-ID_MAX_LEN = 128          # include/mashang/util.h
+ID_MAX_LEN = 128          # src/base/util.h
 DEDUPE_NO_ID_S = 10       # docs/redis.md: messages without an id, <addr>:<sha1(text)>
 
 

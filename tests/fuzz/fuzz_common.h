@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mashang/util.h"
+#include "base/util.h"
 
 /* Aborts with a message: libFuzzer records the input as a crash. */
 #define FUZZ_CHECK(cond)                                                     \

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/config.h"
-#include "mashang/diag.h"
+#include "base/config.h"
+#include "base/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * intents are tried too, and the case id slot goes through step_case_id()
  * as the step does.  See fuzz_intents_match.h. */
 #include "fuzz_intents_match.h"
-#include "mashang/step.h"
+#include "core/step.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/form.h"
+#include "base/form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

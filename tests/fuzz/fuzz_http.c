@@ -33,8 +33,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "fuzz_common.h"
-#include "mashang/form.h"
-#include "mashang/http_head.h"
+#include "base/form.h"
+#include "http/http_head.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

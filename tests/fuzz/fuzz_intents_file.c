@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
-#include "mashang/diag.h"
-#include "mashang/intents.h"
+#include "base/diag.h"
+#include "intents/intents.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/diag.h"
-#include "mashang/intents.h"
-#include "mashang/util.h"
+#include "base/diag.h"
+#include "intents/intents.h"
+#include "base/util.h"
 
 /* Longer inputs are cut: SMS and WeChat texts are far shorter, and it keeps
  * each run inside PCRE2's match limit rather than libFuzzer's timeout. */

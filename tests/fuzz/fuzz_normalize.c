@@ -8,8 +8,8 @@
 #include <opencc/opencc.h>
 
 #include "fuzz_common.h"
-#include "mashang/normalize.h"
-#include "mashang/util.h"
+#include "intents/normalize.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/diag.h"
-#include "mashang/roster.h"
+#include "base/diag.h"
+#include "core/roster.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/sms_kannel.h"
-#include "mashang/util.h"
+#include "channels/kannel/sms_kannel.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/step.h"
+#include "core/step.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/wechat_crypto.h"
+#include "channels/wechat/wechat_crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

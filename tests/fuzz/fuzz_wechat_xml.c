@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mashang/util.h"
-#include "mashang/wechat_xml.h"
+#include "base/util.h"
+#include "channels/wechat/wechat_xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

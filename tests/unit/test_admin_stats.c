@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mashang/admin_stats.h"
-#include "mashang/ctl_admin.h"
+#include "admin/admin_stats.h"
+#include "cli/ctl_admin.h"
 
 #define H 3600L
 #define DAY 86400L

@@ -12,7 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "mashang/cidr.h"
+#include "base/cidr.h"
 
 /* A peer address as evhttp reports it. */
 static struct sockaddr_storage peer(const char *ip)

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mashang/config.h"
-#include "mashang/diag.h"
+#include "base/config.h"
+#include "base/diag.h"
 
 /* Each test gets a fresh directory and a clean environment. */
 struct fixture {

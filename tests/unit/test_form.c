@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mashang/form.h"
-#include "mashang/util.h"
+#include "base/form.h"
+#include "base/util.h"
 
 static int parse(const char *s, struct form *f)
 {

@@ -21,7 +21,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#include "mashang/http_client.h"
+#include "http/http_client.h"
 
 #define MAX_BODY (1024 * 1024)
 #define MAX_HUNG 16

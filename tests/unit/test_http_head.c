@@ -10,7 +10,7 @@
 
 #include <event2/http.h>
 
-#include "mashang/http_head.h"
+#include "http/http_head.h"
 
 /* Scans `s` whole; returns the head's length (strlen(s) if unfinished). */
 static size_t scan(const char *s, struct head_scan *st)

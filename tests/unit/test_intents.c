@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "mashang/intents.h"
+#include "intents/intents.h"
 
 #define FIX "tests/unit/fixtures/intents/"
 

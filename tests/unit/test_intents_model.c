@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mashang/intents.h"
+#include "intents/intents.h"
 
 #define LEARNED "tests/unit/fixtures/intents/learned"
 

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "mashang/lifecycle.h"
+#include "core/lifecycle.h"
 
 static void test_happy_path(void **state)
 {

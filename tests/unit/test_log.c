@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mashang/log.h"
+#include "base/log.h"
 
 static void test_bare_values_stay_bare(void **state)
 {

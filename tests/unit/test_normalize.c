@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mashang/normalize.h"
+#include "intents/normalize.h"
 
 static int setup(void **state)
 {

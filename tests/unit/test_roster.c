@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mashang/config.h"
-#include "mashang/roster.h"
+#include "base/config.h"
+#include "core/roster.h"
 
 #define FIXTURES "tests/unit/fixtures/config/"
 

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "mashang/roster.h"
-#include "mashang/routing.h"
+#include "core/roster.h"
+#include "core/routing.h"
 
 #define FIXTURE "tests/unit/fixtures/routing/deputies.json"
 

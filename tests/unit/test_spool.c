@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mashang/spool.h"
+#include "core/spool.h"
 
 static char dir[64];
 

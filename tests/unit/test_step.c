@@ -11,13 +11,13 @@
 
 #include <cmocka.h>
 
-#include "mashang/config.h"
-#include "mashang/intents.h"
-#include "mashang/normalize.h"
-#include "mashang/roster.h"
-#include "mashang/sms_kannel.h"
-#include "mashang/step.h"
-#include "mashang/util.h"
+#include "base/config.h"
+#include "intents/intents.h"
+#include "intents/normalize.h"
+#include "core/roster.h"
+#include "channels/kannel/sms_kannel.h"
+#include "core/step.h"
+#include "base/util.h"
 
 static void test_case_id_forms(void **state)
 {

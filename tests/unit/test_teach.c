@@ -1,7 +1,7 @@
 /* The teach loop's C parts: whether a corrected category moves a case and
- * to whom (src/admin_teach.c), numbers masked in residents' text for the
- * review list (src/util.c), and corrections as training lines
- * (src/ctl_admin.c). */
+ * to whom (src/admin/admin_teach.c), numbers masked in residents' text for the
+ * review list (src/base/util.c), and corrections as training lines
+ * (src/cli/ctl_admin.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +11,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mashang/admin_teach.h"
-#include "mashang/ctl_admin.h"
-#include "mashang/util.h"
+#include "admin/admin_teach.h"
+#include "cli/ctl_admin.h"
+#include "base/util.h"
 
 static void test_reroutes_only_unaccepted_category_routed(void **state)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mashang/util.h"
+#include "base/util.h"
 
 static void test_phone_normalize_accepts_every_form(void **state)
 {

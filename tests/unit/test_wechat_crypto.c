@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "mashang/wechat_crypto.h"
+#include "channels/wechat/wechat_crypto.h"
 
 /* ---- vectors ------------------------------------------------------------- */
 

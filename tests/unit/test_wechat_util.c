@@ -11,9 +11,9 @@
 
 #include <jansson.h>
 
-#include "mashang/chat.h"
-#include "mashang/util.h"
-#include "mashang/wechat.h"
+#include "channels/chat/chat.h"
+#include "base/util.h"
+#include "channels/wechat/wechat.h"
 
 static void test_scene_deputy(void **state)
 {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mashang/wechat_crypto.h"
-#include "mashang/wechat_xml.h"
+#include "channels/wechat/wechat_crypto.h"
+#include "channels/wechat/wechat_xml.h"
 
 static int parse(const char *xml, struct wechat_msg *m)
 {

@@ -1,0 +1,446 @@
+/* The administrators' API: authentication and routing of /admin/
+ * requests, reload, intent testing, shared helpers of src/admin_*.c,
+ * and GET /metrics (counters plus gauges read from Redis at scrape time). */
+#include "admin/admin.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+
+#include "admin/admin_internal.h"
+#include "base/config.h"
+#include "intents/intents.h"
+#include "intents/intents_json.h"
+#include "core/lifecycle.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "http/server.h"
+#include "store/store.h"
+
+/* ---- helpers shared by src/admin_*.c ----------------------------------- */
+
+struct admin_call *admin_call_new(struct app *app, struct evhttp_request *req)
+{
+    struct admin_call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return NULL;
+    }
+    c->app = app;
+    c->req = req;
+    c->from = c->to = -1;
+    return c;
+}
+
+void admin_call_free(struct admin_call *c)
+{
+    free(c);
+}
+
+void admin_send(struct evhttp_request *req, int code, json_t *doc)
+{
+    char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(doc);
+    if (!s) {
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    if (code == 202) { /* http_send_json knows no reason phrase for it */
+        struct evbuffer *buf = evbuffer_new();
+        if (buf)
+            evbuffer_add_printf(buf, "%s\n", s);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evhttp_send_reply(req, 202, "Accepted", buf);
+        if (buf)
+            evbuffer_free(buf);
+    } else {
+        http_send_json(req, code, s);
+    }
+    free(s);
+}
+
+int admin_script(struct admin_call *call, store_reply_fn fn, int argc, const char **argv)
+{
+    int rc = store_script(call->app->store, SCRIPT_ADMIN, fn, call, argc, argv, NULL);
+    if (rc < 0) {
+        http_send_error(call->req, 503, "redis_unavailable", "Redis cannot be reached");
+        admin_call_free(call);
+    }
+    return rc;
+}
+
+json_t *admin_script_json(redisReply *r, struct evhttp_request *req)
+{
+    if (!r) {
+        http_send_error(req, 503, "redis_unavailable", "Redis connection lost");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_error("admin_script_failed", "error=%s", LOG_STR(r->str));
+        http_send_error(req, 500, "script_failed", "admin script failed; see the daemon log");
+        return NULL;
+    }
+    json_t *doc = NULL;
+    if (r->type == REDIS_REPLY_STRING)
+        doc = json_loadb(r->str, r->len, 0, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        log_error("admin_script_failed", "error=\"unexpected reply type %d\"", r->type);
+        http_send_error(req, 500, "script_failed", "unexpected answer from Redis");
+        return NULL;
+    }
+    return doc;
+}
+
+int admin_query(struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed)
+{
+    TAILQ_INIT(q);
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (qs && evhttp_parse_query_str(qs, q) < 0) {
+        evhttp_clear_headers(q);
+        http_send_error(req, 400, "bad_query", "malformed query string");
+        return -1;
+    }
+    for (struct evkeyval *kv = q->tqh_first; kv; kv = kv->next.tqe_next) {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, kv->key) != 0)
+            a++;
+        if (!*a) {
+            char detail[128];
+            snprintf(detail, sizeof(detail), "unknown parameter %.80s", kv->key);
+            evhttp_clear_headers(q);
+            http_send_error(req, 400, "bad_query", detail);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+json_t *admin_body_object(struct evhttp_request *req)
+{
+    size_t len;
+    char *body = http_body(req, &len);
+    if (!body) {
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return NULL;
+    }
+    json_error_t err;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    free(body);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        http_send_error(req, 400, "bad_json", "body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+/* ---- authentication ---------------------------------------------------- */
+
+/* Constant-time check of "Authorization: Bearer <token>". */
+static int authorized(const struct app *app, struct evhttp_request *req)
+{
+    const char *token = app->cfg->admin_token;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!token || !*token || !h || strncmp(h, "Bearer ", 7) != 0)
+        return 0;
+    const char *given = h + 7;
+    size_t n = strlen(token);
+    return strlen(given) == n && CRYPTO_memcmp(given, token, n) == 0;
+}
+
+/* ---- reload and intents test ------------------------------------------- */
+
+/* The reload itself belongs to the daemon (src/daemon/main.c, on SIGHUP): raising
+ * the signal queues it on the loop exactly as `kill -HUP` would, so there
+ * is one reload path.  It runs after this reply, hence 202. */
+static void admin_reload(struct app *app, struct evhttp_request *req)
+{
+    (void)app;
+    if (raise(SIGHUP) != 0) {
+        http_send_error(req, 500, "reload_failed", "could not signal the daemon");
+        return;
+    }
+    log_info("admin_reload", "via=api");
+    admin_send(req, 202, json_pack("{s:s}", "status", "reloading"));
+}
+
+static void admin_intents_test(struct app *app, struct evhttp_request *req)
+{
+    json_t *body = admin_body_object(req);
+    if (!body)
+        return;
+    json_t *jt = json_object_get(body, "text");
+    json_t *jas = json_object_get(body, "as");
+    enum intent_role role = ROLE_RESIDENT;
+    if (!json_is_string(jt)) {
+        json_decref(body);
+        http_send_error(req, 400, "bad_request", "\"text\" (string) is required");
+        return;
+    }
+    if (jas && !json_is_null(jas)) {
+        const char *as = json_is_string(jas) ? json_string_value(jas) : "";
+        if (strcmp(as, "deputy") == 0) {
+            role = ROLE_DEPUTY;
+        } else if (strcmp(as, "resident") != 0) {
+            json_decref(body);
+            http_send_error(req, 400, "bad_request", "\"as\" must be resident or deputy");
+            return;
+        }
+    }
+    const char *text = json_string_value(jt);
+    size_t len = json_string_length(jt);
+    struct intent_result res;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = intent_match(app->intents, app->matcher, text, len, role, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc < 0) {
+        json_decref(body);
+        http_send_error(req, 400, "bad_request", "text is not valid UTF-8");
+        return;
+    }
+    double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+    json_t *out = intent_result_json(text, len, intent_matcher_normalized(app->matcher), &res, us);
+    json_decref(body);
+    admin_send(req, 200, out);
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+enum { M_GET = EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, M_POST = EVHTTP_REQ_POST };
+
+/* Answers 405 (with Allow) unless the request's method is in `mask`. */
+static int method_ok(struct evhttp_request *req, int mask)
+{
+    if (evhttp_request_get_command(req) & mask)
+        return 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", mask == M_POST ? "POST" : "GET");
+    http_send_error(req, 405, "method_not_allowed", mask == M_POST ? "use POST" : "use GET");
+    return 0;
+}
+
+/* "{id}/resend" or "{id}/drop" after /admin/outbox/uncertain/. */
+static void outbox_uncertain_route(struct app *app, struct evhttp_request *req, const char *seg)
+{
+    char id[72];
+    const char *slash = strchr(seg, '/');
+    size_t idlen = slash ? (size_t)(slash - seg) : 0;
+    const char *how = slash ? slash + 1 : "";
+    if (idlen == 0 || idlen >= sizeof(id) || (strcmp(how, "resend") != 0 && strcmp(how, "drop") != 0)) {
+        http_send_error(req, 404, "not_found", "no such admin endpoint");
+        return;
+    }
+    memcpy(id, seg, idlen);
+    id[idlen] = '\0';
+    if (method_ok(req, M_POST))
+        admin_outbox_uncertain_settle(app, req, id, how);
+}
+
+void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
+{
+    if (!app->cfg->admin_token || !*app->cfg->admin_token) {
+        http_send_error(req, 404, "admin_disabled", "no admin_token configured");
+        return;
+    }
+    if (!authorized(app, req)) {
+        log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+        return;
+    }
+    /* "/admin/x/" is "/admin/x"; segments are matched exactly. */
+    char p[256];
+    size_t n = strlen(path);
+    if (n >= sizeof(p)) {
+        http_send_error(req, 404, "not_found", "no such admin endpoint");
+        return;
+    }
+    memcpy(p, path, n + 1);
+    while (n > 7 && p[n - 1] == '/')
+        p[--n] = '\0';
+    const char *rest = p + 7; /* after "/admin/" */
+
+    if (strcmp(rest, "cases") == 0) {
+        if (method_ok(req, M_GET))
+            admin_cases_list(app, req);
+    } else if (strncmp(rest, "cases/", 6) == 0) {
+        char id[64];
+        const char *seg = rest + 6;
+        const char *slash = strchr(seg, '/');
+        size_t idlen = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (idlen == 0 || idlen >= sizeof(id)) {
+            http_send_error(req, 404, "not_found", "no such case");
+            return;
+        }
+        memcpy(id, seg, idlen);
+        id[idlen] = '\0';
+        if (!slash) {
+            if (method_ok(req, M_GET))
+                admin_case_show(app, req, id);
+        } else if (strcmp(slash, "/assign") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_assign(app, req, id);
+        } else if (strcmp(slash, "/label") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_label(app, req, id);
+        } else {
+            http_send_error(req, 404, "not_found", "no such admin endpoint");
+        }
+    } else if (strcmp(rest, "deputies") == 0) {
+        if (method_ok(req, M_GET))
+            admin_deputies(app, req);
+    } else if (strcmp(rest, "stats") == 0) {
+        if (method_ok(req, M_GET))
+            admin_stats(app, req);
+    } else if (strcmp(rest, "reload") == 0) {
+        if (method_ok(req, M_POST))
+            admin_reload(app, req);
+    } else if (strcmp(rest, "intents/test") == 0) {
+        if (method_ok(req, M_POST))
+            admin_intents_test(app, req);
+    } else if (strcmp(rest, "intents/corrections") == 0) {
+        if (method_ok(req, M_GET))
+            admin_intents_corrections(app, req);
+    } else if (strcmp(rest, "intents/review") == 0) {
+        if (method_ok(req, M_GET))
+            admin_intents_review(app, req);
+    } else if (strcmp(rest, "outbox/dead") == 0) {
+        if (method_ok(req, M_GET))
+            admin_outbox_dead(app, req);
+    } else if (strcmp(rest, "outbox/uncertain") == 0) {
+        if (method_ok(req, M_GET))
+            admin_outbox_uncertain(app, req);
+    } else if (strncmp(rest, "outbox/uncertain/", 17) == 0) {
+        outbox_uncertain_route(app, req, rest + 17);
+    } else if (strcmp(rest, "residents") == 0) {
+        if (method_ok(req, M_GET))
+            admin_resident_export(app, req);
+    } else if (strcmp(rest, "residents/erase") == 0) {
+        if (method_ok(req, M_POST))
+            admin_resident_erase(app, req);
+    } else if (strcmp(rest, "outbox/retry") == 0) {
+        if (method_ok(req, M_POST))
+            admin_outbox_retry(app, req);
+    } else {
+        http_send_error(req, 404, "not_found", "no such admin endpoint");
+    }
+}
+
+/* ---- /metrics ---------------------------------------------------------- */
+
+/* A scrape waiting for the Redis gauges; owns `buf` (the counters). */
+struct scrape {
+    struct evhttp_request *req;
+    struct evbuffer *buf;
+};
+
+static void send_scrape(struct scrape *s)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(s->req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(s->req, 200, "OK", s->buf);
+    evbuffer_free(s->buf);
+    free(s);
+}
+
+static void gauge(struct evbuffer *b, const char *name, const char *help, json_int_t v)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
+                        (long long)v);
+}
+
+static json_int_t int_member(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* Appends the gauges from admin.lua's "gauges" answer. */
+static void render_gauges(struct evbuffer *b, json_t *g)
+{
+    json_t *states = json_object_get(g, "states");
+    evbuffer_add_printf(b, "# HELP mashang_cases Cases by state (read from Redis at scrape time).\n"
+                           "# TYPE mashang_cases gauge\n");
+    for (int s = 0; s < CASE_STATE_COUNT; s++) {
+        const char *name = case_state_name((enum case_state)s);
+        evbuffer_add_printf(b, "mashang_cases{state=\"%s\"} %lld\n", name,
+                            (long long)int_member(states, name));
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(states, key, v) {
+        /* a state this build does not know (newer script): still shown */
+        if (case_state_parse(key) < 0 && strspn(key, "abcdefghijklmnopqrstuvwxyz_") == strlen(key))
+            evbuffer_add_printf(b, "mashang_cases{state=\"%s\"} %lld\n", key,
+                                (long long)json_integer_value(v));
+    }
+    gauge(b, "mashang_cases_overdue", "Open cases past their accept or resolve deadline.",
+          int_member(g, "overdue"));
+    gauge(b, "mashang_cases_scan_truncated",
+          "1 when the case gauges counted only the newest cases (scan bound hit).",
+          json_is_true(json_object_get(g, "truncated")));
+    gauge(b, "mashang_outbox_ready", "Outbound messages waiting to be sent.", int_member(g, "ready"));
+    gauge(b, "mashang_outbox_inflight", "Outbound messages leased to a sender.",
+          int_member(g, "inflight"));
+    gauge(b, "mashang_outbox_dead", "Outbound messages in the dead-letter list.",
+          int_member(g, "dead"));
+    gauge(b, "mashang_outbox_uncertain",
+          "Outbound messages sent without an answer, set aside for an administrator.",
+          int_member(g, "uncertain"));
+}
+
+static void on_gauges(redisReply *r, void *arg)
+{
+    struct scrape *s = arg;
+    json_t *g = NULL;
+    if (r && r->type == REDIS_REPLY_STRING)
+        g = json_loadb(r->str, r->len, 0, NULL);
+    if (json_is_object(g)) {
+        gauge(s->buf, "mashang_redis_up", "1 when Redis answered the gauge query of this scrape.", 1);
+        render_gauges(s->buf, g);
+    } else {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("metrics_gauges_failed", "error=%s", LOG_STR(r->str));
+        gauge(s->buf, "mashang_redis_up", "1 when Redis answered the gauge query of this scrape.", 0);
+    }
+    json_decref(g);
+    send_scrape(s);
+}
+
+void metrics_handle(struct app *app, struct evhttp_request *req)
+{
+    if (!(evhttp_request_get_command(req) & (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD))) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        http_send_error(req, 405, "method_not_allowed", "use GET");
+        return;
+    }
+    struct scrape *s = calloc(1, sizeof(*s));
+    struct evbuffer *buf = evbuffer_new();
+    if (!s || !buf) {
+        free(s);
+        if (buf)
+            evbuffer_free(buf);
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    s->req = req;
+    s->buf = buf;
+    metrics_render(app->metrics, buf);
+
+    char now[24], accept_s[24], resolve_s[24];
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    snprintf(accept_s, sizeof(accept_s), "%ld", app->cfg->timers.accept_s);
+    snprintf(resolve_s, sizeof(resolve_s), "%ld", app->cfg->timers.resolve_s);
+    const char *argv[] = { "gauges", now, accept_s, resolve_s };
+    if (!store_connected(app->store) ||
+        store_script(app->store, SCRIPT_ADMIN, on_gauges, s, 4, argv, NULL) < 0)
+        on_gauges(NULL, s); /* Redis down: the counters alone */
+}

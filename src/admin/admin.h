@@ -1,0 +1,16 @@
+#ifndef MASHANG_ADMIN_H
+#define MASHANG_ADMIN_H
+/* The administrators' HTTP API under /admin/ (contract §3): bearer-token
+ * authentication, cases, deputies, statistics, reassignment, reload and
+ * intent testing.  JSON everywhere; statistics also as CSV. */
+#include "core/app.h"
+
+struct evhttp_request;
+
+/* Handles any request whose path starts with "/admin/". */
+void admin_handle(struct app *app, struct evhttp_request *req, const char *path);
+
+/* GET /metrics: the worker's counters plus gauges read from Redis. */
+void metrics_handle(struct app *app, struct evhttp_request *req);
+
+#endif

@@ -1,0 +1,78 @@
+#ifndef MASHANG_ADMIN_INTERNAL_H
+#define MASHANG_ADMIN_INTERNAL_H
+/* Shared by the files of the administrators' API: src/admin/admin.c (routing,
+ * auth, reload, intents test, /metrics), src/admin/admin_cases.c (cases,
+ * assignment, deputies), src/admin/admin_report.c (statistics, outbox),
+ * src/admin/admin_residents.c (a resident's data) and src/admin/admin_teach.c
+ * (category corrections, training examples, the review list).
+ * Not a public header: nothing outside src/admin*.c includes it. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "core/app.h"
+#include "store/store.h"
+
+struct evhttp_request;
+struct evkeyvalq;
+
+#define ADMIN_LIST_DEFAULT 100
+#define ADMIN_LIST_MAX 1000
+
+/* One asynchronous admin request waiting for Redis.  Allocated by the
+ * handler, freed by its reply callback (admin_call_free). */
+struct admin_call {
+    struct app *app;
+    struct evhttp_request *req;
+    char id[48];           /* case id, when the request names one */
+    char deputy[48];       /* deputy id, for reassignment */
+    int mode;              /* handler-specific: stats grouping, ... */
+    bool csv;              /* answer text/csv */
+    long from, to;         /* stats range; -1 = open */
+};
+
+struct admin_call *admin_call_new(struct app *app, struct evhttp_request *req);
+void admin_call_free(struct admin_call *c);
+
+/* Sends `doc` (stolen: decref'd here) as JSON with `code`. */
+void admin_send(struct evhttp_request *req, int code, json_t *doc);
+
+/* Runs admin.lua with ARGV `argv`; on -1 (Redis unreachable) answers 503
+ * and frees `call`.  Returns the store's status. */
+int admin_script(struct admin_call *call, store_reply_fn fn, int argc, const char **argv);
+
+/* Parses the JSON document admin.lua returned.  On NULL/error/garbage
+ * answers 503/500 itself and returns NULL. */
+json_t *admin_script_json(redisReply *r, struct evhttp_request *req);
+
+/* Parses the request's query string into `q` and checks every key is in
+ * the NULL-terminated `allowed` list.  On failure answers 400 and
+ * returns -1 (q is then empty). Caller clears q with evhttp_clear_headers. */
+int admin_query(struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed);
+
+/* The request body as a JSON object; on failure answers 400 and returns NULL. */
+json_t *admin_body_object(struct evhttp_request *req);
+
+/* Handlers; `id` is the path segment after /admin/cases/ (not validated). */
+void admin_cases_list(struct app *app, struct evhttp_request *req);
+void admin_case_show(struct app *app, struct evhttp_request *req, const char *id);
+void admin_case_assign(struct app *app, struct evhttp_request *req, const char *id);
+void admin_deputies(struct app *app, struct evhttp_request *req);
+void admin_stats(struct app *app, struct evhttp_request *req);
+void admin_outbox_dead(struct app *app, struct evhttp_request *req);
+void admin_outbox_retry(struct app *app, struct evhttp_request *req);
+/* Sends whose request went out unanswered (outbox:uncertain): the list,
+ * and an administrator's "resend" or "drop" of one (`id` not validated). */
+void admin_outbox_uncertain(struct app *app, struct evhttp_request *req);
+void admin_outbox_uncertain_settle(struct app *app, struct evhttp_request *req, const char *id,
+                                   const char *how);
+void admin_resident_export(struct app *app, struct evhttp_request *req);
+void admin_resident_erase(struct app *app, struct evhttp_request *req);
+/* The teach loop (src/admin/admin_teach.c). */
+void admin_case_label(struct app *app, struct evhttp_request *req, const char *id);
+void admin_intents_corrections(struct app *app, struct evhttp_request *req);
+void admin_intents_review(struct app *app, struct evhttp_request *req);
+
+#endif

@@ -1,0 +1,327 @@
+/* Administrators' API: statistics (JSON or CSV) and the outbox's
+ * dead-letter list.  admin.lua gathers compact per-case records; the
+ * grouping, medians and overdue judgement are the pure functions of
+ * src/admin/admin_stats.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "admin/admin_internal.h"
+#include "admin/admin_stats.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "core/roster.h"
+#include "http/server.h"
+#include "base/util.h"
+
+/* ---- GET /admin/stats -------------------------------------------------- */
+
+/* Display name of a row key under the current roster and config. */
+static const char *row_name(const struct app *app, enum stats_by by, const char *key)
+{
+    if (!*key)
+        return "";
+    if (by == STATS_BY_DEPUTY) {
+        const struct deputy *d = roster_deputy(app->roster, key);
+        return d ? d->name : "";
+    }
+    if (by == STATS_BY_STATION) {
+        const struct station *s = roster_station(app->roster, key);
+        return s ? s->name : "";
+    }
+    return config_category_name(app->cfg, key);
+}
+
+/* NAN -> null; otherwise rounded to 4 decimals like the CSV. */
+static json_t *number_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(round(v * 10000.0) / 10000.0);
+}
+
+static json_t *row_json(const struct stats_row *r, const char *name)
+{
+    json_t *ratings = json_object();
+    for (int i = 0; i < 5; i++) {
+        char k[2] = { (char)('1' + i), '\0' };
+        json_object_set_new(ratings, k, json_integer(r->ratings[i]));
+    }
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "key", r->key, "name", name, "received",
+                          (json_int_t)r->received, "accepted", (json_int_t)r->accepted,
+                          "resolved", (json_int_t)r->resolved, "overdue", (json_int_t)r->overdue);
+    json_object_set_new(o, "resolution_rate", number_or_null(r->resolution_rate));
+    json_object_set_new(o, "median_hours_to_accept", number_or_null(r->median_hours_to_accept));
+    json_object_set_new(o, "median_hours_to_resolve", number_or_null(r->median_hours_to_resolve));
+    json_object_set_new(o, "rating_mean", number_or_null(r->rating_mean));
+    json_object_set_new(o, "ratings", ratings);
+    return o;
+}
+
+static void send_csv(struct evhttp_request *req, const char *csv)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf) {
+        http_send_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    evbuffer_add(buf, csv, strlen(csv));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/csv; charset=utf-8");
+    evhttp_send_reply(req, 200, "OK", buf);
+    evbuffer_free(buf);
+}
+
+static void on_stats(redisReply *r, void *arg)
+{
+    struct admin_call *call = arg;
+    struct app *app = call->app;
+    enum stats_by by = (enum stats_by)call->mode;
+    json_t *doc = admin_script_json(r, call->req);
+    if (!doc) {
+        admin_call_free(call);
+        return;
+    }
+    json_t *list = json_object_get(doc, "records");
+    size_t n = json_is_array(list) ? json_array_size(list) : 0;
+    struct stats_record *recs = calloc(n ? n : 1, sizeof(*recs));
+    struct stats_table t = { 0 };
+    const char **names = NULL;
+    if (!recs)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(list, i);
+        recs[i].deputy = json_string_value(json_array_get(a, 0));
+        recs[i].station = json_string_value(json_array_get(a, 1));
+        recs[i].category = json_string_value(json_array_get(a, 2));
+        recs[i].state = json_string_value(json_array_get(a, 3));
+        recs[i].created = (long)json_number_value(json_array_get(a, 4));
+        recs[i].accepted_at = (long)json_number_value(json_array_get(a, 5));
+        recs[i].resolved_at = (long)json_number_value(json_array_get(a, 6));
+        recs[i].rating = (int)json_number_value(json_array_get(a, 7));
+    }
+    if (stats_aggregate(recs, n, by, (long)time(NULL), app->cfg->timers.accept_s,
+                        app->cfg->timers.resolve_s, &t) < 0)
+        goto oom;
+    names = calloc(t.n ? t.n : 1, sizeof(*names));
+    if (!names)
+        goto oom;
+    for (size_t i = 0; i < t.n; i++)
+        names[i] = row_name(app, by, t.rows[i].key);
+
+    if (call->csv) {
+        char *csv = stats_csv(&t, names);
+        if (!csv)
+            goto oom;
+        send_csv(call->req, csv);
+        free(csv);
+    } else {
+        json_t *rows = json_array();
+        for (size_t i = 0; i < t.n; i++)
+            json_array_append_new(rows, row_json(&t.rows[i], names[i]));
+        json_t *out = json_pack("{s:s,s:o,s:o,s:o,s:b}", "by", stats_by_name(by),
+                                "from", call->from >= 0 ? json_integer(call->from) : json_null(),
+                                "to", call->to >= 0 ? json_integer(call->to) : json_null(),
+                                "rows", rows, "truncated",
+                                json_is_true(json_object_get(doc, "truncated")));
+        admin_send(call->req, 200, out);
+    }
+    goto done;
+oom:
+    http_send_error(call->req, 503, "unavailable", "out of memory");
+done:
+    free(names);
+    stats_table_free(&t);
+    free(recs);
+    json_decref(doc);
+    admin_call_free(call);
+}
+
+/* Accept: text/csv (or ?format=csv) asks for CSV. */
+static int wants_csv(struct evhttp_request *req, const char *format)
+{
+    if (format)
+        return strcmp(format, "csv") == 0;
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    return accept && strstr(accept, "text/csv") != NULL;
+}
+
+void admin_stats(struct app *app, struct evhttp_request *req)
+{
+    static const char *const allowed[] = { "by", "from", "to", "format", NULL };
+    struct evkeyvalq q;
+    if (admin_query(req, &q, allowed) < 0)
+        return;
+    const char *by_s = evhttp_find_header(&q, "by");
+    const char *from_s = evhttp_find_header(&q, "from");
+    const char *to_s = evhttp_find_header(&q, "to");
+    const char *format = evhttp_find_header(&q, "format");
+    enum stats_by by = STATS_BY_DEPUTY;
+    long from = -1, to = -1;
+    const char *bad = NULL;
+    if (by_s && stats_by_parse(by_s, &by) < 0)
+        bad = "by: deputy, station or category expected";
+    else if (from_s && *from_s && admin_parse_long(from_s, 0, 1L << 40, &from) < 0)
+        bad = "from: Unix seconds expected";
+    else if (to_s && *to_s && admin_parse_long(to_s, 0, 1L << 40, &to) < 0)
+        bad = "to: Unix seconds expected";
+    else if (from >= 0 && to >= 0 && from > to)
+        bad = "from is after to";
+    else if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+        bad = "format: csv or json expected";
+    if (bad) {
+        evhttp_clear_headers(&q);
+        http_send_error(req, 400, "bad_query", bad);
+        return;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call) {
+        evhttp_clear_headers(&q);
+        return;
+    }
+    call->mode = (int)by;
+    call->csv = wants_csv(req, format) != 0;
+    call->from = from;
+    call->to = to;
+    evhttp_clear_headers(&q);
+    char lo[24] = "", hi[24] = "";
+    if (from >= 0)
+        snprintf(lo, sizeof(lo), "%ld", from);
+    if (to >= 0)
+        snprintf(hi, sizeof(hi), "%ld", to);
+    const char *argv[] = { "stats", lo, hi };
+    admin_script(call, on_stats, 3, argv);
+}
+
+/* ---- GET /admin/outbox/dead, POST /admin/outbox/retry ------------------ */
+
+static void on_dead(redisReply *r, void *arg)
+{
+    struct admin_call *call = arg;
+    json_t *doc = admin_script_json(r, call->req);
+    if (doc) {
+        json_t *msgs = json_object_get(doc, "messages");
+        json_t *out = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(msgs, i, m) {
+            /* never hand out a full phone number or openid */
+            const char *to = json_string_value(json_object_get(m, "to"));
+            if (to) {
+                char masked[64];
+                address_mask(to, masked, sizeof(masked));
+                json_object_set_new(m, "to", json_string(masked));
+            }
+            json_array_append(out, m);
+        }
+        admin_send(call->req, 200, json_pack("{s:o,s:I}", "messages", out, "total",
+                                             json_integer_value(json_object_get(doc, "total"))));
+        json_decref(doc);
+    }
+    admin_call_free(call);
+}
+
+/* GET of one outbox list: admin.lua `op` ("outbox_dead", "outbox_uncertain"). */
+static void outbox_list(struct app *app, struct evhttp_request *req, const char *op)
+{
+    static const char *const allowed[] = { "limit", NULL };
+    struct evkeyvalq q;
+    if (admin_query(req, &q, allowed) < 0)
+        return;
+    long limit = ADMIN_LIST_DEFAULT;
+    const char *ls = evhttp_find_header(&q, "limit");
+    int bad = ls && admin_parse_long(ls, 1, ADMIN_LIST_MAX, &limit) < 0;
+    evhttp_clear_headers(&q);
+    if (bad) {
+        http_send_error(req, 400, "bad_query", "limit: 1-1000 expected");
+        return;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call)
+        return;
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%ld", limit);
+    const char *argv[] = { op, lim };
+    admin_script(call, on_dead, 2, argv);
+}
+
+void admin_outbox_dead(struct app *app, struct evhttp_request *req)
+{
+    outbox_list(app, req, "outbox_dead");
+}
+
+void admin_outbox_uncertain(struct app *app, struct evhttp_request *req)
+{
+    outbox_list(app, req, "outbox_uncertain");
+}
+
+static void on_retry(redisReply *r, void *arg)
+{
+    struct admin_call *call = arg;
+    json_t *doc = admin_script_json(r, call->req);
+    if (doc) {
+        log_info("admin_outbox_retry", "moved=%lld remaining=%lld",
+                 (long long)json_integer_value(json_object_get(doc, "moved")),
+                 (long long)json_integer_value(json_object_get(doc, "remaining")));
+        admin_send(call->req, 200, doc);
+    }
+    admin_call_free(call);
+}
+
+void admin_outbox_retry(struct app *app, struct evhttp_request *req)
+{
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call)
+        return;
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", wall_ms());
+    const char *argv[] = { "outbox_retry", now, "10000" };
+    admin_script(call, on_retry, 3, argv);
+}
+
+/* ---- POST /admin/outbox/uncertain/{id}/resend|drop ---------------------- */
+
+static void on_settled(redisReply *r, void *arg)
+{
+    struct admin_call *call = arg;
+    json_t *doc = admin_script_json(r, call->req);
+    if (doc) {
+        const char *result = json_string_value(json_object_get(doc, "result"));
+        if (result && strcmp(result, "unknown") == 0) {
+            http_send_error(call->req, 404, "not_found", "no such uncertain message");
+            json_decref(doc);
+        } else {
+            log_info("admin_outbox_uncertain", "result=%s", result ? result : "-");
+            admin_send(call->req, 200, doc);
+        }
+    }
+    admin_call_free(call);
+}
+
+/* Outbox ids are ours (step.lua): short, of letters, digits and - _ : . */
+static bool outbox_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    return n > 0 && n <= 64 &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") == n;
+}
+
+void admin_outbox_uncertain_settle(struct app *app, struct evhttp_request *req, const char *id,
+                                   const char *how)
+{
+    if (!outbox_id_ok(id)) {
+        http_send_error(req, 400, "bad_id", "outbox id: 1-64 characters of A-Z a-z 0-9 - _ : .");
+        return;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call)
+        return;
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", wall_ms());
+    const char *argv[] = { "outbox_uncertain_settle", id, how, now };
+    admin_script(call, on_settled, 4, argv);
+}

@@ -1,0 +1,37 @@
+#ifndef MASHANG_SMS_KANNEL_H
+#define MASHANG_SMS_KANNEL_H
+/* The Kannel SMS channel: MOs from smsbox's sms-service (GET query or
+ * POST body with X-Kannel-* headers; UTF-8 or UTF-16BE text), delivery
+ * reports, and MTs through smsbox's sendsms interface. */
+#include <stddef.h>
+
+#include "core/app.h"
+#include "base/config.h"
+
+struct evhttp_request;
+
+void sms_kannel_inbound(struct app *app, struct evhttp_request *req);
+void sms_kannel_dlr(struct app *app, struct evhttp_request *req);
+
+/* A delivery report must name the message's token (random, stored with
+ * the outbox entry when its send starts, checked by dlr.lua): outbox ids
+ * are sequential and would let anyone forge reports. */
+#define SMS_DLR_TOKEN_BYTES 16
+#define SMS_DLR_TOKEN_SIZE (2 * SMS_DLR_TOKEN_BYTES + 1)   /* hex + NUL */
+
+/* Writes a fresh token (lowercase hex) from OpenSSL's CSPRNG.  Returns 0,
+ * or -1 when the generator fails (nothing should be sent then). */
+int sms_dlr_token(char out[SMS_DLR_TOKEN_SIZE]);
+
+/* Builds the sendsms URL for one MT (text shortened to the channel's
+ * segment limit), with a dlr-url carrying `ref`, `token` and the gateway
+ * key.  Returns a malloc'd URL or NULL on OOM. */
+char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
+                             const char *text, const char *ref, const char *token);
+
+/* Shortens `text` to at most `max_segments` SMS segments, ending with an
+ * ellipsis, and keeps `keep` (the case id) if the cut removed it.
+ * Returns a malloc'd string. */
+char *sms_fit(const char *text, int max_segments, const char *keep);
+
+#endif

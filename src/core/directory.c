@@ -1,0 +1,193 @@
+/* Publishes reply texts and the roster directory for the Redis scripts. */
+#include "core/directory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "core/roster.h"
+#include "store/store.h"
+
+/* Field/value pairs of the directory hash, built fresh for each publish. */
+struct fields {
+    char **v;              /* field, value, field, value ... (owned) */
+    size_t n, cap;
+};
+
+static int fields_add(struct fields *f, const char *prefix, const char *name, char *value_owned)
+{
+    if (!value_owned)
+        return -1;
+    if (f->n + 2 > f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 64;
+        char **v = realloc(f->v, cap * sizeof(*v));
+        if (!v) {
+            free(value_owned);
+            return -1;
+        }
+        f->v = v;
+        f->cap = cap;
+    }
+    char *field;
+    if (asprintf(&field, "%s%s", prefix, name) < 0) {
+        free(value_owned);
+        return -1;
+    }
+    f->v[f->n++] = field;
+    f->v[f->n++] = value_owned;
+    return 0;
+}
+
+static void fields_free(struct fields *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i]);
+    free(f->v);
+}
+
+/* Every channel and address a deputy may be reached on: the phone by SMS,
+ * the WeChat id on each configured account.  Only published when there
+ * is a choice (two or more): step.lua then notifies the deputy where
+ * they last wrote from, if it is one of these (docs/lifecycle.md). */
+static json_t *via_json(const struct config *cfg, const char *phone, const char *wechat)
+{
+    json_t *via = json_object();
+    if (via && phone && cfg->sms.enabled)
+        json_object_set_new(via, "sms", json_string(phone));
+    for (size_t i = 0; via && wechat && *wechat && i < cfg->nwechat; i++) {
+        char channel[80];
+        snprintf(channel, sizeof(channel), "wechat:%s", cfg->wechat[i].name);
+        json_object_set_new(via, channel, json_string(wechat));
+    }
+    if (json_object_size(via) < 2) {
+        json_decref(via);
+        return NULL;
+    }
+    return via;
+}
+
+/* Where a person is reached: their phone by SMS, else their WeChat id on
+ * the first configured WeChat account, else nothing yet. */
+static char *contact_json(const struct config *cfg, const char *name, const char *phone,
+                          const char *wechat, const char *station, const char *station_name)
+{
+    char channel[80] = "";
+    const char *addr = "";
+    if (phone) {
+        snprintf(channel, sizeof(channel), "sms");
+        addr = phone;
+    } else if (wechat && *wechat && cfg->nwechat > 0) {
+        snprintf(channel, sizeof(channel), "wechat:%s", cfg->wechat[0].name);
+        addr = wechat;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s}", "name", name ? name : "",
+                          "channel", channel, "addr", addr);
+    if (o && station) {
+        json_object_set_new(o, "station", json_string(station));
+        json_object_set_new(o, "station_name", json_string(station_name ? station_name : ""));
+        /* a deputy (the committee has no station): the ways step.lua may
+         * pick from by where they last wrote */
+        json_t *via = via_json(cfg, phone, wechat);
+        if (via)
+            json_object_set_new(o, "via", via);
+    }
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static int build(const struct app *app, struct fields *f)
+{
+    const struct config *cfg = app->cfg;
+    const struct roster *r = app->roster;
+    for (size_t i = 0; i < cfg->ntemplates; i++)
+        if (fields_add(f, "t:", cfg->templates[i].key, strdup(cfg->templates[i].text)) < 0)
+            return -1;
+    for (size_t i = 0; i < cfg->ncategories; i++)
+        if (fields_add(f, "c:", cfg->categories[i].key, strdup(cfg->categories[i].text)) < 0)
+            return -1;
+    for (size_t i = 0; i < r->ndeputies; i++) {
+        const struct deputy *d = &r->deputies[i];
+        const struct station *st = roster_station(r, d->station);
+        char *contact = contact_json(cfg, d->name, d->phone, d->wechat, d->station,
+                                     st ? st->name : NULL);
+        if (fields_add(f, "d:", d->id, contact) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < r->nstations; i++) {
+        const struct station *st = &r->stations[i];
+        json_t *o = json_pack("{s:s, s:s}", "name", st->name, "liaison", st->liaison ? st->liaison : "");
+        char *js = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(o);
+        if (fields_add(f, "s:", st->id, js) < 0)
+            return -1;
+    }
+    char *committee = contact_json(cfg, r->committee.name, r->committee.phone, r->committee.wechat,
+                                   NULL, NULL);
+    if (fields_add(f, "", "committee", committee) < 0)
+        return -1;
+    return 0;
+}
+
+int directory_prepare(struct app *app)
+{
+    struct fields f = { 0 };
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (!ctx || build(app, &f) < 0 || !EVP_DigestInit_ex(ctx, EVP_sha1(), NULL)) {
+        EVP_MD_CTX_free(ctx);
+        fields_free(&f);
+        return -1;
+    }
+    for (size_t i = 0; i < f.n; i++)
+        EVP_DigestUpdate(ctx, f.v[i], strlen(f.v[i]) + 1);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 8; i++)
+        sprintf(app->digest + 2 * i, "%02x", md[i]);
+    fields_free(&f);
+    return 0;
+}
+
+static void on_published(redisReply *r, void *arg)
+{
+    (void)arg;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        log_error("directory_publish_failed", "error=%s", LOG_STR(r ? r->str : "redis unavailable"));
+}
+
+int directory_publish(struct app *app)
+{
+    struct fields f = { 0 };
+    char key[128];
+    int rc = -1;
+
+    if (build(app, &f) < 0)
+        goto out;
+    snprintf(key, sizeof(key), "%scfg:%s", store_prefix(app->store), app->digest);
+    const char **argv = calloc(f.n + 2, sizeof(*argv));
+    if (!argv)
+        goto out;
+    argv[0] = "HSET";
+    argv[1] = key;
+    for (size_t i = 0; i < f.n; i++)
+        argv[2 + i] = f.v[i];
+    rc = store_command(app->store, on_published, NULL, (int)f.n + 2, argv, NULL);
+    free(argv);
+    if (rc == 0) {
+        /* Old versions fade away once no instance publishes them. */
+        const char *exp[] = { "EXPIRE", key, "7776000" };
+        store_command(app->store, on_published, NULL, 3, exp, NULL);
+        log_info("directory_published", "digest=%s fields=%zu", app->digest, f.n / 2);
+    }
+out:
+    fields_free(&f);
+    return rc;
+}

@@ -1,0 +1,27 @@
+#ifndef MASHANG_OUTBOX_H
+#define MASHANG_OUTBOX_H
+/* The sending half of the durable outbox (contract §8).  Messages are
+ * queued by the Redis step script; this module leases due ones
+ * (src/store/lua/outbox_claim.lua), sends them through their channel with
+ * libcurl, and records each outcome (outbox_result.lua): sent, retry
+ * with exponential backoff on network errors and 5xx, or dead-lettered
+ * after the configured attempts or on a permanent refusal.  A lease that
+ * runs out (instance died mid-send) is re-claimed by any instance. */
+#include <stddef.h>
+
+#include "core/app.h"
+
+struct outbox;
+
+struct outbox *outbox_new(struct app *app);
+void outbox_free(struct outbox *ob);
+
+/* Looks for due messages now instead of at the next poll. */
+void outbox_kick(struct outbox *ob);
+/* Sends under way (for graceful shutdown). */
+size_t outbox_inflight(const struct outbox *ob);
+
+/* Backoff before retry number `attempt` (1-based), in ms. */
+long outbox_backoff_ms(int base_ms, int attempt);
+
+#endif

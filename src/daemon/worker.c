@@ -1,0 +1,300 @@
+/* One worker thread: a loop with its server, Redis, outbox and timers. */
+#include "daemon/worker.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/app.h"
+#include "core/directory.h"
+#include "http/http_client.h"
+#include "intents/intents.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "core/outbox.h"
+#include "core/roster.h"
+#include "http/server.h"
+#include "core/step.h"
+#include "store/store.h"
+
+#define SHUTDOWN_GRACE_S 10
+
+struct dataset *dataset_new(struct roster *roster, struct intent_set *intents)
+{
+    struct dataset *ds = calloc(1, sizeof(*ds));
+    if (!ds)
+        return NULL;
+    atomic_init(&ds->refs, 1);
+    ds->roster = roster;
+    ds->intents = intents;
+    return ds;
+}
+
+struct dataset *dataset_ref(struct dataset *ds)
+{
+    atomic_fetch_add(&ds->refs, 1);
+    return ds;
+}
+
+void dataset_unref(struct dataset *ds)
+{
+    if (!ds || atomic_fetch_sub(&ds->refs, 1) != 1)
+        return;
+    roster_free(ds->roster);
+    free(ds->roster);
+    intent_set_free(ds->intents);
+    free(ds);
+}
+
+struct worker {
+    int index;
+    struct app app;
+    struct dataset *ds;
+    pthread_t thread;
+    bool started;
+    struct event *tick_ev;
+    struct event *wake_ev;
+    struct event *drain_ev;
+    int drain_ticks;
+
+    /* Handed over by other threads; guarded by lock. */
+    pthread_mutex_t lock;
+    struct dataset *pending_ds;
+    char **pending_removed;
+    size_t npending_removed;
+    bool stop_requested;
+};
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (!w->app.stopping && store_connected(w->app.store)) {
+        step_tick(&w->app);
+        step_replay(&w->app);
+    }
+}
+
+static void on_store_ready(void *arg)
+{
+    struct worker *w = arg;
+    directory_publish(&w->app);
+    outbox_kick(w->app.outbox);
+    step_replay(&w->app);
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    size_t busy = server_inflight(w->app.server) + outbox_inflight(w->app.outbox) +
+                  store_pending(w->app.store);
+    if (busy == 0 || ++w->drain_ticks > SHUTDOWN_GRACE_S * 20) {
+        if (busy)
+            log_warn("shutdown_forced", "worker=%d busy=%zu", w->index, busy);
+        event_base_loopexit(w->app.base, NULL);
+    }
+}
+
+static void begin_stop(struct worker *w)
+{
+    if (w->app.stopping)
+        return;
+    w->app.stopping = true;
+    server_stop_accepting(w->app.server);
+    struct timeval tv = { 0, 50 * 1000 };
+    w->drain_ev = event_new(w->app.base, -1, EV_PERSIST, on_drain_tick, w);
+    if (!w->drain_ev || event_add(w->drain_ev, &tv) < 0)
+        event_base_loopexit(w->app.base, NULL);
+}
+
+static void swap_dataset(struct worker *w, struct dataset *ds, char **removed, size_t nremoved)
+{
+    struct dataset *old = w->ds;
+    w->ds = ds;
+    w->app.roster = ds->roster;
+    w->app.intents = ds->intents;
+    directory_prepare(&w->app);
+    directory_publish(&w->app);
+    if (nremoved)
+        step_reroute(&w->app, (const char *const *)removed, nremoved);
+    dataset_unref(old);
+}
+
+/* Commands from other threads arrive here, on the worker's own loop. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&w->lock);
+    struct dataset *ds = w->pending_ds;
+    char **removed = w->pending_removed;
+    size_t nremoved = w->npending_removed;
+    bool stop = w->stop_requested;
+    w->pending_ds = NULL;
+    w->pending_removed = NULL;
+    w->npending_removed = 0;
+    pthread_mutex_unlock(&w->lock);
+
+    if (ds)
+        swap_dataset(w, ds, removed, nremoved);
+    for (size_t i = 0; i < nremoved; i++)
+        free(removed[i]);
+    free(removed);
+    if (stop)
+        begin_stop(w);
+}
+
+static void worker_teardown(struct worker *w)
+{
+    struct app *app = &w->app;
+    if (w->drain_ev)
+        event_free(w->drain_ev);
+    if (w->tick_ev)
+        event_free(w->tick_ev);
+    if (w->wake_ev)
+        event_free(w->wake_ev);
+    server_free(app->server);
+    outbox_free(app->outbox);
+    http_client_free(app->http);
+    store_free(app->store);
+    intent_matcher_free(app->matcher);
+    metrics_free(app->metrics);
+    if (app->base)
+        event_base_free(app->base);
+    dataset_unref(w->ds);
+    memset(app, 0, sizeof(*app));
+    w->ds = NULL;
+}
+
+struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
+                          struct spool *spool, size_t conn_cap)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    struct app *app = &w->app;
+    char host[48] = "localhost";
+
+    w->index = index;
+    pthread_mutex_init(&w->lock, NULL);
+    w->ds = dataset_ref(ds);
+    app->cfg = cfg;
+    app->spool = spool;
+    app->roster = ds->roster;
+    app->intents = ds->intents;
+    gethostname(host, sizeof(host) - 1);
+    snprintf(app->instance, sizeof(app->instance), "%s:%ld:%d", host, (long)getpid(), index);
+
+    app->base = event_base_new();
+    if (!app->base || directory_prepare(app) < 0)
+        goto fail;
+    app->store = store_new(app->base, cfg->redis_url, cfg->ns);
+    app->http = http_client_new(app->base);
+    app->matcher = intent_matcher_new();
+    app->metrics = metrics_new();
+    if (!app->store || !app->http || !app->matcher || !app->metrics) {
+        log_error("startup_failed", "worker=%d what=\"redis url, http client or matcher\"", index);
+        goto fail;
+    }
+    app->outbox = outbox_new(app);
+    app->server = server_new(app, conn_cap);
+    if (!app->outbox || !app->server)
+        goto fail;
+    store_on_ready(app->store, on_store_ready, w);
+
+    struct timeval tick = { 1, 0 };
+    w->tick_ev = event_new(app->base, -1, EV_PERSIST, on_tick, w);
+    w->wake_ev = event_new(app->base, -1, EV_PERSIST, on_wake, w);
+    if (!w->tick_ev || !w->wake_ev || event_add(w->tick_ev, &tick) < 0 || event_add(w->wake_ev, NULL) < 0)
+        goto fail;
+    return w;
+fail:
+    worker_teardown(w);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    log_info("worker_started", "worker=%d instance=%s", w->index, w->app.instance);
+    event_base_dispatch(w->app.base);
+    log_info("worker_stopped", "worker=%d", w->index);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return -1;
+    w->started = true;
+    return 0;
+}
+
+static void wake(struct worker *w)
+{
+    event_active(w->wake_ev, EV_READ, 0);
+}
+
+void worker_reload(struct worker *w, struct dataset *ds, const char *const *removed, size_t n)
+{
+    char **copy = n ? calloc(n, sizeof(*copy)) : NULL;
+    size_t ncopy = 0;
+    for (size_t i = 0; copy && i < n; i++)
+        if ((copy[ncopy] = strdup(removed[i])))
+            ncopy++;
+
+    pthread_mutex_lock(&w->lock);
+    if (w->pending_ds)
+        dataset_unref(w->pending_ds);
+    w->pending_ds = dataset_ref(ds);
+    for (size_t i = 0; i < w->npending_removed; i++)
+        free(w->pending_removed[i]);
+    free(w->pending_removed);
+    w->pending_removed = copy;
+    w->npending_removed = ncopy;
+    pthread_mutex_unlock(&w->lock);
+    wake(w);
+}
+
+void worker_stop(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop_requested = true;
+    pthread_mutex_unlock(&w->lock);
+    wake(w);
+}
+
+int worker_join(struct worker *w)
+{
+    if (w->started) {
+        pthread_join(w->thread, NULL);
+        w->started = false;
+    }
+    return 0;
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    worker_join(w);
+    worker_teardown(w);
+    if (w->pending_ds)
+        dataset_unref(w->pending_ds);
+    for (size_t i = 0; i < w->npending_removed; i++)
+        free(w->pending_removed[i]);
+    free(w->pending_removed);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}

@@ -1,0 +1,408 @@
+/* Redis connection, reconnect with backoff, and script calls. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/sha.h>
+
+#include "base/log.h"
+
+/* Embedded by scripts/embed.sh from src/store/lua/. */
+extern const char lua_step[], lua_outbox_claim[], lua_outbox_result[], lua_dlr[], lua_admin[];
+extern const char lua_wechat[];
+extern const size_t lua_wechat_len;
+extern const size_t lua_step_len, lua_outbox_claim_len, lua_outbox_result_len, lua_dlr_len,
+    lua_admin_len;
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct script {
+    const char *name;
+    const char *body;
+    size_t len;
+    char sha[41];
+};
+
+struct store {
+    struct event_base *base;
+    redisAsyncContext *ac;
+    struct event *reconnect_ev;
+    int backoff_ms;
+    bool connected;
+    bool ever_ready;       /* scripts loaded at least once since store_new */
+    bool first_failed;     /* the first connection attempt failed: Redis is away */
+    bool closing;
+    size_t pending;
+    char *host;
+    int port;
+    char *unix_path;
+    char *password;
+    int db;
+    char *prefix;
+    struct script scripts[SCRIPT_COUNT];
+    store_event_fn on_ready;
+    void *on_ready_arg;
+};
+
+/* One command in flight.  Script calls keep their arguments so that a
+ * NOSCRIPT answer can be retried with EVAL. */
+struct pending {
+    struct store *s;
+    store_reply_fn fn;
+    void *arg;
+    int script;            /* -1 for a plain command */
+    int argc;
+    char **argv;
+    size_t *argvlen;
+};
+
+static void connect_now(struct store *s);
+
+static void pending_free(struct pending *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->argc; i++)
+        free(p->argv[i]);
+    free(p->argv);
+    free(p->argvlen);
+    free(p);
+}
+
+static int parse_url(struct store *s, const char *url)
+{
+    if (strncmp(url, "unix://", 7) == 0) {
+        s->unix_path = strdup(url + 7);
+        return s->unix_path && *s->unix_path ? 0 : -1;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return -1;
+    const char *p = url + 8;
+    const char *at = strchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        s->password = strndup(pw, (size_t)(at - pw));
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    const char *end = slash ? slash : p + strlen(p);
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    s->port = 6379;
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e != end || port <= 0 || port > 65535)
+            return -1;
+        s->port = (int)port;
+    }
+    s->host = strndup(p, (size_t)((colon ? colon : end) - p));
+    if (!s->host || !*s->host)
+        return -1;
+    if (slash && slash[1]) {
+        char *e;
+        long db = strtol(slash + 1, &e, 10);
+        if (*e || db < 0)
+            return -1;
+        s->db = (int)db;
+    }
+    return 0;
+}
+
+static void script_init(struct script *sc, const char *name, const char *body, size_t len)
+{
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    sc->name = name;
+    sc->body = body;
+    sc->len = len;
+    SHA1((const unsigned char *)body, len, digest);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        sprintf(sc->sha + 2 * i, "%02x", digest[i]);
+}
+
+static void schedule_reconnect(struct store *s)
+{
+    if (s->closing)
+        return;
+    s->first_failed = true;
+    struct timeval tv = { s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000 };
+    event_add(s->reconnect_ev, &tv);
+    s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    connect_now(arg);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    const char *what = priv;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_error("redis_setup_failed", "step=%s error=%s", what, LOG_STR(reply->str));
+    (void)s;
+}
+
+static void on_ready_marker(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    (void)priv;
+    if (!r || !s)
+        return;
+    s->connected = true;
+    s->ever_ready = true;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    log_info("redis_ready", "scripts=%d", SCRIPT_COUNT);
+    if (s->on_ready)
+        s->on_ready(s->on_ready_arg);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct store *s = ac->data;
+    if (status != REDIS_OK) {
+        log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
+        s->ac = NULL;   /* hiredis frees the context after this callback */
+        schedule_reconnect(s);
+        return;
+    }
+    redisAsyncContext *c = s->ac;
+    if (s->password)
+        redisAsyncCommand(c, on_setup_reply, "auth", "AUTH %s", s->password);
+    if (s->db)
+        redisAsyncCommand(c, on_setup_reply, "select", "SELECT %d", s->db);
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        redisAsyncCommand(c, on_setup_reply, (void *)s->scripts[i].name, "SCRIPT LOAD %b",
+                          s->scripts[i].body, s->scripts[i].len);
+    /* Replies come in order: once PING answers, everything before it has. */
+    redisAsyncCommand(c, on_ready_marker, NULL, "PING");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct store *s = ac->data;
+    s->ac = NULL;
+    s->connected = false;
+    if (s->closing)
+        return;
+    log_warn("redis_disconnected", "error=%s", LOG_STR(status == REDIS_OK ? "closed" : ac->errstr));
+    schedule_reconnect(s);
+}
+
+static void connect_now(struct store *s)
+{
+    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path)
+                                         : redisAsyncConnect(s->host, s->port);
+    if (!ac) {
+        schedule_reconnect(s);
+        return;
+    }
+    if (ac->err) {
+        log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
+        redisAsyncFree(ac);
+        schedule_reconnect(s);
+        return;
+    }
+    ac->data = s;
+    s->ac = ac;
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+struct store *store_new(struct event_base *base, const char *url, const char *ns)
+{
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->base = base;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    if (parse_url(s, url) < 0 || asprintf(&s->prefix, "{%s}:", ns) < 0) {
+        s->prefix = NULL;
+        store_free(s);
+        return NULL;
+    }
+    script_init(&s->scripts[SCRIPT_STEP], "step", lua_step, lua_step_len);
+    script_init(&s->scripts[SCRIPT_OUTBOX_CLAIM], "outbox_claim", lua_outbox_claim, lua_outbox_claim_len);
+    script_init(&s->scripts[SCRIPT_OUTBOX_RESULT], "outbox_result", lua_outbox_result, lua_outbox_result_len);
+    script_init(&s->scripts[SCRIPT_DLR], "dlr", lua_dlr, lua_dlr_len);
+    script_init(&s->scripts[SCRIPT_ADMIN], "admin", lua_admin, lua_admin_len);
+    script_init(&s->scripts[SCRIPT_WECHAT], "wechat", lua_wechat, lua_wechat_len);
+    s->reconnect_ev = evtimer_new(base, on_reconnect_timer, s);
+    if (!s->reconnect_ev) {
+        store_free(s);
+        return NULL;
+    }
+    connect_now(s);
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    s->closing = true;
+    if (s->ac)
+        redisAsyncFree(s->ac);   /* pending callbacks run with NULL */
+    if (s->reconnect_ev)
+        event_free(s->reconnect_ev);
+    free(s->host);
+    free(s->unix_path);
+    free(s->password);
+    free(s->prefix);
+    free(s);
+}
+
+void store_on_ready(struct store *s, store_event_fn fn, void *arg)
+{
+    s->on_ready = fn;
+    s->on_ready_arg = arg;
+}
+
+bool store_starting(const struct store *s)
+{
+    return !s->ever_ready && !s->first_failed;
+}
+
+bool store_connected(const struct store *s)
+{
+    return s->connected && s->ac;
+}
+
+const char *store_prefix(const struct store *s)
+{
+    return s->prefix;
+}
+
+size_t store_pending(const struct store *s)
+{
+    return s->pending;
+}
+
+static int send_pending(struct store *s, struct pending *p);
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct pending *p = priv;
+    redisReply *reply = r;
+    struct store *s = p->s;
+    (void)ac;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && p->script >= 0 &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        /* Redis lost its script cache (restart, SCRIPT FLUSH): resend the
+         * body once with EVAL, which also caches it again. */
+        const struct script *sc = &s->scripts[p->script];
+        free(p->argv[0]);
+        free(p->argv[1]);
+        p->argv[0] = strdup("EVAL");
+        p->argvlen[0] = 4;
+        p->argv[1] = strndup(sc->body, sc->len);
+        p->argvlen[1] = sc->len;
+        p->script = -1;
+        s->pending--;
+        if (p->argv[0] && p->argv[1] && send_pending(s, p) == 0)
+            return;
+        p->fn(NULL, p->arg);
+        pending_free(p);
+        return;
+    }
+    s->pending--;
+    p->fn(reply, p->arg);
+    pending_free(p);
+}
+
+static int send_pending(struct store *s, struct pending *p)
+{
+    if (!store_connected(s))
+        return -1;
+    if (redisAsyncCommandArgv(s->ac, on_reply, p, p->argc, (const char **)p->argv, p->argvlen) != REDIS_OK)
+        return -1;
+    s->pending++;
+    return 0;
+}
+
+static struct pending *pending_new(struct store *s, store_reply_fn fn, void *arg, int script,
+                                   int argc, const char **argv, const size_t *argvlen)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->s = s;
+    p->fn = fn;
+    p->arg = arg;
+    p->script = script;
+    p->argv = calloc((size_t)argc, sizeof(*p->argv));
+    p->argvlen = calloc((size_t)argc, sizeof(*p->argvlen));
+    if (!p->argv || !p->argvlen) {
+        pending_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < argc; i++) {
+        size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
+        p->argv[i] = malloc(len + 1);
+        if (!p->argv[i]) {
+            p->argc = i;
+            pending_free(p);
+            return NULL;
+        }
+        memcpy(p->argv[i], argv[i], len);
+        p->argv[i][len] = '\0';
+        p->argvlen[i] = len;
+    }
+    p->argc = argc;
+    return p;
+}
+
+int store_command(struct store *s, store_reply_fn fn, void *arg,
+                  int argc, const char **argv, const size_t *argvlen)
+{
+    if (!store_connected(s))
+        return -1;
+    struct pending *p = pending_new(s, fn, arg, -1, argc, argv, argvlen);
+    if (!p)
+        return -1;
+    if (send_pending(s, p) < 0) {
+        pending_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+int store_script(struct store *s, enum store_script which, store_reply_fn fn, void *arg,
+                 int argc, const char **argv, const size_t *argvlen)
+{
+    enum { FIXED = 4, MAXARGS = 32 };
+    const char *all[FIXED + MAXARGS];
+    size_t lens[FIXED + MAXARGS];
+
+    if (!store_connected(s) || argc > MAXARGS || (unsigned)which >= SCRIPT_COUNT)
+        return -1;
+    all[0] = "EVALSHA";
+    all[1] = s->scripts[which].sha;
+    all[2] = "1";
+    all[3] = s->prefix;
+    for (int i = 0; i < FIXED; i++)
+        lens[i] = strlen(all[i]);
+    for (int i = 0; i < argc; i++) {
+        all[FIXED + i] = argv[i];
+        lens[FIXED + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    struct pending *p = pending_new(s, fn, arg, (int)which, FIXED + argc, all, lens);
+    if (!p)
+        return -1;
+    if (send_pending(s, p) < 0) {
+        pending_free(p);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,60 @@
+#ifndef MASHANG_STORE_H
+#define MASHANG_STORE_H
+/* The daemon's Redis connection: hiredis async on the libevent loop,
+ * reconnecting with backoff, with the embedded Lua scripts (src/store/lua/)
+ * loaded on every connect and called by EVALSHA (falling back to EVAL
+ * when Redis answers NOSCRIPT).  All keys live under "{ns}:" so that
+ * every key a script touches shares one Redis Cluster hash slot. */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+struct event_base;
+struct store;
+
+enum store_script {
+    SCRIPT_STEP = 0,       /* one inbound message: dedupe, case work, replies */
+    SCRIPT_OUTBOX_CLAIM,   /* lease due outbound messages to this instance */
+    SCRIPT_OUTBOX_RESULT,  /* record a send: sent, retry later, or dead */
+    SCRIPT_DLR,            /* record a delivery report */
+    SCRIPT_ADMIN,          /* administrators' reads and reassignment */
+    SCRIPT_WECHAT,         /* WeChat events, token cache, window counters, held updates */
+    SCRIPT_COUNT
+};
+
+/* `reply` is NULL when the command could not complete (connection lost);
+ * an error reply arrives as REDIS_REPLY_ERROR.  The reply is freed by
+ * the store after the callback returns. */
+typedef void (*store_reply_fn)(redisReply *reply, void *arg);
+typedef void (*store_event_fn)(void *arg);
+
+/* Parses `url` (redis://[:password@]host:port[/db] or unix:///path) and
+ * starts connecting.  Returns NULL on a bad URL or OOM. */
+struct store *store_new(struct event_base *base, const char *url, const char *ns);
+/* Drops the connection; pending callbacks get NULL. */
+void store_free(struct store *s);
+
+/* Called after every successful (re)connect, once scripts are loaded. */
+void store_on_ready(struct store *s, store_event_fn fn, void *arg);
+
+bool store_connected(const struct store *s);
+/* From store_new until the first connection is ready, unless that first
+ * attempt failed (then Redis is away, not merely starting up). */
+bool store_starting(const struct store *s);
+/* "{mashang}:" */
+const char *store_prefix(const struct store *s);
+/* Commands sent and not yet answered. */
+size_t store_pending(const struct store *s);
+
+/* Sends a command; argv entries are binary-safe with lengths (NULL
+ * lengths: strlen).  Returns 0, or -1 when disconnected (then `fn` is
+ * not called). */
+int store_command(struct store *s, store_reply_fn fn, void *arg,
+                  int argc, const char **argv, const size_t *argvlen);
+
+/* Runs a script with KEYS[1] = the prefix and the given ARGV. */
+int store_script(struct store *s, enum store_script which, store_reply_fn fn, void *arg,
+                 int argc, const char **argv, const size_t *argvlen);
+
+#endif
