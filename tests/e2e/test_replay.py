@@ -247,6 +247,25 @@ class ReplayWeChat(SharedStackCase):
         self.assertEqual(self.acct.post(self.url, q3, body3)[0], 403)
         self.assertEqual(self.cases(openid("safe2")), 0)
 
+    def test_captured_url_verification_cannot_carry_a_push(self):
+        # A URL verification is signed over (token, timestamp, nonce) exactly
+        # like a plaintext push, so its query string must not outlive it.
+        user = openid("verify")
+        q = self.acct.verify_query("77001")
+        self.assertEqual(self.acct.get(self.url, q), (200, b"77001"))
+        # WeChat asking again with the very same query is answered again.
+        self.assertEqual(self.acct.get(self.url, q), (200, b"77001"))
+        # The same signature with another echostr, or carrying a push: refused.
+        other = dict(q, echostr="77002")
+        status, reply = self.acct.get(self.url, other)
+        self.assertEqual(status, 403, reply)
+        push_q = {k: v for k, v in q.items() if k != "echostr"}
+        body = self.acct.text_xml(user, LAMP, self.next_id())
+        status, reply = self.acct.post(self.url, push_q, body)
+        self.assertEqual(status, 403, reply)
+        self.assertIn(b"replayed", reply)
+        self.assertEqual(self.cases(user), 0)
+
     def test_long_openid_msgid_and_account_are_400(self):
         long_id = "o" + "x" * 300
         q, body = self.acct.text_push(long_id, LAMP, self.next_id())

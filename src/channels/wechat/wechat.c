@@ -413,18 +413,49 @@ static bool query_usable(struct evhttp_request *req, const struct wechat_account
     return true;
 }
 
+/* A URL verification being answered: WeChat signs its timestamp and nonce
+ * exactly as it signs a push's (plaintext mode signs no body), so the
+ * verification claims them in the same replay window; a push riding a
+ * captured verification's signature is then refused as a replay.  Owns
+ * everything but `req` and `acct`. */
+struct verification {
+    struct evhttp_request *req;
+    const struct wechat_account *acct;
+    char *replay_id;               /* "<timestamp>:<nonce>" */
+    char *echo;                    /* the answer: echostr, or WeCom's plaintext */
+    size_t echo_len;
+};
+
+static void on_verification_claimed(enum replay_verdict verdict, void *arg)
+{
+    struct verification *v = arg;
+    if (verdict == REPLAY_OTHER) {
+        log_warn("wechat_verify_refused", "account=%s reason=replayed_nonce status=403",
+                 v->acct->name);
+        http_send_error(v->req, 403, "replayed", "timestamp and nonce were already used");
+    } else {
+        /* REPLAY_SAME: WeChat asking again with the very same query. */
+        log_info("wechat_verified", "account=%s", v->acct->name);
+        send_body(v->req, "text/plain; charset=utf-8", v->echo, v->echo_len);
+    }
+    free(v->replay_id);
+    free(v->echo);
+    free(v);
+}
+
 static void handle_get(struct app *app, struct evhttp_request *req, const struct wechat_account *a,
                        const struct evkeyvalq *q)
 {
     const char *ts = evhttp_find_header(q, "timestamp"), *nonce = evhttp_find_header(q, "nonce");
     const char *echostr = evhttp_find_header(q, "echostr");
-    (void)app;
     if (!ts || !nonce || !echostr) {
         http_send_error(req, 400, "bad_request", "expected timestamp, nonce and echostr");
         return;
     }
     if (!query_usable(req, a, ts, nonce))
         return;
+    char *plain = NULL;
+    size_t plain_len = 0;
     if (!a->wecom) {
         /* OA: echostr is plaintext in every mode; return it unchanged. */
         if (!wechat_check_signature(a->token, ts, nonce, evhttp_find_header(q, "signature"))) {
@@ -432,24 +463,37 @@ static void handle_get(struct app *app, struct evhttp_request *req, const struct
             http_send_error(req, 403, "bad_signature", "signature mismatch");
             return;
         }
-        log_info("wechat_verified", "account=%s", a->name);
-        send_body(req, "text/plain; charset=utf-8", echostr, strlen(echostr));
+        plain = strdup(echostr);
+        plain_len = plain ? strlen(plain) : 0;
+    } else {
+        /* WeCom: echostr is encrypted and signed; answer its plaintext. */
+        const char *why = NULL;
+        int code = open_envelope(a, ts, nonce, evhttp_find_header(q, "msg_signature"), echostr,
+                                 &plain, &plain_len, &why);
+        if (code) {
+            log_warn("wechat_verify_refused", "account=%s reason=%s", a->name, LOG_STR(why));
+            http_send_error(req, code, code == 403 ? "bad_signature" : "bad_request", why);
+            return;
+        }
+    }
+    struct verification *v = calloc(1, sizeof(*v));
+    char digest[SHA1_HEX_LEN + 1], channel[80];
+    if (!plain || !v || asprintf(&v->replay_id, "%s:%s", ts, nonce) < 0) {
+        free(plain);
+        free(v);
+        http_send_error(req, 503, "unavailable", "out of memory");
         return;
     }
-    /* WeCom: echostr is encrypted and signed; answer its plaintext. */
-    char *plain = NULL;
-    size_t plain_len = 0;
-    const char *why = NULL;
-    int code = open_envelope(a, ts, nonce, evhttp_find_header(q, "msg_signature"), echostr,
-                             &plain, &plain_len, &why);
-    if (code) {
-        log_warn("wechat_verify_refused", "account=%s reason=%s", a->name, LOG_STR(why));
-        http_send_error(req, code, code == 403 ? "bad_signature" : "bad_request", why);
-        return;
-    }
-    log_info("wechat_verified", "account=%s", a->name);
-    send_body(req, "text/plain; charset=utf-8", plain, plain_len);
-    free(plain);
+    v->req = req;
+    v->acct = a;
+    v->echo = plain;
+    v->echo_len = plain_len;
+    /* The claim's digest cannot equal a push's: a push body is XML. */
+    sha1_hex(echostr, strlen(echostr), digest);
+    digest[0] = 'v';
+    snprintf(channel, sizeof(channel), "wechat:%s", a->name);
+    replay_claim(app->store, channel, v->replay_id, digest, WEBHOOK_MAX_SKEW_S * 2 + 1,
+                 on_verification_claimed, v);
 }
 
 static void handle_post(struct app *app, struct evhttp_request *req, const struct wechat_account *a,
