@@ -399,6 +399,24 @@ class ScriptTest(unittest.TestCase):
         self.assertEqual(text, render("welcome_deputy", deputy="张三", station="幸福路联络站"))
 
 
+class TemplateNames(unittest.TestCase):
+    """Every template a script words a reply with is one config.c knows
+    (its only list, checked by --check), and every state has its words."""
+
+    def test_rendered_templates_exist(self):
+        with open(os.path.join(LUA_DIR, "step.lua"), encoding="utf-8") as f:
+            src = f.read()
+        # literal names only: "'ask_' .. slot" and the like are built at run time
+        names = set(re.findall(r"\b(?:render|word)\('([\w.]+)'\s*[,)]", src))
+        self.assertGreater(len(names), 40)
+        self.assertEqual(sorted(n for n in names if n not in TEMPLATES), [])
+
+    def test_every_state_has_words(self):
+        with open(os.path.join(REPO, "src", "core", "schema.def"), encoding="utf-8") as f:
+            states = [w[1] for w in (line.split("#", 1)[0].split() for line in f) if w and w[0] == "state"]
+        self.assertEqual([s for s in states if "state." + s not in TEMPLATES], [])
+
+
 def main():
     if not os.path.isdir(LUA_DIR):
         sys.exit("lua-test: %s missing: run make first" % LUA_DIR)
