@@ -58,7 +58,8 @@ $(BUILD)/gen/core/schema.h: $(SCHEMA) scripts/gen-schema.py | $(BUILD)/gen
 	/usr/bin/python3 scripts/gen-schema.py $(SCHEMA) $@ $(BUILD)/gen/schema.lua
 $(BUILD)/gen/schema.lua: $(BUILD)/gen/core/schema.h ;
 
-$(BUILD)/gen/lua/.joined: $(LUA_SRC) $(BUILD)/gen/schema.lua scripts/lua-join.sh
+# The folders too: a module removed changes only its folder.
+$(BUILD)/gen/lua/.joined: $(LUA_SRC) src/store/lua $(wildcard src/store/lua/*/) $(BUILD)/gen/schema.lua scripts/lua-join.sh
 	scripts/lua-join.sh src/store/lua $(BUILD)/gen $(BUILD)/gen/lua
 	@touch $@
 
