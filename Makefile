@@ -23,11 +23,15 @@ PROGRAMS = src/daemon/main.c src/cli/mashangctl.c
 ALL_SRC  = $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_SRC  = $(filter-out $(PROGRAMS),$(ALL_SRC))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_scripts.o
-LUA_SRC  = $(sort $(wildcard src/store/lua/*.lua))
+# Redis scripts: src/store/lua/NAME.lua or the modules of src/store/lua/NAME/,
+# with the shared ones of src/store/lua/lib/ and the generated schema,
+# joined into BUILD/gen/lua/NAME.lua (scripts/lua-join.sh, docs/lua.md).
+LUA_SRC  = $(sort $(wildcard src/store/lua/*.lua src/store/lua/*/*.lua))
+SCHEMA   = src/core/schema.def
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
+.PHONY: all deps run test lua-test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -39,7 +43,7 @@ ifneq ($(PKG_MISSING),)
 	@echo "build: libraries are missing; run 'make deps' (as root) first" >&2; exit 1
 endif
 
-$(BUILD)/obj/%.o: src/%.c | pkgcheck $(BUILD)/layers.ok $(BUILD)/gen
+$(BUILD)/obj/%.o: src/%.c | pkgcheck $(BUILD)/layers.ok $(BUILD)/gen/core/schema.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -48,8 +52,19 @@ $(BUILD)/layers.ok: $(ALL_SRC) $(wildcard src/*/*.h src/*/*/*.h include/*/*.h) s
 	-@/usr/bin/python3 scripts/check-layers.py src include
 	@touch $@
 
-$(BUILD)/gen/lua_scripts.c: $(LUA_SRC) scripts/embed.sh | $(BUILD)/gen
-	scripts/embed.sh $(LUA_SRC) > $@
+# The case schema (src/core/schema.def) as C (lifecycle.c) and as Lua.
+$(BUILD)/gen/core/schema.h: $(SCHEMA) scripts/gen-schema.py | $(BUILD)/gen
+	@mkdir -p $(@D)
+	/usr/bin/python3 scripts/gen-schema.py $(SCHEMA) $@ $(BUILD)/gen/schema.lua
+$(BUILD)/gen/schema.lua: $(BUILD)/gen/core/schema.h ;
+
+# The folders too: a module removed changes only its folder.
+$(BUILD)/gen/lua/.joined: $(LUA_SRC) src/store/lua $(wildcard src/store/lua/*/) $(BUILD)/gen/schema.lua scripts/lua-join.sh
+	scripts/lua-join.sh src/store/lua $(BUILD)/gen $(BUILD)/gen/lua
+	@touch $@
+
+$(BUILD)/gen/lua_scripts.c: $(BUILD)/gen/lua/.joined scripts/embed.sh
+	scripts/embed.sh $(BUILD)/gen/lua/*.lua > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/lua_scripts.o: $(BUILD)/gen/lua_scripts.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -63,7 +78,7 @@ $(BUILD)/mashangd: $(BUILD)/obj/daemon/main.o $(BUILD)/libmashang.a
 $(BUILD)/mashangctl: $(BUILD)/obj/cli/mashangctl.o $(BUILD)/libmashang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmashang.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmashang.a | $(BUILD)/tests $(BUILD)/gen/core/schema.h
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libmashang.a $(LDLIBS) $(CMOCKA_LIBS)
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/*.d)
@@ -87,6 +102,7 @@ test: deps
 	$(MAKE) unit-valgrind
 	$(MAKE) asan
 	$(MAKE) check
+	$(MAKE) lua-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
 	$(MAKE) valgrind
@@ -126,6 +142,12 @@ check: $(BUILD)/mashangctl $(BUILD)/mashangd
 	    sed -n '/^summary:/,$$p' $(BUILD)/eval-heldout.txt; \
 	    [ $$rc = 0 ] || { grep FAIL $(BUILD)/eval-heldout.txt; exit 1; }
 
+# The Redis scripts alone, against a scratch redis-server: the keys and
+# outbox entries each kind of message leaves, and its budget of Redis
+# commands (tests/lua/run.py).
+lua-test: $(BUILD)/gen/lua/.joined
+	@BUILD=$(BUILD) /usr/bin/python3 tests/lua/run.py
+
 e2e: all
 	@/usr/bin/python3 tests/e2e/run.py $(E2E)
 
@@ -152,7 +174,7 @@ FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Isrc -Iinclude -I$(BUILD)/gen -g -O1 -Wal
 FUZZ_LIB_OBJ = $(LIB_SRC:src/%.c=$(FUZZ_OUT)/obj/%.o) $(FUZZ_OUT)/obj/lua_scripts.o
 FUZZ_BIN     = $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(FUZZ_OUT)/obj/%.o: src/%.c | pkgcheck $(FUZZ_OUT)/obj $(BUILD)/gen
+$(FUZZ_OUT)/obj/%.o: src/%.c | pkgcheck $(FUZZ_OUT)/obj $(BUILD)/gen/core/schema.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -367,7 +367,7 @@ static json_int_t int_member(json_t *o, const char *key)
 static void render_gauges(struct evbuffer *b, json_t *g)
 {
     json_t *states = json_object_get(g, "states");
-    evbuffer_add_printf(b, "# HELP mashang_cases Cases by state (read from Redis at scrape time).\n"
+    evbuffer_add_printf(b, "# HELP mashang_cases Cases by state (kept by the Redis scripts, read at scrape time).\n"
                            "# TYPE mashang_cases gauge\n");
     for (int s = 0; s < CASE_STATE_COUNT; s++) {
         const char *name = case_state_name((enum case_state)s);
@@ -385,7 +385,7 @@ static void render_gauges(struct evbuffer *b, json_t *g)
     gauge(b, "mashang_cases_overdue", "Open cases past their accept or resolve deadline.",
           int_member(g, "overdue"));
     gauge(b, "mashang_cases_scan_truncated",
-          "1 when the case gauges counted only the newest cases (scan bound hit).",
+          "Always 0: the scripts keep the case gauges, no scrape walks the cases.",
           json_is_true(json_object_get(g, "truncated")));
     gauge(b, "mashang_outbox_ready", "Outbound messages waiting to be sent.", int_member(g, "ready"));
     gauge(b, "mashang_outbox_inflight", "Outbound messages leased to a sender.",

@@ -1,36 +1,36 @@
-/* Case states and the transitions between them. */
+/* Case states and the transitions between them, from the generated
+ * schema (src/core/schema.def). */
 #include "core/lifecycle.h"
 
 #include <string.h>
 
-static const char *const state_names[CASE_STATE_COUNT] = {
-    "new", "assigned", "accepted", "in_progress", "resolved", "closed", "withdrawn",
-};
+#define STATE_NAME(e, name, open, deadline) [e] = name,
+static const char *const state_names[CASE_STATE_COUNT] = { SCHEMA_STATES(STATE_NAME) };
+#undef STATE_NAME
 
-static const char *const event_names[CASE_EVENT_COUNT] = {
-    "assign", "accept", "progress", "resolve", "rate", "reopen", "withdraw",
-    "transfer", "escalate",
-};
+#define EVENT_NAME(e, name) [e] = name,
+static const char *const event_names[CASE_EVENT_COUNT] = { SCHEMA_EVENTS(EVENT_NAME) };
+#undef EVENT_NAME
 
-/* next[event][from] = to, or -1.  Escalation keeps the state: the case
- * stays with its deputy while the liaison or committee is told.
- * Deputies often report progress or a
- * result without a separate 接单, so progress and resolve also accept
- * an assigned case.  A reopened case goes back to `assigned` (回头看). */
-#define X (-1)
-static const int next_state[CASE_EVENT_COUNT][CASE_STATE_COUNT] = {
-    /*               new            assigned          accepted          in_progress       resolved       closed  withdrawn */
-    [EV_ASSIGN]   = { CASE_ASSIGNED, CASE_ASSIGNED,    X,                X,                X,             X,      X },
-    [EV_ACCEPT]   = { X,             CASE_ACCEPTED,    X,                X,                X,             X,      X },
-    [EV_PROGRESS] = { X,             CASE_IN_PROGRESS, CASE_IN_PROGRESS, CASE_IN_PROGRESS, X,             X,      X },
-    [EV_RESOLVE]  = { X,             CASE_RESOLVED,    CASE_RESOLVED,    CASE_RESOLVED,    X,             X,      X },
-    [EV_RATE]     = { X,             X,                X,                X,                CASE_CLOSED,   X,      X },
-    [EV_REOPEN]   = { X,             X,                X,                X,                CASE_ASSIGNED, X,      X },
-    [EV_WITHDRAW] = { CASE_WITHDRAWN, CASE_WITHDRAWN,  CASE_WITHDRAWN,   CASE_WITHDRAWN,   X,             X,      X },
-    [EV_TRANSFER] = { X,             CASE_ASSIGNED,    CASE_ASSIGNED,    CASE_ASSIGNED,    X,             X,      X },
-    [EV_ESCALATE] = { X,             CASE_ASSIGNED,    CASE_ACCEPTED,    CASE_IN_PROGRESS, X,             X,      X },
+/* next_plus1[event][from] = to + 1, or 0 when `event` is not allowed
+ * there (so the table's default is "not allowed"). */
+#define TRANSITION(ev, from, to) [ev][from] = (to) + 1,
+static const signed char next_plus1[CASE_EVENT_COUNT][CASE_STATE_COUNT] = {
+    SCHEMA_TRANSITIONS(TRANSITION)
 };
-#undef X
+#undef TRANSITION
+
+#define STATE_OPEN(e, name, open, deadline) [e] = open,
+static const unsigned char state_open[CASE_STATE_COUNT] = { SCHEMA_STATES(STATE_OPEN) };
+#undef STATE_OPEN
+
+#define STATE_DEADLINE(e, name, open, deadline) [e] = deadline,
+static const int state_deadline[CASE_STATE_COUNT] = { SCHEMA_STATES(STATE_DEADLINE) };
+#undef STATE_DEADLINE
+
+#define DEADLINE_TIMERS(e, name, mask) [e] = mask,
+static const unsigned deadline_timers[CASE_DEADLINE_COUNT] = { SCHEMA_DEADLINES(DEADLINE_TIMERS) };
+#undef DEADLINE_TIMERS
 
 const char *case_state_name(enum case_state s)
 {
@@ -54,7 +54,7 @@ int case_transition(enum case_state from, enum case_event ev)
 {
     if ((unsigned)from >= CASE_STATE_COUNT || (unsigned)ev >= CASE_EVENT_COUNT)
         return -1;
-    return next_state[ev][from];
+    return next_plus1[ev][from] - 1;
 }
 
 size_t case_event_sources(enum case_event ev, enum case_state *out, size_t max)
@@ -63,12 +63,29 @@ size_t case_event_sources(enum case_event ev, enum case_state *out, size_t max)
     if ((unsigned)ev >= CASE_EVENT_COUNT)
         return 0;
     for (int s = 0; s < CASE_STATE_COUNT && n < max; s++)
-        if (next_state[ev][s] >= 0)
+        if (next_plus1[ev][s] > 0)
             out[n++] = (enum case_state)s;
     return n;
 }
 
 int case_state_is_open(enum case_state s)
 {
-    return s == CASE_NEW || s == CASE_ASSIGNED || s == CASE_ACCEPTED || s == CASE_IN_PROGRESS;
+    return (unsigned)s < CASE_STATE_COUNT && state_open[s];
+}
+
+long case_deadline_window(enum case_state s, const long timers[CASE_TIMER_COUNT])
+{
+    if ((unsigned)s >= CASE_STATE_COUNT || state_deadline[s] < 0)
+        return -1;
+    long w = -1;
+    for (int t = 0; t < CASE_TIMER_COUNT; t++)
+        if ((deadline_timers[state_deadline[s]] >> t & 1u) && (w < 0 || timers[t] < w))
+            w = timers[t];
+    return w;
+}
+
+bool case_overdue(enum case_state s, long created, long now, const long timers[CASE_TIMER_COUNT])
+{
+    long w = case_deadline_window(s, timers);
+    return created > 0 && w >= 0 && now - created > w;
 }

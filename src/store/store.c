@@ -11,7 +11,8 @@
 
 #include "base/log.h"
 
-/* Embedded by scripts/embed.sh from src/store/lua/. */
+/* Embedded by scripts/embed.sh from src/store/lua/, as joined by
+ * scripts/lua-join.sh (docs/lua.md). */
 extern const char lua_step[], lua_outbox_claim[], lua_outbox_result[], lua_dlr[], lua_admin[];
 extern const char lua_wechat[];
 extern const size_t lua_wechat_len;

@@ -63,6 +63,30 @@ static void test_sources_and_names(void **state)
     assert_false(case_state_is_open(CASE_RESOLVED));
 }
 
+/* The one "overdue" (schema.def "deadline"): waiting cases by the
+ * shorter of the accept and resolve windows, working ones by resolve,
+ * done ones never. */
+static void test_overdue(void **state)
+{
+    (void)state;
+    long t[CASE_TIMER_COUNT] = { [CASE_TIMER_ACCEPT] = 100, [CASE_TIMER_PROGRESS] = 50,
+                                 [CASE_TIMER_RESOLVE] = 1000 };
+    assert_int_equal(case_deadline_window(CASE_NEW, t), 100);
+    assert_int_equal(case_deadline_window(CASE_ASSIGNED, t), 100);
+    assert_int_equal(case_deadline_window(CASE_IN_PROGRESS, t), 1000);
+    assert_int_equal(case_deadline_window(CASE_CLOSED, t), -1);
+    assert_false(case_overdue(CASE_ASSIGNED, 1000, 1100, t));
+    assert_true(case_overdue(CASE_ASSIGNED, 1000, 1101, t));
+    assert_false(case_overdue(CASE_ACCEPTED, 1000, 1101, t));
+    assert_true(case_overdue(CASE_ACCEPTED, 1000, 2001, t));
+    assert_false(case_overdue(CASE_RESOLVED, 1000, 99999, t));
+    assert_false(case_overdue(CASE_ASSIGNED, 0, 99999, t));   /* no creation time */
+    t[CASE_TIMER_RESOLVE] = 60;                                /* shorter than accept */
+    assert_true(case_overdue(CASE_NEW, 1000, 1061, t));
+    for (int s = 0; s < CASE_STATE_COUNT; s++)
+        assert_int_equal(case_deadline_window((enum case_state)s, t) >= 0, case_state_is_open((enum case_state)s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -71,6 +95,7 @@ int main(void)
         cmocka_unit_test(test_reopen_goes_back_to_the_deputy),
         cmocka_unit_test(test_shortcuts_deputies_take),
         cmocka_unit_test(test_sources_and_names),
+        cmocka_unit_test(test_overdue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,6 @@
  * behaviour: docs/wechat.md. */
 #include "channels/wechat/wechat.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,46 +67,6 @@ static void send_body(struct evhttp_request *req, const char *ctype, const char 
     evhttp_send_reply(req, 200, "OK", buf);
     if (buf)
         evbuffer_free(buf);
-}
-
-/* Replaces {name} in `tpl` by the value after it in the NULL-terminated
- * name/value list; unknown names become "".  Returns malloc'd text. */
-static char *render(const char *tpl, ...)
-{
-    struct evbuffer *out = evbuffer_new();
-    if (!out || !tpl) {
-        if (out)
-            evbuffer_free(out);
-        return NULL;
-    }
-    for (const char *s = tpl; *s;) {
-        const char *close = *s == '{' ? strchr(s, '}') : NULL;
-        if (!close) {
-            evbuffer_add(out, s, 1);
-            s++;
-            continue;
-        }
-        size_t n = (size_t)(close - s - 1);
-        va_list ap;
-        va_start(ap, tpl);
-        const char *name, *value = "";
-        while ((name = va_arg(ap, const char *))) {
-            const char *v = va_arg(ap, const char *);
-            if (strlen(name) == n && strncmp(name, s + 1, n) == 0)
-                value = v ? v : "";
-        }
-        va_end(ap);
-        evbuffer_add(out, value, strlen(value));
-        s = close + 1;
-    }
-    size_t len = evbuffer_get_length(out);
-    char *text = malloc(len + 1);
-    if (text) {
-        evbuffer_remove(out, text, len);
-        text[len] = '\0';
-    }
-    evbuffer_free(out);
-    return text;
 }
 
 /* Answers with a passive text reply (encrypted when the push was), or
@@ -236,7 +195,10 @@ static void on_event_stored(redisReply *r, void *arg)
         push_free(p);
         return;
     }
-    bool dup = r->type == REDIS_REPLY_STRING && strcmp(r->str, "duplicate") == 0;
+    /* { "new" | "duplicate", the welcome text rendered by wechat.lua } */
+    const redisReply *status = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+    const redisReply *welcome = status ? r->element[1] : NULL;
+    bool dup = status && status->type == REDIS_REPLY_STRING && strcmp(status->str, "duplicate") == 0;
     log_info("wechat_event", "account=%s from=%s event=%s deputy=%s outcome=%s", p->acct->name,
              LOG_STR(p->masked), LOG_STR(p->event), p->deputy[0] ? p->deputy : "-", dup ? "duplicate" : "stored");
     if (strcmp(p->event, "unsubscribe") == 0) {
@@ -244,18 +206,7 @@ static void on_event_stored(redisReply *r, void *arg)
         push_free(p);
         return;
     }
-    const struct config *cfg = p->app->cfg;
-    char *text = NULL;
-    const struct deputy *d = p->deputy[0] ? roster_deputy(p->app->roster, p->deputy) : NULL;
-    if (d) {
-        const struct station *st = roster_station(p->app->roster, d->station);
-        text = render(config_template(cfg, "welcome_deputy"), "deputy", d->name, "case", "",
-                      "station", st ? st->name : "", (const char *)NULL);
-    } else if (strcmp(p->event, "subscribe") == 0) {
-        text = render(config_template(cfg, "welcome"), (const char *)NULL);
-    }
-    reply_text(p, text);
-    free(text);
+    reply_text(p, welcome && welcome->type == REDIS_REPLY_STRING ? welcome->str : NULL);
     push_free(p);
 }
 
@@ -290,10 +241,20 @@ static void handle_event(struct push *p)
     if (asprintf(&suffix, "%s:%s:%s:%s", p->channel, m->from_user_name,
                  m->create_time ? m->create_time : "", ev) < 0)
         suffix = NULL;
+    /* The welcome: for a scan that binds a deputy, else for a subscribe;
+     * wechat.lua renders it (the one renderer of replies). */
+    const struct config *cfg = p->app->cfg;
+    const char *tpl = "";
+    const struct station *st = d ? roster_station(p->app->roster, d->station) : NULL;
+    if (d)
+        tpl = config_template(cfg, "welcome_deputy");
+    else if (strcmp(ev, "subscribe") == 0)
+        tpl = config_template(cfg, "welcome");
     int rc = -1;
     if (res && suffix) {
-        const char *argv[] = { "event", res, suffix, ttl, ev, p->deputy, now };
-        rc = store_script(p->app->store, SCRIPT_WECHAT, on_event_stored, p, 7, argv, NULL);
+        const char *argv[] = { "event", res, suffix, ttl, ev, p->deputy, now, tpl ? tpl : "",
+                               "deputy", d ? d->name : "", "case", "", "station", st ? st->name : "" };
+        rc = store_script(p->app->store, SCRIPT_WECHAT, on_event_stored, p, 14, argv, NULL);
     }
     free(res);
     free(suffix);
@@ -328,9 +289,8 @@ static void handle_message(struct push *p)
     }
     log_info("wechat_unsupported", "account=%s from=%s type=%s", p->acct->name, LOG_STR(p->masked),
              LOG_STR(type));
-    char *answer = render(config_template(p->app->cfg, "unsupported"), (const char *)NULL);
-    reply_text(p, answer);
-    free(answer);
+    /* a text without placeholders (config.c checks it): sent as it is */
+    reply_text(p, config_template(p->app->cfg, "unsupported"));
     push_free(p);
 }
 

@@ -2,36 +2,33 @@
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
 -- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
--- resident_erase, label and routed is read-only.  Answers
+-- resident_erase, label and routed is read-only (gauges but once: it
+-- builds the case gauges of data older than them).  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
--- for long; answers say "truncated" when the bound was hit.
+-- for long; answers say "truncated" when the bound was hit (only the
+-- one-time build of the case gauges walks them all).
+--@use schema
+--@use keys
+--@use overdue
+--@use casestate
 local P = KEYS[1]
 local op = ARGV[1]
 local SCAN_MAX = 50000
 local BATCH = 500
-local CASES = P .. 'cases'
+local CASES = K.cases
 -- The teach loop: cases the intents engine was unsure of (written by
 -- step.lua's open_case, by time), and administrators' corrections as
 -- training examples (case -> JSON {label, text, case, ts}; one per case,
 -- a later correction replaces it) with their order (by time).
-local REVIEW = P .. 'review'
+local REVIEW = K.review
 local CORRECTIONS = P .. 'corrections'
 local CORRECTIONS_TS = P .. 'corrections:ts'
 
-local function case_key(id) return P .. 'case:' .. id end
+local function case_key(id) return K.case .. id end
 
-local OPEN = { new = true, assigned = true, accepted = true, in_progress = true }
-
--- Open and past its deadline: acceptance while still waiting for the
--- deputy, resolution while not yet resolved (both counted from creation).
-local function overdue(state, created, now, accept_s, resolve_s)
-  created = tonumber(created)
-  if not created or not OPEN[state] then return false end
-  if (state == 'new' or state == 'assigned') and now - created > accept_s then return true end
-  return now - created > resolve_s
-end
+local function is_open(state) return SCHEMA.states[state] ~= nil and SCHEMA.states[state].open end
 
 -- Walks the cases zset newest first (within [lo, hi] seconds), calling
 -- fn(id) until it returns true or SCAN_MAX ids were seen.  Returns the
@@ -83,7 +80,7 @@ if op == 'list' then
   local f = cjson.decode(ARGV[2])
   local lo, hi = range(f.from, f.to)
   local out = {}
-  local now, accept_s, resolve_s = tonumber(f.now), tonumber(f.accept_s), tonumber(f.resolve_s)
+  local now, timers = tonumber(f.now), { accept = f.accept_s, resolve = f.resolve_s }
   local limit = tonumber(f.limit) or 100
   local seen, truncated = walk(lo, hi, function(id)
     local v = redis.call('HMGET', case_key(id), unpack(LIST_FIELDS))
@@ -93,7 +90,7 @@ if op == 'list' then
     if f.deputy and f.deputy ~= '' and c.deputy ~= f.deputy then return false end
     if f.station and f.station ~= '' and c.station ~= f.station then return false end
     if f.category and f.category ~= '' and c.category ~= f.category then return false end
-    local od = overdue(c.state, c.created, now, accept_s, resolve_s)
+    local od = is_overdue(c.state, c.created, now, timers)
     if f.overdue and not od then return false end
     c.overdue = od
     out[#out + 1] = c
@@ -115,7 +112,7 @@ if op == 'show' then
   local c = shape(names, values)
   local hist = {}
   local max = tonumber(ARGV[3]) or 1000
-  for _, j in ipairs(redis.call('LRANGE', P .. 'hist:' .. id, 0, max - 1)) do
+  for _, j in ipairs(redis.call('LRANGE', K.hist .. id, 0, max - 1)) do
     local ok, e = pcall(cjson.decode, j)
     if ok then hist[#hist + 1] = e end
   end
@@ -126,7 +123,7 @@ end
 if op == 'deputies' then
   local out = {}
   for i = 2, #ARGV do
-    local q = P .. 'dq:' .. ARGV[i]
+    local q = K.dq .. ARGV[i]
     local n = redis.call('ZCARD', q)
     local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
     if #first == 2 then
@@ -157,24 +154,48 @@ if op == 'stats' then
   return cjson.encode({ records = out, scanned = seen, truncated = truncated })
 end
 
--- gauges NOW ACCEPT_S RESOLVE_S -> cases by state, overdue, outbox sizes
+-- gauges NOW ACCEPT_S RESOLVE_S -> cases by state, overdue, outbox sizes.
+-- Cases by state come from the gauge hash every state change keeps
+-- (lib/casestate.lua), the overdue count from the deadline sets with one
+-- ZCOUNT a deadline: no case is read.  Data written before the hash
+-- existed lacks its "_built" mark: the hash and the sets are then built
+-- once from every case (one full walk, this scrape only).
 if op == 'gauges' then
-  local now, accept_s, resolve_s = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-  local states, n_overdue = {}, 0
-  local seen, truncated = walk('-inf', '+inf', function(id)
-    local v = redis.call('HMGET', case_key(id), 'state', 'created')
-    if v[1] then
-      states[v[1]] = (states[v[1]] or 0) + 1
-      if overdue(v[1], v[2], now, accept_s, resolve_s) then n_overdue = n_overdue + 1 end
+  local now, timers = tonumber(ARGV[2]), { accept = ARGV[3], resolve = ARGV[4] }
+  local h = redis.call('HGETALL', K.gauge)
+  local states, built = {}, false
+  for i = 1, #h, 2 do
+    if h[i] == '_built' then built = true else states[h[i]] = tonumber(h[i + 1]) end
+  end
+  if not built then
+    local dues = {}
+    for _, d in ipairs(SCHEMA.deadline_order) do dues[#dues + 1] = K.due .. d end
+    redis.call('DEL', K.gauge, unpack(dues))
+    states = {}
+    local offset = 0
+    while true do
+      local ids = redis.call('ZRANGE', CASES, offset, offset + BATCH - 1)
+      if #ids == 0 then break end
+      for _, id in ipairs(ids) do
+        local v = redis.call('HMGET', case_key(id), 'state', 'created')
+        if v[1] then
+          states[v[1]] = (states[v[1]] or 0) + 1
+          case_moved(id, v[2], nil, v[1])
+        end
+      end
+      offset = offset + #ids
     end
-    return false
-  end)
-  return cjson.encode({ states = states, overdue = n_overdue, scanned = seen,
-                        truncated = truncated,
-                        ready = redis.call('ZCARD', P .. 'outbox:ready'),
-                        inflight = redis.call('ZCARD', P .. 'outbox:inflight'),
-                        dead = redis.call('LLEN', P .. 'outbox:dead'),
-                        uncertain = redis.call('LLEN', P .. 'outbox:uncertain') })
+    redis.call('HSET', K.gauge, '_built', now)
+  end
+  for s, n in pairs(states) do
+    if n == 0 then states[s] = nil end
+  end
+  return cjson.encode({ states = states, overdue = count_overdue(now, timers), scanned = 0,
+                        truncated = false,
+                        ready = redis.call('ZCARD', K.outbox_ready),
+                        inflight = redis.call('ZCARD', K.outbox_inflight),
+                        dead = redis.call('LLEN', K.outbox_dead),
+                        uncertain = redis.call('LLEN', K.outbox_uncertain) })
 end
 
 -- outbox_dead LIMIT -> the oldest dead messages (the daemon masks "to")
@@ -197,7 +218,7 @@ end
 
 if op == 'resident_export' then
   local channel, addr = ARGV[2], ARGV[3]
-  local rk = P .. 'res:' .. channel .. ':' .. addr
+  local rk = K.res .. channel .. ':' .. addr
   local ids, truncated = resident_cases(channel, addr)
   local cases = {}
   for _, id in ipairs(ids) do
@@ -205,7 +226,7 @@ if op == 'resident_export' then
     local c = {}
     for i = 1, #h, 2 do c[h[i]] = h[i + 1] end
     local hist = {}
-    for _, j in ipairs(redis.call('LRANGE', P .. 'hist:' .. id, 0, -1)) do
+    for _, j in ipairs(redis.call('LRANGE', K.hist .. id, 0, -1)) do
       local ok, e = pcall(cjson.decode, j)
       if ok then hist[#hist + 1] = e end
     end
@@ -215,8 +236,8 @@ if op == 'resident_export' then
   local h = redis.call('HGETALL', rk)
   for i = 1, #h, 2 do res[h[i]] = h[i + 1] end
   return cjson.encode({ channel = channel, addr = addr, resident = res, cases = cases,
-    limited = redis.call('LRANGE', P .. 'limited:' .. channel .. ':' .. addr, 0, -1),
-    held = redis.call('LRANGE', P .. 'held:' .. channel .. ':' .. addr, 0, -1),
+    limited = redis.call('LRANGE', K.limited .. channel .. ':' .. addr, 0, -1),
+    held = redis.call('LRANGE', K.held .. channel .. ':' .. addr, 0, -1),
     truncated = truncated })
 end
 
@@ -227,15 +248,17 @@ if op == 'resident_erase' then
   for _, id in ipairs(ids) do
     local k = case_key(id)
     local state, deputy = unpack(redis.call('HMGET', k, 'state', 'deputy'))
-    if OPEN[state] then
+    if is_open(state) then
       -- Nobody could be told of progress any more: the case ends here.
-      redis.call('HSET', k, 'state', 'withdrawn', 'updated', now)
-      if deputy and deputy ~= '' then redis.call('ZREM', P .. 'dq:' .. deputy, id) end
+      local created = redis.call('HGET', k, 'created')
+      redis.call('HSET', k, 'state', SCHEMA.S.withdrawn, 'updated', now)
+      case_moved(id, created, state, SCHEMA.S.withdrawn)
+      if deputy and deputy ~= '' then redis.call('ZREM', K.dq .. deputy, id) end
       closed = closed + 1
     end
     redis.call('HSET', k, 'addr', 'erased', 'masked', '***', 'text', '[已删除]', 'place', '',
       'latest', '', 'result', '')
-    local hk = P .. 'hist:' .. id
+    local hk = K.hist .. id
     local hist = redis.call('LRANGE', hk, 0, -1)
     for i, j in ipairs(hist) do
       local ok, e = pcall(cjson.decode, j)
@@ -252,18 +275,18 @@ if op == 'resident_erase' then
   end
   -- Messages still waiting to go to that address are dropped.
   local dropped = 0
-  for _, oid in ipairs(redis.call('ZRANGE', P .. 'outbox:ready', 0, -1)) do
-    local ok = P .. 'out:' .. oid
+  for _, oid in ipairs(redis.call('ZRANGE', K.outbox_ready, 0, -1)) do
+    local ok = K.out .. oid
     if redis.call('HGET', ok, 'to') == addr and redis.call('HGET', ok, 'channel') == channel then
-      redis.call('ZREM', P .. 'outbox:ready', oid)
+      redis.call('ZREM', K.outbox_ready, oid)
       redis.call('DEL', ok)
       dropped = dropped + 1
     end
   end
   local suffix = channel .. ':' .. addr
-  redis.call('DEL', P .. 'res:' .. suffix, P .. 'rcases:' .. suffix, P .. 'held:' .. suffix,
-    P .. 'limited:' .. suffix)
-  redis.call('ZREM', P .. 'timers', 'session|' .. channel .. '|' .. addr)
+  redis.call('DEL', K.res .. suffix, K.rcases .. suffix, K.held .. suffix,
+    K.limited .. suffix)
+  redis.call('ZREM', K.timers, 'session|' .. channel .. '|' .. addr)
   return cjson.encode({ cases = #ids, closed = closed, outbox = dropped, truncated = truncated })
 end
 
@@ -283,7 +306,7 @@ if op == 'label' then
   local previous = v[2] or ''
   if previous ~= label then
     redis.call('HSET', k, 'category', label, 'title', '')
-    redis.call('RPUSH', P .. 'hist:' .. id, cjson.encode({ ts = now, actor = 'admin',
+    redis.call('RPUSH', K.hist .. id, cjson.encode({ ts = now, actor = 'admin',
       event = 'category_corrected', text = previous .. ' -> ' .. label }))
   end
   if v[6] ~= 'erased' then
@@ -298,7 +321,7 @@ if op == 'label' then
   end
   redis.call('ZREM', REVIEW, id)
   local loads = {}
-  for i = 5, #ARGV do loads[#loads + 1] = redis.call('ZCARD', P .. 'dq:' .. ARGV[i]) end
+  for i = 5, #ARGV do loads[#loads + 1] = redis.call('ZCARD', K.dq .. ARGV[i]) end
   return cjson.encode({ found = true, previous = previous, state = v[1], deputy = v[3] or '',
                         routed_by = v[4] or '', loads = loads })
 end
@@ -365,7 +388,7 @@ end
 local function out_list(list, limit)
   local out = {}
   for _, id in ipairs(redis.call('LRANGE', list, 0, limit - 1)) do
-    local v = redis.call('HMGET', P .. 'out:' .. id, unpack(OUT_FIELDS))
+    local v = redis.call('HMGET', K.out .. id, unpack(OUT_FIELDS))
     local m = { id = id }
     for i, name in ipairs(OUT_FIELDS) do
       if v[i] and v[i] ~= '' then
@@ -378,10 +401,10 @@ local function out_list(list, limit)
 end
 
 if op == 'outbox_dead' then
-  return out_list(P .. 'outbox:dead', tonumber(ARGV[2]) or 100)
+  return out_list(K.outbox_dead, tonumber(ARGV[2]) or 100)
 end
 if op == 'outbox_uncertain' then
-  return out_list(P .. 'outbox:uncertain', tonumber(ARGV[2]) or 100)
+  return out_list(K.outbox_uncertain, tonumber(ARGV[2]) or 100)
 end
 
 -- outbox_uncertain_settle ID resend|drop NOW -> an administrator's word on
@@ -390,8 +413,8 @@ end
 -- as given up.  {result = "resent"|"dropped"|"unknown"}
 if op == 'outbox_uncertain_settle' then
   local id, how, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
-  local k = P .. 'out:' .. id
-  if redis.call('LREM', P .. 'outbox:uncertain', 0, id) == 0 then
+  local k = K.out .. id
+  if redis.call('LREM', K.outbox_uncertain, 0, id) == 0 then
     return cjson.encode({ result = 'unknown' })
   end
   if redis.call('EXISTS', k) == 0 then
@@ -400,7 +423,7 @@ if op == 'outbox_uncertain_settle' then
   if how == 'resend' then
     redis.call('HSET', k, 'state', 'ready', 'resent_at', now)
     redis.call('HDEL', k, 'owner')
-    redis.call('ZADD', P .. 'outbox:ready', now, id)
+    redis.call('ZADD', K.outbox_ready, now, id)
     return cjson.encode({ result = 'resent' })
   end
   redis.call('HSET', k, 'state', 'dropped', 'dropped_at', now)
@@ -413,15 +436,15 @@ end
 -- expired is dropped from the dead list: there is nothing left to send).
 if op == 'outbox_retry' then
   local now, max = tonumber(ARGV[2]), tonumber(ARGV[3]) or 10000
-  local dead = P .. 'outbox:dead'
+  local dead = K.outbox_dead
   local ids = redis.call('LRANGE', dead, 0, max - 1)
   local moved, dropped = 0, 0
   for _, id in ipairs(ids) do
-    local k = P .. 'out:' .. id
+    local k = K.out .. id
     if redis.call('EXISTS', k) == 1 then
       redis.call('HSET', k, 'state', 'ready', 'attempts', 0, 'retried_at', now)
       redis.call('HDEL', k, 'owner', 'dead_at')
-      redis.call('ZADD', P .. 'outbox:ready', now, id)
+      redis.call('ZADD', K.outbox_ready, now, id)
       moved = moved + 1
     else
       dropped = dropped + 1

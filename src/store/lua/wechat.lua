@@ -12,17 +12,25 @@
 --   {ns}:wxtoken:<acct>:lock       refresh lock, value = instance (PX)
 --   {ns}:wxtoken:<acct>:bad        last token WeChat rejected (EX 600)
 --   {ns}:held:<channel>:<addr>     list of texts for the next passive reply
+--@use render
 local P = KEYS[1]
 local op = ARGV[1]
 
 local function tok(acct) return P .. 'wxtoken:' .. acct end
 local function val(v) if v == false or v == nil then return '' end return v end
 
--- event res dedupe_suffix ttl event deputy now -> 'new' | 'duplicate'
+-- event res dedupe_suffix ttl event deputy now template [name value]...
+--   -> { 'new' | 'duplicate', the welcome text }
+-- The welcome is `template` (a text of the configuration) rendered with
+-- the name/value pairs by the renderer of every reply (lib/render.lua);
+-- a retried event gets it again.
 if op == 'event' then
   local res, suffix, ttl, event, deputy, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local vars = {}
+  for i = 9, #ARGV - 1, 2 do vars[ARGV[i]] = ARGV[i + 1] end
+  local welcome = render_text(ARGV[8] or '', vars)
   if not redis.call('SET', P .. 'wxev:' .. suffix, now, 'NX', 'EX', tonumber(ttl)) then
-    return 'duplicate'
+    return { 'duplicate', welcome }
   end
   local rk = P .. 'res:' .. res
   if event == 'unsubscribe' then
@@ -31,7 +39,7 @@ if op == 'event' then
     if event == 'subscribe' then redis.call('HDEL', rk, 'unsubscribed') end
     if deputy ~= '' then redis.call('HSET', rk, 'bound', deputy, 'bound_at', now) end
   end
-  return 'new'
+  return { 'new', welcome }
 end
 
 -- prep acct res -> { token, bad_token, last_seen, cs_since, cs_count, phone }

@@ -1,0 +1,62 @@
+-- Reads of the cfg hash are cached for the script's run; fields that the
+-- run will likely need are fetched together with one HMGET.
+local cfg_cache = {}
+local function cfg_prefetch(fields)
+  local want = {}
+  for _, f in ipairs(fields) do
+    if cfg_cache[f] == nil then want[#want + 1] = f end
+  end
+  if #want == 0 then return end
+  local vals = redis.call('HMGET', CFG, unpack(want))
+  for i, f in ipairs(want) do cfg_cache[f] = vals[i] or false end
+end
+local function cfg(field)
+  local v = cfg_cache[field]
+  if v == nil then
+    v = hget(CFG, field) or false
+    cfg_cache[field] = v
+  end
+  return v or nil
+end
+
+-- Without the directory no reply could be worded: the daemon republishes
+-- it and tries again (Redis was flushed or restarted without its data).
+-- "committee" is always published, so its absence means no directory; the
+-- same HMGET brings what opening a case (the common path) words.
+local first = { 'committee' }
+if not env.mode and env.role ~= 'deputy' and intent.kind ~= 'chat' then
+  first[#first + 1] = 't:ack'
+  first[#first + 1] = 't:deputy_new'
+  if intent.label then first[#first + 1] = 'c:' .. intent.label end
+end
+cfg_prefetch(first)
+if not cfg_cache.committee then
+  return { 'nocfg', '', 0, '' }
+end
+
+-- Counts uses of `key` within `ttl` seconds (INCR, expiring from the first
+-- use).  A first use, the common case, costs one command.
+local function count_use(key, ttl)
+  if redis.call('SET', key, 1, 'EX', ttl, 'NX') then return 1 end
+  return redis.call('INCR', key)
+end
+
+local function render(key, vars) return render_text(cfg('t:' .. key), vars) end
+
+local people = {}
+local function person(id)
+  if not id or id == '' then return nil end
+  if people[id] == nil then
+    local j = cfg('d:' .. id)
+    people[id] = j and cjson.decode(j) or false
+    if people[id] then people[id].id = id end
+  end
+  return people[id] or nil
+end
+
+-- A word for an internal name (action.*, state.*, level.*, rule.*): never
+-- the internal name itself, which is English and meant for machines.
+local function word(key) return cfg('t:' .. key) or '' end
+local function category_name(label) return cfg('c:' .. label) or cfg('c:other') or '' end
+local function state_name(s) return word('state.' .. s) end
+

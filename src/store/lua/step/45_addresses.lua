@@ -1,0 +1,21 @@
+local function res_key(channel, addr) return K.res .. channel .. ':' .. addr end
+local function rcases_key(channel, addr) return K.rcases .. channel .. ':' .. addr end
+local RK = msg.channel and res_key(msg.channel, msg.addr)
+local RCASES = msg.channel and rcases_key(msg.channel, msg.addr)
+local TIMERS = K.timers
+
+-- The sender's resident fields a message may read, fetched at once.  Only
+-- fields this script never writes before reading them are cached.
+local RK_FIELDS = { 'session', 'relay_case', 'relay_at', 'bound' }
+local rk_cache = nil
+local function rk_load()
+  local vals = redis.call('HMGET', RK, unpack(RK_FIELDS))
+  rk_cache = {}
+  for i, f in ipairs(RK_FIELDS) do rk_cache[f] = vals[i] or nil end
+end
+local function rk_get(rk, f)
+  if rk == RK and rk_cache then return rk_cache[f] end
+  return hget(rk, f)
+end
+
+local function owns(c) return c and c.channel == msg.channel and c.addr == msg.addr end

@@ -1,0 +1,39 @@
+-- Routing: walk the daemon's plan; several candidates -> fewest open.
+local function fewest(list)
+  local best, best_n
+  local want = {}
+  for _, d in ipairs(list or {}) do
+    if d ~= '' and people[d] == nil then want[#want + 1] = 'd:' .. d end
+  end
+  cfg_prefetch(want)
+  for _, d in ipairs(list or {}) do
+    if person(d) then
+      local n = redis.call('ZCARD', K.dq .. d)
+      if best == nil or n < best_n then best, best_n = d, n end
+    end
+  end
+  return best
+end
+local function route(plan, rk)
+  for _, step in ipairs(plan or {}) do
+    if step.rule == 'binding' then
+      local b = rk_get(rk, 'bound')
+      if b and person(b) then return b, 'binding' end
+    else
+      local pick = nil
+      if step.duty and #step.duty > 0 then pick = fewest(step.duty) end
+      if not pick then pick = fewest(step.d) end
+      if pick then return pick, step.rule end
+    end
+  end
+  return nil, nil
+end
+
+local REVIEW_MAX = 1000
+
+local function new_case_id()
+  local n = redis.call('INCR', K.seq_case)
+  if n < 1001 then n = redis.call('INCRBY', K.seq_case, 1001 - n) end
+  return opt.prefix .. n
+end
+

@@ -1,0 +1,312 @@
+-- Deputies
+
+local COMMAND_EVENT = { ['cmd.accept'] = 'accept', ['cmd.progress'] = 'progress',
+                        ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail',
+                        ['cmd.transfer'] = 'transfer', ['cmd.escalate'] = 'escalate',
+                        ['cmd.reply'] = 'reply' }
+-- When the engine is unsure of a command it offers its own guesses first,
+-- then these, up to OFFER_MAX choices.
+local OFFER_ORDER = { 'cmd.progress', 'cmd.resolve', 'cmd.detail', 'cmd.transfer', 'cmd.reply',
+                      'cmd.accept', 'cmd.escalate' }
+local OFFER_MAX = 4
+-- A numbered question offers at most this many cases (one-digit answers).
+local PICK_MAX = 9
+
+local function age(ts)
+  local s = nows - tonumber(ts)
+  if s >= 86400 then return math.floor(s / 86400) .. '天' end
+  if s >= 3600 then return math.floor(s / 3600) .. '小时' end
+  return math.max(1, math.floor(s / 60)) .. '分钟'
+end
+
+local function deputy_list(me)
+  local ids = redis.call('ZRANGE', K.dq .. me, 0, -1, 'WITHSCORES')
+  if #ids == 0 then
+    reply(render('deputy_list_empty', {}))
+    return 'list', nil
+  end
+  local items = {}
+  for i = 1, #ids, 2 do
+    local c = load_case(ids[i])
+    if c then
+      items[#items + 1] = render('deputy_list_item', { case = c.id, topic = topic_of(c),
+        age = age(ids[i + 1]), state = state_name(c.state) })
+    end
+  end
+  reply(render('deputy_list', { count = #items, items = table.concat(items, '；') }))
+  return 'list', nil
+end
+
+local function name_of(id)
+  local p = person(id)
+  return p and p.name or (id ~= '-' and id or '')
+end
+
+-- One history entry in words (the event.* texts).  Entries keep the
+-- internal names they were written with (deputy ids, routing rules,
+-- levels, deadline kinds); only their words reach a person.
+local function event_words(e)
+  local ev, text = e.event or '', e.text or ''
+  local vars = { text = text }
+  if ev == 'assigned' then
+    local d, rule = string.match(text, '^(%S+) (%S+)$')
+    vars.text, vars.deputy, vars.rule = '', name_of(d), rule and word('rule.' .. rule) or ''
+  elseif ev == 'transferred' then
+    local from, to, note = string.match(text, '^(%S+) %-> (%S+) ?(.*)$')
+    vars.from, vars.deputy = name_of(from), name_of(to)
+    vars.text = e.actor == 'system' and '' or (note or '')
+  elseif ev == 'escalated' then
+    local level, note = string.match(text, '^(%S+) ?(.*)$')
+    vars.level = level and word('level.' .. level) or ''
+    vars.text = note or ''
+    -- Deadline escalations once noted the kind ("accept"), now its words.
+    for _, kind in ipairs(DEADLINES) do
+      if note == kind then vars.text = word('action.' .. kind) end
+    end
+  elseif ev == 'reminded' then
+    local kind = string.match(text, '^(%S+)')
+    vars.text, vars.action = '', kind and word('action.' .. kind) or ''
+  elseif ev == 'rated' or ev == 'reopened' then
+    vars.rating = text
+  elseif ev == 'category_corrected' then
+    local a, b = string.match(text, '^(%S+) %-> (%S+)$')
+    vars.text, vars.previous, vars.category = '', a and category_name(a) or '', b and category_name(b) or ''
+  end
+  if not cfg('t:event.' .. ev) then return render('event.other', vars) end
+  return render('event.' .. ev, vars)
+end
+
+local function deputy_detail(c)
+  local h = redis.call('LRANGE', K.hist .. c.id, -3, -1)
+  local steps = {}
+  for _, j in ipairs(h) do steps[#steps + 1] = event_words(cjson.decode(j)) end
+  local p = person(c.deputy)
+  reply(render('deputy_detail', { case = c.id, topic = topic_of(c), category = category_name(c.category),
+    state = state_name(c.state), text = c.text, place = c.place ~= '' and c.place or '-',
+    resident = c.masked, history = table.concat(steps, '；'), deputy = p and p.name or '',
+    station = p and p.station_name or '' }), c.id)
+  return 'detail', c.id
+end
+
+-- A deputy's command as the step works on it: from this message, or
+-- from the question it left open ({label, alts, case, body, question,
+-- target, target_name, target_ids, certain}).
+local function command_of_message()
+  return { label = intent.label, alts = intent.alts, case = env.case, body = env.body or '',
+           question = env.question, target = env.target, target_name = env.target_name,
+           target_ids = env.target_ids, certain = intent.certain ~= false }
+end
+
+-- Nothing is done on a guess: the command waits in a session while the
+-- deputy is asked to choose by number.  Past the bound on open questions
+-- the deputy is told how to write the command instead.
+local function ask_deputy(cmd, ask, options, question)
+  if not hold_session({ deputy = env.deputy, cmd = cmd, ask = ask, options = options,
+                        question = question, ts = nows }) then
+    reply(render('deputy_help', {}), cmd.case)
+    return 'need_' .. ask, cmd.case
+  end
+  reply(question, cmd.case)
+  return 'asked_' .. ask, cmd.case
+end
+
+local function ask_case(cmd, open)
+  local items, options = {}, {}
+  for i = 1, math.min(#open, PICK_MAX) do
+    local c = load_case(open[i])
+    options[i] = open[i]
+    items[i] = render('deputy_pick_case_item', { n = i, case = open[i], topic = c and topic_of(c) or '',
+      state = c and state_name(c.state) or '' })
+  end
+  return ask_deputy(cmd, 'case', options,
+    render('deputy_pick_case', { count = #open, items = table.concat(items, ' ') }))
+end
+
+local function ask_command(cmd, c)
+  local options, seen = {}, {}
+  local function offer(label, guessed)
+    local ev = COMMAND_EVENT[label]
+    -- To fill up, a transfer is offered only when the message names whom to.
+    if #options >= OFFER_MAX or not ev or seen[label] or
+       (ev == 'transfer' and not cmd.target and not guessed) then return end
+    seen[label] = true
+    options[#options + 1] = label
+  end
+  for _, label in ipairs(cmd.alts or {}) do offer(label, true) end
+  offer(cmd.label, true)
+  for _, label in ipairs(OFFER_ORDER) do offer(label, false) end
+  local items = {}
+  for i, label in ipairs(options) do
+    items[i] = render('deputy_pick_command_item', { n = i, action = word('option.' .. COMMAND_EVENT[label]) })
+  end
+  return ask_deputy(cmd, 'command', options,
+    render('deputy_pick_command', { case = c.id, topic = topic_of(c), items = table.concat(items, ' ') }))
+end
+
+-- The command is certain (or confirmed by the deputy's digit) and case
+-- `c` is theirs: do it.  Only here does a deputy's text reach a resident.
+local function act(cmd, c, ev)
+  local me, id = env.deputy, c.id
+  local p = person(me)
+  local body = cmd.body or ''
+  local vars = { case = id, deputy = p and p.name or me, text = body, topic = topic_of(c) }
+
+  if ev == 'transfer' then
+    if not cmd.target then
+      vars.target = cmd.target_name or ''
+      if cmd.target_ids then
+        local items = {}
+        for i, d in ipairs(cmd.target_ids) do
+          local tp = person(d)
+          items[i] = render('deputy_ambiguous_item', { id = d, station = tp and tp.station_name or '' })
+        end
+        vars.count, vars.items, vars.example = #cmd.target_ids, table.concat(items, '、'), cmd.target_ids[1]
+        reply(render('deputy_ambiguous_deputy', vars), id)
+      else
+        reply(render(vars.target ~= '' and 'deputy_unknown_deputy' or 'deputy_need_target', vars), id)
+      end
+      return 'unknown_deputy', id
+    end
+    local action = transfer(c, cmd.target, me, body)
+    local tp = person(cmd.target)
+    vars.target = tp and tp.name or cmd.target
+    local answers = { transferred = 'deputy_transferred', unknown_deputy = 'deputy_unknown_deputy',
+                      same_deputy = 'deputy_transfer_self' }
+    if answers[action] then
+      reply(render(answers[action], vars), id)
+    else
+      reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+        action = word('action.transfer') }), id)
+    end
+    return action, id
+  end
+  if ev == 'escalate' then
+    if not allowed('escalate', c.state) then
+      reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+        action = word('action.escalate') }), id)
+      return 'bad_state', id
+    end
+    local level = escalate(c, me, body)
+    -- Already as high as it goes: the deputy is told where it is, the
+    -- resident is not told again.
+    vars.level = word((level or tonumber(c.escalated)) == 1 and 'level.station' or 'level.committee')
+    if level then push(c, render('escalated', vars)) end
+    reply(render(level and 'deputy_escalated' or 'deputy_escalated_already', vars), id)
+    return level and 'escalated' or 'escalated_already', id
+  end
+  if ev == 'reply' then
+    if c.state == S.closed or c.state == S.withdrawn then
+      reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+        action = word('action.reply') }), id)
+      return 'bad_state', id
+    end
+    history(id, me, 'asked', body)
+    redis.call('HSET', K.res .. c.channel .. ':' .. c.addr, 'relay_case', id, 'relay_at', nows)
+    -- Worded as a question only when it is one (step_is_question in src/core/step.c).
+    send(c.channel, c.addr, render(cmd.question and 'relay_to_resident' or 'relay_statement', vars), id, 'reply')
+    reply(render('deputy_relayed', vars), id)
+    return 'relayed', id
+  end
+
+  local to = allowed(ev, c.state)
+  if not to then
+    reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+      action = word('action.' .. ev) }))
+    return 'bad_state', id
+  end
+  if ev == 'accept' then
+    set_state(c, to, me, 'accepted', body)
+    redis.call('HSET', case_key(id), 'accepted_at', nows)
+    push(c, render('accepted', vars))
+    reply(render('deputy_accepted', vars), id)
+    return 'accepted', id
+  elseif ev == 'progress' then
+    set_state(c, to, me, 'progress', body)
+    redis.call('HSET', case_key(id), 'latest', body)
+    if not c.accepted_at then redis.call('HSET', case_key(id), 'accepted_at', nows) end
+    if not c.progress_at then redis.call('HSET', case_key(id), 'progress_at', nows) end
+    push(c, render('progress', vars))
+    reply(render('deputy_progress', vars), id)
+    return 'progress', id
+  end
+  -- resolve
+  set_state(c, to, me, 'resolved', body)
+  redis.call('HSET', case_key(id), 'latest', body, 'result', body, 'resolved_at', nows)
+  redis.call('ZREM', K.dq .. me, id)
+  redis.call('HSET', K.res .. c.channel .. ':' .. c.addr, 'rating_case', id)
+  redis.call('ZADD', TIMERS, nows + opt.rating_s, 'rating|' .. id)
+  push(c, render('resolved', vars))
+  reply(render('deputy_resolved', vars), id)
+  return 'resolved', id
+end
+
+-- A command from a message or a confirmed question: find its case (ask
+-- when the deputy has several open and named none), check it is theirs,
+-- and ask again when the engine was unsure what the deputy meant.
+-- Reading (待办, 详情) changes nothing and reaches no one: never asked.
+local function run_command(cmd)
+  local me = env.deputy
+  if cmd.label == 'cmd.list' then return deputy_list(me) end
+  local ev = COMMAND_EVENT[cmd.label]
+  if not ev then
+    reply(render('deputy_help', {}))
+    return 'deputy_help', nil
+  end
+  local id = cmd.case
+  if not id then
+    local open = redis.call('ZRANGE', K.dq .. me, 0, -1)
+    if #open > 1 then return ask_case(cmd, open) end
+    if #open == 0 then
+      reply(render('deputy_need_case', { count = 0 }))
+      return 'need_case', nil
+    end
+    id = open[1]
+    cmd.case = id
+  end
+  local c = load_case(id)
+  if not c then
+    reply(render('deputy_unknown_case', { case = id }))
+    return 'unknown_case', id
+  end
+  if c.deputy ~= me then
+    reply(render('deputy_foreign_case', { case = id }))
+    return 'foreign_case', id
+  end
+  if ev == 'detail' then return deputy_detail(c) end
+  if not cmd.certain then return ask_command(cmd, c) end
+  return act(cmd, c, ev)
+end
+
+local function deputy()
+  -- A question left open: a digit in range answers it; any other message
+  -- drops it and is read on its own.
+  local raw = hget(RK, 'session')
+  if raw then
+    local s = cjson.decode(raw)
+    local choice = env.digit and s.options and s.options[env.digit]
+    if env.digit and not choice then
+      reply(s.question or '')
+      return 'asked_' .. (s.ask or ''), s.cmd and s.cmd.case
+    end
+    drop_session()
+    if choice then
+      local cmd = s.cmd
+      if s.ask == 'case' then
+        cmd.case = choice
+      else
+        cmd.label, cmd.certain = choice, true
+      end
+      return run_command(cmd)
+    end
+  end
+  -- A deputy's thanks or "知道了" needs no answer (an SMS costs money and
+  -- the deputy's attention); emoji alone are no command, whatever the
+  -- engine made of them.
+  if intent.label == 'chat.thanks' and not env.empty then return 'deputy_thanks', nil end
+  if intent.kind ~= 'command' or env.empty then
+    reply(render('deputy_help', {}))
+    return 'deputy_help', nil
+  end
+  return run_command(command_of_message())
+end
+

@@ -1,0 +1,431 @@
+#!/usr/bin/python3
+"""The Redis scripts alone, against a scratch redis-server.
+
+    /usr/bin/python3 tests/lua/run.py [-v] [PATTERN]      (make lua-test)
+
+Loads the scripts exactly as the daemon does (the joined files of
+$BUILD/gen/lua/, the bytes scripts/embed.sh puts into the binary), gives
+the step script envelopes shaped like src/core/step.c's for each kind of
+message — a resident opens a case, the deputy accepts, the resident asks
+for the status, the deputy resolves, the resident rates, a timer tick —
+and checks the keys each leaves, the outbox entries it queues (text,
+channel, address) and its budget of Redis commands: the commands run
+inside the script, counted exactly by INFO commandstats after CONFIG
+RESETSTAT.  A budget is the count measured when it was set, so one
+command more fails; lower it when a change saves one.
+
+Python 3 standard library plus python3-redis only.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import redis
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_DIR = os.path.join(REPO, os.environ.get("BUILD") or "build")
+LUA_DIR = os.path.join(BUILD_DIR, "gen", "lua")
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+P = "{t}:"             # the key prefix ("{ns}:")
+DIGEST = "0123456789abcdef"
+CFG = P + "cfg:" + DIGEST
+T0 = 1767225600        # 2026-01-01 00:00:00 UTC, seconds
+
+RESIDENT = "13800138000"
+DEPUTY_PHONE = "13900000001"
+
+# Redis commands a script may run for each kind of message, at most.
+BUDGET = {
+    "open_first": 26,       # the first case of a namespace also moves seq:case past 1000
+    "open": 25,
+    "accept": 22,
+    "status": 16,
+    "resolve": 24,
+    "rate": 23,
+    "tick_idle": 2,
+    "tick_reminder": 15,
+    "gauges": 7,            # /metrics: the gauge hash, the deadline sets, the outbox sizes
+    "gauges_rebuild": 17,   # the same, building the hash from two cases
+    "wechat_welcome": 2,
+}
+
+
+# --------------------------------------------------------------------------
+# facts read from the sources, so the test follows them
+
+def templates():
+    """The default reply texts of src/base/config.c (key -> text)."""
+    with open(os.path.join(REPO, "src", "base", "config.c"), encoding="utf-8") as f:
+        src = f.read()
+    body = src[src.index("template_defaults[] = {"):]
+    body = body[:body.index("\n};")]
+    out = {}
+    lit = r'"(?:[^"\\]|\\.)*"'
+    for m in re.finditer(r'\{\s*"([^"]+)",\s*((?:%s\s*)+),' % lit, body):
+        parts = re.findall(lit, m.group(2))
+        out[m.group(1)] = "".join(json.loads(p) for p in parts)
+    return out
+
+
+def transitions():
+    """The "on" records of src/core/schema.def: event -> [(from, to)]."""
+    tr = {}
+    with open(os.path.join(REPO, "src", "core", "schema.def"), encoding="utf-8") as f:
+        for line in f:
+            w = line.split("#", 1)[0].split()
+            if w and w[0] == "on":
+                tr.setdefault(w[1], []).append((w[2], w[3]))
+    return tr
+
+
+TEMPLATES = templates()
+TRANSITIONS = transitions()
+
+
+def render(key, **vars_):
+    """What lib/render.lua makes of template `key` (for expectations)."""
+    return re.sub(r"\{([\w.]+)\}", lambda m: str(vars_.get(m.group(1), "")), TEMPLATES.get(key, ""))
+
+
+def tr_json(*events):
+    """The "tr" member step.c sends: allowed source states and the target
+    (none when the event keeps the state)."""
+    out = {}
+    for ev in events:
+        pairs = TRANSITIONS[ev]
+        o = {"from": [f for f, _ in pairs]}
+        tos = {t for _, t in pairs}
+        if len(tos) == 1 and "=" not in tos:
+            o["to"] = tos.pop()
+        out[ev] = o
+    return out
+
+
+DEPUTY_TR = tr_json("accept", "progress", "resolve", "transfer", "escalate")
+
+OPT = {"prefix": "MS", "dedupe_s": 86400, "rating_s": 259200, "session_s": 600,
+       "followup_s": 3600, "accept_s": 86400, "progress_s": 259200, "resolve_s": 1296000,
+       "sender_per_minute": 10, "max_sessions": 10000}
+
+
+# --------------------------------------------------------------------------
+# a scratch Redis
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="lua-test-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.r = redis.Redis(port=self.port, decode_responses=True)
+        for _ in range(100):
+            try:
+                self.r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("redis-server did not start")
+        self.sha = {}
+        for name in sorted(os.listdir(LUA_DIR)):
+            if name.endswith(".lua"):
+                with open(os.path.join(LUA_DIR, name), "rb") as f:
+                    self.sha[name[:-4]] = self.r.script_load(f.read())
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SERVER = None
+# The call itself and the reset before it (Redis 7 names it
+# "cmdstat_config|resetstat").
+UNCOUNTED = ("cmdstat_evalsha", "cmdstat_config")
+# LUA_TEST_MEASURE=1: print each message's commands instead of checking budgets.
+MEASURE = bool(os.environ.get("LUA_TEST_MEASURE"))
+
+
+def setUpModule():
+    global SERVER
+    SERVER = Redis()
+
+
+def tearDownModule():
+    SERVER.close()
+
+
+# --------------------------------------------------------------------------
+
+class ScriptTest(unittest.TestCase):
+    def setUp(self):
+        self.r = SERVER.r
+        self.r.flushall()
+        self.publish()
+
+    def publish(self):
+        """The directory as src/core/directory.c writes it."""
+        fields = {"t:" + k: v for k, v in TEMPLATES.items()}
+        fields["c:infra.streetlight"] = "路灯"
+        fields["c:other"] = "其他"
+        fields["d:d1"] = json.dumps({"name": "张三", "channel": "sms", "addr": DEPUTY_PHONE,
+                                     "station": "s1", "station_name": "幸福路联络站"})
+        fields["s:s1"] = json.dumps({"name": "幸福路联络站", "liaison": ""})
+        fields["committee"] = json.dumps({"name": "代表工委", "channel": "sms", "addr": "13900000009"})
+        self.r.hset(CFG, mapping=fields)
+
+    # -- running a script and counting what it did --------------------------
+
+    def run_script(self, name, args, budget=None):
+        self.r.config_resetstat()
+        out = self.r.evalsha(SERVER.sha[name], 1, P, *args)
+        stats = self.r.info("commandstats")
+        n = sum(v["calls"] for k, v in stats.items() if not k.startswith(UNCOUNTED))
+        if budget and MEASURE:
+            print("\n  %s: %d commands: %s" % (budget, n, " ".join(
+                "%s=%d" % (k[8:], v["calls"]) for k, v in sorted(stats.items())
+                if not k.startswith(UNCOUNTED))), file=sys.stderr)
+        elif budget:
+            self.assertLessEqual(n, BUDGET[budget], "%s: %d Redis commands, budget %d" %
+                                 (budget, n, BUDGET[budget]))
+            if n < BUDGET[budget]:
+                print("\n  %s: %d commands, under its budget of %d: lower it" % (budget, n, BUDGET[budget]),
+                      file=sys.stderr)
+        self.commands = n
+        return out
+
+    def step(self, env, budget):
+        base = {"cfg": DIGEST, "opt": OPT}
+        base.update(env)
+        return self.run_script("step", [json.dumps(base)], budget)
+
+    def outbox(self):
+        """The queued messages, oldest first, and empties the queue."""
+        ids = self.r.zrange(P + "outbox:ready", 0, -1)
+        out = [self.r.hgetall(P + "out:" + i) for i in ids]
+        self.r.delete(P + "outbox:ready")
+        return [(o["channel"], o["to"], o["kind"], o["text"]) for o in out]
+
+    # -- the messages ------------------------------------------------------
+
+    def resident(self, text, intent, now, budget, **extra):
+        env = {"now": now * 1000, "role": "resident",
+               "msg": {"channel": "sms", "addr": RESIDENT, "text": text, "masked": "138****8000",
+                       "passive": False},
+               "intent": intent, "tr": extra.pop("tr", {})}
+        env.update(extra)
+        return self.step(env, budget)
+
+    def deputy(self, text, label, case, now, budget, **extra):
+        env = {"now": now * 1000, "role": "deputy", "deputy": "d1", "case": case,
+               "msg": {"channel": "sms", "addr": DEPUTY_PHONE, "text": text, "masked": "139****0001",
+                       "passive": False},
+               "intent": {"kind": "command", "name": label, "label": label, "slots": {},
+                          "certain": True, "alts": []},
+               "tr": DEPUTY_TR}
+        env.update(extra)
+        return self.step(env, budget)
+
+    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first"):
+        intent = {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
+                  "slots": {"place": "幸福路12号"}, "title": "路灯不亮", "confidence": 0.93,
+                  "review": False, "certain": True}
+        route = [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]
+        return self.resident(text, intent, now, budget, route=route)
+
+    def gauges(self, now, budget):
+        return json.loads(self.run_script("admin", ["gauges", now, OPT["accept_s"], OPT["resolve_s"]], budget))
+
+    # -- the tests ---------------------------------------------------------
+
+    def test_case_life(self):
+        r = self.r
+        action, case, n, passive = self.open_case()
+        self.assertEqual((action, case, n, passive), ("case_opened", "MS1001", 2, ""))
+        c = r.hgetall(P + "case:MS1001")
+        self.assertEqual((c["state"], c["deputy"], c["routed_by"], c["clock"]), ("assigned", "d1", "area", str(T0)))
+        self.assertEqual(r.zscore(P + "dq:d1", "MS1001"), T0)
+        self.assertEqual(r.zrange(P + "rcases:sms:" + RESIDENT, 0, -1), ["MS1001"])
+        self.assertEqual(len(r.lrange(P + "hist:MS1001", 0, -1)), 2)
+        self.assertEqual(r.zcard(P + "timers"), 3)     # accept, progress, resolve: their half-way
+        self.assertEqual(r.hgetall(P + "gauge:cases"), {"assigned": "1"})
+        self.assertEqual(r.zrange(P + "due:waiting", 0, -1, withscores=True), [("MS1001", T0)])
+        vars_ = dict(case="MS1001", topic="路灯不亮", category="路灯", deputy="张三",
+                     station="幸福路联络站", text="幸福路12号的路灯坏了三天了", resident="138****8000")
+        self.assertEqual(self.outbox(), [
+            ("sms", DEPUTY_PHONE, "notify", render("deputy_new", **vars_)),
+            ("sms", RESIDENT, "reply", render("ack", **vars_)),
+        ])
+
+        # the deputy accepts
+        t = T0 + 600
+        action, case, n, _ = self.deputy("接单 MS1001", "cmd.accept", "MS1001", t, "accept")
+        self.assertEqual((action, case, n), ("accepted", "MS1001", 2))
+        c = r.hgetall(P + "case:MS1001")
+        self.assertEqual((c["state"], c["accepted_at"]), ("accepted", str(t)))
+        self.assertEqual(r.hgetall(P + "gauge:cases"), {"assigned": "0", "accepted": "1"})
+        self.assertEqual(r.zcard(P + "due:waiting"), 0)
+        self.assertEqual(r.zrange(P + "due:working", 0, -1, withscores=True), [("MS1001", T0)])
+        vars_ = dict(case="MS1001", deputy="张三", text="", topic="路灯不亮")
+        self.assertEqual(self.outbox(), [
+            ("sms", RESIDENT, "push", render("accepted", **vars_)),
+            ("sms", DEPUTY_PHONE, "reply", render("deputy_accepted", **vars_)),
+        ])
+
+        # the resident asks how it goes
+        status = {"kind": "chat", "name": "status", "label": "chat.status", "slots": {}, "certain": True}
+        action, case, n, _ = self.resident("查询", status, t + 60, "status")
+        self.assertEqual((action, case, n), ("status", "MS1001", 1))
+        item = render("status_item", case="MS1001", topic="路灯不亮", state=TEMPLATES["state.accepted"],
+                      latest="张三")
+        self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply", render("status", items=item))])
+
+        # the deputy resolves
+        t += 3600
+        action, case, n, _ = self.deputy("办结 MS1001 已修好", "cmd.resolve", "MS1001", t, "resolve",
+                                         body="已修好", question=False)
+        self.assertEqual((action, case, n), ("resolved", "MS1001", 2))
+        self.assertEqual(r.hget(P + "case:MS1001", "state"), "resolved")
+        self.assertEqual(r.hget(P + "res:sms:" + RESIDENT, "rating_case"), "MS1001")
+        self.assertEqual(r.zscore(P + "timers", "rating|MS1001"), t + OPT["rating_s"])
+        self.assertEqual(r.zcard(P + "due:working"), 0)
+        self.assertEqual([o[:3] for o in self.outbox()],
+                         [("sms", RESIDENT, "push"), ("sms", DEPUTY_PHONE, "reply")])
+
+        # the resident rates
+        rating = {"kind": "chat", "name": "rating", "label": "chat.rating", "slots": {"rating": "5"},
+                  "certain": True}
+        action, case, n, _ = self.resident("5", rating, t + 60, "rate", rating=5,
+                                           tr=tr_json("rate", "reopen"))
+        self.assertEqual((action, case, n), ("rated", "MS1001", 1))
+        c = r.hgetall(P + "case:MS1001")
+        self.assertEqual((c["state"], c["rating"]), ("closed", "5"))
+        self.assertEqual(r.zcard(P + "rcases:sms:" + RESIDENT), 0)
+        self.assertIsNone(r.zscore(P + "timers", "rating|MS1001"))
+        self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply", render("rated", case="MS1001", rating=5))])
+        g = {k: v for k, v in r.hgetall(P + "gauge:cases").items() if v != "0"}
+        self.assertEqual(g, {"closed": "1"})
+
+    def test_tick_reminds_and_moves_on(self):
+        self.open_case()
+        self.outbox()
+        # nothing due yet: one read of the timers
+        action, count, n, _ = self.step({"mode": "tick", "now": (T0 + 60) * 1000,
+                                         "tr": tr_json("rate", "escalate")}, "tick_idle")
+        self.assertEqual((action, count, n), ("tick", "0", 0))
+        # half the acceptance window
+        t = T0 + OPT["accept_s"] // 2
+        action, count, n, _ = self.step({"mode": "tick", "now": t * 1000,
+                                         "tr": tr_json("rate", "escalate")}, "tick_reminder")
+        self.assertEqual((action, count, n), ("tick", "1", 1))
+        hours = OPT["accept_s"] // 2 // 3600
+        self.assertEqual(self.outbox(), [("sms", DEPUTY_PHONE, "notify", render(
+            "reminder", case="MS1001", topic="路灯不亮", category="路灯", action=TEMPLATES["action.accept"],
+            state=TEMPLATES["state.assigned"], hours=hours))])
+        # the next phase of that deadline is armed, the others wait
+        self.assertEqual(self.r.zscore(P + "timers", "case|MS1001|accept|due|%d" % T0), T0 + OPT["accept_s"])
+        self.assertEqual(self.r.zcard(P + "timers"), 3)
+        hist = json.loads(self.r.lrange(P + "hist:MS1001", -1, -1)[0])
+        self.assertEqual((hist["event"], hist["text"]), ("reminded", "accept half"))
+
+    def test_gauges_and_overdue(self):
+        self.open_case(T0)
+        self.open_case(T0 + 10 * 86400, "幸福路14号的路灯也不亮", "open")
+        self.deputy("接单 MS1002", "cmd.accept", "MS1002", T0 + 10 * 86400 + 60, "accept")
+        now = T0 + 10 * 86400 + 120
+        # the first scrape of a namespace builds the gauge hash
+        g = self.gauges(now, "gauges_rebuild")
+        # MS1001 waits past its acceptance window; MS1002 is accepted in time
+        self.assertEqual(g["states"], {"assigned": 1, "accepted": 1})
+        self.assertEqual(g["overdue"], 1)
+        # the same as admin.lua's list answer, which judges case by case
+        f = {"now": now, "accept_s": OPT["accept_s"], "resolve_s": OPT["resolve_s"], "overdue": True}
+        listed = json.loads(self.run_script("admin", ["list", json.dumps(f)]))
+        self.assertEqual([c["id"] for c in listed["cases"]], ["MS1001"])
+        # past the resolve window both are overdue
+        g = self.gauges(T0 + 10 * 86400 + OPT["resolve_s"] + 1, "gauges")
+        self.assertEqual(g["overdue"], 2)
+
+    def test_gauges_rebuilt_once_after_upgrade(self):
+        self.open_case(T0)
+        self.open_case(T0 + 60, "幸福路14号的路灯也不亮", "open")
+        self.deputy("接单 MS1002", "cmd.accept", "MS1002", T0 + 120, "accept")
+        # data of a version without the gauge hash and the deadline sets
+        self.r.delete(P + "gauge:cases", P + "due:waiting", P + "due:working")
+        now = T0 + 2 * 86400
+        g = self.gauges(now, "gauges_rebuild")
+        self.assertEqual((g["states"], g["overdue"]), ({"assigned": 1, "accepted": 1}, 1))
+        self.assertTrue(self.r.hexists(P + "gauge:cases", "_built"))
+        # built once: the next scrape reads the hash only
+        g = self.gauges(now, "gauges")
+        self.assertEqual((g["states"], g["overdue"]), ({"assigned": 1, "accepted": 1}, 1))
+
+    def test_resident_erase_keeps_the_gauges(self):
+        self.open_case(T0)
+        self.gauges(T0, None)
+        out = json.loads(self.run_script("admin", ["resident_erase", "sms", RESIDENT, T0 + 60]))
+        self.assertEqual(out["closed"], 1)
+        g = self.gauges(T0 + 86400 * 30, None)
+        self.assertEqual((g["states"], g["overdue"]), ({"withdrawn": 1}, 0))
+
+    def test_wechat_welcome_rendered_by_the_one_renderer(self):
+        tpl = TEMPLATES["welcome_deputy"]
+        args = ["event", "wechat:main:o1", "wechat:main:o1:1:scan", 60, "SCAN", "d1", T0, tpl,
+                "deputy", "张三", "case", "", "station", "幸福路联络站"]
+        status, text = self.run_script("wechat", args, "wechat_welcome")
+        self.assertEqual((status, text), ("new", render("welcome_deputy", deputy="张三", station="幸福路联络站")))
+        self.assertEqual(self.r.hget(P + "res:wechat:main:o1", "bound"), "d1")
+        status, text = self.run_script("wechat", args)
+        self.assertEqual(status, "duplicate")
+        self.assertEqual(text, render("welcome_deputy", deputy="张三", station="幸福路联络站"))
+
+
+class TemplateNames(unittest.TestCase):
+    """Every template a script words a reply with is one config.c knows
+    (its only list, checked by --check), and every state has its words."""
+
+    def test_rendered_templates_exist(self):
+        with open(os.path.join(LUA_DIR, "step.lua"), encoding="utf-8") as f:
+            src = f.read()
+        # literal names only: "'ask_' .. slot" and the like are built at run time
+        names = set(re.findall(r"\b(?:render|word)\('([\w.]+)'\s*[,)]", src))
+        self.assertGreater(len(names), 40)
+        self.assertEqual(sorted(n for n in names if n not in TEMPLATES), [])
+
+    def test_every_state_has_words(self):
+        with open(os.path.join(REPO, "src", "core", "schema.def"), encoding="utf-8") as f:
+            states = [w[1] for w in (line.split("#", 1)[0].split() for line in f) if w and w[0] == "state"]
+        self.assertEqual([s for s in states if "state." + s not in TEMPLATES], [])
+
+
+def main():
+    if not os.path.isdir(LUA_DIR):
+        sys.exit("lua-test: %s missing: run make first" % LUA_DIR)
+    argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a.startswith("-")]
+    pattern = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if pattern:
+        argv += ["-k", pattern[0]]
+    unittest.main(module=__name__, argv=argv, verbosity=2 if "-v" in argv else 1)
+
+
+if __name__ == "__main__":
+    main()
