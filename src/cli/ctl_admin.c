@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "admin/admin_stats.h"
+#include "base/utf8.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
 
@@ -28,28 +29,10 @@ static bool is_wide(unsigned long cp)
 
 size_t ctl_display_width(const char *s)
 {
-    size_t w = 0;
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    while (*p) {
-        unsigned long cp;
-        int n;
-        if (*p < 0x80) {
-            cp = *p;
-            n = 1;
-        } else if ((*p & 0xE0) == 0xC0) {
-            cp = *p & 0x1F;
-            n = 2;
-        } else if ((*p & 0xF0) == 0xE0) {
-            cp = *p & 0x0F;
-            n = 3;
-        } else {
-            cp = *p & 0x07;
-            n = 4;
-        }
-        int i = 1;
-        for (; i < n && (p[i] & 0xC0) == 0x80; i++)
-            cp = (cp << 6) | (p[i] & 0x3F);
-        p += i; /* a truncated sequence counts as what it had */
+    size_t w = 0, len = s ? strlen(s) : 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode_lossy(s + i, len - i, &cp); /* a cut sequence counts as one */
         if (cp >= 0x0300 && cp <= 0x036F)
             continue; /* combining marks take no column */
         w += is_wide(cp) ? 2 : 1;

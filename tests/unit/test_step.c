@@ -18,6 +18,7 @@
 #include "channels/kannel/sms_kannel.h"
 #include "core/step.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 static void test_case_id_forms(void **state)
 {
