@@ -11,6 +11,7 @@
 
 #include "admin/admin_internal.h"
 #include "admin/admin_stats.h"
+#include "base/case_id.h"
 #include "base/config.h"
 #include "core/lifecycle.h"
 #include "base/log.h"
@@ -166,7 +167,7 @@ static void on_show(redisReply *r, void *arg)
 void admin_case_show(struct app *app, struct evhttp_request *req, const char *id)
 {
     char idbuf[48];
-    const char *cid = admin_case_id(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return;
@@ -238,7 +239,7 @@ void admin_case_assign(struct app *app, struct evhttp_request *req, const char *
         return;
     }
     char idbuf[48];
-    const char *cid = admin_case_id(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     const struct deputy *d = roster_deputy(app->roster, json_string_value(jd));
     if (!cid || !d) {
         json_decref(body);

@@ -17,6 +17,7 @@
 
 #include "admin/admin_internal.h"
 #include "admin/admin_stats.h"
+#include "base/case_id.h"
 #include "base/config.h"
 #include "base/form.h"
 #include "base/log.h"
@@ -276,7 +277,7 @@ void admin_case_label(struct app *app, struct evhttp_request *req, const char *i
         return;
     }
     char idbuf[48];
-    const char *cid = admin_case_id(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return;

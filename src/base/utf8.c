@@ -123,6 +123,11 @@ size_t utf8_encode(uint32_t cp, char *out)
     return 4;
 }
 
+uint32_t utf8_halfwidth(uint32_t cp)
+{
+    return cp >= 0xFF01 && cp <= 0xFF5E ? cp - 0xFEE0 : cp;
+}
+
 size_t utf8_length(const char *s, size_t len)
 {
     size_t n = 0;

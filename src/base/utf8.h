@@ -44,6 +44,10 @@ bool utf8_valid(const char *s, size_t len);
  * length.  No NUL is written. */
 size_t utf8_encode(uint32_t cp, char *out);
 
+/* The ASCII twin of a full-width form (U+FF01..U+FF5E: "Ｍ１" -> "M1"),
+ * else `cp` itself. */
+uint32_t utf8_halfwidth(uint32_t cp);
+
 /* Number of code points in `len` bytes of valid UTF-8 (bytes that are
  * not continuation bytes). */
 size_t utf8_length(const char *s, size_t len);

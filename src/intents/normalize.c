@@ -191,8 +191,7 @@ static bool fold(const struct normalizer *n, const char *text, size_t len, char 
             return false; /* NUL would silently truncate the text */
         if (is_emoji(cp))
             continue;
-        if (cp >= 0xFF01 && cp <= 0xFF5E)
-            cp -= 0xFEE0;
+        cp = utf8_halfwidth(cp);
         if (is_space(cp)) {
             if (prev == ' ')
                 continue;

@@ -274,6 +274,19 @@ static void test_utf8_cut_edges(void **state)
     assert_int_equal(utf8_cut("abc", 3, 1), 1);
 }
 
+static void test_utf8_halfwidth(void **state)
+{
+    (void)state;
+    assert_int_equal(utf8_halfwidth(0xFF01), '!');     /* ！ */
+    assert_int_equal(utf8_halfwidth(0xFF10), '0');     /* ０ */
+    assert_int_equal(utf8_halfwidth(0xFF2D), 'M');     /* Ｍ */
+    assert_int_equal(utf8_halfwidth(0xFF5E), '~');     /* ～ */
+    assert_int_equal(utf8_halfwidth(0xFF00), 0xFF00);  /* outside the block */
+    assert_int_equal(utf8_halfwidth(0xFF5F), 0xFF5F);
+    assert_int_equal(utf8_halfwidth(0x3000), 0x3000);  /* ideographic space is a space, not ASCII */
+    assert_int_equal(utf8_halfwidth('a'), 'a');
+}
+
 static void test_utf8_prev(void **state)
 {
     const char *s = "a路\xF0\x9F\x98\x80";   /* 1 + 3 + 4 bytes */
@@ -313,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_utf16be_to_utf8),
         cmocka_unit_test(test_utf8_cut),
         cmocka_unit_test(test_utf8_cut_edges),
+        cmocka_unit_test(test_utf8_halfwidth),
         cmocka_unit_test(test_utf8_prev),
         cmocka_unit_test(test_utf8_prefix_utf16),
     };
