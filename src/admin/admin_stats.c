@@ -309,3 +309,9 @@ int admin_parse_flag(const char *s)
     return -1;
 }
 
+bool admin_outbox_id_ok(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    return n > 0 && n <= 64 &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") == n;
+}

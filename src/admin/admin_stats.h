@@ -72,6 +72,10 @@ char *csv_quote(const char *field);
 int admin_parse_long(const char *s, long min, long max, long *out);
 /* "1"/"true"/"yes" -> 1, "0"/"false"/"no"/"" -> 0, else -1. */
 int admin_parse_flag(const char *s);
-
+/* Whether `id` may name an outbox message in the admin API (the daemon
+ * checks it, mashangctl too before asking): 1-64 characters of A-Z a-z
+ * 0-9 - _ : . */
+bool admin_outbox_id_ok(const char *id);
+#define ADMIN_OUTBOX_ID_RULE "1-64 characters of A-Z a-z 0-9 - _ : ."
 
 #endif

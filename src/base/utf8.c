@@ -14,55 +14,48 @@ size_t utf8_seq_len(unsigned char c)
     return 1;
 }
 
+/* Well-formed sequences, Unicode table 3-7: lead bytes first..last take
+ * `len` bytes, the second of which lies in lo..hi (the bounds that shut
+ * out overlong forms, surrogates and values past U+10FFFF); any further
+ * byte lies in 80..BF. */
+static const struct lead {
+    unsigned char first, last, len, lo, hi;
+} leads[] = {
+    { 0xC2, 0xDF, 2, 0x80, 0xBF }, { 0xE0, 0xE0, 3, 0xA0, 0xBF }, { 0xE1, 0xEC, 3, 0x80, 0xBF },
+    { 0xED, 0xED, 3, 0x80, 0x9F }, { 0xEE, 0xEF, 3, 0x80, 0xBF }, { 0xF0, 0xF0, 4, 0x90, 0xBF },
+    { 0xF1, 0xF3, 4, 0x80, 0xBF }, { 0xF4, 0xF4, 4, 0x80, 0x8F },
+};
+
 /* Decodes the sequence at s.  Returns the bytes it spans: the whole
- * sequence with *ok set, or its maximal subpart (>= 1) with *ok false.
- * The bounds of the second byte exclude overlong forms (E0 80..9F,
- * F0 80..8F), surrogates (ED A0..BF) and values past U+10FFFF (F4 90..). */
+ * sequence with *ok set, or its maximal subpart (>= 1) with *ok false. */
 static size_t scan(const unsigned char *s, size_t len, uint32_t *cp, bool *ok)
 {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-    uint32_t v;
+    unsigned char c = s[0];
 
-    *ok = false;
-    if (c < 0x80) {
+    *ok = c < 0x80;
+    if (*ok) {
         *cp = c;
-        *ok = true;
         return 1;
     }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    const struct lead *l = NULL;
+    for (size_t k = 0; k < sizeof(leads) / sizeof(leads[0]) && !l; k++)
+        if (c >= leads[k].first && c <= leads[k].last)
+            l = &leads[k];
+    if (!l)
         return 1;   /* continuation byte, C0/C1 (always overlong), F5..FF */
-    }
+    uint32_t v = c & (0x7Fu >> l->len);
     size_t i = 1;
-    for (; i < n && i < len; i++) {
+    for (; i < l->len && i < len; i++) {
+        unsigned char lo = i == 1 ? l->lo : 0x80, hi = i == 1 ? l->hi : 0xBF;
         if (s[i] < lo || s[i] > hi)
             return i;
-        lo = 0x80;
-        hi = 0xBF;
         v = (v << 6) | (s[i] & 0x3F);
     }
-    if (i < n)
+    if (i < l->len)
         return i;   /* cut short */
     *cp = v;
     *ok = true;
-    return n;
+    return i;
 }
 
 size_t utf8_decode(const char *s, size_t len, uint32_t *cp)
