@@ -159,9 +159,11 @@ void address_mask(const char *addr, char *out, size_t outsz)
 /* Bytes of the digit at `p`: 1 for 0-9, 3 for full-width ０-９ (U+FF10-FF19), 0 if none. */
 static size_t digit_width(const unsigned char *p)
 {
+    uint32_t cp;
     if (*p >= '0' && *p <= '9')
         return 1;
-    if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99)
+    /* NUL-terminated: decoding stops at the NUL, which continues nothing. */
+    if (utf8_decode((const char *)p, UTF8_MAX, &cp) == 3 && cp >= 0xFF10 && cp <= 0xFF19)
         return 3;
     return 0;
 }
@@ -270,12 +272,10 @@ int sms_segments(const char *str, size_t len)
 static size_t space_at(const char *s, size_t i, size_t len)
 {
     unsigned char c = (unsigned char)s[i];
+    uint32_t cp;
     if (c == ' ' || (c >= '\t' && c <= '\r'))
         return 1;
-    if (i + 3 <= len && c == 0xE3 && (unsigned char)s[i + 1] == 0x80 &&
-        (unsigned char)s[i + 2] == 0x80)
-        return 3;
-    return 0;
+    return utf8_decode(s + i, len - i, &cp) == 3 && cp == 0x3000 ? 3 : 0;
 }
 
 char *str_trim_dup(const char *s)
