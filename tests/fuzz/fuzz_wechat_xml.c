@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "base/util.h"
 #include "base/utf8.h"
 #include "channels/wechat/wechat_xml.h"
 
