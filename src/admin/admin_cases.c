@@ -11,6 +11,7 @@
 
 #include "admin/admin_internal.h"
 #include "admin/admin_stats.h"
+#include "base/case_id.h"
 #include "base/config.h"
 #include "core/lifecycle.h"
 #include "base/log.h"
@@ -18,12 +19,6 @@
 #include "http/server.h"
 #include "core/step.h"
 #include "store/store.h"
-
-/* jansson object or array -> array: cjson encodes an empty Lua table as {}. */
-static json_t *as_array(json_t *v)
-{
-    return json_is_array(v) ? json_incref(v) : json_array();
-}
 
 /* Adds display names the roster and config know (looked up now: a reload
  * may have replaced the roster while Redis was answering). */
@@ -49,7 +44,7 @@ static void on_list(redisReply *r, void *arg)
     struct admin_call *call = arg;
     json_t *doc = admin_script_json(r, call->req);
     if (doc) {
-        json_t *cases = as_array(json_object_get(doc, "cases"));
+        json_t *cases = admin_list_member(doc, "cases");
         size_t i;
         json_t *c;
         json_array_foreach(cases, i, c)
@@ -155,7 +150,7 @@ static void on_show(redisReply *r, void *arg)
             /* the resident appears masked only; the raw address never */
             json_object_del(c, "addr");
             add_names(call->app, c);
-            json_object_set_new(c, "history", as_array(json_object_get(doc, "history")));
+            json_object_set_new(c, "history", admin_list_member(doc, "history"));
             admin_send(call->req, 200, c);
         }
         json_decref(doc);
@@ -166,7 +161,7 @@ static void on_show(redisReply *r, void *arg)
 void admin_case_show(struct app *app, struct evhttp_request *req, const char *id)
 {
     char idbuf[48];
-    const char *cid = admin_case_id(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return;
@@ -238,7 +233,7 @@ void admin_case_assign(struct app *app, struct evhttp_request *req, const char *
         return;
     }
     char idbuf[48];
-    const char *cid = admin_case_id(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     const struct deputy *d = roster_deputy(app->roster, json_string_value(jd));
     if (!cid || !d) {
         json_decref(body);
@@ -266,7 +261,7 @@ static void on_deputies(redisReply *r, void *arg)
     json_t *doc = admin_script_json(r, call->req);
     if (doc) {
         json_t *out = json_array();
-        json_t *rows = as_array(json_object_get(doc, "deputies"));
+        json_t *rows = admin_list_member(doc, "deputies");
         size_t i;
         json_t *row;
         json_array_foreach(rows, i, row) {

@@ -47,6 +47,14 @@ int admin_script(struct admin_call *call, store_reply_fn fn, int argc, const cha
  * answers 503/500 itself and returns NULL. */
 json_t *admin_script_json(redisReply *r, struct evhttp_request *req);
 
+/* A new reference to the array `key` of `doc`, or a new empty array when
+ * it is absent or not an array (cjson writes an empty Lua table as {}). */
+static inline json_t *admin_list_member(json_t *doc, const char *key)
+{
+    json_t *v = json_object_get(doc, key);
+    return json_is_array(v) ? json_incref(v) : json_array();
+}
+
 /* Parses the request's query string into `q` and checks every key is in
  * the NULL-terminated `allowed` list.  On failure answers 400 and
  * returns -1 (q is then empty). Caller clears q with evhttp_clear_headers. */

@@ -303,18 +303,11 @@ static void on_settled(redisReply *r, void *arg)
 }
 
 /* Outbox ids are ours (step.lua): short, of letters, digits and - _ : . */
-static bool outbox_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    return n > 0 && n <= 64 &&
-           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") == n;
-}
-
 void admin_outbox_uncertain_settle(struct app *app, struct evhttp_request *req, const char *id,
                                    const char *how)
 {
-    if (!outbox_id_ok(id)) {
-        http_send_error(req, 400, "bad_id", "outbox id: 1-64 characters of A-Z a-z 0-9 - _ : .");
+    if (!admin_outbox_id_ok(id)) {
+        http_send_error(req, 400, "bad_id", "outbox id: " ADMIN_OUTBOX_ID_RULE);
         return;
     }
     struct admin_call *call = admin_call_new(app, req);

@@ -315,19 +315,9 @@ int admin_parse_flag(const char *s)
     return -1;
 }
 
-const char *admin_case_id(const char *s, const char *prefix, char *buf, size_t bufsz)
+bool admin_outbox_id_ok(const char *id)
 {
-    if (!s || !prefix)
-        return NULL;
-    size_t letters = 0;
-    while (isalpha((unsigned char)s[letters]))
-        letters++;
-    if (letters && (letters != strlen(prefix) || strncasecmp(s, prefix, letters) != 0))
-        return NULL;
-    const char *digits = s + letters;
-    size_t n = strspn(digits, "0123456789");
-    if (n == 0 || n > 12 || digits[n] != '\0')
-        return NULL;
-    int w = snprintf(buf, bufsz, "%s%s", prefix, digits);
-    return w > 0 && (size_t)w < bufsz ? buf : NULL;
+    size_t n = id ? strlen(id) : 0;
+    return n > 0 && n <= 64 &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") == n;
 }

@@ -72,10 +72,10 @@ char *csv_quote(const char *field);
 int admin_parse_long(const char *s, long min, long max, long *out);
 /* "1"/"true"/"yes" -> 1, "0"/"false"/"no"/"" -> 0, else -1. */
 int admin_parse_flag(const char *s);
-
-/* A case id from a URL or command line: optional letters (which must be
- * `prefix`, any case) followed by 1-12 digits.  "m1001", "1001" ->
- * "M1001".  Returns `buf`, or NULL when `s` is not a case id. */
-const char *admin_case_id(const char *s, const char *prefix, char *buf, size_t bufsz);
+/* Whether `id` may name an outbox message in the admin API (the daemon
+ * checks it, mashangctl too before asking): 1-64 characters of A-Z a-z
+ * 0-9 - _ : . */
+bool admin_outbox_id_ok(const char *id);
+#define ADMIN_OUTBOX_ID_RULE "1-64 characters of A-Z a-z 0-9 - _ : ."
 
 #endif

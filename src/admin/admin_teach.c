@@ -17,6 +17,7 @@
 
 #include "admin/admin_internal.h"
 #include "admin/admin_stats.h"
+#include "base/case_id.h"
 #include "base/config.h"
 #include "base/form.h"
 #include "base/log.h"
@@ -64,13 +65,7 @@ static bool known_category(const struct config *cfg, const char *label)
     return false;
 }
 
-/* cjson encodes an empty Lua table as {}: these members are lists. */
-static json_t *list_member(json_t *doc, const char *key)
-{
-    json_t *v = json_object_get(doc, key);
-    return json_is_array(v) ? json_incref(v) : json_array();
-}
-
+/* The string member `key` of `o`, "" when there is none. */
 static const char *str_member(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -276,7 +271,7 @@ void admin_case_label(struct app *app, struct evhttp_request *req, const char *i
         return;
     }
     char idbuf[48];
-    const char *cid = admin_case_id(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return;
@@ -305,31 +300,35 @@ void admin_case_label(struct app *app, struct evhttp_request *req, const char *i
 
 /* ---- GET /admin/intents/corrections ------------------------------------ */
 
-/* Residents' words leave the daemon with their numbers masked: a
- * training file is shared and kept, and a number teaches nothing. */
-static void mask_text_member(json_t *rows)
+/* Answers `call` (freed) with {member: rows, total} from the script's
+ * reply, each row's "text" with its numbers masked (residents' words
+ * leave the daemon so: a training file is shared and kept, and a number
+ * teaches nothing) and completed by `each` when not NULL. */
+static void send_masked_rows(struct admin_call *call, redisReply *r, const char *member,
+                             void (*each)(const struct admin_call *call, json_t *row))
 {
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-        char *masked = text_mask_phones(str_member(row, "text"));
-        json_object_set_new(row, "text", json_string(masked ? masked : ""));
-        free(masked);
-    }
-}
-
-static void on_corrections(redisReply *r, void *arg)
-{
-    struct admin_call *call = arg;
     json_t *doc = admin_script_json(r, call->req);
     if (doc) {
-        json_t *rows = list_member(doc, "corrections");
-        mask_text_member(rows);
-        admin_send(call->req, 200, json_pack("{s:o,s:O}", "corrections", rows,
+        json_t *rows = admin_list_member(doc, member);
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row) {
+            char *masked = text_mask_phones(str_member(row, "text"));
+            json_object_set_new(row, "text", json_string(masked ? masked : ""));
+            free(masked);
+            if (each)
+                each(call, row);
+        }
+        admin_send(call->req, 200, json_pack("{s:o,s:O}", member, rows,
                                              "total", json_object_get(doc, "total")));
         json_decref(doc);
     }
     admin_call_free(call);
+}
+
+static void on_corrections(redisReply *r, void *arg)
+{
+    send_masked_rows(arg, r, "corrections", NULL);
 }
 
 void admin_intents_corrections(struct app *app, struct evhttp_request *req)
@@ -365,26 +364,16 @@ void admin_intents_corrections(struct app *app, struct evhttp_request *req)
 
 /* ---- GET /admin/intents/review ----------------------------------------- */
 
+static void add_category_name(const struct admin_call *call, json_t *c)
+{
+    const char *cat = json_string_value(json_object_get(c, "category"));
+    if (cat)
+        json_object_set_new(c, "category_name", json_string(config_category_name(call->app->cfg, cat)));
+}
+
 static void on_review(redisReply *r, void *arg)
 {
-    struct admin_call *call = arg;
-    json_t *doc = admin_script_json(r, call->req);
-    if (doc) {
-        json_t *cases = list_member(doc, "cases");
-        mask_text_member(cases);
-        size_t i;
-        json_t *c;
-        json_array_foreach(cases, i, c) {
-            const char *cat = json_string_value(json_object_get(c, "category"));
-            if (cat)
-                json_object_set_new(c, "category_name",
-                                    json_string(config_category_name(call->app->cfg, cat)));
-        }
-        admin_send(call->req, 200, json_pack("{s:o,s:O}", "cases", cases, "total",
-                                             json_object_get(doc, "total")));
-        json_decref(doc);
-    }
-    admin_call_free(call);
+    send_masked_rows(arg, r, "cases", add_category_name);
 }
 
 void admin_intents_review(struct app *app, struct evhttp_request *req)

@@ -68,28 +68,45 @@ static const char *type_name(const json_t *j)
     return "?";
 }
 
-json_t *jv_object(struct jv *v, json_t *obj, const char *path, const char *key)
+/* The member `key` of `obj` in *m.  Returns 0 when it has type `type`
+ * (JSON_TRUE standing for both booleans), 1 when it is absent or null
+ * (*m NULL), -1 when it has another type (reported: "expected
+ * `expected`"). */
+static int member(struct jv *v, json_t *obj, const char *path, const char *key, json_type type,
+                  const char *expected, json_t **m)
 {
     char p[JV_PATH_MAX];
-    json_t *m = json_object_get(obj, key);
 
-    if (!m || json_is_null(m))
-        return NULL;
-    if (!json_is_object(m)) {
-        jv_error(v, jv_path(p, sizeof(p), path, key), "expected an object, got %s", type_name(m));
-        return NULL;
+    *m = json_object_get(obj, key);
+    if (!*m || json_is_null(*m)) {
+        *m = NULL;
+        return 1;
     }
-    return m;
+    json_type t = json_is_boolean(*m) ? JSON_TRUE : json_typeof(*m);
+    if (t != type) {
+        jv_error(v, jv_path(p, sizeof(p), path, key), "expected %s, got %s", expected, type_name(*m));
+        return -1;
+    }
+    return 0;
+}
+
+json_t *jv_object(struct jv *v, json_t *obj, const char *path, const char *key)
+{
+    json_t *m;
+    return member(v, obj, path, key, JSON_OBJECT, "an object", &m) == 0 ? m : NULL;
 }
 
 int jv_string(struct jv *v, json_t *obj, const char *path, const char *key,
               const char *def, bool required, char **out)
 {
     char p[JV_PATH_MAX];
-    json_t *m = json_object_get(obj, key);
+    json_t *m;
 
     *out = NULL;
-    if (!m || json_is_null(m)) {
+    int rc = member(v, obj, path, key, JSON_STRING, "a string", &m);
+    if (rc < 0)
+        return -1;
+    if (rc > 0) {
         if (required) {
             jv_error(v, jv_path(p, sizeof(p), path, key), "required field missing");
             return -1;
@@ -97,10 +114,6 @@ int jv_string(struct jv *v, json_t *obj, const char *path, const char *key,
         if (def && !(*out = strdup(def)))
             return -1;
         return 0;
-    }
-    if (!json_is_string(m)) {
-        jv_error(v, jv_path(p, sizeof(p), path, key), "expected a string, got %s", type_name(m));
-        return -1;
     }
     if (memchr(json_string_value(m), '\0', json_string_length(m))) {
         jv_error(v, jv_path(p, sizeof(p), path, key), "must not contain NUL characters");
@@ -171,15 +184,12 @@ int jv_integer(struct jv *v, json_t *obj, const char *path, const char *key,
                long long def, long long min, long long max, long long *out)
 {
     char p[JV_PATH_MAX];
-    json_t *m = json_object_get(obj, key);
+    json_t *m;
 
     *out = def;
-    if (!m || json_is_null(m))
-        return 0;
-    if (!json_is_integer(m)) {
-        jv_error(v, jv_path(p, sizeof(p), path, key), "expected an integer, got %s", type_name(m));
-        return -1;
-    }
+    int rc = member(v, obj, path, key, JSON_INTEGER, "an integer", &m);
+    if (rc != 0)
+        return rc > 0 ? 0 : -1;
     long long n = json_integer_value(m);
     if (n < min || n > max) {
         jv_error(v, jv_path(p, sizeof(p), path, key), "%lld is out of range %lld..%lld", n, min, max);
@@ -191,16 +201,12 @@ int jv_integer(struct jv *v, json_t *obj, const char *path, const char *key,
 
 int jv_bool(struct jv *v, json_t *obj, const char *path, const char *key, bool def, bool *out)
 {
-    char p[JV_PATH_MAX];
-    json_t *m = json_object_get(obj, key);
+    json_t *m;
 
     *out = def;
-    if (!m || json_is_null(m))
-        return 0;
-    if (!json_is_boolean(m)) {
-        jv_error(v, jv_path(p, sizeof(p), path, key), "expected true or false, got %s", type_name(m));
-        return -1;
-    }
+    int rc = member(v, obj, path, key, JSON_TRUE, "true or false", &m);
+    if (rc != 0)
+        return rc > 0 ? 0 : -1;
     *out = json_is_true(m);
     return 0;
 }

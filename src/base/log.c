@@ -1,5 +1,6 @@
 /* Structured key=value log lines on stderr. */
 #include "base/log.h"
+#include "base/utf8.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,26 +49,12 @@ static bool bare_byte(unsigned char c)
  * as is, or 0 when the byte must be escaped: C1 controls (U+0080..U+009F,
  * ESC's 8-bit twins) and the line/paragraph separators U+2028/U+2029
  * would end a line or drive a terminal like control bytes do. */
-static size_t shown_char(const unsigned char *s)
+static size_t shown_char(const unsigned char *s, size_t avail)
 {
-    unsigned char c = s[0];
-    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (c < 0x80)
-        return c >= 0x20 && c != 0x7f ? 1 : 0;
-    if (!n || c > 0xf4)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    uint32_t cp = n == 2 ? (uint32_t)(c & 0x1f) << 6 | (s[1] & 0x3f)
-                : n == 3 ? (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f)
-                : (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
-                  (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
-    /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029)
+    uint32_t cp;
+    size_t n = utf8_decode((const char *)s, avail, &cp);
+    if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+        cp == 0x2029)
         return 0;
     return n;
 }
@@ -123,7 +110,7 @@ const char *log_value(char *buf, size_t size, const char *s)
     buf[o++] = '"';
     for (i = 0; i < len;) {
         char tmp[5];
-        size_t n = shown_char(u + i);
+        size_t n = shown_char(u + i, len - i);
         size_t w = escape_char(u + i, n, tmp);
         if (o + w > room) {
             memcpy(buf + o, "...", 3);

@@ -1,6 +1,7 @@
-/* Text helpers shared by every channel: phone numbers, masking, UTF-8 and
- * UTF-16 handling, SMS segment arithmetic. */
+/* Text helpers shared by every channel: phone numbers, masking, SMS
+ * segment arithmetic (UTF-8 itself is utf8.c). */
 #include "base/util.h"
+#include "base/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -94,19 +95,6 @@ int phone_normalize(const char *in, const char *country_code, char *out, size_t 
     return 0;
 }
 
-/* Byte length of the UTF-8 sequence starting with `c` (1 for stray bytes,
- * so that walking never stalls on invalid input). */
-static size_t utf8_seq_len(unsigned char c)
-{
-    if (c >= 0xF0 && c <= 0xF4)
-        return 4;
-    if (c >= 0xE0)
-        return c <= 0xEF ? 3 : 1;
-    if (c >= 0xC2)
-        return 2;
-    return 1;
-}
-
 static int looks_like_phone(const char *s, size_t *ndigits)
 {
     const char *p = s;
@@ -171,9 +159,11 @@ void address_mask(const char *addr, char *out, size_t outsz)
 /* Bytes of the digit at `p`: 1 for 0-9, 3 for full-width ０-９ (U+FF10-FF19), 0 if none. */
 static size_t digit_width(const unsigned char *p)
 {
+    uint32_t cp;
     if (*p >= '0' && *p <= '9')
         return 1;
-    if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99)
+    /* NUL-terminated: decoding stops at the NUL, which continues nothing. */
+    if (utf8_decode((const char *)p, UTF8_MAX, &cp) == 3 && cp >= 0xFF10 && cp <= 0xFF19)
         return 3;
     return 0;
 }
@@ -237,110 +227,6 @@ bool id_len_ok(const char *s)
     return !s || strnlen(s, ID_MAX_LEN + 1) <= ID_MAX_LEN;
 }
 
-bool utf8_valid(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-
-    if (!s)
-        return len == 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t cp, min;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1; cp = c & 0x1F; min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2; cp = c & 0x0F; min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3; cp = c & 0x07; min = 0x10000;
-        } else {
-            return false;   /* continuation byte, C0/C1 overlong lead, F5+ */
-        }
-        if (len - i <= need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
-
-size_t utf8_length(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
-size_t utf8_put(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-char *utf16be_to_utf8(const unsigned char *s, size_t len, size_t *outlen)
-{
-    if (len % 2 != 0 || (!s && len))
-        return NULL;
-    /* Each 16-bit unit yields at most 3 bytes (a pair of units yields 4). */
-    char *out = malloc(len / 2 * 3 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 2) {
-        uint32_t u = ((uint32_t)s[i] << 8) | s[i + 1];
-        if (u >= 0xDC00 && u <= 0xDFFF)
-            goto bad;   /* low surrogate without a high one */
-        if (u >= 0xD800 && u <= 0xDBFF) {
-            if (i + 3 >= len)
-                goto bad;
-            uint32_t lo = ((uint32_t)s[i + 2] << 8) | s[i + 3];
-            if (lo < 0xDC00 || lo > 0xDFFF)
-                goto bad;
-            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            i += 2;
-        }
-        o += utf8_put(u, out + o);
-    }
-    out[o] = '\0';
-    if (outlen)
-        *outlen = o;
-    return out;
-bad:
-    free(out);
-    return NULL;
-}
-
 /* GSM 03.38 extension-table characters, sent as ESC + char (two septets). */
 static int gsm7_extended(int c)
 {
@@ -386,12 +272,10 @@ int sms_segments(const char *str, size_t len)
 static size_t space_at(const char *s, size_t i, size_t len)
 {
     unsigned char c = (unsigned char)s[i];
+    uint32_t cp;
     if (c == ' ' || (c >= '\t' && c <= '\r'))
         return 1;
-    if (i + 3 <= len && c == 0xE3 && (unsigned char)s[i + 1] == 0x80 &&
-        (unsigned char)s[i + 2] == 0x80)
-        return 3;
-    return 0;
+    return utf8_decode(s + i, len - i, &cp) == 3 && cp == 0x3000 ? 3 : 0;
 }
 
 char *str_trim_dup(const char *s)

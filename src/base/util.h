@@ -1,7 +1,7 @@
 #ifndef MASHANG_UTIL_H
 #define MASHANG_UTIL_H
 /* Small text helpers shared by every channel: phone numbers, masking,
- * UTF-8/UTF-16 and SMS segment arithmetic. */
+ * SMS segment arithmetic.  UTF-8 and UTF-16 are base/utf8.h. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,8 +28,6 @@ void address_mask(const char *addr, char *out, size_t outsz);
  * their last two. */
 char *text_mask_phones(const char *s);
 
-bool utf8_valid(const char *s, size_t len);
-
 /* Longest identifier from outside that may become part of a Redis key
  * (chat user and message ids, WeChat openids and MsgIds, Kannel sender
  * and message ids, account and channel names in a URL).  Real ids are
@@ -43,18 +41,9 @@ bool utf8_valid(const char *s, size_t len);
 /* True when `s` is NULL (absent) or at most ID_MAX_LEN bytes long. */
 bool id_len_ok(const char *s);
 
-/* Number of Unicode code points in valid UTF-8. */
-size_t utf8_length(const char *s, size_t len);
 /* Milliseconds since the epoch (wall clock): the time stamps of steps,
  * outbox entries and delivery reports. */
 long long wall_ms(void);
-
-/* Writes code point `cp` as UTF-8 (1 to 4 bytes) to `out`; returns the length. */
-size_t utf8_put(uint32_t cp, char *out);
-
-/* Converts UTF-16BE (with surrogate pairs) to a malloc'd NUL-terminated
- * UTF-8 string.  Returns NULL on odd length, lone surrogates or OOM. */
-char *utf16be_to_utf8(const unsigned char *s, size_t len, size_t *outlen);
 
 /* Segments needed to send `s` as one SMS: GSM-7 when every character is
  * ASCII-printable (160 alone, 153 per concatenated part), else UCS-2

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "admin/admin_stats.h"
+#include "base/utf8.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
 
@@ -28,28 +29,10 @@ static bool is_wide(unsigned long cp)
 
 size_t ctl_display_width(const char *s)
 {
-    size_t w = 0;
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    while (*p) {
-        unsigned long cp;
-        int n;
-        if (*p < 0x80) {
-            cp = *p;
-            n = 1;
-        } else if ((*p & 0xE0) == 0xC0) {
-            cp = *p & 0x1F;
-            n = 2;
-        } else if ((*p & 0xF0) == 0xE0) {
-            cp = *p & 0x0F;
-            n = 3;
-        } else {
-            cp = *p & 0x07;
-            n = 4;
-        }
-        int i = 1;
-        for (; i < n && (p[i] & 0xC0) == 0x80; i++)
-            cp = (cp << 6) | (p[i] & 0x3F);
-        p += i; /* a truncated sequence counts as what it had */
+    size_t w = 0, len = s ? strlen(s) : 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode_lossy(s + i, len - i, &cp); /* a cut sequence counts as one */
         if (cp >= 0x0300 && cp <= 0x036F)
             continue; /* combining marks take no column */
         w += is_wide(cp) ? 2 : 1;
@@ -147,6 +130,21 @@ static void table_free(struct table *t)
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         free(t->cells[i]);
     free(t->cells);
+}
+
+/* Prints the array `member` of `doc` as table `t`, one row an element
+ * made by `row` (which calls table_add); returns the number of rows. */
+static size_t table_show(struct table *t, json_t *doc, const char *member,
+                         void (*row)(struct table *t, json_t *elem))
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, member), i, e)
+        row(t, e);
+    table_print(t, stdout);
+    size_t n = t->nrows;
+    table_free(t);
+    return n;
 }
 
 /* ---- HTTP -------------------------------------------------------------- */
@@ -337,6 +335,20 @@ static json_t *fetch(const struct opts *o, const char *method, const char *path,
     return doc;
 }
 
+/* GETs `base` with the query `q` through fetch(): NULL with *rc 2 when
+ * the query did not fit, else as fetch(). */
+static json_t *fetch_query(const struct opts *o, const char *base, const struct query *q, int *rc)
+{
+    if (q->overflow) {
+        fprintf(stderr, "mashangctl: filter too long\n");
+        *rc = 2;
+        return NULL;
+    }
+    char path[2200];
+    snprintf(path, sizeof(path), "%s%s", base, q->s);
+    return fetch(o, "GET", path, NULL, rc);
+}
+
 /* Options and positional arguments from argv[first] on. */
 static int parse_opts(int argc, char **argv, int first, struct opts *o)
 {
@@ -419,14 +431,24 @@ static const char *num_of(json_t *o, const char *key, char *buf, size_t bufsz)
     return buf;
 }
 
+/* The integer at `key` in *v; false, with "-" in `buf`, when there is none. */
+static bool int_of(json_t *o, const char *key, json_int_t *v, char *buf, size_t bufsz)
+{
+    json_t *j = json_object_get(o, key);
+    if (!json_is_integer(j)) {
+        snprintf(buf, bufsz, "-");
+        return false;
+    }
+    *v = json_integer_value(j);
+    return true;
+}
+
 static const char *time_of(json_t *o, const char *key, char *buf, size_t bufsz)
 {
-    json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v)) {
-        snprintf(buf, bufsz, "-");
+    json_int_t v;
+    if (!int_of(o, key, &v, buf, bufsz))
         return buf;
-    }
-    time_t t = (time_t)json_integer_value(v);
+    time_t t = (time_t)v;
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(buf, bufsz, "%Y-%m-%d %H:%M", &tm);
@@ -435,12 +457,10 @@ static const char *time_of(json_t *o, const char *key, char *buf, size_t bufsz)
 
 static const char *age_of(json_t *o, const char *key, char *buf, size_t bufsz)
 {
-    json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v)) {
-        snprintf(buf, bufsz, "-");
+    json_int_t v;
+    if (!int_of(o, key, &v, buf, bufsz))
         return buf;
-    }
-    return ctl_format_age((long)(time(NULL) - (time_t)json_integer_value(v)), buf, bufsz);
+    return ctl_format_age((long)(time(NULL) - (time_t)v), buf, bufsz);
 }
 
 /* "王丽 D0412" or the id alone. */
@@ -452,6 +472,22 @@ static const char *who(json_t *o, const char *id_key, const char *name_key, char
 }
 
 /* ---- commands ---------------------------------------------------------- */
+
+/* A case's category as people read it: its display name, else its key. */
+static const char *category_of(json_t *c)
+{
+    return *str_of(c, "category_name") ? str_of(c, "category_name") : str_of(c, "category");
+}
+
+static void case_row(struct table *t, json_t *c)
+{
+    char dep[128], age[32];
+    const char *row[] = { str_of(c, "id"), str_of(c, "state"), category_of(c),
+                          who(c, "deputy", "deputy_name", dep, sizeof(dep)),
+                          age_of(c, "created", age, sizeof(age)),
+                          json_is_true(json_object_get(c, "overdue")) ? "yes" : "" };
+    table_add(t, row);
+}
 
 static int cases_list(const struct opts *o)
 {
@@ -465,45 +501,50 @@ static int cases_list(const struct opts *o)
     query_add(&q, "limit", o->limit);
     if (o->overdue)
         query_add(&q, "overdue", "1");
-    if (q.overflow) {
-        fprintf(stderr, "mashangctl: filter too long\n");
-        return 2;
-    }
-    char path[2200];
-    snprintf(path, sizeof(path), "/admin/cases%s", q.s);
     int rc;
-    json_t *doc = fetch(o, "GET", path, NULL, &rc);
+    json_t *doc = fetch_query(o, "/admin/cases", &q, &rc);
     if (!doc)
         return rc;
     struct table t = { .ncols = 6, .head = { "ID", "STATE", "CATEGORY", "DEPUTY", "AGE", "OVERDUE" } };
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(doc, "cases"), i, c) {
-        char dep[128], age[32];
-        const char *cat = *str_of(c, "category_name") ? str_of(c, "category_name") : str_of(c, "category");
-        const char *row[] = { str_of(c, "id"), str_of(c, "state"), cat,
-                              who(c, "deputy", "deputy_name", dep, sizeof(dep)),
-                              age_of(c, "created", age, sizeof(age)),
-                              json_is_true(json_object_get(c, "overdue")) ? "yes" : "" };
-        table_add(&t, row);
-    }
-    table_print(&t, stdout);
-    printf("%zu case(s)%s\n", t.nrows, json_is_true(json_object_get(doc, "truncated")) ? " (scan truncated)" : "");
-    table_free(&t);
+    size_t n = table_show(&t, doc, "cases", case_row);
+    printf("%zu case(s)%s\n", n, json_is_true(json_object_get(doc, "truncated")) ? " (scan truncated)" : "");
     json_decref(doc);
     return 0;
 }
 
+/* The API path of case `id` (URL-escaped) followed by `tail` ("",
+ * "/assign"); 0, or -1 when out of memory or too long. */
+static int case_path(const char *id, const char *tail, char *path, size_t size)
+{
+    char *esc = curl_easy_escape(NULL, id, 0);
+    if (!esc)
+        return -1;
+    int n = snprintf(path, size, "/admin/cases/%s%s", esc, tail);
+    curl_free(esc);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* POSTs `body` (consumed; NULL when building it failed) as JSON to
+ * `tail` of the case named by the first argument; returns the answer
+ * (the caller frees it) or NULL, reported. */
+static json_t *post_case(const struct opts *o, const char *tail, json_t *body)
+{
+    char path[256];
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    json_t *doc = b && case_path(o->pos[1], tail, path, sizeof(path)) == 0
+                      ? call_json(&o->conn, "POST", path, b) : NULL;
+    free(b);
+    return doc;
+}
+
 static int cases_show(const struct opts *o)
 {
+    char path[256];
     if (o->npos != 2)
         return usage();
-    char *esc = curl_easy_escape(NULL, o->pos[1], 0);
-    if (!esc)
+    if (case_path(o->pos[1], "", path, sizeof(path)) < 0)
         return 1;
-    char path[256];
-    snprintf(path, sizeof(path), "/admin/cases/%s", esc);
-    curl_free(esc);
     int rc;
     json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
@@ -537,19 +578,7 @@ static int cases_assign(const struct opts *o)
 {
     if (o->npos != 3)
         return usage();
-    char *esc = curl_easy_escape(NULL, o->pos[1], 0);
-    if (!esc)
-        return 1;
-    char path[256];
-    snprintf(path, sizeof(path), "/admin/cases/%s/assign", esc);
-    curl_free(esc);
-    json_t *body = json_pack("{s:s,s:s?}", "deputy", o->pos[2], "note", o->note);
-    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!b)
-        return 1;
-    json_t *doc = call_json(&o->conn, "POST", path, b);
-    free(b);
+    json_t *doc = post_case(o, "/assign", json_pack("{s:s,s:s?}", "deputy", o->pos[2], "note", o->note));
     if (!doc)
         return 1;
     printf("%s %s to %s, now %s\n", str_of(doc, "id"), str_of(doc, "action"), str_of(doc, "deputy"),
@@ -562,19 +591,7 @@ static int cases_label(const struct opts *o)
 {
     if (o->npos != 3)
         return usage();
-    char *esc = curl_easy_escape(NULL, o->pos[1], 0);
-    if (!esc)
-        return 1;
-    char path[256];
-    snprintf(path, sizeof(path), "/admin/cases/%s/label", esc);
-    curl_free(esc);
-    json_t *body = json_pack("{s:s}", "label", o->pos[2]);
-    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!b)
-        return 1;
-    json_t *doc = call_json(&o->conn, "POST", path, b);
-    free(b);
+    json_t *doc = post_case(o, "/label", json_pack("{s:s}", "label", o->pos[2]));
     if (!doc)
         return 1;
     const char *prev = str_of(doc, "previous");
@@ -604,6 +621,17 @@ static int cmd_cases(const struct opts *o)
     return usage();
 }
 
+static void deputy_row(struct table *t, json_t *d)
+{
+    char st[128], open[24], age[32];
+    const char *oldest = str_of(d, "oldest_open_case");
+    const char *row[] = { str_of(d, "id"), str_of(d, "name"),
+                          who(d, "station", "station_name", st, sizeof(st)),
+                          num_of(d, "open", open, sizeof(open)), *oldest ? oldest : "-",
+                          age_of(d, "oldest_open_since", age, sizeof(age)) };
+    table_add(t, row);
+}
+
 static int cmd_deputies(const struct opts *o)
 {
     if (o->npos)
@@ -613,21 +641,22 @@ static int cmd_deputies(const struct opts *o)
     if (!doc)
         return rc;
     struct table t = { .ncols = 6, .head = { "ID", "NAME", "STATION", "OPEN", "OLDEST", "WAITING" } };
-    size_t i;
-    json_t *d;
-    json_array_foreach(json_object_get(doc, "deputies"), i, d) {
-        char st[128], open[24], age[32];
-        const char *oldest = str_of(d, "oldest_open_case");
-        const char *row[] = { str_of(d, "id"), str_of(d, "name"),
-                              who(d, "station", "station_name", st, sizeof(st)),
-                              num_of(d, "open", open, sizeof(open)), *oldest ? oldest : "-",
-                              age_of(d, "oldest_open_since", age, sizeof(age)) };
-        table_add(&t, row);
-    }
-    table_print(&t, stdout);
-    table_free(&t);
+    table_show(&t, doc, "deputies", deputy_row);
     json_decref(doc);
     return 0;
+}
+
+static void stats_row(struct table *t, json_t *r)
+{
+    char c[8][32];
+    const char *key = str_of(r, "key");
+    const char *row[] = { *key ? key : "(none)", str_of(r, "name"),
+                          num_of(r, "received", c[0], 32), num_of(r, "accepted", c[1], 32),
+                          num_of(r, "resolved", c[2], 32), num_of(r, "resolution_rate", c[3], 32),
+                          num_of(r, "median_hours_to_accept", c[4], 32),
+                          num_of(r, "median_hours_to_resolve", c[5], 32),
+                          num_of(r, "overdue", c[6], 32), num_of(r, "rating_mean", c[7], 32) };
+    table_add(t, row);
 }
 
 static int cmd_stats(const struct opts *o)
@@ -663,21 +692,7 @@ static int cmd_stats(const struct opts *o)
         return rc;
     struct table t = { .ncols = 10, .head = { "KEY", "NAME", "RECEIVED", "ACCEPTED", "RESOLVED",
                                               "RATE", "ACCEPT_H", "RESOLVE_H", "OVERDUE", "RATING" } };
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(doc, "rows"), i, r) {
-        char c[8][32];
-        const char *key = str_of(r, "key");
-        const char *row[] = { *key ? key : "(none)", str_of(r, "name"),
-                              num_of(r, "received", c[0], 32), num_of(r, "accepted", c[1], 32),
-                              num_of(r, "resolved", c[2], 32), num_of(r, "resolution_rate", c[3], 32),
-                              num_of(r, "median_hours_to_accept", c[4], 32),
-                              num_of(r, "median_hours_to_resolve", c[5], 32),
-                              num_of(r, "overdue", c[6], 32), num_of(r, "rating_mean", c[7], 32) };
-        table_add(&t, row);
-    }
-    table_print(&t, stdout);
-    table_free(&t);
+    table_show(&t, doc, "rows", stats_row);
     json_decref(doc);
     return 0;
 }
@@ -698,9 +713,7 @@ static int cmd_reload(const struct opts *o)
  * went out unanswered (the resident may get a resent one twice). */
 static int outbox_settle(const struct opts *o, const char *how, const char *id)
 {
-    size_t n = strlen(id);
-    if ((strcmp(how, "resend") != 0 && strcmp(how, "drop") != 0) || n == 0 || n > 64 ||
-        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.") != n)
+    if ((strcmp(how, "resend") != 0 && strcmp(how, "drop") != 0) || !admin_outbox_id_ok(id))
         return usage();
     char path[160];
     snprintf(path, sizeof(path), "/admin/outbox/uncertain/%s/%s", id, how);
@@ -710,6 +723,15 @@ static int outbox_settle(const struct opts *o, const char *how, const char *id)
     printf("%s: %s\n", id, str_of(doc, "result"));
     json_decref(doc);
     return 0;
+}
+
+static void message_row(struct table *t, json_t *m)
+{
+    char att[24];
+    const char *row[] = { str_of(m, "id"), str_of(m, "channel"), str_of(m, "to"),
+                          str_of(m, "case"), num_of(m, "attempts", att, sizeof(att)),
+                          str_of(m, "last_error") };
+    table_add(t, row);
 }
 
 static int cmd_outbox(const struct opts *o)
@@ -731,26 +753,16 @@ static int cmd_outbox(const struct opts *o)
     const char *list = o->pos[0];
     struct query q = { .len = 0 };
     query_add(&q, "limit", o->limit);
-    char path[2200];
-    snprintf(path, sizeof(path), "/admin/outbox/%s%s", list, q.s);
+    char base[64];
+    snprintf(base, sizeof(base), "/admin/outbox/%s", list);
     int rc;
-    json_t *doc = fetch(o, "GET", path, NULL, &rc);
+    json_t *doc = fetch_query(o, base, &q, &rc);
     if (!doc)
         return rc;
     struct table t = { .ncols = 6, .head = { "ID", "CHANNEL", "TO", "CASE", "ATTEMPTS", "LAST_ERROR" } };
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(doc, "messages"), i, m) {
-        char att[24];
-        const char *row[] = { str_of(m, "id"), str_of(m, "channel"), str_of(m, "to"),
-                              str_of(m, "case"), num_of(m, "attempts", att, sizeof(att)),
-                              str_of(m, "last_error") };
-        table_add(&t, row);
-    }
-    table_print(&t, stdout);
+    table_show(&t, doc, "messages", message_row);
     char total[24];
     printf("%s %s message(s)\n", num_of(doc, "total", total, sizeof(total)), list);
-    table_free(&t);
     json_decref(doc);
     return 0;
 }
@@ -775,10 +787,8 @@ static int intents_corrections(const struct opts *o)
     query_add(&q, "label", o->label);
     query_add(&q, "limit", o->limit);
     query_add(&q, "from", o->from);
-    char path[2200];
-    snprintf(path, sizeof(path), "/admin/intents/corrections%s", q.s);
     int rc;
-    json_t *doc = fetch(o, "GET", path, NULL, &rc);
+    json_t *doc = fetch_query(o, "/admin/intents/corrections", &q, &rc);
     if (!doc)
         return rc;
     size_t i;
@@ -795,31 +805,27 @@ static int intents_corrections(const struct opts *o)
     return 0;
 }
 
+static void review_row(struct table *t, json_t *c)
+{
+    char conf[32], age[32];
+    const char *row[] = { str_of(c, "id"), num_of(c, "confidence", conf, sizeof(conf)), category_of(c),
+                          str_of(c, "state"), age_of(c, "created", age, sizeof(age)),
+                          str_of(c, "text") };
+    table_add(t, row);
+}
+
 static int intents_review(const struct opts *o)
 {
     struct query q = { .len = 0 };
     query_add(&q, "limit", o->limit);
-    char path[2200];
-    snprintf(path, sizeof(path), "/admin/intents/review%s", q.s);
     int rc;
-    json_t *doc = fetch(o, "GET", path, NULL, &rc);
+    json_t *doc = fetch_query(o, "/admin/intents/review", &q, &rc);
     if (!doc)
         return rc;
     struct table t = { .ncols = 6, .head = { "ID", "CONFIDENCE", "CATEGORY", "STATE", "AGE", "TEXT" } };
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(doc, "cases"), i, c) {
-        char conf[32], age[32];
-        const char *cat = *str_of(c, "category_name") ? str_of(c, "category_name") : str_of(c, "category");
-        const char *row[] = { str_of(c, "id"), num_of(c, "confidence", conf, sizeof(conf)), cat,
-                              str_of(c, "state"), age_of(c, "created", age, sizeof(age)),
-                              str_of(c, "text") };
-        table_add(&t, row);
-    }
-    table_print(&t, stdout);
+    table_show(&t, doc, "cases", review_row);
     char total[24];
     printf("%s case(s) to review\n", num_of(doc, "total", total, sizeof(total)));
-    table_free(&t);
     json_decref(doc);
     return 0;
 }

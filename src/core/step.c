@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "base/case_id.h"
 #include "base/config.h"
 #include "core/directory.h"
 #include "intents/intents.h"
@@ -43,22 +44,6 @@ struct step {
     char label[32];
     struct timeval started;
 };
-
-const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz)
-{
-    if (!slot)
-        return NULL;
-    while (*slot && !isdigit((unsigned char)*slot))
-        slot++;
-    size_t n = strspn(slot, "0123456789");
-    if (n == 0 || n > 12 || strlen(prefix) + n + 1 > bufsz)
-        return NULL;
-    size_t pl = strlen(prefix);
-    memcpy(buf, prefix, pl);
-    memcpy(buf + pl, slot, n);
-    buf[pl + n] = '\0';
-    return buf;
-}
 
 int step_rating_value(const char *slot)
 {
@@ -578,7 +563,7 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
      * thanks or a rating whatever the engine made of it. */
     if (!*intent_matcher_normalized(app->matcher))
         json_object_set_new(env, "empty", json_true());
-    const char *case_id = step_case_id(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *case_id = case_id_parse(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
     if (case_id)
         json_object_set_new(env, "case", json_string(case_id));
     int rating = step_rating_value(intent_slot(res, "rating"));
@@ -837,7 +822,7 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
                  const char *note, step_done_fn done, void *arg)
 {
     char idbuf[32];
-    const char *id = step_case_id(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *id = case_id_parse(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     const struct deputy *d = roster_deputy(app->roster, deputy_id);
     if (!id || !d) {
         done(STEP_REJECTED, id ? "unknown_deputy" : "unknown_case", id, arg);

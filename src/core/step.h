@@ -100,8 +100,6 @@ struct step_target {
 void step_transfer_target(const struct roster *r, const char *norm, size_t nlen,
                           const struct intent_result *res, struct step_target *t);
 
-/* "m1024", "1024", "M1024" -> "M1024" with `prefix`; NULL if no digits. */
-const char *step_case_id(const char *slot, const char *prefix, char *buf, size_t bufsz);
 /* 1-5 from a digit or a word (非常满意 5, 满意 5, 基本满意 3, 不满意 1 ...); 0 if none. */
 int step_rating_value(const char *slot);
 

@@ -16,6 +16,7 @@
 #include "intents/intents_prefilter.h"
 
 #include "intents/normalize.h"
+#include "base/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -330,11 +331,7 @@ static void set_slot(struct intent_result *r, const char *text, const char *name
         return;
     struct intent_slot *sl = &r->slots[r->nslots++];
     size_t cap = sizeof(sl->value) - 1;
-    if (n > cap) {
-        n = cap;
-        while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-            n--; /* back to the start of the character that did not fit */
-    }
+    n = utf8_cut(v, n, cap); /* never half a character */
     memcpy(sl->value, v, n);
     sl->value[n] = '\0';
     sl->name = name;

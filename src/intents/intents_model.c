@@ -6,7 +6,7 @@
  * weight matrix is as wide as what training saw, not a hash space. */
 #include "intents/intents_model.h"
 
-#include "base/util.h"
+#include "base/utf8.h"
 
 #include <linear.h>
 #include <math.h>
@@ -57,25 +57,6 @@ size_t model_examples(const struct intent_model *m)
 
 /* ---- folding and n-grams ------------------------------------------------ */
 
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    if (n > len || n == 1) {
-        *cp = 0xFFFD;          /* the normaliser only hands over valid UTF-8 */
-        return 1;
-    }
-    uint32_t v = c & (0xFF >> (n + 1));
-    for (size_t i = 1; i < n; i++)
-        v = (v << 6) | (s[i] & 0x3F);
-    *cp = v;
-    return n;
-}
-
 static bool is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
 static bool is_alnum(uint32_t c) { return is_digit(c) || (c >= 'a' && c <= 'z'); }
 
@@ -104,7 +85,7 @@ static long fold(struct model_features *f, const char *text, size_t len)
     uint32_t *raw = f->cp + 1;
     size_t n = 0;
     for (size_t i = 0; i < len;)
-        i += utf8_decode((const unsigned char *)text + i, len - i, &raw[n++]);
+        i += utf8_decode_lossy(text + i, len - i, &raw[n++]); /* valid: normalised */
     size_t out = 1;
     f->cp[0] = CP_BEGIN;
     for (size_t i = 0; i < n;) {
@@ -230,7 +211,7 @@ int model_features_text(struct model_features *f, const char *text, size_t len,
                 return -1;
     for (size_t i = 0; raw && i < rawlen;) {
         uint32_t c;
-        i += utf8_decode((const unsigned char *)raw + i, rawlen - i, &c);
+        i += utf8_decode_lossy(raw + i, rawlen - i, &c);
         if (is_symbol(c) && push_hash(f, gram_hash(&c, 1)) < 0)
             return -1;
     }
@@ -272,7 +253,7 @@ static size_t put_cp(char *out, uint32_t c)
         out[0] = marks[c];
         return 1;
     }
-    return utf8_put(c, out);
+    return utf8_encode(c, out);
 }
 
 void model_ngrams_each(const char *text, size_t len,

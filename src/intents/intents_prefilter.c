@@ -14,6 +14,7 @@
  * unusual escapes) makes the whole pattern unfiltered: a wrong literal
  * would silently drop matches, a missing one only costs time. */
 #include "intents/intents_prefilter.h"
+#include "base/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -144,19 +145,6 @@ static void ls_union(struct litset *dst, struct litset *src)
 
 /* ---- regex walk ------------------------------------------------------- */
 
-static size_t utf8_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if ((c >> 5) == 6)
-        return 2;
-    if ((c >> 4) == 14)
-        return 3;
-    if ((c >> 3) == 30)
-        return 4;
-    return 1;
-}
-
 static bool is_ascii_alnum(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -195,13 +183,13 @@ static void skip_class(struct rx *r)
                 }
                 p = close + 1;
             } else {
-                p += 1 + utf8_len((unsigned char)p[1]);
+                p += 1 + utf8_seq_len((unsigned char)p[1]);
             }
         } else if (p[0] == '[' && p[1] == ':') {
             const char *close = strstr(p + 2, ":]");
             p = close ? close + 2 : p + 1;
         } else {
-            p += utf8_len((unsigned char)*p);
+            p += utf8_seq_len((unsigned char)*p);
         }
     }
     if (*p != ']')
@@ -293,7 +281,7 @@ static void parse_atom(struct rx *r, struct atom *a)
         } else if (!is_ascii_alnum(p[1])) {
             a->kind = ATOM_LIT;
             a->lit = p + 1;
-            a->len = utf8_len((unsigned char)p[1]);
+            a->len = utf8_seq_len((unsigned char)p[1]);
             r->p = p + 1 + a->len;
         } else if (strchr("dDwWsShHvVRX", p[1])) {
             r->p = p + 2;
@@ -324,7 +312,7 @@ static void parse_atom(struct rx *r, struct atom *a)
     default:
         a->kind = ATOM_LIT;
         a->lit = p;
-        a->len = utf8_len((unsigned char)*p);
+        a->len = utf8_seq_len((unsigned char)*p);
         if (strnlen(p, a->len) < a->len)
             r->bad = true;
         else
@@ -467,7 +455,7 @@ static void parse_alt(struct rx *r, struct litset *out)
 
 static uint32_t char_key(const char *s, size_t avail)
 {
-    size_t k = utf8_len((unsigned char)s[0]);
+    size_t k = utf8_seq_len((unsigned char)s[0]);
     uint32_t key = 0;
     for (size_t i = 0; i < 4; i++)
         key = key << 8 | (i < k && i < avail ? (unsigned char)s[i] : 0);
@@ -567,7 +555,7 @@ void intent_prefilter_scan(const struct intent_prefilter *pf, const char *text, 
         return;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
-        if ((c & 0xC0) == 0x80)
+        if (utf8_is_cont(c))
             continue;        /* no literal starts inside a character */
         uint32_t key = char_key(text + i, len - i);
         size_t lo = 0, hi = pf->n;

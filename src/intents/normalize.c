@@ -8,6 +8,7 @@
  * Traditional character does it then go through OpenCC's t2s converter
  * (see build_traditional_table). */
 #include "intents/normalize.h"
+#include "base/utf8.h"
 
 #include <opencc/opencc.h>
 
@@ -50,9 +51,6 @@ struct normalizer *normalizer_new(void)
     }
     return n;
 }
-
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
-static size_t utf8_encode(uint32_t cp, char *o);
 
 /* Ranges holding every Traditional character t2s converts character by
  * character (CJK, extension A, compatibility ideographs, a few symbols). */
@@ -141,63 +139,6 @@ static int grow(char **p, size_t *cap, size_t need)
     return 0;
 }
 
-/* Strict UTF-8 decoder: rejects overlong forms, surrogates and values past
- * U+10FFFF.  Returns the sequence length, or 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t n;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2; v = c & 0x1F; min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3; v = c & 0x0F; min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4; v = c & 0x07; min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
-static size_t utf8_encode(uint32_t cp, char *o)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Pictographs, dingbats, emoji modifiers, joiners and variation
  * selectors: they carry mood, not content, and would break patterns
  * that expect adjacent words. */
@@ -238,12 +179,11 @@ static bool is_punct(uint32_t cp)
 static bool fold(const struct normalizer *n, const char *text, size_t len, char *out, size_t *src,
                  bool *traditional, size_t *outlen)
 {
-    const unsigned char *s = (const unsigned char *)text;
     size_t i = 0, o = 0;
     uint32_t prev = ' '; /* as if preceded by a space: leading spaces go */
     while (i < len) {
         uint32_t cp;
-        size_t at = i, k = utf8_decode(s + i, len - i, &cp);
+        size_t at = i, k = utf8_decode(text + i, len - i, &cp);
         if (k == 0)
             return false;
         i += k;
@@ -251,8 +191,7 @@ static bool fold(const struct normalizer *n, const char *text, size_t len, char 
             return false; /* NUL would silently truncate the text */
         if (is_emoji(cp))
             continue;
-        if (cp >= 0xFF01 && cp <= 0xFF5E)
-            cp -= 0xFEE0;
+        cp = utf8_halfwidth(cp);
         if (is_space(cp)) {
             if (prev == ' ')
                 continue;
@@ -306,20 +245,6 @@ const char *normalize_text(struct normalizer *n, const char *text, size_t len, s
     return n->out;
 }
 
-/* Number of code points in `n` bytes of valid UTF-8. */
-static size_t count_code_points(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return c;
-}
-
-static size_t utf8_char_len(unsigned char lead)
-{
-    return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-}
-
 size_t *normalize_offsets(const char *text, size_t len, const char *norm, size_t nlen)
 {
     /* Pass one needs no OpenCC, so the map is rebuilt from the input
@@ -334,10 +259,10 @@ size_t *normalize_offsets(const char *text, size_t len, const char *norm, size_t
      * it kept the number of characters, the k-th output character came
      * from the k-th folded one.  Otherwise there is no honest map. */
     if (ok && (flen != nlen || memcmp(folded, norm, nlen) != 0))
-        ok = count_code_points(folded, flen) == count_code_points(norm, nlen);
+        ok = utf8_length(folded, flen) == utf8_length(norm, nlen);
     for (size_t f = 0, o = 0; ok && o < nlen;) {
-        size_t fw = utf8_char_len((unsigned char)folded[f]);
-        size_t ow = utf8_char_len((unsigned char)norm[o]);
+        size_t fw = utf8_seq_len((unsigned char)folded[f]);
+        size_t ow = utf8_seq_len((unsigned char)norm[o]);
         for (size_t b = 0; b < ow && o + b < nlen; b++)
             map[o + b] = src[f];
         f += fw;
@@ -356,14 +281,9 @@ size_t *normalize_offsets(const char *text, size_t len, const char *norm, size_t
 /* Length of the whitespace character ending at text[end], or 0. */
 static size_t space_before(const char *text, size_t end)
 {
-    size_t b = end;
-    while (b > 0 && ((unsigned char)text[b - 1] & 0xC0) == 0x80)
-        b--;
-    if (b == 0)
-        return 0;
-    b--;
+    size_t b = utf8_prev(text, end);
     uint32_t cp;
-    size_t k = utf8_decode((const unsigned char *)text + b, end - b, &cp);
+    size_t k = utf8_decode(text + b, end - b, &cp);
     return k == end - b && is_space(cp) ? k : 0;
 }
 
@@ -378,7 +298,7 @@ int normalize_span_source(const size_t *map, size_t nlen, const char *text, size
     size_t s = map[start], e = end > start ? map[end] : s;
     for (;;) {
         uint32_t cp;
-        size_t k = s < e ? utf8_decode((const unsigned char *)text + s, e - s, &cp) : 0;
+        size_t k = s < e ? utf8_decode(text + s, e - s, &cp) : 0;
         if (k == 0 || !is_space(cp))
             break;
         s += k;

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/util.h"
+#include "base/utf8.h"
 
 /* Aborts with a message: libFuzzer records the input as a crash. */
 #define FUZZ_CHECK(cond)                                                     \

@@ -1,7 +1,8 @@
 /* A deputy's text ("接单 M1001", "进展 1001 已联系路灯所", "待办"): command
- * intents are tried too, and the case id slot goes through step_case_id()
+ * intents are tried too, and the case id slot goes through case_id_parse()
  * as the step does.  See fuzz_intents_match.h. */
 #include "fuzz_intents_match.h"
+#include "base/case_id.h"
 #include "core/step.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *cid = intent_slot(&r, "case");
         char buf[32];
         if (cid) {
-            const char *id = step_case_id(cid, "M", buf, sizeof(buf));
+            const char *id = case_id_parse(cid, "M", buf, sizeof(buf));
             FUZZ_CHECK(id == NULL || (id[0] == 'M' && strlen(id) < sizeof(buf)));
         }
         const char *rating = intent_slot(&r, "rating");

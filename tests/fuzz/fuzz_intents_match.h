@@ -10,6 +10,7 @@
 #include "base/diag.h"
 #include "intents/intents.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 /* Longer inputs are cut: SMS and WeChat texts are far shorter, and it keeps
  * each run inside PCRE2's match limit rather than libFuzzer's timeout. */

@@ -9,7 +9,7 @@
 
 #include "fuzz_common.h"
 #include "intents/normalize.h"
-#include "base/util.h"
+#include "base/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

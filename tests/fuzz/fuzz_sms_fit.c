@@ -8,6 +8,7 @@
 #include "fuzz_common.h"
 #include "channels/kannel/sms_kannel.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,9 +1,10 @@
-/* step_case_id and step_rating_value: the slot values a resident or deputy
+/* case_id_parse and step_rating_value: the slot values a resident or deputy
  * typed ("m1024", "给五星") turned into a case id and a 1-5 rating. */
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "base/case_id.h"
 #include "core/step.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -13,16 +14,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *slot = fuzz_cstr(data, size);
     char buf[16], tiny[4];
 
-    const char *id = step_case_id(slot, "M", buf, sizeof(buf));
+    const char *id = case_id_parse(slot, "M", buf, sizeof(buf));
     if (id) {
         FUZZ_CHECK(id == buf && buf[0] == 'M');
         size_t n = strlen(buf);
         FUZZ_CHECK(n >= 2 && n < sizeof(buf));
         FUZZ_CHECK(strspn(buf + 1, "0123456789") == n - 1);
     }
-    id = step_case_id(slot, "CASE", tiny, sizeof(tiny));
+    id = case_id_parse(slot, "CASE", tiny, sizeof(tiny));
     FUZZ_CHECK(id == NULL);   /* the prefix alone does not fit */
-    step_case_id(slot, "", tiny, sizeof(tiny));
+    case_id_parse(slot, "", tiny, sizeof(tiny));
 
     int v = step_rating_value(slot);
     FUZZ_CHECK(v >= 0 && v <= 5);

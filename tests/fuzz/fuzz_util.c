@@ -4,11 +4,13 @@
  * safety: converted UTF-16 is valid UTF-8, a normalised phone is E.164
  * and normalising it again is a fixed point, masks never show the whole
  * number and always fit. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz_common.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,9 +38,39 @@ static void check_phone(const char *in)
         FUZZ_CHECK(!"address_mask returned the address unmasked");
 }
 
+/* The two decoders agree on well-formed input, the lossy one always
+ * advances, the strict one accepts exactly what utf8_valid accepts, and
+ * what is decoded encodes back to the same bytes. */
+static void check_utf8(const char *s, size_t size)
+{
+    bool valid = true;
+    for (size_t i = 0; i < size;) {
+        uint32_t cp = 0, lc = 0;
+        char enc[UTF8_MAX];
+        size_t n = utf8_decode(s + i, size - i, &cp);
+        size_t ln = utf8_decode_lossy(s + i, size - i, &lc);
+        FUZZ_CHECK(ln >= 1 && ln <= size - i && ln <= UTF8_MAX);
+        if (n) {
+            FUZZ_CHECK(n == ln && cp == lc && n == utf8_seq_len((unsigned char)s[i]));
+            FUZZ_CHECK(utf8_encode(cp, enc) == n && memcmp(enc, s + i, n) == 0);
+        } else {
+            valid = false;
+            FUZZ_CHECK(lc == 0xFFFD);
+        }
+        i += ln;
+    }
+    FUZZ_CHECK(valid == utf8_valid(s, size));
+    for (size_t max = 0; max <= size && max < 8; max++) {
+        size_t cut = utf8_cut(s, size, max);
+        FUZZ_CHECK(cut <= max || cut == size);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
+
+    check_utf8(s, size);
 
     if (utf8_valid(s, size)) {
         FUZZ_CHECK(utf8_length(s, size) <= size);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "base/util.h"
+#include "base/utf8.h"
 #include "channels/wechat/wechat_xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

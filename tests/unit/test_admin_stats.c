@@ -212,18 +212,6 @@ static void test_parsers(void **state)
     assert_int_equal(admin_parse_flag("0"), 0);
     assert_int_equal(admin_parse_flag(NULL), 0);
     assert_int_equal(admin_parse_flag("maybe"), -1);
-
-    char buf[32];
-    assert_string_equal(admin_case_id("M1001", "M", buf, sizeof(buf)), "M1001");
-    assert_string_equal(admin_case_id("m1001", "M", buf, sizeof(buf)), "M1001");
-    assert_string_equal(admin_case_id("1001", "M", buf, sizeof(buf)), "M1001");
-    assert_string_equal(admin_case_id("ab42", "AB", buf, sizeof(buf)), "AB42");
-    assert_null(admin_case_id("X1001", "M", buf, sizeof(buf)));
-    assert_null(admin_case_id("M", "M", buf, sizeof(buf)));
-    assert_null(admin_case_id("M10x", "M", buf, sizeof(buf)));
-    assert_null(admin_case_id("M1001/", "M", buf, sizeof(buf)));
-    assert_null(admin_case_id("M1234567890123", "M", buf, sizeof(buf)));
-    assert_null(admin_case_id("M1001", "M", buf, 4)); /* does not fit */
 }
 
 static void test_ctl_table_helpers(void **state)

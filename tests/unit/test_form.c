@@ -10,6 +10,7 @@
 
 #include "base/form.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 static int parse(const char *s, struct form *f)
 {

@@ -18,19 +18,7 @@
 #include "channels/kannel/sms_kannel.h"
 #include "core/step.h"
 #include "base/util.h"
-
-static void test_case_id_forms(void **state)
-{
-    (void)state;
-    char buf[32];
-    assert_string_equal(step_case_id("M1024", "M", buf, sizeof(buf)), "M1024");
-    assert_string_equal(step_case_id("m1024", "M", buf, sizeof(buf)), "M1024");
-    assert_string_equal(step_case_id("1024", "M", buf, sizeof(buf)), "M1024");
-    assert_string_equal(step_case_id(" M 1024", "CS", buf, sizeof(buf)), "CS1024");
-    assert_null(step_case_id("M", "M", buf, sizeof(buf)));
-    assert_null(step_case_id(NULL, "M", buf, sizeof(buf)));
-    assert_null(step_case_id("1234567890123", "M", buf, sizeof(buf)));
-}
+#include "base/utf8.h"
 
 static void test_rating_words_and_digits(void **state)
 {
@@ -282,7 +270,6 @@ static void test_dlr_tokens_are_random_hex(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_case_id_forms),
         cmocka_unit_test(test_rating_words_and_digits),
         cmocka_unit_test(test_question_rule),
         cmocka_unit_test(test_command_body_as_written),

@@ -1,4 +1,4 @@
-/* Phone normalisation, masking, UTF-8/UTF-16 and SMS segment counting. */
+/* Phone normalisation, masking and SMS segment counting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "base/util.h"
+#include "base/utf8.h"
 
 static void test_phone_normalize_accepts_every_form(void **state)
 {
@@ -82,84 +83,6 @@ static void test_address_mask(void **state)
     assert_string_equal(out, "");
 }
 
-static void test_utf8_valid(void **state)
-{
-    (void)state;
-    assert_true(utf8_valid("", 0));
-    assert_true(utf8_valid("abc", 3));
-    assert_true(utf8_valid("路灯", strlen("路灯")));
-    assert_true(utf8_valid("\xF0\x9F\x98\x80", 4));             /* U+1F600 */
-    assert_true(utf8_valid("\xF4\x8F\xBF\xBF", 4));             /* U+10FFFF */
-    assert_true(utf8_valid("a\0b", 3));                          /* NUL is valid UTF-8 */
-    assert_false(utf8_valid("\xC0\xAF", 2));                     /* overlong '/' */
-    assert_false(utf8_valid("\xE0\x80\xAF", 3));                 /* overlong 3-byte */
-    assert_false(utf8_valid("\xF0\x80\x80\xAF", 4));             /* overlong 4-byte */
-    assert_false(utf8_valid("\xED\xA0\x80", 3));                 /* U+D800 surrogate */
-    assert_false(utf8_valid("\xED\xBF\xBF", 3));                 /* U+DFFF surrogate */
-    assert_false(utf8_valid("\xF4\x90\x80\x80", 4));             /* > U+10FFFF */
-    assert_false(utf8_valid("\xF5\x80\x80\x80", 4));
-    assert_false(utf8_valid("\x80", 1));                         /* stray continuation */
-    assert_false(utf8_valid("\xE8\xB7", 2));                     /* truncated */
-    assert_false(utf8_valid("\xE8\x41\x41", 3));                 /* bad continuation */
-    assert_false(utf8_valid("\xFF", 1));
-    /* The length bounds the check: a valid prefix of a longer buffer. */
-    assert_true(utf8_valid("ab\xFF", 2));
-}
-
-static void test_utf8_length(void **state)
-{
-    (void)state;
-    assert_int_equal(utf8_length("", 0), 0);
-    assert_int_equal(utf8_length("abc", 3), 3);
-    assert_int_equal(utf8_length("幸福路12号", strlen("幸福路12号")), 6);
-    assert_int_equal(utf8_length("\xF0\x9F\x98\x80x", 5), 2);
-}
-
-static void test_utf16be_to_utf8(void **state)
-{
-    size_t n = 99;
-    char *s;
-    (void)state;
-
-    /* "路灯A" */
-    static const unsigned char lamp[] = { 0x8D, 0xEF, 0x70, 0x6F, 0x00, 0x41 };
-    s = utf16be_to_utf8(lamp, sizeof(lamp), &n);
-    assert_non_null(s);
-    assert_string_equal(s, "路灯A");
-    assert_int_equal(n, strlen("路灯A"));
-    free(s);
-
-    /* U+1F600 as a surrogate pair, then U+00E9. */
-    static const unsigned char pair[] = { 0xD8, 0x3D, 0xDE, 0x00, 0x00, 0xE9 };
-    s = utf16be_to_utf8(pair, sizeof(pair), &n);
-    assert_non_null(s);
-    assert_memory_equal(s, "\xF0\x9F\x98\x80\xC3\xA9", 7);
-    assert_int_equal(n, 6);
-    free(s);
-
-    /* An embedded U+0000 survives with the length telling the truth. */
-    static const unsigned char nul[] = { 0x00, 0x61, 0x00, 0x00, 0x00, 0x62 };
-    s = utf16be_to_utf8(nul, sizeof(nul), &n);
-    assert_non_null(s);
-    assert_int_equal(n, 3);
-    assert_memory_equal(s, "a\0b", 3);
-    free(s);
-
-    s = utf16be_to_utf8((const unsigned char *)"", 0, &n);
-    assert_non_null(s);
-    assert_int_equal(n, 0);
-    free(s);
-
-    static const unsigned char odd[] = { 0x00, 0x41, 0x00 };
-    assert_null(utf16be_to_utf8(odd, sizeof(odd), &n));
-    static const unsigned char lone_high[] = { 0xD8, 0x3D, 0x00, 0x41 };
-    assert_null(utf16be_to_utf8(lone_high, sizeof(lone_high), &n));
-    static const unsigned char high_at_end[] = { 0x00, 0x41, 0xD8, 0x3D };
-    assert_null(utf16be_to_utf8(high_at_end, sizeof(high_at_end), &n));
-    static const unsigned char lone_low[] = { 0xDE, 0x00, 0x00, 0x41 };
-    assert_null(utf16be_to_utf8(lone_low, sizeof(lone_low), &n));
-}
-
 static char *repeat(const char *unit, size_t times)
 {
     size_t ul = strlen(unit);
@@ -229,9 +152,6 @@ int main(void)
         cmocka_unit_test(test_phone_normalize_accepts_every_form),
         cmocka_unit_test(test_phone_normalize_rejects_implausible),
         cmocka_unit_test(test_address_mask),
-        cmocka_unit_test(test_utf8_valid),
-        cmocka_unit_test(test_utf8_length),
-        cmocka_unit_test(test_utf16be_to_utf8),
         cmocka_unit_test(test_sms_segments),
         cmocka_unit_test(test_str_trim_dup),
     };

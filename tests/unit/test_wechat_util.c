@@ -110,18 +110,6 @@ static void test_token_ttl(void **state)
     assert_int_equal(wechat_token_ttl(0), 1);
 }
 
-static void test_utf8_cut(void **state)
-{
-    (void)state;
-    const char *s = "ab\xe8\xb7\xaf\xe7\x81\xaf";   /* "ab路灯": 2 + 3 + 3 bytes */
-    assert_int_equal(wechat_utf8_cut(s, 8, 100), 8);
-    assert_int_equal(wechat_utf8_cut(s, 8, 8), 8);
-    assert_int_equal(wechat_utf8_cut(s, 8, 7), 5);
-    assert_int_equal(wechat_utf8_cut(s, 8, 5), 5);
-    assert_int_equal(wechat_utf8_cut(s, 8, 4), 2);
-    assert_int_equal(wechat_utf8_cut(s, 8, 0), 0);
-}
-
 static json_t *load(char *s)
 {
     assert_non_null(s);
@@ -276,7 +264,6 @@ int main(void)
         cmocka_unit_test(test_errcode_class),
         cmocka_unit_test(test_api_parse),
         cmocka_unit_test(test_token_ttl),
-        cmocka_unit_test(test_utf8_cut),
         cmocka_unit_test(test_request_bodies),
         cmocka_unit_test(test_chat_parse),
         cmocka_unit_test(test_chat_parse_bounds_ids),

@@ -23,6 +23,7 @@
 #include "mashang/signature.h"
 #include "core/step.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 #define SMS_HTTP_SECRET_CHANNEL "sms_http"
 

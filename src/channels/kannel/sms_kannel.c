@@ -20,29 +20,12 @@
 #include "core/step.h"
 #include "store/store.h"
 #include "base/util.h"
+#include "base/utf8.h"
 
 #define ELLIPSIS "…"
 
 /* ------------------------------------------------------------------ */
 /* Outbound                                                            */
-
-/* Bytes of the longest prefix of UTF-8 `s` that fits in `units` UCS-2
- * code units: a character outside the BMP (4-byte sequence) takes two,
- * as sms_segments() counts it. */
-static size_t utf8_prefix(const char *s, size_t units)
-{
-    size_t i = 0;
-    while (s[i]) {
-        size_t need = ((unsigned char)s[i] >= 0xF0) ? 2 : 1;
-        if (need > units)
-            break;
-        i++;
-        while ((s[i] & 0xC0) == 0x80)
-            i++;
-        units -= need;
-    }
-    return i;
-}
 
 char *sms_fit(const char *text, int max_segments, const char *keep)
 {
@@ -53,12 +36,12 @@ char *sms_fit(const char *text, int max_segments, const char *keep)
     /* UCS-2 concatenated parts carry 67 characters each. */
     size_t budget = (size_t)max_segments * 67 - 1;   /* room for the ellipsis */
     bool keep_lost = keep && *keep && strstr(text, keep) &&
-                     (size_t)(strstr(text, keep) - text) + strlen(keep) > utf8_prefix(text, budget);
+                     (size_t)(strstr(text, keep) - text) + strlen(keep) > utf8_prefix_utf16(text, budget);
     if (keep_lost) {
         size_t kl = utf8_length(keep, strlen(keep)) + 1;
         budget = budget > kl ? budget - kl : 0;
     }
-    size_t cut = utf8_prefix(text, budget);
+    size_t cut = utf8_prefix_utf16(text, budget);
     char *out;
     if (asprintf(&out, "%.*s" ELLIPSIS "%s%s", (int)cut, text, keep_lost ? " " : "",
                  keep_lost ? keep : "") < 0)

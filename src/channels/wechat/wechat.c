@@ -24,6 +24,7 @@
 #include "core/step.h"
 #include "store/store.h"
 #include "base/util.h"
+#include "base/utf8.h"
 #include "channels/wechat/wechat_crypto.h"
 #include "channels/wechat/wechat_xml.h"
 
@@ -74,7 +75,7 @@ static void send_body(struct evhttp_request *req, const char *ctype, const char 
 static void reply_text(struct push *p, const char *text)
 {
     const struct wechat_account *a = p->acct;
-    size_t len = text ? wechat_utf8_cut(text, strlen(text), WECHAT_PASSIVE_MAX) : 0;
+    size_t len = text ? utf8_cut(text, strlen(text), WECHAT_PASSIVE_MAX) : 0;
     char *content = len ? strndup(text, len) : NULL;
     char *xml = NULL, *env_xml = NULL;
     size_t xml_len = 0, env_len = 0;

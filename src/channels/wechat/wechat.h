@@ -84,8 +84,4 @@ char *wechat_template_json(const char *touser, const char *template_id,
                            const char *client_msg_id, const char *case_id,
                            const char *text, const char *when, const char *remark);
 
-/* Length of the longest prefix of UTF-8 `s` (length `len`) that fits in
- * `max` bytes without splitting a character. */
-size_t wechat_utf8_cut(const char *s, size_t len, size_t max);
-
 #endif

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "base/util.h"
+#include "base/utf8.h"
 
 const char *wechat_scene_deputy(const char *event_key, char *buf, size_t bufsz)
 {
@@ -95,17 +96,6 @@ long wechat_token_ttl(long expires_in)
     return ttl < 1 ? 1 : ttl;
 }
 
-size_t wechat_utf8_cut(const char *s, size_t len, size_t max)
-{
-    if (len <= max)
-        return len;
-    size_t n = max;
-    /* Back off continuation bytes so the cut lands on a lead byte. */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 /* json_dumps without JSON_ENSURE_ASCII keeps raw UTF-8; the caller frees. */
 static char *dump(json_t *o)
 {
@@ -148,7 +138,7 @@ char *wechat_wecom_json(const char *touser, const char *agentid, const char *tex
 /* A template field: {"value": text cut to 200 bytes}. */
 static json_t *field(const char *text)
 {
-    size_t n = wechat_utf8_cut(text, strlen(text), 200);
+    size_t n = utf8_cut(text, strlen(text), 200);
     return json_pack("{s:s%}", "value", text, n);
 }
 

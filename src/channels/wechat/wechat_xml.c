@@ -5,6 +5,7 @@
  * ever be declared, so none can be expanded or fetched), and validates
  * UTF-8 itself because expat's checks depend on the declared encoding. */
 #include "channels/wechat/wechat_xml.h"
+#include "base/utf8.h"
 
 #include <expat.h>
 #include <inttypes.h>
@@ -78,52 +79,6 @@ static char *buf_take(struct buf *b, size_t *out_len)
         *out_len = b->len;
     memset(b, 0, sizeof(*b));
     return d;
-}
-
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF), or 0 if it is not one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;   /* bounds for the second byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    return n;
-}
-
-static bool utf8_ok(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = utf8_seq_len(p + i, len - i);
-        if (!n)
-            return false;
-        i += n;
-    }
-    return true;
 }
 
 /* ---- parsing ---------------------------------------------------------------- */
@@ -288,7 +243,7 @@ int wechat_xml_parse(const char *xml, size_t len, struct wechat_msg *out)
         return WXML_EARG;
     if (len > WECHAT_XML_MAX_BYTES)
         return WXML_ETOO_LARGE;
-    if (!utf8_ok(xml, len))
+    if (!utf8_valid(xml, len))
         return WXML_EENCODING;
 
     struct parse_ctx c;
@@ -377,7 +332,7 @@ static void append_field(struct buf *b, const char *name, const char *value)
 
 static bool str_utf8_ok(const char *s)
 {
-    return s && utf8_ok(s, strlen(s));
+    return s && utf8_valid(s, strlen(s));
 }
 
 /* True if something survives append_cdata's filtering (U+FFFE/U+FFFF
