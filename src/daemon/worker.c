@@ -19,6 +19,7 @@
 #include "core/outbox.h"
 #include "core/roster.h"
 #include "http/server.h"
+#include "core/spool.h"
 #include "core/step.h"
 #include "store/store.h"
 
@@ -186,6 +187,8 @@ static void worker_teardown(struct worker *w)
     if (w->wake_ev)
         event_free(w->wake_ev);
     server_free(app->server);
+    if (app->spool && app->base)
+        spool_forget(app->spool, app->base);   /* a forced stop: fsyncs still due */
     outbox_free(app->outbox);
     http_client_free(app->http);
     store_free(app->store);
