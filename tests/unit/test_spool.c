@@ -237,7 +237,7 @@ static void test_appends_complete_in_order_on_their_loop_once_on_disk(void **sta
     struct event_base *base = event_base_new();
     assert_non_null(base);
     struct waiter w = { .thread = pthread_self(), .expect_on_disk = "\"d0\"" };
-    char text[40][8];
+    char text[40][16];
     for (int i = 0; i < 40; i++) {
         snprintf(text[i], sizeof(text[i]), "d%d", i);
         queue(sp, base, &w, i, i % 2 ? "+8613800138001" : "+8613800138000", text[i]);
