@@ -10,7 +10,8 @@ struct evhttp_request;
 /* Handles any request whose path starts with "/admin/". */
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path);
 
-/* GET /metrics: the worker's counters plus gauges read from Redis. */
+/* GET /metrics: the process's counters (every worker's, summed) plus gauges
+ * read from Redis. */
 void metrics_handle(struct app *app, struct evhttp_request *req);
 
 #endif

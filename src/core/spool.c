@@ -1,4 +1,13 @@
-/* The fsync'd local spool for inbound messages while Redis is away. */
+/* The fsync'd local spool for inbound messages while Redis is away.
+ *
+ * Threads: the workers' loop threads call every function of spool.h; one
+ * writer thread of the spool's own owns every write, fsync and truncation
+ * of the files.  The lock guards the spool's state and is never held
+ * across an fsync; a loop thread never waits for the disk.  An append is
+ * queued, the writer writes what has gathered (group commit: one write and
+ * one fsync for the batch) and completes each request on its own loop
+ * (event_active, libevent built with evthread) once the fsync covering it
+ * has returned. */
 #include "core/spool.h"
 
 #include <errno.h>
@@ -11,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "base/log.h"
@@ -33,11 +43,34 @@ struct window_slot {
     bool done;
 };
 
+/* One queued append.  Owned by the spool until its event is activated,
+ * then by the callback on the requester's loop (on_appended), which frees
+ * it; a request whose loop went away (spool_forget) is freed by the
+ * writer. */
+struct append_req {
+    struct append_req *next;
+    char *line;            /* the record and its newline, len bytes */
+    size_t len;
+    struct waiting *who;   /* counted at enqueue: later messages wait behind */
+    struct event *ev;      /* on the requester's loop; NULL once forgotten */
+    struct event_base *base;
+    spool_appended_fn done;
+    void *arg;
+    int rc;
+};
+
 struct spool {
     pthread_mutex_t lock;
-    int fd;                /* spool.jsonl, O_APPEND */
-    int offset_fd;         /* spool.offset: how far replay has got */
-    off_t size;            /* bytes in spool.jsonl */
+    pthread_cond_t wake;   /* the writer waits for work on it */
+    pthread_t writer;
+    bool writer_started;
+    bool stopping;
+    struct append_req *queue, **queue_tail;   /* waiting for the writer */
+    struct append_req *batch;                 /* being written and fsync'd */
+    bool offset_due;       /* read_off moved: the writer records it */
+    int fd;                /* spool.jsonl, O_APPEND; written by the writer only */
+    int offset_fd;         /* spool.offset: how far replay has got (writer only) */
+    off_t size;            /* bytes in spool.jsonl, all fsync'd */
     off_t read_off;        /* start of the first record not yet committed */
     off_t next_off;        /* start of the next record to hand out */
     bool replaying;
@@ -127,10 +160,11 @@ static int mkdir_p(const char *dir)
     return rc;
 }
 
-static int write_offset(struct spool *sp)
+/* The writer thread, lock not held. */
+static int write_offset(struct spool *sp, off_t off)
 {
     char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%020lld\n", (long long)sp->read_off);
+    int n = snprintf(buf, sizeof(buf), "%020lld\n", (long long)off);
     if (pwrite(sp->offset_fd, buf, (size_t)n, 0) != n || fdatasync(sp->offset_fd) < 0) {
         log_error("spool_offset_failed", "error=\"%s\"", strerror(errno));
         return -1;
@@ -139,6 +173,7 @@ static int write_offset(struct spool *sp)
 }
 
 static void scan_waiting(struct spool *sp);
+static void *writer_main(void *arg);
 
 struct spool *spool_open(const char *dir)
 {
@@ -147,7 +182,9 @@ struct spool *spool_open(const char *dir)
     if (!sp)
         return NULL;
     sp->fd = sp->offset_fd = -1;
+    sp->queue_tail = &sp->queue;
     pthread_mutex_init(&sp->lock, NULL);
+    pthread_cond_init(&sp->wake, NULL);
     if (mkdir_p(dir) < 0) {
         log_error("spool_open_failed", "dir=%s error=\"%s\"", dir, strerror(errno));
         goto fail;
@@ -174,6 +211,11 @@ struct spool *spool_open(const char *dir)
     scan_waiting(sp);
     if (sp->read_off < sp->size)
         log_warn("spool_pending", "dir=%s bytes=%lld", dir, (long long)(sp->size - sp->read_off));
+    if (pthread_create(&sp->writer, NULL, writer_main, sp) != 0) {
+        log_error("spool_open_failed", "dir=%s error=\"no writer thread\"", dir);
+        goto fail;
+    }
+    sp->writer_started = true;
     return sp;
 fail:
     spool_close(sp);
@@ -184,49 +226,207 @@ void spool_close(struct spool *sp)
 {
     if (!sp)
         return;
+    if (sp->writer_started) {
+        /* The writer finishes the queue and records the offset first. */
+        pthread_mutex_lock(&sp->lock);
+        sp->stopping = true;
+        pthread_cond_signal(&sp->wake);
+        pthread_mutex_unlock(&sp->lock);
+        pthread_join(sp->writer, NULL);
+    }
     if (sp->fd >= 0)
         close(sp->fd);
     if (sp->offset_fd >= 0)
         close(sp->offset_fd);
     waiting_free_all(sp);
+    pthread_cond_destroy(&sp->wake);
     pthread_mutex_destroy(&sp->lock);
     free(sp);
 }
 
-int spool_append(struct spool *sp, const char *channel, const char *addr, const char *to,
-                 const char *text, size_t len, const char *msg_id, long long received_ms)
+/* ---- appending --------------------------------------------------------- */
+
+/* On the requester's loop: the writer is done with `req`. */
+static void on_appended(evutil_socket_t fd, short what, void *arg)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s%, s:I}", "channel", channel, "addr", addr,
-                          "text", text, len, "ms", (json_int_t)received_ms);
-    if (o && to)
-        json_object_set_new(o, "to", json_string(to));
-    if (o && msg_id)
-        json_object_set_new(o, "id", json_string(msg_id));
+    struct append_req *req = arg;
+    (void)fd;
+    (void)what;
+    spool_appended_fn done = req->done;
+    void *done_arg = req->arg;
+    int rc = req->rc;
+    event_free(req->ev);
+    free(req->line);
+    free(req);
+    done(rc, done_arg);
+}
+
+int spool_append(struct spool *sp, struct event_base *base, const struct spool_record *rec,
+                 spool_appended_fn done, void *arg)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s%, s:I}", "channel", rec->channel, "addr", rec->addr,
+                          "text", rec->text, rec->len, "ms", (json_int_t)rec->received_ms);
+    if (o && rec->to)
+        json_object_set_new(o, "to", json_string(rec->to));
+    if (o && rec->msg_id)
+        json_object_set_new(o, "id", json_string(rec->msg_id));
     char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    if (!line)
+    struct append_req *req = line ? calloc(1, sizeof(*req)) : NULL;
+    if (req)
+        req->ev = event_new(base, -1, 0, on_appended, req);
+    if (!req || !req->ev) {
+        free(req);
+        free(line);
         return -1;
-    size_t n = strlen(line);
-    line[n] = '\n';   /* replaces the NUL: written with its length */
+    }
+    req->len = strlen(line) + 1;
+    line[req->len - 1] = '\n';   /* replaces the NUL: written with its length */
+    req->line = line;
+    req->base = base;
+    req->done = done;
+    req->arg = arg;
 
-    int rc = -1;
     pthread_mutex_lock(&sp->lock);
-    ssize_t w = write(sp->fd, line, n + 1);
-    if (w == (ssize_t)(n + 1) && fsync(sp->fd) == 0) {
-        sp->size += w;
-        rc = 0;
-        struct waiting *who = waiting_get(sp, channel, addr, true);
-        if (who)
-            who->count++;   /* without memory: order kept only by the file */
-    } else {
-        log_error("spool_write_failed", "error=\"%s\"", strerror(errno));
-        /* A short write would leave half a record: cut it off again. */
-        if (w > 0 && ftruncate(sp->fd, sp->size) < 0)
-            log_error("spool_write_failed", "truncate=\"%s\"", strerror(errno));
+    if (sp->stopping) {
+        pthread_mutex_unlock(&sp->lock);
+        event_free(req->ev);
+        free(req->line);
+        free(req);
+        return -1;
+    }
+    /* Counted now, not once on disk: the resident's next message, even
+     * one that arrives before this fsync, is spooled behind this one. */
+    req->who = waiting_get(sp, rec->channel, rec->addr, true);
+    if (req->who)
+        req->who->count++;   /* without memory: order kept only by the file */
+    *sp->queue_tail = req;
+    sp->queue_tail = &req->next;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+    return 0;
+}
+
+void spool_forget(struct spool *sp, struct event_base *base)
+{
+    pthread_mutex_lock(&sp->lock);
+    for (int list = 0; list < 2; list++)
+        for (struct append_req *r = list ? sp->batch : sp->queue; r; r = r->next)
+            if (r->ev && r->base == base) {
+                event_free(r->ev);
+                r->ev = NULL;
+            }
+    pthread_mutex_unlock(&sp->lock);
+}
+
+/* Writes the whole buffer at the end of the file (O_APPEND). */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The writer, lock not held: appends the batch's records and fsyncs once.
+ * Returns the bytes now on disk, or -1 (the batch cut off again). */
+static ssize_t write_batch(struct spool *sp, struct append_req *batch, off_t size)
+{
+    size_t total = 0;
+    for (struct append_req *r = batch; r; r = r->next)
+        total += r->len;
+    char *buf = malloc(total);
+    if (!buf) {
+        log_error("spool_write_failed", "error=\"out of memory\" bytes=%zu", total);
+        return -1;
+    }
+    size_t at = 0;
+    for (struct append_req *r = batch; r; r = r->next) {
+        memcpy(buf + at, r->line, r->len);
+        at += r->len;
+    }
+    int rc = write_all(sp->fd, buf, total);
+    if (rc == 0 && fsync(sp->fd) < 0)
+        rc = -1;
+    free(buf);
+    if (rc == 0)
+        return (ssize_t)total;
+    log_error("spool_write_failed", "error=\"%s\" records_failed=yes", strerror(errno));
+    /* Half a batch, or one not known to be on disk: cut it off again (it
+     * is answered 503, so the gateway retries it). */
+    if (ftruncate(sp->fd, size) < 0)
+        log_error("spool_write_failed", "truncate=\"%s\"", strerror(errno));
+    return -1;
+}
+
+/* The writer, lock held: read_off moved.  Once everything is replayed the
+ * file starts afresh; the offset is then written (lock released meanwhile)
+ * before any later append, so the offset on disk never points past a
+ * record that was not replayed. */
+static void record_offset(struct spool *sp)
+{
+    sp->offset_due = false;
+    if (sp->read_off >= sp->size && sp->used == 0 && sp->size > 0 && ftruncate(sp->fd, 0) == 0) {
+        sp->size = 0;
+        sp->read_off = 0;
+        sp->next_off = 0;
+    }
+    off_t off = sp->read_off;
+    pthread_mutex_unlock(&sp->lock);
+    write_offset(sp, off);
+    pthread_mutex_lock(&sp->lock);
+}
+
+static void *writer_main(void *arg)
+{
+    struct spool *sp = arg;
+    pthread_mutex_lock(&sp->lock);
+    for (;;) {
+        while (!sp->queue && !sp->offset_due && !sp->stopping)
+            pthread_cond_wait(&sp->wake, &sp->lock);
+        if (sp->offset_due)
+            record_offset(sp);
+        if (!sp->queue) {
+            if (sp->stopping && !sp->offset_due)
+                break;
+            continue;
+        }
+        /* Everything queued so far is one batch: one write, one fsync. */
+        struct append_req *batch = sp->queue;
+        sp->batch = batch;
+        sp->queue = NULL;
+        sp->queue_tail = &sp->queue;
+        off_t size = sp->size;   /* only this thread changes the file */
+        pthread_mutex_unlock(&sp->lock);
+
+        ssize_t written = write_batch(sp, batch, size);
+
+        pthread_mutex_lock(&sp->lock);
+        if (written > 0)
+            sp->size = size + written;
+        sp->batch = NULL;
+        while (batch) {
+            struct append_req *r = batch;
+            batch = r->next;
+            r->rc = written > 0 ? 0 : -1;
+            if (r->rc < 0 && r->who && r->who->count && --r->who->count == 0)
+                waiting_drop(sp, r->who);
+            if (r->ev) {
+                event_active(r->ev, 0, 0);   /* on_appended owns r now */
+            } else {
+                free(r->line);
+                free(r);
+            }
+        }
     }
     pthread_mutex_unlock(&sp->lock);
-    free(line);
-    return rc;
+    return NULL;
 }
 
 bool spool_pending(struct spool *sp)
@@ -416,20 +616,14 @@ static void commit_head(struct spool *sp)
     }
     if (!moved)
         return;
-    if (sp->read_off >= sp->size && sp->used == 0) {
-        /* Everything replayed: start the file afresh. */
-        if (ftruncate(sp->fd, 0) == 0) {
-            sp->size = 0;
-            sp->read_off = 0;
-            sp->next_off = 0;
-        }
-    }
     /* One offset write per window of records, not one per record: after
      * a crash at most a window is replayed again (and deduped by platform
-     * ids). */
-    if (sp->used == 0 || sp->read_off == 0 || sp->unsynced >= SPOOL_WINDOW) {
-        write_offset(sp);
+     * ids).  The writer thread writes it, and truncates the file once
+     * everything is replayed. */
+    if (sp->used == 0 || sp->unsynced >= SPOOL_WINDOW) {
+        sp->offset_due = true;
         sp->unsynced = 0;
+        pthread_cond_signal(&sp->wake);
     }
 }
 

@@ -6,13 +6,31 @@
  * briefly, so a 503 alone could lose a resident's message.
  *
  * One spool per daemon, shared by its workers: every call takes the
- * spool's lock.  The file is a sequence of JSON lines; a small offset file
- * records how far replay has got, so a crash mid-replay resumes there
- * (platform ids dedupe the record that was in flight). */
+ * spool's lock, which is never held across a disk flush.  The spool's own
+ * writer thread does every write and fsync: appends are queued and
+ * written in batches (one fsync for all the records gathered meanwhile),
+ * and each is completed on its requester's loop once the fsync covering
+ * it has returned, so a slow disk holds up the spooled requests but no
+ * worker's loop.  The file is a sequence of JSON lines; a small offset
+ * file records how far replay has got, so a crash mid-replay resumes
+ * there (platform ids dedupe the record that was in flight). */
 #include <stdbool.h>
 #include <stddef.h>
 
+struct event_base;
 struct spool;
+
+/* An inbound message to spool; the strings are copied.  to, msg_id may
+ * be NULL. */
+struct spool_record {
+    const char *channel, *addr, *to, *text, *msg_id;
+    size_t len;
+    long long received_ms;
+};
+
+/* rc 0: the record is on disk (fsync returned); -1: it could not be
+ * written (nothing of it stays in the spool). */
+typedef void (*spool_appended_fn)(int rc, void *arg);
 
 struct spooled {
     char *channel, *addr, *to, *text, *msg_id;   /* to, msg_id may be NULL */
@@ -27,14 +45,24 @@ struct spooled {
 
 enum { SPOOL_OK = 0, SPOOL_EMPTY, SPOOL_BUSY, SPOOL_FULL };
 
-/* Creates `dir` if needed and opens (or resumes) its spool.  NULL (logged)
- * on error. */
+/* Creates `dir` if needed, opens (or resumes) its spool and starts its
+ * writer thread.  NULL (logged) on error. */
 struct spool *spool_open(const char *dir);
+/* Writes what is queued, records the replay offset, stops the writer and
+ * frees the spool.  Every loop that appended must have been forgotten
+ * (spool_forget) or have seen its appends complete. */
 void spool_close(struct spool *sp);
 
-/* Appends one message and fsyncs.  Returns 0 once it is on disk. */
-int spool_append(struct spool *sp, const char *channel, const char *addr, const char *to,
-                 const char *text, size_t len, const char *msg_id, long long received_ms);
+/* Queues one message for the writer and returns at once: 0, and later
+ * `done(rc, arg)` runs on `base`'s loop (libevent with evthread enabled)
+ * once the record is on disk, or failed; -1 (done never runs) when it
+ * cannot be queued.  From the moment it is queued the resident counts as
+ * waiting (spool_waiting), so their next message is spooled behind it. */
+int spool_append(struct spool *sp, struct event_base *base, const struct spool_record *rec,
+                 spool_appended_fn done, void *arg);
+/* Before `base` is freed: appends queued from it are still written, but
+ * their `done` is never called (their events are freed here). */
+void spool_forget(struct spool *sp, struct event_base *base);
 
 /* Messages waiting (appended and not yet replayed). */
 bool spool_pending(struct spool *sp);

@@ -609,27 +609,8 @@ static void step_free(struct step *st)
     free(st);
 }
 
-/* Redis could not take the message: the spool can, and then it counts as
- * stored (answered 200) and is replayed in order later. */
-static bool spool_message(struct step *st)
+static void report(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
 {
-    struct app *app = st->app;
-    if (!app->spool || st->from_spool || !st->text)
-        return false;
-    if (spool_append(app->spool, st->channel, st->addr, st->to, st->text, st->len, st->msg_id,
-                     st->received_ms) < 0)
-        return false;
-    log_warn("spooled", "channel=%s from=%s", LOG_STR(st->channel), LOG_STR(st->masked));
-    return true;
-}
-
-static void finish(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
-{
-    if (outcome == STEP_UNAVAILABLE && !st->not_yet && spool_message(st)) {
-        outcome = STEP_STORED;
-        action = "spooled";
-        case_id = NULL;
-    }
     static const char *const names[] = { "stored", "duplicate", "unavailable", "rejected" };
     log_info("message", "channel=%s from=%s intent=%s label=%s outcome=%s action=%s case=%s us=%ld",
              LOG_STR(st->channel), LOG_STR(st->masked), st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
@@ -640,6 +621,40 @@ static void finish(struct step *st, enum step_outcome outcome, const char *actio
         metrics_redis_error(st->app->metrics);
     st->done(outcome, action, case_id, st->arg);
     step_free(st);
+}
+
+/* On the step's loop, after the spool's fsync returned (or failed). */
+static void on_spooled(int rc, void *arg)
+{
+    struct step *st = arg;
+    if (rc < 0) {
+        report(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    log_warn("spooled", "channel=%s from=%s", LOG_STR(st->channel), LOG_STR(st->masked));
+    report(st, STEP_STORED, "spooled", NULL);
+}
+
+/* Redis could not take the message: the spool can, and then it counts as
+ * stored (answered 200 once on disk) and is replayed in order later.
+ * True when queued: on_spooled finishes the step. */
+static bool spool_message(struct step *st)
+{
+    struct app *app = st->app;
+    if (!app->spool || st->from_spool || !st->text)
+        return false;
+    const struct spool_record rec = {
+        .channel = st->channel, .addr = st->addr, .to = st->to, .text = st->text,
+        .len = st->len, .msg_id = st->msg_id, .received_ms = st->received_ms,
+    };
+    return spool_append(app->spool, app->base, &rec, on_spooled, st) == 0;
+}
+
+static void finish(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
+{
+    if (outcome == STEP_UNAVAILABLE && !st->not_yet && spool_message(st))
+        return;
+    report(st, outcome, action, case_id);
 }
 
 static void on_step_reply(redisReply *r, void *arg)

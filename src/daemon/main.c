@@ -17,6 +17,7 @@
 #include "base/diag.h"
 #include "intents/intents.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "core/roster.h"
 #include "core/spool.h"
 #include "daemon/worker.h"
@@ -27,6 +28,7 @@ struct daemon {
     struct config cfg;
     struct dataset *ds;             /* the dataset in service (own reference) */
     struct spool *spool;
+    struct metrics_set *metrics;    /* one shard per worker */
     struct worker *workers[MAX_WORKERS];
     int nworkers;
     struct event_base *base;
@@ -115,7 +117,9 @@ static void reload(struct daemon *dm)
         if (!roster_deputy(ds->roster, old->deputies[i].id))
             removed[nremoved++] = old->deputies[i].id;
     for (int i = 0; i < dm->nworkers; i++)
-        worker_reload(dm->workers[i], ds, removed, i == 0 ? nremoved : 0);
+        if (worker_reload(dm->workers[i], ds, removed, i == 0 ? nremoved : 0) < 0)
+            log_error("reload_failed", "worker=%d error=\"out of memory\" removed=%zu", i,
+                      i == 0 ? nremoved : 0);
     free(removed);
     log_info("reloaded", "deputies=%zu intents=%zu removed=%zu workers=%d", ds->roster->ndeputies,
              intent_set_size(ds->intents), nremoved, dm->nworkers);
@@ -189,8 +193,12 @@ static int run(struct daemon *dm)
         return 1;
     int want = worker_count(&dm->cfg);
     size_t conn_share = connection_share(&dm->cfg, want);
+    dm->metrics = metrics_set_new((size_t)want);
+    if (!dm->metrics)
+        return 1;
     for (int i = 0; i < want; i++) {
-        struct worker *w = worker_new(i, &dm->cfg, dm->ds, dm->spool, conn_share);
+        struct worker *w = worker_new(i, &dm->cfg, dm->ds, dm->spool,
+                                      metrics_shard(dm->metrics, (size_t)i), conn_share);
         if (!w)
             return 1;
         dm->workers[dm->nworkers++] = w;
@@ -230,6 +238,7 @@ static void teardown(struct daemon *dm)
     if (dm->base)
         event_base_free(dm->base);
     dataset_unref(dm->ds);
+    metrics_set_free(dm->metrics);
     spool_close(dm->spool);
     config_free(&dm->cfg);
 }

@@ -19,6 +19,7 @@
 #include "core/outbox.h"
 #include "core/roster.h"
 #include "http/server.h"
+#include "core/spool.h"
 #include "core/step.h"
 #include "store/store.h"
 
@@ -51,6 +52,28 @@ void dataset_unref(struct dataset *ds)
     free(ds);
 }
 
+/* One reload handed to a worker: the dataset to take and the deputies
+ * who left with it.  Queued, never replaced: each reload of a quick
+ * succession takes effect in turn, with its own reroutes.  Owns a
+ * reference on ds and the strings. */
+struct reload {
+    struct reload *next;
+    struct dataset *ds;
+    char **removed;
+    size_t nremoved;
+};
+
+static void reload_free(struct reload *r)
+{
+    if (!r)
+        return;
+    dataset_unref(r->ds);
+    for (size_t i = 0; i < r->nremoved; i++)
+        free(r->removed[i]);
+    free(r->removed);
+    free(r);
+}
+
 struct worker {
     int index;
     struct app app;
@@ -64,9 +87,7 @@ struct worker {
 
     /* Handed over by other threads; guarded by lock. */
     pthread_mutex_t lock;
-    struct dataset *pending_ds;
-    char **pending_removed;
-    size_t npending_removed;
+    struct reload *reloads, **reloads_tail;   /* FIFO, oldest first */
     bool stop_requested;
 };
 
@@ -115,16 +136,18 @@ static void begin_stop(struct worker *w)
         event_base_loopexit(w->app.base, NULL);
 }
 
-static void swap_dataset(struct worker *w, struct dataset *ds, char **removed, size_t nremoved)
+/* Takes over r's dataset reference. */
+static void swap_dataset(struct worker *w, struct reload *r)
 {
     struct dataset *old = w->ds;
-    w->ds = ds;
-    w->app.roster = ds->roster;
-    w->app.intents = ds->intents;
+    w->ds = r->ds;
+    r->ds = NULL;
+    w->app.roster = w->ds->roster;
+    w->app.intents = w->ds->intents;
     directory_prepare(&w->app);
     directory_publish(&w->app);
-    if (nremoved)
-        step_reroute(&w->app, (const char *const *)removed, nremoved);
+    if (r->nremoved)
+        step_reroute(&w->app, (const char *const *)r->removed, r->nremoved);
     dataset_unref(old);
 }
 
@@ -135,20 +158,21 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pthread_mutex_lock(&w->lock);
-    struct dataset *ds = w->pending_ds;
-    char **removed = w->pending_removed;
-    size_t nremoved = w->npending_removed;
+    struct reload *r = w->reloads;
     bool stop = w->stop_requested;
-    w->pending_ds = NULL;
-    w->pending_removed = NULL;
-    w->npending_removed = 0;
+    w->reloads = NULL;
+    w->reloads_tail = &w->reloads;
     pthread_mutex_unlock(&w->lock);
 
-    if (ds)
-        swap_dataset(w, ds, removed, nremoved);
-    for (size_t i = 0; i < nremoved; i++)
-        free(removed[i]);
-    free(removed);
+    /* In the order they were requested: a deputy removed by the first
+     * reload has their cases rerouted with the first roster, before the
+     * second roster (and its own departures) takes over. */
+    while (r) {
+        struct reload *next = r->next;
+        swap_dataset(w, r);
+        reload_free(r);
+        r = next;
+    }
     if (stop)
         begin_stop(w);
 }
@@ -163,11 +187,12 @@ static void worker_teardown(struct worker *w)
     if (w->wake_ev)
         event_free(w->wake_ev);
     server_free(app->server);
+    if (app->spool && app->base)
+        spool_forget(app->spool, app->base);   /* a forced stop: fsyncs still due */
     outbox_free(app->outbox);
     http_client_free(app->http);
     store_free(app->store);
     intent_matcher_free(app->matcher);
-    metrics_free(app->metrics);
     if (app->base)
         event_base_free(app->base);
     dataset_unref(w->ds);
@@ -176,7 +201,7 @@ static void worker_teardown(struct worker *w)
 }
 
 struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
-                          struct spool *spool, size_t conn_cap)
+                          struct spool *spool, struct metrics *metrics, size_t conn_cap)
 {
     struct worker *w = calloc(1, sizeof(*w));
     if (!w)
@@ -186,6 +211,7 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
 
     w->index = index;
     pthread_mutex_init(&w->lock, NULL);
+    w->reloads_tail = &w->reloads;
     w->ds = dataset_ref(ds);
     app->cfg = cfg;
     app->spool = spool;
@@ -200,7 +226,7 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
     app->store = store_new(app->base, cfg->redis_url, cfg->ns);
     app->http = http_client_new(app->base);
     app->matcher = intent_matcher_new();
-    app->metrics = metrics_new();
+    app->metrics = metrics;
     if (!app->store || !app->http || !app->matcher || !app->metrics) {
         log_error("startup_failed", "worker=%d what=\"redis url, http client or matcher\"", index);
         goto fail;
@@ -246,25 +272,26 @@ static void wake(struct worker *w)
     event_active(w->wake_ev, EV_READ, 0);
 }
 
-void worker_reload(struct worker *w, struct dataset *ds, const char *const *removed, size_t n)
+int worker_reload(struct worker *w, struct dataset *ds, const char *const *removed, size_t n)
 {
-    char **copy = n ? calloc(n, sizeof(*copy)) : NULL;
-    size_t ncopy = 0;
-    for (size_t i = 0; copy && i < n; i++)
-        if ((copy[ncopy] = strdup(removed[i])))
-            ncopy++;
+    struct reload *r = calloc(1, sizeof(*r));
+    if (!r || (n && !(r->removed = calloc(n, sizeof(*r->removed))))) {
+        free(r);
+        return -1;
+    }
+    for (; r->nremoved < n; r->nremoved++)
+        if (!(r->removed[r->nremoved] = strdup(removed[r->nremoved]))) {
+            reload_free(r);
+            return -1;
+        }
+    r->ds = dataset_ref(ds);
 
     pthread_mutex_lock(&w->lock);
-    if (w->pending_ds)
-        dataset_unref(w->pending_ds);
-    w->pending_ds = dataset_ref(ds);
-    for (size_t i = 0; i < w->npending_removed; i++)
-        free(w->pending_removed[i]);
-    free(w->pending_removed);
-    w->pending_removed = copy;
-    w->npending_removed = ncopy;
+    *w->reloads_tail = r;
+    w->reloads_tail = &r->next;
     pthread_mutex_unlock(&w->lock);
     wake(w);
+    return 0;
 }
 
 void worker_stop(struct worker *w)
@@ -290,11 +317,11 @@ void worker_free(struct worker *w)
         return;
     worker_join(w);
     worker_teardown(w);
-    if (w->pending_ds)
-        dataset_unref(w->pending_ds);
-    for (size_t i = 0; i < w->npending_removed; i++)
-        free(w->pending_removed[i]);
-    free(w->pending_removed);
+    while (w->reloads) {
+        struct reload *next = w->reloads->next;
+        reload_free(w->reloads);
+        w->reloads = next;
+    }
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

@@ -12,6 +12,7 @@
 
 struct roster;
 struct intent_set;
+struct metrics;
 struct spool;
 
 struct dataset {
@@ -30,16 +31,19 @@ struct worker;
 
 /* Builds a worker's loop and connections and binds its socket; the thread
  * is not started yet.  Takes a reference on `ds`; `spool` (shared, owned
- * by the caller) may be NULL.  `conn_cap`: client connections this worker
- * may hold at once (its share of limits.max_connections).  NULL (logged)
- * on error. */
+ * by the caller) may be NULL.  `metrics`: this worker's shard of the
+ * process's counters (owned by the caller, outlives the worker).
+ * `conn_cap`: client connections this worker may hold at once (its share
+ * of limits.max_connections).  NULL (logged) on error. */
 struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
-                          struct spool *spool, size_t conn_cap);
+                          struct spool *spool, struct metrics *metrics, size_t conn_cap);
 int worker_start(struct worker *w);
-/* Thread-safe: hands the worker a new dataset (it takes its own reference)
- * and, for the worker that should do it, the deputies who left the roster
- * (copied) whose cases must be re-routed. */
-void worker_reload(struct worker *w, struct dataset *ds, const char *const *removed, size_t n);
+/* Thread-safe: queues a new dataset for the worker (it takes its own
+ * reference) and, for the worker that should do it, the deputies who left
+ * the roster (copied) whose cases must be re-routed.  Reloads queued
+ * before the worker gets to them are all applied, in order, none
+ * replacing another.  -1 (nothing queued) when out of memory. */
+int worker_reload(struct worker *w, struct dataset *ds, const char *const *removed, size_t n);
 /* Thread-safe: stop accepting, finish what is in flight, leave the loop. */
 void worker_stop(struct worker *w);
 /* Waits for the thread; returns 0. */

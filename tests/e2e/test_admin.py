@@ -16,6 +16,7 @@ import subprocess
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from harness import MASHANGCTL, REPO, StackCase, wait_until
@@ -424,6 +425,56 @@ class TestAdminOperations(AdminCase):
         self.assertIn("mashang_messages_total", text)
         self.assertNotIn("mashang_cases{", text)
         self.assertEqual(self.raw("/admin/cases")[0], 503)
+
+
+class MetricsAcrossWorkers(StackCase):
+    """With several workers, /metrics shows the process's counters: the
+    same whichever worker answers, and never lower than the scrape before
+    (a drop reads as a counter reset to Prometheus)."""
+
+    WORKERS = 3
+    overrides = {"workers": WORKERS, "limits": {"sender_per_minute": 0}}
+    WATCHED = (r'mashang_messages_total\{channel="sms",outcome="stored"\}',
+               r'mashang_http_request_seconds_count',
+               r'mashang_http_request_seconds_bucket\{le="\+Inf"\}',
+               r'mashang_outbox_total\{result="sent"\}')
+
+    def scrape(self):
+        import re
+        # a new connection each time: the kernel spreads them over workers
+        with urllib.request.urlopen(self.stack.daemon.url + "/metrics", timeout=10) as resp:
+            self.assertEqual(resp.status, 200)
+            text = resp.read().decode()
+        values = []
+        for series in self.WATCHED:
+            m = re.search(r"^%s (\d+)$" % series, text, re.M)
+            values.append(int(m.group(1)) if m else 0)
+        return values
+
+    def mo(self, i):
+        q = urllib.parse.urlencode({"from": "+86138001390%02d" % i, "to": "10690001",
+                                    "text": LAMP, "id": "metrics-%d" % i,
+                                    "coding": "0", "charset": "UTF-8"})
+        with urllib.request.urlopen("%s/sms/kannel?%s" % (self.stack.daemon.url, q),
+                                    timeout=10) as resp:
+            self.assertEqual(resp.status, 200)
+
+    def test_scrapes_are_summed_and_never_go_down(self):
+        wait_until(lambda: "workers=%d" % self.WORKERS in self.stack.daemon.log, 10,
+                   "%d workers started" % self.WORKERS)
+        sent = 24
+        last = self.scrape()
+        for i in range(sent):
+            self.mo(i)
+            for _ in range(2):
+                now = self.scrape()
+                for name, before, after in zip(self.WATCHED, last, now):
+                    self.assertGreaterEqual(after, before, "%s went down" % name)
+                last = now
+        # every message counted once, whichever worker stored it
+        wait_until(lambda: self.scrape()[0] == sent, 10, "all %d messages counted" % sent)
+        for _ in range(6):
+            self.assertEqual(self.scrape()[0], sent)
 
 
 if __name__ == "__main__":

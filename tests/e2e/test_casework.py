@@ -15,6 +15,7 @@ RESIDENT2 = "+8613800138111"
 WANG = "+8613900000001"        # 王丽 D0412, S01 (幸福路), liaison of S01
 LI = "+8613900000002"          # 李建国 D0007, S02 (光明村), liaison of S02
 ZHAO = "+8613900000003"        # 赵秀英 D0008, S02
+CHEN = "+8613900000004"        # 陈志强 D0103, S04 (青山镇), liaison of S04
 COMMITTEE = "+8613900000099"
 LAMP = "幸福路12号的路灯坏了三天了"
 MT_TIMEOUT = 15
@@ -290,6 +291,41 @@ class TestRosterReload(StackCase):
         c = self.r.hgetall("{mashang}:case:%s" % cid)
         self.assertEqual(c["deputy"], "D0007")
         self.assertEqual(self.r.zcard("{mashang}:dq:D0008"), 0)
+
+    def test_two_quick_reloads_both_reroute(self):
+        """Two reloads in quick succession, each removing a deputy with an
+        open case: the second does not replace the first, so both
+        deputies' cases go to their stations' liaisons."""
+        import json, os, signal
+        m = {n: self.stack.mt_count(n) for n in (RESIDENT, LI, CHEN)}
+        cids = {}
+        for dep, text in (("D0008", "@D0008 光明街的垃圾好几天没人清运了"),
+                          ("D0104", "@D0104 青山大道的路灯坏了三天了")):
+            n = self.stack.mt_count(RESIDENT)
+            self.stack.send_mo(RESIDENT, text)
+            ack = self.stack.kannel.wait_mt(RESIDENT, "编号", timeout=MT_TIMEOUT, after=n)
+            cids[dep] = re.search(r"M\d+", ack).group(0)
+            self.assertEqual(self.r.hget("{mashang}:case:%s" % cids[dep], "deputy"), dep)
+
+        def publish(gone):
+            roster = dict(self.roster)
+            roster["deputies"] = [d for d in self.roster["deputies"] if d["id"] not in gone]
+            tmp = self.path + ".new"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(roster, f, ensure_ascii=False)
+            os.replace(tmp, self.path)   # a reload never reads half a file
+            self.stack.daemon.proc.send_signal(signal.SIGHUP)
+
+        publish({"D0008"})
+        wait_until(lambda: "removed=1" in self.stack.daemon.log, 10, "first reload")
+        publish({"D0008", "D0104"})   # while the workers may still be taking the first
+        self.stack.kannel.wait_mt(LI, cids["D0008"], timeout=MT_TIMEOUT, after=m[LI])
+        self.stack.kannel.wait_mt(CHEN, cids["D0104"], timeout=MT_TIMEOUT, after=m[CHEN])
+        wait_until(lambda: self.stack.daemon.log.count("event=rerouted") >= 2, 10, "two reroutes")
+        self.assertEqual(self.r.hget("{mashang}:case:%s" % cids["D0008"], "deputy"), "D0007")
+        self.assertEqual(self.r.hget("{mashang}:case:%s" % cids["D0104"], "deputy"), "D0103")
+        self.assertEqual(self.r.zcard("{mashang}:dq:D0008"), 0)
+        self.assertEqual(self.r.zcard("{mashang}:dq:D0104"), 0)
 
 
 class TestIntentsReload(StackCase):
