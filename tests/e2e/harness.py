@@ -672,6 +672,13 @@ class Daemon:
         if not os.access(self.binary, os.X_OK):
             raise FileNotFoundError("%s not built (make all)" % self.binary)
         self.write_config()
+        # Each worker answers 503 until its own Redis connection and scripts
+        # are ready; one 200 says only that one worker is.  Count the
+        # workers' redis_ready lines written by this start.
+        try:
+            self._log_mark = os.path.getsize(self.log_path)
+        except OSError:
+            self._log_mark = 0
         env = {k: v for k, v in os.environ.items() if k not in self.ENV_OVERRIDES}
         env["MASHANG_LOG_LEVEL"] = self.log_level
         self.proc = Proc("mashangd", [self.binary, "-c", self.config_path], self.log_path,
@@ -686,9 +693,25 @@ class Daemon:
 
     def healthy(self):
         try:
-            return http_get(self.url + "/healthz", timeout=1)[0] == 200
+            if http_get(self.url + "/healthz", timeout=1)[0] != 200:
+                return False
         except OSError:
             return False
+        if self.log_level in ("warn", "error"):
+            return True       # redis_ready is an info line
+        return self.workers_ready() >= self.workers()
+
+    def workers(self):
+        return int(self.config.get("workers") or 0) or os.cpu_count() or 1
+
+    def workers_ready(self):
+        """redis_ready lines logged since the last start()."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(getattr(self, "_log_mark", 0))
+                return f.read().count(b"event=redis_ready")
+        except OSError:
+            return 0
 
     def stop(self, timeout=10):
         """SIGTERM and wait; returns the exit status (0 = graceful)."""
