@@ -241,7 +241,7 @@ static void test_sendsms_url(void **state)
 {
     (void)state;
     struct sms_channel c = {
-        .enabled = true, .sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms",
+        .sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms",
         .username = "app", .password = "p&w", .from = "10690001",
         .dlr_url = "http://127.0.0.1:8080/sms/kannel/dlr", .max_segments = 6,
     };

@@ -5,19 +5,22 @@
  * reports, and MTs through smsbox's sendsms interface. */
 #include <stddef.h>
 
+#include "channels/channel.h"
+#include "channels/kannel/kannel_config.h"
 #include "core/app.h"
-#include "base/config.h"
 
 struct evhttp_request;
 
 void sms_kannel_inbound(struct app *app, struct evhttp_request *req);
 void sms_kannel_dlr(struct app *app, struct evhttp_request *req);
 
-/* A delivery report must name the message's token (random, stored with
- * the outbox entry when its send starts, checked by dlr.lua): outbox ids
- * are sequential and would let anyone forge reports. */
-#define SMS_DLR_TOKEN_BYTES 16
-#define SMS_DLR_TOKEN_SIZE (2 * SMS_DLR_TOKEN_BYTES + 1)   /* hex + NUL */
+/* The channel: "channels.sms", /sms/kannel and /sms/kannel/dlr, sender
+ * for channel "sms" (the channel table lists it). */
+extern const struct channel_def kannel_channel;
+
+/* A delivery report must name the message's token (core/channel_api.h). */
+#define SMS_DLR_TOKEN_BYTES DLR_TOKEN_BYTES
+#define SMS_DLR_TOKEN_SIZE DLR_TOKEN_SIZE
 
 /* Writes a fresh token (lowercase hex) from OpenSSL's CSPRNG.  Returns 0,
  * or -1 when the generator fails (nothing should be sent then). */
