@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/cidr.h"
 #include "base/diag.h"
 
 struct jv;

@@ -52,7 +52,8 @@ int http_routes_add(struct http_routes *t, const struct http_route *routes, size
  * *ctx; NULL when none. */
 const struct http_route *http_routes_find(const struct http_routes *t, const char *path,
                                           int doors, void **ctx);
-/* "HEAD is for /healthz only": the 405 detail for a HEAD elsewhere. */
+/* The 405 detail for a HEAD on a route that does not list it: "HEAD is
+ * for <the paths that list it> only". */
 const char *http_routes_head_detail(const struct http_routes *t);
 
 #endif

@@ -67,10 +67,10 @@ char *sms_fit(const char *text, int max_segments, const char *keep)
     return out;
 }
 
-int sms_dlr_token(char out[SMS_DLR_TOKEN_SIZE])
+int sms_dlr_token(char out[DLR_TOKEN_SIZE])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[SMS_DLR_TOKEN_BYTES];
+    unsigned char raw[DLR_TOKEN_BYTES];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return -1;
     for (size_t i = 0; i < sizeof(raw); i++) {
@@ -370,7 +370,7 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
     form_free(&q);
     if (!ref || !type || !tok || strspn(ref, "0123456789") != strlen(ref) ||
         strspn(type, "0123456789") != strlen(type) ||
-        strlen(tok) != SMS_DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
+        strlen(tok) != DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
         http_send_error(req, 400, "bad_query", "expected numeric ref and type, and the message's tok");
     } else {
         char now[32];

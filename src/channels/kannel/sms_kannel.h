@@ -18,13 +18,10 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req);
  * for channel "sms" (the channel table lists it). */
 extern const struct channel_def kannel_channel;
 
-/* A delivery report must name the message's token (core/channel_api.h). */
-#define SMS_DLR_TOKEN_BYTES DLR_TOKEN_BYTES
-#define SMS_DLR_TOKEN_SIZE DLR_TOKEN_SIZE
-
-/* Writes a fresh token (lowercase hex) from OpenSSL's CSPRNG.  Returns 0,
+/* A delivery report must name its attempt's token (core/channel_api.h).
+ * Writes a fresh token (lowercase hex) from OpenSSL's CSPRNG.  Returns 0,
  * or -1 when the generator fails (nothing should be sent then). */
-int sms_dlr_token(char out[SMS_DLR_TOKEN_SIZE]);
+int sms_dlr_token(char out[DLR_TOKEN_SIZE]);
 
 /* Builds the sendsms URL for one MT (text shortened to the channel's
  * segment limit), with a dlr-url carrying `ref`, `token` and the gateway
