@@ -774,6 +774,63 @@ static void test_shipped_config(void **state)
     diag_free(&d);
 }
 
+/* The sections under "channels" are the caller's: each present one goes to
+ * its parser with its JSON path and the config's directory, what the
+ * parser returns is kept until config_free hands it back, and a section no
+ * caller knows is an unknown field. */
+static int probe_frees;
+
+static void *probe_parse(struct jv *v, struct json_t *obj, const char *path, const char *dir)
+{
+    (void)v;
+    (void)obj;
+    char *seen = NULL;
+    if (asprintf(&seen, "%s %s", path, dir) < 0)
+        return NULL;
+    return seen;
+}
+
+static void probe_free(void *conf)
+{
+    probe_frees++;
+    free(conf);
+}
+
+static const struct config_section probe = { "probe", probe_parse, probe_free };
+
+static const struct config_section *probe_at(size_t i)
+{
+    (void)i;
+    return &probe;
+}
+
+static void test_sections_come_from_the_caller(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct config_sections only_probe = { 1, probe_at };
+    char want[256];
+    FILE *f = fopen(fx->path, "w");
+    assert_non_null(f);
+    fputs("{\"channels\":{\"probe\":{}}}", f);
+    fclose(f);
+    probe_frees = 0;
+    assert_int_equal(config_load(fx->path, &only_probe, &fx->c, &fx->d), 0);
+    snprintf(want, sizeof(want), "$.channels.probe %s", fx->dir);
+    assert_string_equal(config_section(&fx->c, "probe"), want);
+    assert_null(config_section(&fx->c, "sms"));
+    config_free(&fx->c);
+    assert_int_equal(probe_frees, 1);
+
+    f = fopen(fx->path, "w");
+    assert_non_null(f);
+    fputs("{\"channels\":{\"sms\":{}}}", f);
+    fclose(f);
+    assert_int_equal(config_load(fx->path, &only_probe, &fx->c, &fx->d), -1);
+    expect_problem(fx, "$.channels.sms", "unknown field");
+    assert_zeroed(&fx->c);
+    assert_int_equal(probe_frees, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -794,6 +851,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_templates_merge_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channel_timeouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sections_come_from_the_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test(test_shipped_config),
     };
