@@ -578,8 +578,9 @@ static int door_open(struct server *srv, const struct config *cfg, struct door *
 struct server *server_new(struct event_base *base, const struct config *cfg,
                           struct http_routes *routes, struct metrics *metrics, size_t conn_cap)
 {
-    struct server *srv = calloc(1, sizeof(*srv));
-    if (!srv) {
+    struct server *srv = routes ? calloc(1, sizeof(*srv)) : NULL;
+    if (!srv) {   /* no table (its builder ran out of memory) is no server */
+        log_error("server_failed", "error=\"out of memory\"");
         http_routes_free(routes);
         return NULL;
     }

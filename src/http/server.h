@@ -18,7 +18,7 @@ struct server;
  * the cap, the internal listener has a little headroom beyond it); a
  * request's line and headers must arrive within limits.header_timeout_s,
  * its body within limits.body_timeout_s after them.  Takes `routes`
- * (freed with the server, or at once on failure); `cfg`, `base` and
+ * (freed with the server, or at once on failure; NULL fails); `cfg`, `base` and
  * `metrics` must outlive it.  NULL (logged) on failure. */
 struct server *server_new(struct event_base *base, const struct config *cfg,
                           struct http_routes *routes, struct metrics *metrics, size_t conn_cap);
