@@ -186,7 +186,6 @@ static void note_last_seen(struct push *p)
 static void on_text_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
 {
     struct push *p = arg;
-    (void)case_id;
     switch (outcome) {
     case STEP_STORED:
         note_last_seen(p);
@@ -196,14 +195,14 @@ static void on_text_stored(enum step_outcome outcome, const char *action, const 
         reply_text(p, p->passive);
         break;
     default:
-        /* Not stored: WeChat retries on anything but 200, and a retry of
-         * this very push must not be taken for a replay. */
+        /* Rejected (400) or not stored (503): WeChat retries on anything
+         * but 200, and a retry of a push not stored must not be taken for
+         * a replay. */
         if (outcome != STEP_REJECTED)
             replay_release(p->app->store, p->channel, p->replay_id);
         channel_reply_step(p->req, outcome, action, case_id, "bad_request", "message text rejected");
         break;
     }
-    (void)action;
     push_free(p);
 }
 
