@@ -22,7 +22,8 @@
 #include "core/lifecycle.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "http/server.h"
+#include "http/reply.h"
+#include "http/route.h"
 #include "store/store.h"
 
 /* ---- helpers shared by src/admin_*.c ----------------------------------- */
@@ -443,4 +444,31 @@ void metrics_handle(struct app *app, struct evhttp_request *req)
     if (!store_connected(app->store) ||
         store_script(app->store, SCRIPT_ADMIN, on_gauges, s, 4, argv, NULL) < 0)
         on_gauges(NULL, s); /* Redis down: the counters alone */
+}
+
+/* ---- routes ------------------------------------------------------------------ */
+
+static void route_admin(void *ctx, struct evhttp_request *req, const char *path, const char *rest)
+{
+    (void)rest;
+    admin_handle(ctx, req, path);
+}
+
+static void route_metrics(void *ctx, struct evhttp_request *req, const char *path,
+                          const char *rest)
+{
+    (void)path;
+    (void)rest;
+    metrics_handle(ctx, req);
+}
+
+/* Both answer the methods they do not serve themselves. */
+static const struct http_route routes[] = {
+    { "/metrics", HTTP_ANY_METHOD, NULL, HTTP_DOOR_INTERNAL, route_metrics },
+    { "/admin/", HTTP_ANY_METHOD, NULL, HTTP_DOOR_INTERNAL, route_admin },
+};
+
+int admin_routes(struct http_routes *t, struct app *app)
+{
+    return http_routes_add(t, routes, sizeof(routes) / sizeof(routes[0]), app);
 }

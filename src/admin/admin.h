@@ -6,6 +6,11 @@
 #include "core/app.h"
 
 struct evhttp_request;
+struct http_routes;
+
+/* Registers /admin/ and /metrics (internal door) with `app` as context.
+ * Returns 0, -1 on OOM. */
+int admin_routes(struct http_routes *t, struct app *app);
 
 /* Handles any request whose path starts with "/admin/". */
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path);

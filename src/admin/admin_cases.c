@@ -16,7 +16,7 @@
 #include "core/lifecycle.h"
 #include "base/log.h"
 #include "core/roster.h"
-#include "http/server.h"
+#include "http/reply.h"
 #include "core/step.h"
 #include "store/store.h"
 

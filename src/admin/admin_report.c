@@ -18,7 +18,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "core/roster.h"
-#include "http/server.h"
+#include "http/reply.h"
 #include "base/util.h"
 
 /* ---- GET /admin/stats -------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include "admin/admin_internal.h"
 #include "base/config.h"
 #include "base/log.h"
-#include "http/server.h"
+#include "http/reply.h"
 #include "base/util.h"
 
 /* The stored form of an address: phone numbers in E.164 on SMS. */

@@ -23,7 +23,7 @@
 #include "base/log.h"
 #include "core/roster.h"
 #include "core/routing.h"
-#include "http/server.h"
+#include "http/reply.h"
 #include "core/step.h"
 #include "store/store.h"
 #include "base/util.h"

@@ -247,7 +247,7 @@ static void check_placeholders(struct jv *v, const char *path, const char *text,
     }
 }
 
-static bool only_chars(const char *s, const char *extra)
+bool config_chars_ok(const char *s, const char *extra)
 {
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
@@ -255,7 +255,12 @@ static bool only_chars(const char *s, const char *extra)
     return true;
 }
 
-static bool is_http_url(const char *s)
+bool config_name_ok(const char *name)
+{
+    return *name && strlen(name) <= 64 && config_chars_ok(name, "_-");
+}
+
+bool config_http_url_ok(const char *s)
 {
     const char *rest = NULL;
     if (strncmp(s, "http://", 7) == 0)
@@ -391,7 +396,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
         jv_error(v, "$.redis", "expected redis://[:password@]host:port[/db] or unix:///path");
 
     if (jv_string(v, root, "$", "namespace", "mashang", false, &c->ns) == 0 && c->ns &&
-        (!*c->ns || strlen(c->ns) > 64 || !only_chars(c->ns, "_-")))
+        (!*c->ns || strlen(c->ns) > 64 || !config_chars_ok(c->ns, "_-")))
         jv_error(v, "$.namespace", "must be 1-64 characters of A-Z a-z 0-9 _ -");
 
     if (jv_string(v, root, "$", "case_prefix", "M", false, &c->case_prefix) == 0 && c->case_prefix) {
@@ -458,231 +463,31 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
     c->workers = (int)n;
 }
 
-static const char *const sms_fields[] = {
-    "type", "sendsms_url", "username", "password", "from", "dlr_url", "max_segments", "timeout_ms",
-    "allow", "secret", NULL,
-};
-
-/* Who may call the gateway endpoints when "allow" is absent: Kannel on
- * the same host. */
-static const char *const sms_allow_default[] = { "127.0.0.0/8", "::1" };
-
-/* channels.sms.allow: a list of CIDR strings (at least one). */
-static void load_sms_allow(struct jv *v, json_t *sms, struct sms_channel *ch)
-{
-    const char *P = "$.channels.sms.allow";
-    json_t *a = json_object_get(sms, "allow");
-    size_t n = a && json_is_array(a) ? json_array_size(a)
-                                     : sizeof(sms_allow_default) / sizeof(sms_allow_default[0]);
-    char p[JV_PATH_MAX];
-
-    if (a && !json_is_null(a) && !json_is_array(a)) {
-        jv_error(v, P, "expected a list of address ranges, e.g. [\"127.0.0.0/8\", \"::1\"]");
-        return;
-    }
-    if (a && json_is_array(a) && n == 0) {
-        jv_error(v, P, "must list at least one address range (nobody could deliver SMS)");
-        return;
-    }
-    if (!(ch->allow = calloc(n, sizeof(*ch->allow)))) {
-        jv_error(v, P, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = a && json_is_array(a) ? json_array_get(a, i) : NULL;
-        const char *s = e ? json_string_value(e) : a && json_is_array(a) ? NULL : sms_allow_default[i];
-        if (!s || cidr_parse(s, &ch->allow[ch->nallow]) < 0)
-            jv_error(v, jv_index(p, sizeof(p), P, i),
-                     "expected an address range like \"10.0.0.0/8\", \"192.0.2.7\" or \"fd00::/8\"");
-        else
-            ch->nallow++;
-    }
-}
-
-/* channels.sms.secret travels in URLs that Kannel expands (%-escapes in
- * get-url and dlr-url), so it is limited to characters that need no
- * escaping, and long enough not to be guessed. */
-static void load_sms_secret(struct jv *v, json_t *sms, struct sms_channel *ch, const char *dir)
-{
-    if (jv_secret(v, sms, "$.channels.sms", "secret", false, dir, &ch->secret) < 0 || !ch->secret)
-        return;
-    size_t len = strlen(ch->secret);
-    if (len < SMS_SECRET_MIN || len > SMS_SECRET_MAX || !only_chars(ch->secret, "-_.~"))
-        jv_error(v, "$.channels.sms.secret",
-                 "expected %d-%d characters of A-Z a-z 0-9 - _ . ~ (it is sent in URLs as key=)",
-                 SMS_SECRET_MIN, SMS_SECRET_MAX);
-}
-
-static void load_sms(struct jv *v, json_t *sms, struct sms_channel *ch, const char *dir)
-{
-    const char *P = "$.channels.sms";
-    long long n;
-
-    ch->enabled = true;
-    jv_check_fields(v, sms, P, sms_fields);
-    if (jv_string(v, sms, P, "type", "kannel", false, &ch->type) == 0 && ch->type &&
-        strcmp(ch->type, "kannel") != 0)
-        jv_error(v, "$.channels.sms.type", "unsupported gateway type \"%s\" (known: kannel)", ch->type);
-    if (jv_string(v, sms, P, "sendsms_url", NULL, true, &ch->sendsms_url) == 0 &&
-        !is_http_url(ch->sendsms_url))
-        jv_error(v, "$.channels.sms.sendsms_url", "expected an http:// or https:// URL");
-    jv_string(v, sms, P, "username", NULL, true, &ch->username);
-    jv_secret(v, sms, P, "password", true, dir, &ch->password);
-    if (jv_string(v, sms, P, "from", NULL, false, &ch->from) == 0 && ch->from) {
-        const char *f = ch->from[0] == '+' ? ch->from + 1 : ch->from;
-        bool ok = *f && strlen(f) <= 20;
-        for (; ok && *f; f++)
-            ok = isdigit((unsigned char)*f) != 0;
-        if (!ok)
-            jv_error(v, "$.channels.sms.from", "expected the service number as digits");
-    }
-    if (jv_string(v, sms, P, "dlr_url", NULL, false, &ch->dlr_url) == 0 && ch->dlr_url &&
-        !is_http_url(ch->dlr_url))
-        jv_error(v, "$.channels.sms.dlr_url", "expected an http:// or https:// URL");
-    jv_integer(v, sms, P, "max_segments", 6, 1, 255, &n);
-    ch->max_segments = (int)n;
-    jv_integer(v, sms, P, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &n);
-    ch->timeout_ms = (long)n;
-    load_sms_allow(v, sms, ch);
-    load_sms_secret(v, sms, ch, dir);
-}
-
-static const char *const wechat_fields[] = {
-    "appid", "secret", "token", "aes_key", "api_base", "encrypt_reply", "wecom", "agentid",
-    "template_id", "timeout_ms", NULL,
-};
-
-static bool channel_name_ok(const char *name)
-{
-    return *name && strlen(name) <= 64 && only_chars(name, "_-");
-}
-
-static void load_wechat_account(struct jv *v, const char *P, json_t *o, struct wechat_account *a,
-                                const char *dir)
-{
-    char p[JV_PATH_MAX];
-
-    jv_check_fields(v, o, P, wechat_fields);
-    jv_string(v, o, P, "appid", NULL, true, &a->appid);
-    jv_secret(v, o, P, "secret", true, dir, &a->secret);
-    if (jv_secret(v, o, P, "token", true, dir, &a->token) == 0 && !*a->token)
-        jv_error(v, jv_path(p, sizeof(p), P, "token"), "must not be empty");
-    if (jv_secret(v, o, P, "aes_key", false, dir, &a->aes_key) == 0 && a->aes_key) {
-        bool ok = strlen(a->aes_key) == 43 && only_chars(a->aes_key, "+/");
-        if (!ok)
-            jv_error(v, jv_path(p, sizeof(p), P, "aes_key"),
-                     "EncodingAESKey must be 43 characters of A-Z a-z 0-9 + /");
-    }
-    if (jv_string(v, o, P, "api_base", "https://api.weixin.qq.com", false, &a->api_base) == 0 &&
-        a->api_base) {
-        if (!is_http_url(a->api_base))
-            jv_error(v, jv_path(p, sizeof(p), P, "api_base"), "expected an http:// or https:// URL");
-        size_t len = strlen(a->api_base);
-        while (len > 0 && a->api_base[len - 1] == '/')
-            a->api_base[--len] = '\0';   /* callers append "/cgi-bin/..." */
-    }
-    jv_bool(v, o, P, "encrypt_reply", true, &a->encrypt_reply);
-    jv_bool(v, o, P, "wecom", false, &a->wecom);
-    long long timeout_ms;
-    jv_integer(v, o, P, "timeout_ms", WECHAT_TIMEOUT_MS, 100, 120000, &timeout_ms);
-    a->timeout_ms = (long)timeout_ms;
-
-    /* WeCom shows agentid as a number; accept it either way. */
-    json_t *ag = json_object_get(o, "agentid");
-    if (json_is_integer(ag)) {
-        if (asprintf(&a->agentid, "%" JSON_INTEGER_FORMAT, json_integer_value(ag)) < 0)
-            a->agentid = NULL;
-    } else {
-        jv_string(v, o, P, "agentid", NULL, false, &a->agentid);
-    }
-    if (a->wecom && !a->agentid)
-        jv_error(v, jv_path(p, sizeof(p), P, "agentid"), "required for a WeCom app (\"wecom\": true)");
-    if (a->wecom && !a->aes_key)
-        jv_error(v, jv_path(p, sizeof(p), P, "aes_key"), "required for a WeCom app (\"wecom\": true)");
-    jv_string(v, o, P, "template_id", NULL, false, &a->template_id);
-}
-
-static void load_wechat(struct jv *v, json_t *obj, struct config *c)
-{
-    const char *name;
-    json_t *val;
-    char p[JV_PATH_MAX];
-
-    c->wechat = calloc(json_object_size(obj) + 1, sizeof(*c->wechat));
-    if (!c->wechat) {
-        jv_error(v, "$.channels.wechat", "out of memory");
-        return;
-    }
-    json_object_foreach(obj, name, val) {
-        if (strcmp(name, "_comment") == 0)
-            continue;
-        jv_path(p, sizeof(p), "$.channels.wechat", name);
-        if (!channel_name_ok(name)) {
-            jv_error(v, p, "account name must be 1-64 characters of A-Z a-z 0-9 _ -");
-            continue;
-        }
-        if (!json_is_object(val)) {
-            jv_error(v, p, "expected an object");
-            continue;
-        }
-        struct wechat_account *a = &c->wechat[c->nwechat++];
-        a->name = strdup(name);
-        load_wechat_account(v, p, val, a, c->dir);
-    }
-}
-
-static void load_chat(struct jv *v, json_t *obj, struct config *c)
-{
-    static const char *const chat_fields[] = { "secret", "url", "timeout_ms", NULL };
-    const char *name;
-    json_t *val;
-    char p[JV_PATH_MAX], q[JV_PATH_MAX];
-
-    c->chat = calloc(json_object_size(obj) + 1, sizeof(*c->chat));
-    if (!c->chat) {
-        jv_error(v, "$.channels.chat", "out of memory");
-        return;
-    }
-    json_object_foreach(obj, name, val) {
-        if (strcmp(name, "_comment") == 0)
-            continue;
-        jv_path(p, sizeof(p), "$.channels.chat", name);
-        if (!channel_name_ok(name)) {
-            jv_error(v, p, "channel name must be 1-64 characters of A-Z a-z 0-9 _ -");
-            continue;
-        }
-        if (!json_is_object(val)) {
-            jv_error(v, p, "expected an object");
-            continue;
-        }
-        struct chat_channel *ch = &c->chat[c->nchat++];
-        ch->name = strdup(name);
-        jv_check_fields(v, val, p, chat_fields);
-        if (jv_secret(v, val, p, "secret", true, c->dir, &ch->secret) == 0 && !*ch->secret)
-            jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
-        if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url && !is_http_url(ch->url))
-            jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
-        long long ms;
-        jv_integer(v, val, p, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &ms);
-        ch->timeout_ms = (long)ms;
-    }
-}
-
+/* Each member of "channels" goes to the parser of its section. */
 static void load_channels(struct jv *v, json_t *root, struct config *c)
 {
-    static const char *const fields[] = { "sms", "wechat", "chat", NULL };
     json_t *ch = jv_object(v, root, "$", "channels");
-    json_t *o;
+    char p[JV_PATH_MAX];
 
     if (!ch)
         return;
+    size_t n = c->sections->n;
+    const char **fields = calloc(n + 1, sizeof(*fields));
+    if (!fields) {
+        jv_error(v, "$.channels", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fields[i] = c->sections->at(i)->name;
     jv_check_fields(v, ch, "$.channels", fields);
-    if ((o = jv_object(v, ch, "$.channels", "sms")))
-        load_sms(v, o, &c->sms, c->dir);
-    if ((o = jv_object(v, ch, "$.channels", "wechat")))
-        load_wechat(v, o, c);
-    if ((o = jv_object(v, ch, "$.channels", "chat")))
-        load_chat(v, o, c);
+    free(fields);
+    for (size_t i = 0; i < n; i++) {
+        const struct config_section *sec = c->sections->at(i);
+        json_t *o = jv_object(v, ch, "$.channels", sec->name);
+        if (o)
+            c->section_conf[i] = sec->parse(v, o, jv_path(p, sizeof(p), "$.channels", sec->name),
+                                            c->dir);
+    }
 }
 
 #define TEN_YEARS_S (10LL * 366 * 86400)
@@ -888,18 +693,11 @@ static bool complete(const struct config *c)
     for (size_t i = 0; i < c->ncategories; i++)
         if (!c->categories[i].key || !c->categories[i].text)
             return false;
-    for (size_t i = 0; i < c->nwechat; i++)
-        if (!c->wechat[i].name)
-            return false;
-    for (size_t i = 0; i < c->nchat; i++)
-        if (!c->chat[i].name)
-            return false;
-    if (c->sms.enabled && !c->sms.type)
-        return false;
     return true;
 }
 
-int config_load(const char *path, struct config *out, struct diag *d)
+int config_load(const char *path, const struct config_sections *sections, struct config *out,
+                struct diag *d)
 {
     struct config c;
     struct jv v = { path, d, 0 };
@@ -912,7 +710,9 @@ int config_load(const char *path, struct config *out, struct diag *d)
 
     c.path = strdup(path);
     c.dir = dir_of(path);
-    if (!c.path || !c.dir) {
+    c.sections = sections;
+    c.section_conf = calloc(sections->n + 1, sizeof(*c.section_conf));
+    if (!c.path || !c.dir || !c.section_conf) {
         diag_add(d, "%s: out of memory", path);
         goto fail;
     }
@@ -966,32 +766,10 @@ void config_free(struct config *c)
     free(c->admin_token);
     free(c->country_code);
     free(c->log_level);
-    free(c->sms.type);
-    free(c->sms.sendsms_url);
-    free(c->sms.username);
-    free(c->sms.password);
-    free(c->sms.from);
-    free(c->sms.dlr_url);
-    free(c->sms.allow);
-    free(c->sms.secret);
-    for (size_t i = 0; i < c->nwechat; i++) {
-        struct wechat_account *a = &c->wechat[i];
-        free(a->name);
-        free(a->appid);
-        free(a->secret);
-        free(a->token);
-        free(a->aes_key);
-        free(a->api_base);
-        free(a->agentid);
-        free(a->template_id);
-    }
-    free(c->wechat);
-    for (size_t i = 0; i < c->nchat; i++) {
-        free(c->chat[i].name);
-        free(c->chat[i].secret);
-        free(c->chat[i].url);
-    }
-    free(c->chat);
+    for (size_t i = 0; c->section_conf && i < c->sections->n; i++)
+        if (c->section_conf[i])
+            c->sections->at(i)->free_conf(c->section_conf[i]);
+    free(c->section_conf);
     entries_free(c->templates, c->ntemplates);
     entries_free(c->categories, c->ncategories);
     memset(c, 0, sizeof(*c));
@@ -1018,18 +796,10 @@ const char *config_category_name(const struct config *c, const char *label)
     return name ? name : label;
 }
 
-const struct wechat_account *config_wechat(const struct config *c, const char *name)
+const void *config_section(const struct config *c, const char *name)
 {
-    for (size_t i = 0; name && i < c->nwechat; i++)
-        if (strcmp(c->wechat[i].name, name) == 0)
-            return &c->wechat[i];
-    return NULL;
-}
-
-const struct chat_channel *config_chat(const struct config *c, const char *name)
-{
-    for (size_t i = 0; name && i < c->nchat; i++)
-        if (strcmp(c->chat[i].name, name) == 0)
-            return &c->chat[i];
+    for (size_t i = 0; name && c->section_conf && i < c->sections->n; i++)
+        if (strcmp(c->sections->at(i)->name, name) == 0)
+            return c->section_conf[i];
     return NULL;
 }

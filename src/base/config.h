@@ -8,53 +8,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/cidr.h"
 #include "base/diag.h"
 
-/* How long an outbound gateway request may take (channels.*.timeout_ms):
- * a request that was written and timed out is uncertain, not retried. */
-#define CHANNEL_TIMEOUT_MS 10000
-#define WECHAT_TIMEOUT_MS 8000
+struct jv;
+struct json_t;
 
-struct sms_channel {
-    bool enabled;          /* true when "channels.sms" is present */
-    char *type;            /* "kannel" (only type so far) */
-    char *sendsms_url;
-    char *username;
-    char *password;
-    char *from;            /* service number, also the prefix of deputy extensions */
-    char *dlr_url;         /* base URL; the outbox appends its reference */
-    int max_segments;      /* longer texts are shortened, default 6 */
-    long timeout_ms;       /* one sendsms request; default CHANNEL_TIMEOUT_MS */
-    struct cidr *allow;    /* peers allowed at /sms/kannel and /sms/kannel/dlr;
-                              default 127.0.0.0/8 and ::1 */
-    size_t nallow;
-    char *secret;          /* NULL: no key; else both endpoints require ?key= it */
+/* A section under "channels" that its channel parses itself: config_load
+ * is handed the list (the daemon's channel table, src/daemon/channels.c),
+ * passes each present section to its parser and keeps what that returns
+ * as an opaque pointer (config_section). */
+struct config_section {
+    const char *name;      /* key under "channels": "sms", "wechat", "chat" */
+    /* Parses `obj`, the object at `path` ("$.channels.<name>"), reporting
+     * every problem through `v` with its JSON path; relative file paths
+     * are resolved against `dir`.  Returns the channel's configuration,
+     * released with free_conf, or NULL after a report. */
+    void *(*parse)(struct jv *v, struct json_t *obj, const char *path, const char *dir);
+    void (*free_conf)(void *conf);
 };
 
-/* Bounds of channels.sms.secret (config.c checks them). */
-#define SMS_SECRET_MIN 16
-#define SMS_SECRET_MAX 128
-
-struct wechat_account {
-    char *name;            /* key under channels.wechat, used in /wechat/{name} */
-    char *appid;
-    char *secret;
-    char *token;
-    char *aes_key;         /* 43-character EncodingAESKey, or NULL */
-    char *api_base;        /* default "https://api.weixin.qq.com" */
-    bool encrypt_reply;    /* safe-mode replies, default true */
-    bool wecom;            /* WeCom (企业微信) corp app instead of an OA */
-    char *agentid;         /* WeCom only */
-    char *template_id;     /* template-message fallback, or NULL */
-    long timeout_ms;       /* one API request; default WECHAT_TIMEOUT_MS */
-};
-
-struct chat_channel {
-    char *name;            /* key under channels.chat, used in /chat/{name} */
-    char *secret;
-    char *url;             /* outbound POST target, or NULL */
-    long timeout_ms;       /* one POST; default CHANNEL_TIMEOUT_MS */
+/* The sections config_load knows, by index. */
+struct config_sections {
+    size_t n;
+    const struct config_section *(*at)(size_t i);
 };
 
 struct timers {
@@ -105,11 +81,8 @@ struct config {
     char *country_code;    /* default "86" */
     char *log_level;       /* default "info" */
     int workers;           /* worker threads; 0 (default) = one per core */
-    struct sms_channel sms;
-    struct wechat_account *wechat;
-    size_t nwechat;
-    struct chat_channel *chat;
-    size_t nchat;
+    const struct config_sections *sections;  /* as given to config_load; static */
+    void **section_conf;   /* owned, one per section: NULL when absent */
     struct timers timers;
     struct limits limits;
     struct outbox_config outbox;
@@ -119,12 +92,14 @@ struct config {
     size_t ncategories;
 };
 
-/* Loads and validates `path`.  Environment overrides MASHANG_LISTEN,
- * REDIS_URL, MASHANG_ADMIN_TOKEN and MASHANG_LOG_LEVEL are applied.
- * On error returns -1 with every problem in `d` (each naming the file
- * and JSON path) and leaves `out` zeroed; on success returns 0 and the
- * caller owns `out` (config_free). */
-int config_load(const char *path, struct config *out, struct diag *d);
+/* Loads and validates `path`; the members of "channels" are the
+ * `sections` given (which must outlive `out`).  Environment
+ * overrides MASHANG_LISTEN, REDIS_URL, MASHANG_ADMIN_TOKEN and
+ * MASHANG_LOG_LEVEL are applied.  On error returns -1 with every problem
+ * in `d` (each naming the file and JSON path) and leaves `out` zeroed; on
+ * success returns 0 and the caller owns `out` (config_free). */
+int config_load(const char *path, const struct config_sections *sections, struct config *out,
+                struct diag *d);
 void config_free(struct config *c);
 
 /* The reply text for `key` ("ack", "status", ...), never NULL for a key
@@ -142,7 +117,16 @@ const char *config_template_vars(const char *key);
  * or NULL when the label is not built in. */
 const char *config_builtin_category(const char *label);
 
-const struct wechat_account *config_wechat(const struct config *c, const char *name);
-const struct chat_channel *config_chat(const struct config *c, const char *name);
+/* What the parser of section `name` returned; NULL when the section is
+ * absent or unknown. */
+const void *config_section(const struct config *c, const char *name);
+
+/* Checks channel parsers share. */
+/* An http:// or https:// URL with a host and no blanks. */
+bool config_http_url_ok(const char *s);
+/* Only ASCII letters, digits and characters of `extra`. */
+bool config_chars_ok(const char *s, const char *extra);
+/* A name used in paths and channel strings: 1-64 of A-Z a-z 0-9 _ -. */
+bool config_name_ok(const char *name);
 
 #endif

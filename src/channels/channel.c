@@ -1,15 +1,13 @@
-/* Dispatches outbound messages to their channel's sender. */
+/* What the channels share: classifying plain HTTP sends, and answering a
+ * webhook with its step's outcome. */
 #include "channels/channel.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "channels/chat/chat.h"
-#include "base/config.h"
 #include "http/http_client.h"
-#include "channels/kannel/sms_kannel.h"
-#include "channels/wechat/wechat.h"
+#include "http/reply.h"
 
 struct http_send {
     send_done_fn done;
@@ -61,35 +59,28 @@ void channel_http(struct app *app, const char *method, const char *url,
     }
 }
 
-static void send_sms(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
+void channel_reply_step(struct evhttp_request *req, enum step_outcome outcome, const char *action,
+                        const char *case_id, const char *rejected_error,
+                        const char *rejected_detail)
 {
-    const struct config *cfg = app->cfg;
-    if (!cfg->sms.enabled) {
-        done(SEND_PERMANENT, "sms channel not configured", arg);
-        return;
+    switch (outcome) {
+    case STEP_STORED: {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "status", "stored", "action", action ? action : "",
+                              "case", case_id ? case_id : "");
+        char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        http_send_json(req, 200, body ? body : "{\"status\":\"stored\"}");
+        free(body);
+        break;
     }
-    char *url = sms_kannel_sendsms_url(&cfg->sms, msg->to, msg->text, msg->id, msg->dlr_token);
-    if (!url) {
-        done(SEND_RETRY, "out of memory", arg);
-        return;
+    case STEP_DUPLICATE:
+        http_send_json(req, 200, "{\"status\":\"duplicate\"}");
+        break;
+    case STEP_REJECTED:
+        http_send_error(req, 400, rejected_error, rejected_detail);
+        break;
+    default:
+        http_send_error(req, 503, "unavailable", "message store unreachable, retry later");
+        break;
     }
-    channel_http(app, "GET", url, NULL, NULL, 0, cfg->sms.timeout_ms, done, arg);
-    free(url);
-}
-
-void channel_send(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
-{
-    if (strcmp(msg->channel, "sms") == 0) {
-        send_sms(app, msg, done, arg);
-        return;
-    }
-    if (strncmp(msg->channel, "wechat:", 7) == 0) {
-        wechat_send(app, msg, done, arg);
-        return;
-    }
-    if (strncmp(msg->channel, "chat:", 5) == 0) {
-        chat_send(app, msg, done, arg);
-        return;
-    }
-    done(SEND_PERMANENT, "no such channel", arg);
 }

@@ -16,6 +16,7 @@ struct outbox;
 struct server;
 struct metrics;
 struct spool;
+struct channel_api;
 
 struct app {
     struct event_base *base;
@@ -29,6 +30,7 @@ struct app {
     struct server *server;
     struct metrics *metrics;
     struct spool *spool;               /* shared by the workers; may be NULL */
+    const struct channel_api *channels;  /* the channel table (core/channel_api.h); static */
     char digest[17];                   /* of the published directory (directory.h) */
     char instance[64];                 /* host:pid, owner of outbox leases */
     bool stopping;

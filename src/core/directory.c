@@ -10,6 +10,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "core/channel_api.h"
 #include "core/roster.h"
 #include "store/store.h"
 
@@ -50,20 +51,21 @@ static void fields_free(struct fields *f)
     free(f->v);
 }
 
-/* Every channel and address a deputy may be reached on: the phone by SMS,
- * the WeChat id on each configured account.  Only published when there
- * is a choice (two or more): step.lua then notifies the deputy where
- * they last wrote from, if it is one of these (docs/lifecycle.md). */
-static json_t *via_json(const struct config *cfg, const char *phone, const char *wechat)
+static void add_via(const char *channel, const char *addr, void *arg)
+{
+    json_object_set_new(arg, channel, json_string(addr));
+}
+
+/* Every configured channel and address a deputy may be reached on (the
+ * channel table says which: the phone by SMS, the WeChat id on each
+ * account...).  Only published when there is a choice (two or more):
+ * step.lua then notifies the deputy where they last wrote from, if it is
+ * one of these (docs/lifecycle.md). */
+static json_t *via_json(const struct app *app, const char *phone, const char *wechat)
 {
     json_t *via = json_object();
-    if (via && phone && cfg->sms.enabled)
-        json_object_set_new(via, "sms", json_string(phone));
-    for (size_t i = 0; via && wechat && *wechat && i < cfg->nwechat; i++) {
-        char channel[80];
-        snprintf(channel, sizeof(channel), "wechat:%s", cfg->wechat[i].name);
-        json_object_set_new(via, channel, json_string(wechat));
-    }
+    if (via)
+        app->channels->reach(app, phone, wechat, true, add_via, via);
     if (json_object_size(via) < 2) {
         json_decref(via);
         return NULL;
@@ -71,28 +73,36 @@ static json_t *via_json(const struct config *cfg, const char *phone, const char 
     return via;
 }
 
-/* Where a person is reached: their phone by SMS, else their WeChat id on
- * the first configured WeChat account, else nothing yet. */
-static char *contact_json(const struct config *cfg, const char *name, const char *phone,
+struct first_way {
+    char channel[80];
+    const char *addr;
+};
+
+static void take_first(const char *channel, const char *addr, void *arg)
+{
+    struct first_way *w = arg;
+    if (!w->addr) {
+        snprintf(w->channel, sizeof(w->channel), "%s", channel);
+        w->addr = addr;
+    }
+}
+
+/* Where a person is reached: the first way the channel table names (their
+ * phone by SMS, else their WeChat id on the first WeChat account), else
+ * nothing yet. */
+static char *contact_json(const struct app *app, const char *name, const char *phone,
                           const char *wechat, const char *station, const char *station_name)
 {
-    char channel[80] = "";
-    const char *addr = "";
-    if (phone) {
-        snprintf(channel, sizeof(channel), "sms");
-        addr = phone;
-    } else if (wechat && *wechat && cfg->nwechat > 0) {
-        snprintf(channel, sizeof(channel), "wechat:%s", cfg->wechat[0].name);
-        addr = wechat;
-    }
+    struct first_way w = { "", NULL };
+    app->channels->reach(app, phone, wechat, false, take_first, &w);
     json_t *o = json_pack("{s:s, s:s, s:s}", "name", name ? name : "",
-                          "channel", channel, "addr", addr);
+                          "channel", w.channel, "addr", w.addr ? w.addr : "");
     if (o && station) {
         json_object_set_new(o, "station", json_string(station));
         json_object_set_new(o, "station_name", json_string(station_name ? station_name : ""));
         /* a deputy (the committee has no station): the ways step.lua may
          * pick from by where they last wrote */
-        json_t *via = via_json(cfg, phone, wechat);
+        json_t *via = via_json(app, phone, wechat);
         if (via)
             json_object_set_new(o, "via", via);
     }
@@ -114,7 +124,7 @@ static int build(const struct app *app, struct fields *f)
     for (size_t i = 0; i < r->ndeputies; i++) {
         const struct deputy *d = &r->deputies[i];
         const struct station *st = roster_station(r, d->station);
-        char *contact = contact_json(cfg, d->name, d->phone, d->wechat, d->station,
+        char *contact = contact_json(app, d->name, d->phone, d->wechat, d->station,
                                      st ? st->name : NULL);
         if (fields_add(f, "d:", d->id, contact) < 0)
             return -1;
@@ -127,7 +137,7 @@ static int build(const struct app *app, struct fields *f)
         if (fields_add(f, "s:", st->id, js) < 0)
             return -1;
     }
-    char *committee = contact_json(cfg, r->committee.name, r->committee.phone, r->committee.wechat,
+    char *committee = contact_json(app, r->committee.name, r->committee.phone, r->committee.wechat,
                                    NULL, NULL);
     if (fields_add(f, "", "committee", committee) < 0)
         return -1;

@@ -1,4 +1,5 @@
-/* Leases, sends and records outbound messages. */
+/* Leases, sends and records outbound messages; sends through the channel
+ * table the daemon put in app->channels (core/channel_api.h). */
 #include "core/outbox.h"
 
 #include <stdbool.h>
@@ -9,13 +10,12 @@
 
 #include <event2/event.h>
 
-#include "channels/channel.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "channels/kannel/sms_kannel.h"
-#include "store/store.h"
 #include "base/util.h"
+#include "core/channel_api.h"
+#include "store/store.h"
 
 #define OUTBOX_BATCH 16
 #define OUTBOX_MAX_INFLIGHT 64
@@ -27,8 +27,8 @@ struct record_op {
     bool mark;             /* else an outcome */
     const char *outcome;   /* static: "sent", "held", "retry", "dead", "awaiting", "uncertain" */
     long long due;
-    char *detail;          /* owned; outcome: its detail; mark: the SMS delivery-report
-                              token (sms_dlr_token) or NULL */
+    char *detail;          /* owned; outcome: its detail; mark: the attempt's
+                              delivery-report token or NULL */
     char *text;            /* mark: the text to send, owned; outcome: NULL */
 };
 
@@ -127,7 +127,7 @@ static void on_recorded(redisReply *r, void *arg)
             .id = s->id, .channel = s->channel, .to = s->to, .text = op->text,
             .case_id = s->caseid, .attempt = s->attempts + 1, .dlr_token = op->detail,
         };
-        channel_send(ob->app, &msg, on_sent, s);
+        ob->app->channels->send(ob->app, &msg, on_sent, s);
     }
     batch_free(b);
     if (ob->again)
@@ -238,7 +238,7 @@ static void on_sent(enum send_result result, const char *detail, void *arg)
         /* Like a request cut by a crash (outbox_claim.lua): the gateway may
          * have it.  Where delivery reports come, wait for one as long as
          * a lease before any resend; elsewhere an administrator decides. */
-        bool dlr = strcmp(s->channel, "sms") == 0 && cfg->sms.dlr_url && *cfg->sms.dlr_url;
+        bool dlr = s->ob->app->channels->dlr_settles(s->ob->app, s->channel);
         log_warn("outbox_uncertain", "id=%s channel=%s to=%s attempt=%d settle=%s error=%s",
                  LOG_STR(s->id), LOG_STR(s->channel), LOG_STR(masked), attempt,
                  dlr ? "delivery_report" : "admin", LOG_STR(detail));
@@ -268,10 +268,11 @@ static void start_send(struct outbox *ob, struct send *s, char *text)
 {
     char *token = NULL;
     ob->inflight++;
-    if (strcmp(s->channel, "sms") == 0) {
-        /* Each attempt's delivery report must name this token (dlr.lua). */
-        char t[SMS_DLR_TOKEN_SIZE];
-        if (sms_dlr_token(t) < 0 || !(token = strdup(t))) {
+    /* Each attempt's delivery report must name its token (dlr.lua). */
+    char t[DLR_TOKEN_SIZE];
+    int has = ob->app->channels->dlr_token(ob->app, s->channel, t);
+    if (has != 0) {
+        if (has < 0 || !(token = strdup(t))) {
             /* Not marked: its lease runs out and it is queued again. */
             log_error("outbox_deferred", "id=%s error=\"no delivery-report token\"", s->id);
             free(text);
@@ -336,8 +337,7 @@ static void claim(struct outbox *ob)
     snprintf(now, sizeof(now), "%lld", wall_ms());
     snprintf(lease, sizeof(lease), "%ld", (long)ob->app->cfg->outbox.lease_s * 1000);
     snprintf(max, sizeof(max), "%zu", (size_t)OUTBOX_BATCH);
-    const struct sms_channel *sms = &ob->app->cfg->sms;
-    const char *dlr = sms->enabled && sms->dlr_url && *sms->dlr_url ? "1" : "0";
+    const char *dlr = ob->app->channels->dlr_settles(ob->app, NULL) ? "1" : "0";
     const char *argv[] = { now, lease, max, ob->app->instance, dlr };
     if (store_script(ob->app->store, SCRIPT_OUTBOX_CLAIM, on_claimed, ob, 5, argv, NULL) == 0)
         ob->claiming = true;

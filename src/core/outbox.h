@@ -2,8 +2,8 @@
 #define MASHANG_OUTBOX_H
 /* The sending half of the durable outbox (contract §8).  Messages are
  * queued by the Redis step script; this module leases due ones
- * (src/store/lua/outbox_claim.lua), sends them through their channel with
- * libcurl, and records each outcome (outbox_result.lua): sent, retry
+ * (src/store/lua/outbox_claim.lua), sends them through app->channels
+ * (core/channel_api.h), and records each outcome (outbox_result.lua): sent, retry
  * with exponential backoff on network errors and 5xx, or dead-lettered
  * after the configured attempts or on a permanent refusal.  A lease that
  * runs out (instance died mid-send) is re-claimed by any instance. */

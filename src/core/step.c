@@ -1,4 +1,5 @@
 /* Inbound message -> one atomic Redis step (src/store/lua/step.lua). */
+#include "core/channel_api.h"
 #include "core/step.h"
 
 #include <ctype.h>
@@ -581,7 +582,7 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
             .place = intent_slot(res, "place"),
             .category = res->label ? res->label : INTENT_FALLBACK_LABEL,
             .to = in->to,
-            .service_number = cfg->sms.enabled && strcmp(in->channel, "sms") == 0 ? cfg->sms.from : NULL,
+            .service_number = app->channels->service_number(app, in->channel),
             .weekday = tm.tm_wday,
             .mday = tm.tm_mday,
         };
@@ -742,7 +743,7 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     }
 
     const struct deputy *dep = NULL;
-    if (strcmp(in->channel, "sms") == 0)
+    if (app->channels->sender_kind(app, in->channel) == ADDRESS_PHONE)
         dep = roster_deputy_by_phone(app->roster, in->addr);
     else
         dep = roster_deputy_by_wechat(app->roster, in->addr);

@@ -20,6 +20,7 @@
 #include "base/metrics.h"
 #include "core/roster.h"
 #include "core/spool.h"
+#include "daemon/channels.h"
 #include "daemon/worker.h"
 
 #define MAX_WORKERS 64
@@ -75,7 +76,7 @@ static int check_only(const char *path)
     struct diag d;
     int rc = 1;
     diag_init(&d);
-    if (config_load(path, &cfg, &d) == 0) {
+    if (config_load(path, &channels_config, &cfg, &d) == 0) {
         struct dataset *ds = load_dataset(&cfg, &d);
         if (ds) {
             struct intent_matcher *m = intent_matcher_new();
@@ -277,7 +278,7 @@ int main(int argc, char **argv)
     static struct daemon dm;
     struct diag d;
     diag_init(&d);
-    if (config_load(path, &dm.cfg, &d) < 0) {
+    if (config_load(path, &channels_config, &dm.cfg, &d) < 0) {
         diag_print(&d, stderr);
         diag_free(&d);
         return 1;

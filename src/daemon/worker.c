@@ -21,6 +21,8 @@
 #include "http/server.h"
 #include "core/spool.h"
 #include "core/step.h"
+#include "daemon/channels.h"
+#include "daemon/routes.h"
 #include "store/store.h"
 
 #define SHUTDOWN_GRACE_S 10
@@ -220,6 +222,7 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
     gethostname(host, sizeof(host) - 1);
     snprintf(app->instance, sizeof(app->instance), "%s:%ld:%d", host, (long)getpid(), index);
 
+    app->channels = &channels_api;
     app->base = event_base_new();
     if (!app->base || directory_prepare(app) < 0)
         goto fail;
@@ -232,7 +235,7 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
         goto fail;
     }
     app->outbox = outbox_new(app);
-    app->server = server_new(app, conn_cap);
+    app->server = server_new(app->base, cfg, daemon_routes(app), app->metrics, conn_cap);
     if (!app->outbox || !app->server)
         goto fail;
     store_on_ready(app->store, on_store_ready, w);

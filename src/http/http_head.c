@@ -1,6 +1,6 @@
 /* The request path's own decisions, apart from sockets and evhttp state:
- * the head scanner, the framing verdict and the route table (see
- * mashang/http_head.h; used by src/http/server.c, fuzzed by tests/fuzz/fuzz_http.c). */
+ * the head scanner, the framing verdict and the decision on the route
+ * table (see http/http_head.h; used by src/http/server.c, fuzzed by tests/fuzz/fuzz_http.c). */
 #include "http/http_head.h"
 
 #include <string.h>
@@ -8,6 +8,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
+
+#include "http/route.h"
 
 void head_scan_reset(struct head_scan *s)
 {
@@ -58,27 +60,17 @@ const char *http_framing_problem(const struct http_framing *f)
     return NULL;
 }
 
-static void method_not_allowed(struct http_verdict *v, const char *detail)
+static void not_allowed(struct http_verdict *v, const char *detail)
 {
-    v->ep = HTTP_EP_METHOD_NOT_ALLOWED;
+    v->outcome = HTTP_NOT_ALLOWED;
     v->error = "method_not_allowed";
     v->detail = detail;
 }
 
-/* `ep` if cmd is one of `methods`, else a 405 with `detail`. */
-static void endpoint(struct http_verdict *v, int cmd, int methods, enum http_endpoint ep,
-                     const char *detail)
+void http_decide(const struct http_routes *routes, const struct http_framing *f, int cmd,
+                 const char *path, int doors, struct http_verdict *v)
 {
-    if (cmd & methods)
-        v->ep = ep;
-    else
-        method_not_allowed(v, detail);
-}
-
-void http_decide(const struct http_framing *f, int cmd, const char *path, bool pub,
-                 bool internal, struct http_verdict *v)
-{
-    *v = (struct http_verdict){ .ep = HTTP_EP_NONE };
+    *v = (struct http_verdict){ .outcome = HTTP_REFUSED };
     const char *problem = http_framing_problem(f);
     if (problem) {
         v->refused = 400;
@@ -93,31 +85,21 @@ void http_decide(const struct http_framing *f, int cmd, const char *path, bool p
         v->detail = "CONNECT is not served";
         return;
     }
-    const int any = ~0;
-    if (strcmp(path, "/healthz") == 0) {
-        v->ep = HTTP_EP_HEALTHZ;
-    } else if (cmd & EVHTTP_REQ_HEAD) {
-        /* Only /healthz answers HEAD; every answer to it is bodiless. */
-        method_not_allowed(v, "HEAD is for /healthz only");
-    } else if (internal && strcmp(path, "/sms/kannel") == 0) {
-        endpoint(v, cmd, EVHTTP_REQ_GET | EVHTTP_REQ_POST, HTTP_EP_SMS_KANNEL, "use GET or POST");
-    } else if (internal && strcmp(path, "/sms/kannel/dlr") == 0) {
-        endpoint(v, cmd, EVHTTP_REQ_GET | EVHTTP_REQ_POST, HTTP_EP_SMS_KANNEL_DLR, "use GET");
-    } else if (pub && strncmp(path, "/wechat/", 8) == 0) {
-        endpoint(v, cmd, any, HTTP_EP_WECHAT, NULL);
-        v->tail = 8;
-    } else if (pub && strncmp(path, "/chat/", 6) == 0) {
-        endpoint(v, cmd, EVHTTP_REQ_POST, HTTP_EP_CHAT, "use POST");
-        v->tail = 6;
-    } else if (internal && strcmp(path, "/sms/http") == 0) {
-        endpoint(v, cmd, EVHTTP_REQ_POST, HTTP_EP_SMS_HTTP, "use POST");
-    } else if (internal && strcmp(path, "/metrics") == 0) {
-        v->ep = HTTP_EP_METRICS;
-    } else if (internal && strncmp(path, "/admin/", 7) == 0) {
-        v->ep = HTTP_EP_ADMIN;
-    } else {
-        v->ep = HTTP_EP_NOT_FOUND;
+    void *ctx = NULL;
+    const struct http_route *r = http_routes_find(routes, path, doors, &ctx);
+    if ((cmd & EVHTTP_REQ_HEAD) && !(r && (r->methods & EVHTTP_REQ_HEAD))) {
+        /* Every answer to HEAD is bodiless: only the routes that say so. */
+        not_allowed(v, http_routes_head_detail(routes));
+    } else if (!r) {
+        v->outcome = HTTP_NOT_FOUND;
         v->error = "not_found";
         v->detail = "no such endpoint";
+    } else if (!(cmd & r->methods)) {
+        not_allowed(v, r->not_allowed ? r->not_allowed : "method not served here");
+    } else {
+        v->outcome = HTTP_ROUTED;
+        v->route = r;
+        v->ctx = ctx;
+        v->tail = strlen(r->path);   /* the path starts with it */
     }
 }

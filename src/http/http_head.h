@@ -3,7 +3,7 @@
 /* Internal to the HTTP server (src/http/server.c), declared here so the fuzz
  * target tests/fuzz/fuzz_http.c can drive it without a network: the head
  * scanner that reads request bytes before evhttp does, the framing
- * verdict, and the route table.  None of it touches a socket or libevent
+ * verdict, and the decision on the route table (route.h).  None of it touches a socket or libevent
  * state; src/http/http_head.c holds it. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,28 +33,25 @@ size_t head_scan_bytes(struct head_scan *s, const unsigned char *p, size_t n);
 /* Headers called `name` (ASCII case-insensitive) in `headers`. */
 size_t http_header_count(const struct evkeyvalq *headers, const char *name);
 
-/* What the request path does with a request evhttp has parsed. */
-enum http_endpoint {
-    HTTP_EP_NONE,              /* refused: no route (status 400 or 405) */
-    HTTP_EP_HEALTHZ,
-    HTTP_EP_METHOD_NOT_ALLOWED,/* 405 with `detail`, connection kept */
-    HTTP_EP_SMS_KANNEL,
-    HTTP_EP_SMS_KANNEL_DLR,
-    HTTP_EP_WECHAT,            /* path + tail: the account */
-    HTTP_EP_CHAT,              /* path + tail: the channel */
-    HTTP_EP_SMS_HTTP,
-    HTTP_EP_METRICS,
-    HTTP_EP_ADMIN,             /* the whole path */
-    HTTP_EP_NOT_FOUND,
-    HTTP_EP_COUNT
+struct http_routes;
+struct http_route;
+
+/* What becomes of a request evhttp has parsed. */
+enum http_outcome {
+    HTTP_REFUSED,              /* 400 or 405, answered and the connection closed */
+    HTTP_ROUTED,               /* to `route`'s handler */
+    HTTP_NOT_ALLOWED,          /* 405 with `detail`, connection kept */
+    HTTP_NOT_FOUND,            /* 404, connection kept */
 };
 
 struct http_verdict {
-    int refused;               /* 0, or 400 / 405: answered and the connection closed */
-    const char *error;         /* for a refusal or HTTP_EP_METHOD_NOT_ALLOWED */
+    enum http_outcome outcome;
+    int refused;               /* HTTP_REFUSED: 400 or 405, else 0 */
+    const char *error;         /* for every outcome but HTTP_ROUTED */
     const char *detail;
-    enum http_endpoint ep;     /* HTTP_EP_NONE iff refused */
-    size_t tail;               /* offset into the path handed to the handler */
+    const struct http_route *route;  /* HTTP_ROUTED only */
+    void *ctx;                 /* its context */
+    size_t tail;               /* offset into the path of what follows the route's prefix */
 };
 
 /* The framing facts of one request: from its head scan and evhttp's
@@ -69,10 +66,11 @@ struct http_framing {
 const char *http_framing_problem(const struct http_framing *f);
 
 /* The whole decision for one request: a framing problem is refused 400,
- * CONNECT 405, anything else goes to the route of `path` for a door serving
- * the public endpoints (/wechat/, /chat/), the internal ones (/sms/,
- * /admin/, /metrics), or both.  `cmd` is evhttp's enum evhttp_cmd_type. */
-void http_decide(const struct http_framing *f, int cmd, const char *path, bool serves_public,
-                 bool serves_internal, struct http_verdict *v);
+ * CONNECT 405, anything else goes to the route of `path` in `routes` among
+ * those served on a door of kind `doors` (enum http_door bits, route.h);
+ * HEAD reaches only routes that list it.  `cmd` is evhttp's enum
+ * evhttp_cmd_type. */
+void http_decide(const struct http_routes *routes, const struct http_framing *f, int cmd,
+                 const char *path, int doors, struct http_verdict *v);
 
 #endif

@@ -1,4 +1,5 @@
-/* evhttp server: routing, limits and reply helpers. */
+/* evhttp server: listeners, connection limits and deadlines, and dispatch
+ * through the route table the layers above filled (route.h). */
 #include "http/server.h"
 
 #include <errno.h>
@@ -18,18 +19,12 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#include "admin/admin.h"
-#include "channels/chat/chat.h"
 #include "base/config.h"
-#include "http/http_head.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "core/outbox.h"
-#include "channels/kannel/sms_kannel.h"
-#include "store/store.h"
-#include "channels/wechat/wechat.h"
-
-#define MASHANG_VERSION "0.1.0"
+#include "http/http_head.h"
+#include "http/reply.h"
+#include "http/route.h"
 
 /* How often repeated warnings are summed up in one log line. */
 #define WARN_INTERVAL_S 10
@@ -64,8 +59,7 @@ struct server;
 struct door {
     struct server *srv;
     const char *name;      /* "public", "internal" or "all" */
-    bool serves_public;    /* /wechat/, /chat/ */
-    bool serves_internal;  /* /sms/, /admin/, /metrics */
+    int doors;             /* enum http_door bits: the routes it serves */
     size_t headroom;       /* connections it may take beyond the cap */
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
@@ -89,7 +83,9 @@ struct conn {
 };
 
 struct server {
-    struct app *app;
+    struct event_base *base;
+    struct metrics *metrics;
+    struct http_routes *routes;  /* owned */
     struct door doors[2];
     int ndoors;
     size_t inflight;
@@ -105,76 +101,6 @@ struct server {
     struct warn_counter warns[WARN_KINDS];
     bool closing;
 };
-
-static const char *reason_phrase(int code)
-{
-    return code == 200 ? "OK" : code == 202 ? "Accepted" : code == 400 ? "Bad Request"
-         : code == 401 ? "Unauthorized" : code == 403 ? "Forbidden" : code == 404 ? "Not Found"
-         : code == 405 ? "Method Not Allowed" : code == 413 ? "Payload Too Large"
-         : code == 503 ? "Service Unavailable" : "Error";
-}
-
-/* HEAD gets the headers of the answer, Content-Length included, and no
- * body: evhttp would send the body and leave the length out, which
- * desynchronises a keep-alive peer. */
-static void send_reply(struct evhttp_request *req, int code, struct evbuffer *buf)
-{
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        char len[24];
-        snprintf(len, sizeof(len), "%zu", buf ? evbuffer_get_length(buf) : 0);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
-        evhttp_send_reply(req, code, reason_phrase(code), NULL);
-        return;
-    }
-    evhttp_send_reply(req, code, reason_phrase(code), buf);
-}
-
-void http_send_json(struct evhttp_request *req, int code, const char *json_text)
-{
-    struct evbuffer *buf = evbuffer_new();
-    if (buf)
-        evbuffer_add_printf(buf, "%s\n", json_text);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    if (code == 503)   /* a worker starting, or Redis and spool both away: soon */
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    send_reply(req, code, buf);
-    if (buf)
-        evbuffer_free(buf);
-}
-
-/* Escapes `s` for a JSON string body (the texts here are our own, ASCII). */
-static void json_escape(const char *s, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (; s && *s && o + 2 < outsz; s++) {
-        if (*s == '"' || *s == '\\')
-            out[o++] = '\\';
-        out[o++] = (*s == '\n' || *s == '\r') ? ' ' : *s;
-    }
-    out[o] = '\0';
-}
-
-void http_send_error(struct evhttp_request *req, int code, const char *error, const char *detail)
-{
-    char e[64], d[256], body[400];
-    json_escape(error, e, sizeof(e));
-    json_escape(detail, d, sizeof(d));
-    snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}", e, d);
-    http_send_json(req, code, body);
-}
-
-char *http_body(struct evhttp_request *req, size_t *len)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    char *body = malloc(n + 1);
-    if (!body)
-        return NULL;
-    evbuffer_copyout(in, body, n);
-    body[n] = '\0';
-    *len = n;
-    return body;
-}
 
 /* ---- rate-limited warnings ------------------------------------------------ */
 
@@ -385,7 +311,7 @@ static void adopt(struct conn *c)
         return;
     }
     c->evcon = arg;
-    c->deadline = evtimer_new(srv->app->base, on_deadline, c);
+    c->deadline = evtimer_new(srv->base, on_deadline, c);
     if (!c->deadline || by_fd_put(srv, c->fd, c) < 0) {
         /* No deadline, no framing checks: not a connection we serve. */
         evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
@@ -501,7 +427,7 @@ static void on_request_complete(struct evhttp_request *req, void *arg)
     struct server *srv = ctx->srv;
     struct timeval now;
     gettimeofday(&now, NULL);
-    metrics_http(srv->app->metrics, (double)(now.tv_sec - ctx->started.tv_sec) +
+    metrics_http(srv->metrics, (double)(now.tv_sec - ctx->started.tv_sec) +
                                     (double)(now.tv_usec - ctx->started.tv_usec) / 1e6);
     srv->inflight--;
     free(ctx);
@@ -512,19 +438,6 @@ static void on_request_complete(struct evhttp_request *req, void *arg)
         c->in_handler = false;
         conn_arm(c, c->doomed);
     }
-}
-
-static void handle_healthz(struct server *srv, struct evhttp_request *req)
-{
-    struct app *app = srv->app;
-    char body[256];
-    int ok = store_connected(app->store);
-    snprintf(body, sizeof(body),
-             "{\"status\":\"%s\",\"redis\":%s,\"version\":\"%s\",\"redis_pending\":%zu,"
-             "\"outbox_inflight\":%zu}",
-             ok ? "ok" : "degraded", ok ? "true" : "false", MASHANG_VERSION,
-             store_pending(app->store), app->outbox ? outbox_inflight(app->outbox) : 0);
-    http_send_json(req, ok ? 200 : 503, body);
 }
 
 /* The framing facts of `req` (c: its connection, if known). */
@@ -551,19 +464,14 @@ static void refuse(struct server *srv, struct evhttp_request *req, struct conn *
     http_send_error(req, code, error, detail);
 }
 
-static void route(struct server *srv, struct evhttp_request *req, const char *path,
-                  const struct http_verdict *v)
+/* Answers what http_decide found. */
+static void route(struct evhttp_request *req, const char *path, const struct http_verdict *v)
 {
-    switch (v->ep) {
-    case HTTP_EP_HEALTHZ:        handle_healthz(srv, req); break;
-    case HTTP_EP_SMS_KANNEL:     sms_kannel_inbound(srv->app, req); break;
-    case HTTP_EP_SMS_KANNEL_DLR: sms_kannel_dlr(srv->app, req); break;
-    case HTTP_EP_WECHAT:         wechat_handle(srv->app, req, path + v->tail); break;
-    case HTTP_EP_CHAT:           chat_handle(srv->app, req, path + v->tail); break;
-    case HTTP_EP_SMS_HTTP:       sms_http_handle(srv->app, req); break;
-    case HTTP_EP_METRICS:        metrics_handle(srv->app, req); break;
-    case HTTP_EP_ADMIN:          admin_handle(srv->app, req, path); break;
-    case HTTP_EP_METHOD_NOT_ALLOWED:
+    switch (v->outcome) {
+    case HTTP_ROUTED:
+        v->route->handler(v->ctx, req, path, path + v->tail);
+        break;
+    case HTTP_NOT_ALLOWED:
         http_send_error(req, 405, v->error, v->detail);
         break;
     default:
@@ -602,12 +510,11 @@ static void dispatch(struct evhttp_request *req, void *arg)
     /* A framing problem is refused 400, CONNECT 405 (evhttp never closes
      * after CONNECT; c->doomed does), the rest routed. */
     struct http_verdict v;
-    http_decide(&framing, (int)evhttp_request_get_command(req), path, d->serves_public,
-                d->serves_internal, &v);
-    if (v.refused)
+    http_decide(srv->routes, &framing, (int)evhttp_request_get_command(req), path, d->doors, &v);
+    if (v.outcome == HTTP_REFUSED)
         refuse(srv, req, c, v.refused, v.error, v.detail);
     else
-        route(srv, req, path, &v);
+        route(req, path, &v);
 }
 
 /* ---- listening --------------------------------------------------------------- */
@@ -638,11 +545,11 @@ static evutil_socket_t listen_socket(const char *host, int port)
     return fd;
 }
 
-static int door_open(struct server *srv, struct door *d, const char *host, int port)
+static int door_open(struct server *srv, const struct config *cfg, struct door *d,
+                     const char *host, int port)
 {
-    const struct config *cfg = srv->app->cfg;
     d->srv = srv;
-    d->http = evhttp_new(srv->app->base);
+    d->http = evhttp_new(srv->base);
     if (!d->http)
         return -1;
     evhttp_set_max_body_size(d->http, (ev_ssize_t)cfg->limits.body_max);
@@ -668,36 +575,42 @@ static int door_open(struct server *srv, struct door *d, const char *host, int p
     return 0;
 }
 
-struct server *server_new(struct app *app, size_t conn_cap)
+struct server *server_new(struct event_base *base, const struct config *cfg,
+                          struct http_routes *routes, struct metrics *metrics, size_t conn_cap)
 {
-    const struct config *cfg = app->cfg;
-    struct server *srv = calloc(1, sizeof(*srv));
-    if (!srv)
+    struct server *srv = routes ? calloc(1, sizeof(*srv)) : NULL;
+    if (!srv) {   /* no table (its builder ran out of memory) is no server */
+        log_error("server_failed", "error=\"out of memory\"");
+        http_routes_free(routes);
         return NULL;
-    srv->app = app;
+    }
+    srv->base = base;
+    srv->metrics = metrics;
+    srv->routes = routes;
     srv->cap = conn_cap ? conn_cap : 1;
     srv->header_timeout.tv_sec = cfg->limits.header_timeout_s;
     srv->body_timeout.tv_sec = cfg->limits.body_timeout_s;
     struct timeval tick = { 0, TICK_MS * 1000 };
-    srv->adopt_ev = event_new(app->base, -1, 0, on_adopt, srv);
-    srv->tick_ev = event_new(app->base, -1, EV_PERSIST, on_tick, srv);
+    srv->adopt_ev = event_new(base, -1, 0, on_adopt, srv);
+    srv->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, srv);
     if (!srv->adopt_ev || !srv->tick_ev || event_add(srv->tick_ev, &tick) < 0) {
         server_free(srv);
         return NULL;
     }
     bool split = cfg->listen_internal_host != NULL;
-    srv->doors[0] = (struct door){ .name = split ? "public" : "all", .serves_public = true,
-                                   .serves_internal = !split };
+    srv->doors[0] = (struct door){ .name = split ? "public" : "all",
+                                   .doors = split ? HTTP_DOOR_PUBLIC
+                                                  : HTTP_DOOR_PUBLIC | HTTP_DOOR_INTERNAL };
     srv->ndoors = 1;
-    if (door_open(srv, &srv->doors[0], cfg->listen_host, cfg->listen_port) < 0) {
+    if (door_open(srv, cfg, &srv->doors[0], cfg->listen_host, cfg->listen_port) < 0) {
         server_free(srv);
         return NULL;
     }
     if (split) {
-        srv->doors[1] = (struct door){ .name = "internal", .serves_internal = true,
+        srv->doors[1] = (struct door){ .name = "internal", .doors = HTTP_DOOR_INTERNAL,
                                        .headroom = INTERNAL_HEADROOM };
         srv->ndoors = 2;
-        if (door_open(srv, &srv->doors[1], cfg->listen_internal_host,
+        if (door_open(srv, cfg, &srv->doors[1], cfg->listen_internal_host,
                       cfg->listen_internal_port) < 0) {
             server_free(srv);
             return NULL;
@@ -741,5 +654,6 @@ void server_free(struct server *srv)
     if (srv->tick_ev)
         event_free(srv->tick_ev);
     free(srv->by_fd);
+    http_routes_free(srv->routes);
     free(srv);
 }

@@ -1,6 +1,7 @@
 /* The request path mashang owns, fed the first bytes of a connection: the
  * head scanner (run on bytes before evhttp parses them), the framing
- * verdict, the route table for each kind of door, and the query / form
+ * verdict, the decision on the daemon's route table (built as a worker
+ * builds it) for each kind of door, and the query / form
  * parsing of the Kannel endpoints the head names.  No socket and no event
  * loop: between the scanner and the verdict the harness stands in for
  * evhttp's own parsing (request line, "Name: value" lines, the URI through
@@ -16,10 +17,12 @@
  *  - the verdict is one of the defined ones: routed (refused == 0 and an
  *    endpoint), 400 exactly for a framing problem, 405 exactly for CONNECT
  *    otherwise; a refused request never has a route; HEAD reaches only
- *    /healthz or a 405; a public door never routes to /sms/, /admin/ or
- *    /metrics, an internal one never to /wechat/ or /chat/, and a door
+ *    routes that list it (/healthz) or a 405; a route found is served on
+ *    the door, takes the method and matches the path (exactly, or as a
+ *    prefix ending in '/'); a public door never routes to /sms/, /admin/
+ *    or /metrics, an internal one never to /wechat/ or /chat/, and a door
  *    serving both agrees with each when that one finds a route;
- *  - the handler's tail lies inside the path;
+ *  - the handler's tail is the route's prefix, inside the path;
  *  - Kannel query and POST body decode with values terminated at their
  *    length;
  *  - the same input gives the same verdicts twice. */
@@ -34,7 +37,9 @@
 
 #include "fuzz_common.h"
 #include "base/form.h"
+#include "daemon/routes.h"
 #include "http/http_head.h"
+#include "http/route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,8 +58,21 @@ static const struct {
 };
 
 /* Door kinds: both kinds of endpoint, public only, internal only. */
-static const bool door_pub[3] = { true, true, false };
-static const bool door_int[3] = { true, false, true };
+static const int door_kinds[3] = {
+    HTTP_DOOR_PUBLIC | HTTP_DOOR_INTERNAL, HTTP_DOOR_PUBLIC, HTTP_DOOR_INTERNAL,
+};
+
+/* The daemon's own route table, built the way a worker builds it (no app:
+ * nothing is handled here).  Built once and kept for the process. */
+static const struct http_routes *routes(void)
+{
+    static struct http_routes *t;
+    if (!t) {
+        t = daemon_routes(NULL);
+        FUZZ_CHECK(t != NULL);
+    }
+    return t;
+}
 
 /* Scans data whole; returns the bytes of the head (or size if it did not end). */
 static size_t scan_whole(const uint8_t *p, size_t n, struct head_scan *s)
@@ -101,46 +119,52 @@ static void check_form(const char *s, size_t len)
     }
 }
 
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static void check_verdict(const struct http_verdict *v, const struct http_framing *fr, int cmd,
-                          const char *path, bool pub, bool internal)
+                          const char *path, int doors)
 {
     bool problem = fr->folded || fr->content_length > 1 ||
                    (fr->content_length && fr->transfer_encoding);
+    bool routed = v->outcome == HTTP_ROUTED;
     FUZZ_CHECK((http_framing_problem(fr) != NULL) == problem);
     FUZZ_CHECK(v->refused == 0 || v->refused == 400 || v->refused == 405);
     FUZZ_CHECK((v->refused == 400) == problem);
     FUZZ_CHECK((v->refused == 405) == (!problem && cmd == EVHTTP_REQ_CONNECT));
-    FUZZ_CHECK((v->refused != 0) == (v->ep == HTTP_EP_NONE));
-    FUZZ_CHECK(v->ep < HTTP_EP_COUNT);
-    if (v->refused)
+    FUZZ_CHECK((v->refused != 0) == (v->outcome == HTTP_REFUSED));
+    FUZZ_CHECK(v->outcome == HTTP_REFUSED || routed || v->outcome == HTTP_NOT_ALLOWED ||
+               v->outcome == HTTP_NOT_FOUND);
+    FUZZ_CHECK(routed == (v->route != NULL));
+    if (!routed)
         FUZZ_CHECK(v->error != NULL && v->detail != NULL);
-    if (v->ep == HTTP_EP_METHOD_NOT_ALLOWED)
-        FUZZ_CHECK(v->error != NULL && v->detail != NULL &&
-                   strcmp(v->error, "method_not_allowed") == 0);
+    if (v->outcome == HTTP_NOT_ALLOWED)
+        FUZZ_CHECK(strcmp(v->error, "method_not_allowed") == 0);
     FUZZ_CHECK(v->tail <= strlen(path));
-    FUZZ_CHECK((v->ep == HTTP_EP_HEALTHZ) == (!v->refused && strcmp(path, "/healthz") == 0));
+    FUZZ_CHECK((routed && strcmp(v->route->path, "/healthz") == 0) ==
+               (!v->refused && strcmp(path, "/healthz") == 0));
     if (cmd == EVHTTP_REQ_HEAD && !v->refused)
-        FUZZ_CHECK(v->ep == HTTP_EP_HEALTHZ || v->ep == HTTP_EP_METHOD_NOT_ALLOWED);
-    switch (v->ep) {
-    case HTTP_EP_SMS_KANNEL:
-    case HTTP_EP_SMS_KANNEL_DLR:
-    case HTTP_EP_SMS_HTTP:
-    case HTTP_EP_METRICS:
-        FUZZ_CHECK(internal);
-        break;
-    case HTTP_EP_ADMIN:
-        FUZZ_CHECK(internal && strncmp(path, "/admin/", 7) == 0);
-        break;
-    case HTTP_EP_WECHAT:
-        FUZZ_CHECK(pub && v->tail == 8 && strncmp(path, "/wechat/", 8) == 0);
-        break;
-    case HTTP_EP_CHAT:
-        FUZZ_CHECK(pub && v->tail == 6 && strncmp(path, "/chat/", 6) == 0);
+        FUZZ_CHECK((routed && (v->route->methods & EVHTTP_REQ_HEAD)) ||
+                   v->outcome == HTTP_NOT_ALLOWED);
+    if (!routed)
+        return;
+    /* The route found is one this door serves, for this path and method. */
+    const struct http_route *r = v->route;
+    size_t len = strlen(r->path);
+    FUZZ_CHECK((r->doors & doors) != 0);
+    FUZZ_CHECK(cmd & r->methods);
+    FUZZ_CHECK(v->tail == len);
+    FUZZ_CHECK(len && r->path[len - 1] == '/' ? starts(path, r->path) : strcmp(path, r->path) == 0);
+    /* The doors keep their endpoints apart whatever the table says. */
+    if (!(doors & HTTP_DOOR_INTERNAL))
+        FUZZ_CHECK(!starts(path, "/sms/") && !starts(path, "/admin/") &&
+                   strcmp(path, "/metrics") != 0);
+    if (!(doors & HTTP_DOOR_PUBLIC))
+        FUZZ_CHECK(!starts(path, "/wechat/") && !starts(path, "/chat/"));
+    if (starts(path, "/chat/"))
         FUZZ_CHECK(cmd == EVHTTP_REQ_POST);
-        break;
-    default:
-        break;
-    }
 }
 
 /* FUZZ_HTTP_TRACE=1 prints each verdict (to replay one input by hand). */
@@ -257,25 +281,28 @@ static size_t run(const uint8_t *data, size_t size, int *out)
         struct http_verdict v[3];
         for (int d = 0; d < 3; d++) {
             struct http_verdict again;
-            http_decide(&fr, cmd, path, door_pub[d], door_int[d], &v[d]);
-            http_decide(&fr, cmd, path, door_pub[d], door_int[d], &again);
+            http_decide(routes(), &fr, cmd, path, door_kinds[d], &v[d]);
+            http_decide(routes(), &fr, cmd, path, door_kinds[d], &again);
             FUZZ_CHECK(memcmp(&v[d], &again, sizeof(again)) == 0);
-            check_verdict(&v[d], &fr, cmd, path, door_pub[d], door_int[d]);
-            out[nout++] = v[d].refused * 100 + (int)v[d].ep;
+            check_verdict(&v[d], &fr, cmd, path, door_kinds[d]);
+            out[nout++] = v[d].refused * 1000 + (int)v[d].outcome * 100 +
+                          (v[d].route ? (int)strlen(v[d].route->path) : 0);
             if (trace())
                 fprintf(stderr, "fuzz_http: request %d door %d cmd %d path %s folded %d cl %zu te %zu"
-                        " -> refused %d ep %d tail %zu %s\n", r, d, cmd, path, fr.folded,
-                        fr.content_length, fr.transfer_encoding, v[d].refused, (int)v[d].ep,
-                        v[d].tail, v[d].detail ? v[d].detail : "");
+                        " -> refused %d outcome %d route %s tail %zu %s\n", r, d, cmd, path,
+                        fr.folded, fr.content_length, fr.transfer_encoding, v[d].refused,
+                        (int)v[d].outcome, v[d].route ? v[d].route->path : "-", v[d].tail,
+                        v[d].detail ? v[d].detail : "");
         }
         for (int d = 1; d < 3; d++)
-            if (v[d].ep != HTTP_EP_NOT_FOUND)
-                FUZZ_CHECK(v[d].ep == v[0].ep && v[d].refused == v[0].refused);
+            if (v[d].outcome != HTTP_NOT_FOUND)
+                FUZZ_CHECK(v[d].outcome == v[0].outcome && v[d].refused == v[0].refused &&
+                           v[d].route == v[0].route);
 
         long long clen = content_length(evhttp_find_header(&hdrs, "Content-Length"));
         size_t avail = n - hlen;
         size_t blen = clen < 0 ? 0 : (size_t)clen > avail ? avail : (size_t)clen;
-        if (v[0].ep == HTTP_EP_SMS_KANNEL || v[0].ep == HTTP_EP_SMS_KANNEL_DLR) {
+        if (v[0].route && starts(v[0].route->path, "/sms/kannel")) {
             const char *q = evhttp_uri_get_query(uri);
             if (q)
                 check_form(q, strlen(q));

@@ -13,6 +13,11 @@
 
 #include "base/config.h"
 #include "base/diag.h"
+#include "channels/channel.h"
+#include "channels/chat/chat_config.h"
+#include "channels/kannel/kannel_config.h"
+#include "channels/wechat/wechat_config.h"
+#include "daemon/channels.h"
 
 /* Each test gets a fresh directory and a clean environment. */
 struct fixture {
@@ -65,7 +70,7 @@ static int load(struct fixture *fx, const char *json)
     fclose(f);
     config_free(&fx->c);
     diag_free(&fx->d);
-    return config_load(fx->path, &fx->c, &fx->d);
+    return config_load(fx->path, &channels_config, &fx->c, &fx->d);
 }
 
 /* Asserts that some problem reads "<file>: <path>: ...<msg>...". */
@@ -117,9 +122,9 @@ static void test_defaults(void **state)
     assert_string_equal(c->country_code, "86");
     assert_string_equal(c->log_level, "info");
     assert_int_equal(c->workers, 0);   /* one per core */
-    assert_false(c->sms.enabled);
-    assert_int_equal(c->nwechat, 0);
-    assert_int_equal(c->nchat, 0);
+    assert_null(sms_config(c));
+    assert_null(wechat_config(c));
+    assert_null(chat_config(c));
     assert_int_equal(c->timers.accept_s, 86400);
     assert_int_equal(c->timers.progress_s, 259200);
     assert_int_equal(c->timers.resolve_s, 1296000);
@@ -234,15 +239,15 @@ static void test_full_file(void **state)
     assert_string_equal(c->log_level, "debug");
     assert_int_equal(c->workers, 4);
 
-    assert_true(c->sms.enabled);
-    assert_string_equal(c->sms.type, "kannel");
-    assert_string_equal(c->sms.username, "u");
-    assert_string_equal(c->sms.password, "p");
-    assert_string_equal(c->sms.from, "10690001");
-    assert_string_equal(c->sms.dlr_url, "http://127.0.0.1:8080/sms/kannel/dlr");
-    assert_int_equal(c->sms.max_segments, 3);
+    assert_non_null(sms_config(c));
+    assert_string_equal(sms_config(c)->type, "kannel");
+    assert_string_equal(sms_config(c)->username, "u");
+    assert_string_equal(sms_config(c)->password, "p");
+    assert_string_equal(sms_config(c)->from, "10690001");
+    assert_string_equal(sms_config(c)->dlr_url, "http://127.0.0.1:8080/sms/kannel/dlr");
+    assert_int_equal(sms_config(c)->max_segments, 3);
 
-    assert_int_equal(c->nwechat, 2);
+    assert_int_equal(wechat_config(c)->n, 2);
     const struct wechat_account *w = config_wechat(c, "main");
     assert_non_null(w);
     assert_string_equal(w->name, "main");
@@ -261,7 +266,7 @@ static void test_full_file(void **state)
     assert_string_equal(w->template_id, "tpl");
     assert_null(config_wechat(c, "nope"));
 
-    assert_int_equal(c->nchat, 2);
+    assert_int_equal(chat_config(c)->n, 2);
     assert_string_equal(config_chat(c, "relay")->url, "https://bot.example/push");
     assert_null(config_chat(c, "quiet")->url);
     assert_string_equal(config_chat(c, "quiet")->secret, "k2");
@@ -400,17 +405,17 @@ static void test_sms_gateway_auth(void **state)
     struct fixture *fx = *state;
     /* Default: loopback only, no key. */
     assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN "}}}"), 0);
-    assert_int_equal(fx->c.sms.nallow, 2);
-    assert_int_equal(fx->c.sms.allow[0].bits, 8);
-    assert_int_equal(fx->c.sms.allow[1].bits, 128);
-    assert_null(fx->c.sms.secret);
+    assert_int_equal(sms_config(&fx->c)->nallow, 2);
+    assert_int_equal(sms_config(&fx->c)->allow[0].bits, 8);
+    assert_int_equal(sms_config(&fx->c)->allow[1].bits, 128);
+    assert_null(sms_config(&fx->c)->secret);
 
     setenv("MASHANG_TEST_GW", "kannel-gateway-key-0123", 1);
     assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN ",\"allow\":[\"10.0.0.0/8\",\"fd00::/8\"],"
                               "\"secret\":\"env:MASHANG_TEST_GW\"}}}"), 0);
-    assert_int_equal(fx->c.sms.nallow, 2);
-    assert_int_equal(fx->c.sms.allow[0].addr[0], 10);
-    assert_string_equal(fx->c.sms.secret, "kannel-gateway-key-0123");
+    assert_int_equal(sms_config(&fx->c)->nallow, 2);
+    assert_int_equal(sms_config(&fx->c)->allow[0].addr[0], 10);
+    assert_string_equal(sms_config(&fx->c)->secret, "kannel-gateway-key-0123");
     unsetenv("MASHANG_TEST_GW");
 
     assert_int_equal(load(fx, "{\"channels\":{\"sms\":{" SMS_MIN ",\"allow\":[\"10.0.0.0/8\",\"localhost\",3],"
@@ -576,7 +581,7 @@ static void test_secrets_from_env_and_files(void **state)
                        "\"username\":\"u\",\"password\":\"file:sms.secret\",\"from\":\"10690001\"}}}";
     assert_int_equal(load(fx, json), 0);
     assert_string_equal(fx->c.admin_token, "tok-from-env");
-    assert_string_equal(fx->c.sms.password, "s3cret-pw");
+    assert_string_equal(sms_config(&fx->c)->password, "s3cret-pw");
 
     /* A secret file others can read is refused, and so is a missing variable. */
     chmod(secret, 0644);
@@ -605,7 +610,7 @@ static void test_relative_paths(void **state)
     fputs("{\"roster\":\"people/deputies.json\",\"intents\":\"../intents\"}", f);
     fclose(f);
     diag_init(&d);
-    assert_int_equal(config_load(path, &c, &d), 0);
+    assert_int_equal(config_load(path, &channels_config, &c, &d), 0);
     snprintf(want, sizeof(want), "%s/people/deputies.json", sub);
     assert_string_equal(c.roster_path, want);
     snprintf(want, sizeof(want), "%s/../intents", sub);
@@ -621,7 +626,7 @@ static void test_relative_paths(void **state)
     assert_int_equal(chdir(fx->dir), 0);
     assert_int_equal(load(fx, "{}"), 0);
     config_free(&fx->c);
-    assert_int_equal(config_load("mashang.json", &c, &d), 0);
+    assert_int_equal(config_load("mashang.json", &channels_config, &c, &d), 0);
     assert_string_equal(c.dir, ".");
     assert_string_equal(c.roster_path, "./deputies.json");
     config_free(&c);
@@ -677,8 +682,8 @@ static void test_channel_timeouts(void **state)
         "{ \"channels\": { \"sms\": { \"sendsms_url\": \"http://h/s\", \"username\": \"u\","
         "                            \"password\": \"p\", \"timeout_ms\": 2500 },"
         "                  \"chat\": { \"relay\": { \"secret\": \"s\", \"url\": \"https://x/y\" } } } }"), 0);
-    assert_int_equal(fx->c.sms.timeout_ms, 2500);
-    assert_int_equal(fx->c.chat[0].timeout_ms, CHANNEL_TIMEOUT_MS);
+    assert_int_equal(sms_config(&fx->c)->timeout_ms, 2500);
+    assert_int_equal(chat_config(&fx->c)->v[0].timeout_ms, CHANNEL_TIMEOUT_MS);
 
     assert_int_equal(load(fx,
         "{ \"channels\": { \"sms\": { \"sendsms_url\": \"http://h/s\", \"username\": \"u\","
@@ -708,7 +713,7 @@ static void test_parse_errors(void **state)
     struct diag d;
     diag_init(&d);
     memset(&c, 0x5a, sizeof(c));
-    assert_int_equal(config_load("/nonexistent/mashang.json", &c, &d), -1);
+    assert_int_equal(config_load("/nonexistent/mashang.json", &channels_config, &c, &d), -1);
     assert_zeroed(&c);
     assert_int_equal(d.n, 1);
     assert_non_null(strstr(d.items[0], "/nonexistent/mashang.json"));
@@ -722,19 +727,19 @@ static void test_shipped_config(void **state)
     struct diag d;
     (void)state;
     diag_init(&d);
-    int rc = config_load("config/mashang.json", &c, &d);
+    int rc = config_load("config/mashang.json", &channels_config, &c, &d);
     if (rc)
         diag_print(&d, stderr);
     assert_int_equal(rc, 0);
     assert_string_equal(c.roster_path, "config/deputies.json");
     assert_string_equal(c.intents_dir, "config/../intents");
-    assert_true(c.sms.enabled);
-    assert_string_equal(c.sms.sendsms_url, "http://127.0.0.1:13013/cgi-bin/sendsms");
-    assert_string_equal(c.sms.username, "mashang");
-    assert_string_equal(c.sms.from, "10690001");
+    assert_non_null(sms_config(&c));
+    assert_string_equal(sms_config(&c)->sendsms_url, "http://127.0.0.1:13013/cgi-bin/sendsms");
+    assert_string_equal(sms_config(&c)->username, "mashang");
+    assert_string_equal(sms_config(&c)->from, "10690001");
     assert_non_null(c.admin_token);
     /* The dev Kannel's get-url carries the gateway key mashangd expects. */
-    assert_non_null(c.sms.secret);
+    assert_non_null(sms_config(&c)->secret);
     FILE *k = fopen("config/kannel/kannel.conf", "r");
     assert_non_null(k);
     static char kconf[16384];
@@ -742,7 +747,7 @@ static void test_shipped_config(void **state)
     kconf[kn] = '\0';
     fclose(k);
     char want[200];
-    snprintf(want, sizeof(want), "&key=%s\"", c.sms.secret);
+    snprintf(want, sizeof(want), "&key=%s\"", sms_config(&c)->secret);
     const char *get_url = strstr(kconf, "\nget-url");
     assert_non_null(get_url);
     assert_non_null(strstr(get_url, want));
@@ -769,6 +774,63 @@ static void test_shipped_config(void **state)
     diag_free(&d);
 }
 
+/* The sections under "channels" are the caller's: each present one goes to
+ * its parser with its JSON path and the config's directory, what the
+ * parser returns is kept until config_free hands it back, and a section no
+ * caller knows is an unknown field. */
+static int probe_frees;
+
+static void *probe_parse(struct jv *v, struct json_t *obj, const char *path, const char *dir)
+{
+    (void)v;
+    (void)obj;
+    char *seen = NULL;
+    if (asprintf(&seen, "%s %s", path, dir) < 0)
+        return NULL;
+    return seen;
+}
+
+static void probe_free(void *conf)
+{
+    probe_frees++;
+    free(conf);
+}
+
+static const struct config_section probe = { "probe", probe_parse, probe_free };
+
+static const struct config_section *probe_at(size_t i)
+{
+    (void)i;
+    return &probe;
+}
+
+static void test_sections_come_from_the_caller(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct config_sections only_probe = { 1, probe_at };
+    char want[256];
+    FILE *f = fopen(fx->path, "w");
+    assert_non_null(f);
+    fputs("{\"channels\":{\"probe\":{}}}", f);
+    fclose(f);
+    probe_frees = 0;
+    assert_int_equal(config_load(fx->path, &only_probe, &fx->c, &fx->d), 0);
+    snprintf(want, sizeof(want), "$.channels.probe %s", fx->dir);
+    assert_string_equal(config_section(&fx->c, "probe"), want);
+    assert_null(config_section(&fx->c, "sms"));
+    config_free(&fx->c);
+    assert_int_equal(probe_frees, 1);
+
+    f = fopen(fx->path, "w");
+    assert_non_null(f);
+    fputs("{\"channels\":{\"sms\":{}}}", f);
+    fclose(f);
+    assert_int_equal(config_load(fx->path, &only_probe, &fx->c, &fx->d), -1);
+    expect_problem(fx, "$.channels.sms", "unknown field");
+    assert_zeroed(&fx->c);
+    assert_int_equal(probe_frees, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +851,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_templates_merge_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channel_timeouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sections_come_from_the_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test(test_shipped_config),
     };

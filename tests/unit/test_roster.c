@@ -12,6 +12,7 @@
 
 #include "base/config.h"
 #include "core/roster.h"
+#include "daemon/channels.h"
 
 #define FIXTURES "tests/unit/fixtures/config/"
 
@@ -210,7 +211,7 @@ static void test_duty_and_custom_topics(void **state)
     diag_free(&d);
 
     struct config c;
-    assert_int_equal(config_load(FIXTURES "config_pets.json", &c, &d), 0);
+    assert_int_equal(config_load(FIXTURES "config_pets.json", &channels_config, &c, &d), 0);
     assert_string_equal(c.roster_path, FIXTURES "roster_custom_topic.json");
     int rc = roster_load_cfg(c.roster_path, &c, &r, &d);
     if (rc)
@@ -257,7 +258,7 @@ static void test_country_code(void **state)
     /* The roster's country code decides what a national number means,
      * both when loading and when looking up. */
     struct config c;
-    assert_int_equal(config_load(FIXTURES "config_pets.json", &c, &d), 0);
+    assert_int_equal(config_load(FIXTURES "config_pets.json", &channels_config, &c, &d), 0);
     free(c.country_code);
     c.country_code = strdup("44");
     assert_int_equal(roster_load_cfg(f, &c, &r, &d), 0);

@@ -229,7 +229,7 @@ static void test_sendsms_url(void **state)
 {
     (void)state;
     struct sms_channel c = {
-        .enabled = true, .sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms",
+        .sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms",
         .username = "app", .password = "p&w", .from = "10690001",
         .dlr_url = "http://127.0.0.1:8080/sms/kannel/dlr", .max_segments = 6,
     };
@@ -258,11 +258,11 @@ static void test_sendsms_url(void **state)
 
 static void test_dlr_tokens_are_random_hex(void **state)
 {
-    char a[SMS_DLR_TOKEN_SIZE], b[SMS_DLR_TOKEN_SIZE];
+    char a[DLR_TOKEN_SIZE], b[DLR_TOKEN_SIZE];
     (void)state;
     assert_int_equal(sms_dlr_token(a), 0);
     assert_int_equal(sms_dlr_token(b), 0);
-    assert_int_equal(strlen(a), 2 * SMS_DLR_TOKEN_BYTES);
+    assert_int_equal(strlen(a), 2 * DLR_TOKEN_BYTES);
     assert_int_equal(strspn(a, "0123456789abcdef"), strlen(a));
     assert_string_not_equal(a, b);
 }

@@ -18,12 +18,13 @@
 
 #include "base/config.h"
 #include "base/log.h"
-#include "store/replay.h"
-#include "http/server.h"
-#include "mashang/signature.h"
-#include "core/step.h"
 #include "base/util.h"
 #include "base/utf8.h"
+#include "channels/chat/chat_config.h"
+#include "core/step.h"
+#include "http/reply.h"
+#include "mashang/signature.h"
+#include "store/replay.h"
 
 #define SMS_HTTP_SECRET_CHANNEL "sms_http"
 
@@ -121,32 +122,11 @@ struct hook {
 static void on_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
 {
     struct hook *h = arg;
-    switch (outcome) {
-    case STEP_STORED: {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "status", "stored", "action", action ? action : "",
-                              "case", case_id ? case_id : "");
-        char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (body)
-            http_send_json(h->req, 200, body);
-        else
-            http_send_json(h->req, 200, "{\"status\":\"stored\"}");
-        free(body);
-        break;
-    }
-    case STEP_DUPLICATE:
-        http_send_json(h->req, 200, "{\"status\":\"duplicate\"}");
-        break;
-    case STEP_REJECTED:
-        http_send_error(h->req, 400, "invalid_text", "text rejected");
-        break;
-    default:
-        /* Nothing was stored: the sender's retry of this very request
-         * must not be taken for a replay. */
+    /* Nothing stored: the sender's retry of this very request must not
+     * be taken for a replay. */
+    if (outcome != STEP_STORED && outcome != STEP_DUPLICATE && outcome != STEP_REJECTED)
         replay_release(h->app->store, h->channel, h->sig);
-        http_send_error(h->req, 503, "unavailable", "message store unreachable, retry later");
-        break;
-    }
+    channel_reply_step(h->req, outcome, action, case_id, "invalid_text", "text rejected");
     chat_message_clear(&h->msg);
     free(h);
 }
@@ -251,7 +231,7 @@ void chat_handle(struct app *app, struct evhttp_request *req, const char *name)
         return;
     }
     char channel[80];
-    snprintf(channel, sizeof(channel), "chat:%s", c->name);
+    snprintf(channel, sizeof(channel), CHAT_SECTION ":%s", c->name);
     inbound(app, req, c->secret, channel, false);
 }
 
@@ -271,7 +251,8 @@ void sms_http_handle(struct app *app, struct evhttp_request *req)
 
 void chat_send(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
 {
-    const char *name = strncmp(msg->channel, "chat:", 5) == 0 ? msg->channel + 5 : "";
+    size_t plen = strlen(CHAT_SECTION ":");
+    const char *name = strncmp(msg->channel, CHAT_SECTION ":", plen) == 0 ? msg->channel + plen : "";
     const struct chat_channel *c = config_chat(app->cfg, name);
     if (!c || !c->url) {
         done(SEND_PERMANENT, c ? "chat channel has no url" : "no such chat channel", arg);
@@ -296,3 +277,41 @@ void chat_send(struct app *app, const struct outbound *msg, send_done_fn done, v
     channel_http(app, "POST", c->url, headers, body, strlen(body), c->timeout_ms, done, arg);
     free(body);
 }
+
+/* ------------------------------------------------------------------ */
+/* The channel                                                         */
+
+static void route_chat(void *ctx, struct evhttp_request *req, const char *path, const char *rest)
+{
+    (void)path;
+    chat_handle(ctx, req, rest);
+}
+
+static void route_sms_http(void *ctx, struct evhttp_request *req, const char *path,
+                           const char *rest)
+{
+    (void)path;
+    (void)rest;
+    sms_http_handle(ctx, req);
+}
+
+static const struct http_route routes[] = {
+    { "/chat/", EVHTTP_REQ_POST, "use POST", HTTP_DOOR_PUBLIC, route_chat },
+    { "/sms/http", EVHTTP_REQ_POST, "use POST", HTTP_DOOR_INTERNAL, route_sms_http },
+};
+
+static bool configured(const struct app *app, const char *key)
+{
+    return config_chat(app->cfg, key) != NULL;
+}
+
+const struct channel_def chat_channel = {
+    .name = CHAT_SECTION,
+    .named = true,
+    .config = { CHAT_SECTION, chat_config_parse, chat_config_free },
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .send = chat_send,
+    .configured = configured,
+    .sender_kind = ADDRESS_WECHAT,   /* the relay's user id, looked up like a WeChat id */
+};

@@ -7,10 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/app.h"
 #include "channels/channel.h"
+#include "channels/chat/chat_config.h"
+#include "core/app.h"
 
 struct evhttp_request;
+
+/* The channel: "channels.chat", /chat/{name} and /sms/http, sender for
+ * channels "chat:<name>" (the channel table lists it). */
+extern const struct channel_def chat_channel;
 
 /* `channel` is the rest of the path after "/chat/". */
 void chat_handle(struct app *app, struct evhttp_request *req, const char *channel);

@@ -16,11 +16,12 @@
 #include "base/cidr.h"
 #include "base/form.h"
 #include "base/log.h"
-#include "http/server.h"
-#include "core/step.h"
-#include "store/store.h"
 #include "base/util.h"
 #include "base/utf8.h"
+#include "channels/kannel/kannel_config.h"
+#include "core/step.h"
+#include "http/reply.h"
+#include "store/store.h"
 
 #define ELLIPSIS "…"
 
@@ -49,10 +50,10 @@ char *sms_fit(const char *text, int max_segments, const char *keep)
     return out;
 }
 
-int sms_dlr_token(char out[SMS_DLR_TOKEN_SIZE])
+int sms_dlr_token(char out[DLR_TOKEN_SIZE])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[SMS_DLR_TOKEN_BYTES];
+    unsigned char raw[DLR_TOKEN_BYTES];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return -1;
     for (size_t i = 0; i < sizeof(raw); i++) {
@@ -121,7 +122,7 @@ char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
  * channels.sms.allow is refused before its request is even parsed. */
 static bool peer_allowed(struct app *app, struct evhttp_request *req)
 {
-    const struct sms_channel *c = &app->cfg->sms;
+    const struct sms_channel *c = sms_config(app->cfg);
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     const struct sockaddr *sa = conn ? evhttp_connection_get_addr(conn) : NULL;
     if (cidr_match(c->allow, c->nallow, sa))
@@ -137,7 +138,7 @@ static bool peer_allowed(struct app *app, struct evhttp_request *req)
  * compared in constant time so its bytes cannot be found one by one. */
 static bool key_valid(struct app *app, struct evhttp_request *req, const struct form *q)
 {
-    const char *secret = app->cfg->sms.secret;
+    const char *secret = sms_config(app->cfg)->secret;
     if (!secret)
         return true;
     const struct form_field *k = form_get(q, "key");
@@ -218,24 +219,8 @@ static const char *content_type_charset(const char *ct, char *buf, size_t bufsz)
 static void on_mo_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
 {
     struct mo *mo = arg;
-    char body[160];
-    switch (outcome) {
-    case STEP_STORED:
-        snprintf(body, sizeof(body), "{\"status\":\"stored\",\"action\":\"%s\",\"case\":\"%s\"}",
-                 action ? action : "", case_id ? case_id : "");
-        http_send_json(mo->req, 200, body);
-        break;
-    case STEP_DUPLICATE:
-        http_send_json(mo->req, 200, "{\"status\":\"duplicate\"}");
-        break;
-    case STEP_REJECTED:
-        http_send_error(mo->req, 400, "invalid_text", "text is not valid UTF-8");
-        break;
-    default:
-        /* Not stored: a 503 makes smsbox retry. */
-        http_send_error(mo->req, 503, "unavailable", "message store unreachable, retry later");
-        break;
-    }
+    /* Not stored: the 503 makes smsbox retry. */
+    channel_reply_step(mo->req, outcome, action, case_id, "invalid_text", "text is not valid UTF-8");
     mo_free(mo);
 }
 
@@ -249,7 +234,7 @@ void sms_kannel_inbound(struct app *app, struct evhttp_request *req)
     size_t body_len = 0;
     char csbuf[32];
 
-    if (!app->cfg->sms.enabled) {
+    if (!sms_config(app->cfg)) {
         http_send_error(req, 404, "unknown_channel", "the sms channel is not configured");
         return;
     }
@@ -323,7 +308,7 @@ void sms_kannel_inbound(struct app *app, struct evhttp_request *req)
         return;
     }
     struct inbound in = {
-        .channel = "sms", .addr = normalized, .to = mo->to,
+        .channel = KANNEL_SECTION, .addr = normalized, .to = mo->to,
         .text = mo->text, .len = mo->len, .msg_id = mo->id,
     };
     step_submit(app, &in, on_mo_stored, mo);
@@ -348,7 +333,7 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
 {
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     struct form q = { 0 };
-    if (!app->cfg->sms.enabled) {
+    if (!sms_config(app->cfg)) {
         http_send_error(req, 404, "unknown_channel", "the sms channel is not configured");
         return;
     }
@@ -368,7 +353,7 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
     form_free(&q);
     if (!ref || !type || !tok || strspn(ref, "0123456789") != strlen(ref) ||
         strspn(type, "0123456789") != strlen(type) ||
-        strlen(tok) != SMS_DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
+        strlen(tok) != DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
         http_send_error(req, 400, "bad_query", "expected numeric ref and type, and the message's tok");
     } else {
         char now[32];
@@ -382,3 +367,87 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
     free(type);
     free(tok);
 }
+
+/* ------------------------------------------------------------------ */
+/* The channel                                                         */
+
+static void route_inbound(void *ctx, struct evhttp_request *req, const char *path, const char *rest)
+{
+    (void)path;
+    (void)rest;
+    sms_kannel_inbound(ctx, req);
+}
+
+static void route_dlr(void *ctx, struct evhttp_request *req, const char *path, const char *rest)
+{
+    (void)path;
+    (void)rest;
+    sms_kannel_dlr(ctx, req);
+}
+
+/* Kannel calls from inside: only the internal door serves it. */
+static const struct http_route routes[] = {
+    { "/sms/kannel", EVHTTP_REQ_GET | EVHTTP_REQ_POST, "use GET or POST", HTTP_DOOR_INTERNAL,
+      route_inbound },
+    { "/sms/kannel/dlr", EVHTTP_REQ_GET | EVHTTP_REQ_POST, "use GET", HTTP_DOOR_INTERNAL, route_dlr },
+};
+
+static void send_sms(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
+{
+    const struct sms_channel *c = sms_config(app->cfg);
+    if (!c) {
+        done(SEND_PERMANENT, "sms channel not configured", arg);
+        return;
+    }
+    char *url = sms_kannel_sendsms_url(c, msg->to, msg->text, msg->id, msg->dlr_token);
+    if (!url) {
+        done(SEND_RETRY, "out of memory", arg);
+        return;
+    }
+    channel_http(app, "GET", url, NULL, NULL, 0, c->timeout_ms, done, arg);
+    free(url);
+}
+
+static bool configured(const struct app *app, const char *key)
+{
+    (void)key;
+    return sms_config(app->cfg) != NULL;
+}
+
+static bool dlr_settles(const struct app *app)
+{
+    const struct sms_channel *c = sms_config(app->cfg);
+    return c && c->dlr_url && *c->dlr_url;
+}
+
+/* By SMS at the phone number; when no gateway is configured the phone is
+ * still the contact (what is sent to it waits, dead, for an administrator). */
+static void reach(const struct app *app, const char *phone, const char *wechat,
+                  bool configured_only, reach_fn each, void *arg)
+{
+    (void)wechat;
+    if (phone && (!configured_only || sms_config(app->cfg)))
+        each(KANNEL_SECTION, phone, arg);
+}
+
+/* Deputies have extensions of the service number (routing.h). */
+static const char *service_number(const struct app *app)
+{
+    const struct sms_channel *c = sms_config(app->cfg);
+    return c ? c->from : NULL;
+}
+
+const struct channel_def kannel_channel = {
+    .name = KANNEL_SECTION,
+    .named = false,
+    .config = { KANNEL_SECTION, kannel_config_parse, kannel_config_free },
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .send = send_sms,
+    .configured = configured,
+    .dlr_token = sms_dlr_token,
+    .dlr_settles = dlr_settles,
+    .reach = reach,
+    .sender_kind = ADDRESS_PHONE,
+    .service_number = service_number,
+};

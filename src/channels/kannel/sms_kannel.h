@@ -5,23 +5,23 @@
  * reports, and MTs through smsbox's sendsms interface. */
 #include <stddef.h>
 
+#include "channels/channel.h"
+#include "channels/kannel/kannel_config.h"
 #include "core/app.h"
-#include "base/config.h"
 
 struct evhttp_request;
 
 void sms_kannel_inbound(struct app *app, struct evhttp_request *req);
 void sms_kannel_dlr(struct app *app, struct evhttp_request *req);
 
-/* A delivery report must name the message's token (random, stored with
- * the outbox entry when its send starts, checked by dlr.lua): outbox ids
- * are sequential and would let anyone forge reports. */
-#define SMS_DLR_TOKEN_BYTES 16
-#define SMS_DLR_TOKEN_SIZE (2 * SMS_DLR_TOKEN_BYTES + 1)   /* hex + NUL */
+/* The channel: "channels.sms", /sms/kannel and /sms/kannel/dlr, sender
+ * for channel "sms" (the channel table lists it). */
+extern const struct channel_def kannel_channel;
 
-/* Writes a fresh token (lowercase hex) from OpenSSL's CSPRNG.  Returns 0,
+/* A delivery report must name its attempt's token (core/channel_api.h).
+ * Writes a fresh token (lowercase hex) from OpenSSL's CSPRNG.  Returns 0,
  * or -1 when the generator fails (nothing should be sent then). */
-int sms_dlr_token(char out[SMS_DLR_TOKEN_SIZE]);
+int sms_dlr_token(char out[DLR_TOKEN_SIZE]);
 
 /* Builds the sendsms URL for one MT (text shortened to the channel's
  * segment limit), with a dlr-url carrying `ref`, `token` and the gateway

@@ -19,7 +19,7 @@
 #include "base/log.h"
 #include "store/replay.h"
 #include "core/roster.h"
-#include "http/server.h"
+#include "http/reply.h"
 #include "mashang/signature.h"
 #include "core/step.h"
 #include "store/store.h"
@@ -146,7 +146,6 @@ static void note_last_seen(struct push *p)
 static void on_text_stored(enum step_outcome outcome, const char *action, const char *case_id, void *arg)
 {
     struct push *p = arg;
-    (void)case_id;
     switch (outcome) {
     case STEP_STORED:
         note_last_seen(p);
@@ -155,17 +154,15 @@ static void on_text_stored(enum step_outcome outcome, const char *action, const 
     case STEP_DUPLICATE:
         reply_text(p, p->passive);
         break;
-    case STEP_REJECTED:
-        http_send_error(p->req, 400, "bad_request", "message text rejected");
-        break;
     default:
-        /* Not stored: WeChat retries on anything but 200, and a retry of
-         * this very push must not be taken for a replay. */
-        replay_release(p->app->store, p->channel, p->replay_id);
-        http_send_error(p->req, 503, "unavailable", "message store unreachable, retry later");
+        /* Rejected (400) or not stored (503): WeChat retries on anything
+         * but 200, and a retry of a push not stored must not be taken for
+         * a replay. */
+        if (outcome != STEP_REJECTED)
+            replay_release(p->app->store, p->channel, p->replay_id);
+        channel_reply_step(p->req, outcome, action, case_id, "bad_request", "message text rejected");
         break;
     }
-    (void)action;
     push_free(p);
 }
 
@@ -488,7 +485,7 @@ static void handle_post(struct app *app, struct evhttp_request *req, const struc
     p->app = app;
     p->req = req;
     p->acct = a;
-    snprintf(p->channel, sizeof(p->channel), "wechat:%s", a->name);
+    snprintf(p->channel, sizeof(p->channel), WECHAT_SECTION ":%s", a->name);
     p->timestamp = strdup(ts);
     p->nonce = strdup(nonce);
     char digest[SHA1_HEX_LEN + 1];

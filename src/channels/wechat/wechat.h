@@ -7,10 +7,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/app.h"
 #include "channels/channel.h"
+#include "channels/wechat/wechat_config.h"
+#include "core/app.h"
 
 struct evhttp_request;
+
+/* The channel: "channels.wechat", /wechat/{account}, sender for channels
+ * "wechat:<account>" (src/channels/wechat/wechat_channel.c; the channel
+ * table lists it). */
+extern const struct channel_def wechat_channel;
 
 /* `account` is the rest of the path after "/wechat/". */
 void wechat_handle(struct app *app, struct evhttp_request *req, const char *account);

@@ -25,6 +25,10 @@
 #include "store/store.h"
 #include "base/util.h"
 
+/* The channel the fallback chain sends by SMS on (through the channel
+ * table, which knows whether it is configured). */
+#define SMS_FALLBACK "sms"
+
 #define TOKEN_LOCK_MS 15000
 #define HELD_MAX 20
 
@@ -464,11 +468,10 @@ static void on_held(redisReply *r, void *arg)
 
 static void fallback(struct wxsend *s, const char *why)
 {
-    const struct config *cfg = s->app->cfg;
     const char *via;
     if (s->acct->template_id && !s->template_tried)
         via = "template";
-    else if (s->phone && *s->phone && cfg->sms.enabled)
+    else if (s->phone && *s->phone && s->app->channels->configured(s->app, SMS_FALLBACK))
         via = "sms";
     else
         via = "held";
@@ -478,10 +481,10 @@ static void fallback(struct wxsend *s, const char *why)
         with_token(s, STAGE_TEMPLATE);
     } else if (strcmp(via, "sms") == 0) {
         struct outbound sms = {
-            .id = s->id, .channel = "sms", .to = s->phone, .text = s->text,
+            .id = s->id, .channel = SMS_FALLBACK, .to = s->phone, .text = s->text,
             .case_id = s->case_id, .attempt = s->attempt,
         };
-        channel_send(s->app, &sms, on_sms_done, s);
+        s->app->channels->send(s->app, &sms, on_sms_done, s);
     } else {
         char cap[16];
         snprintf(cap, sizeof(cap), "%d", HELD_MAX);
@@ -535,7 +538,8 @@ static void on_prep(redisReply *r, void *arg)
 
 void wechat_send(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
 {
-    const char *name = strncmp(msg->channel, "wechat:", 7) == 0 ? msg->channel + 7 : "";
+    size_t plen = strlen(WECHAT_SECTION ":");
+    const char *name = strncmp(msg->channel, WECHAT_SECTION ":", plen) == 0 ? msg->channel + plen : "";
     const struct wechat_account *a = config_wechat(app->cfg, name);
     if (!a) {
         done(SEND_PERMANENT, "no such wechat account", arg);
