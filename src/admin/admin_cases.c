@@ -14,6 +14,7 @@
 #include "base/case_id.h"
 #include "base/config.h"
 #include "core/lifecycle.h"
+#include "core/schema.h"
 #include "base/log.h"
 #include "core/roster.h"
 #include "http/reply.h"
@@ -199,7 +200,7 @@ static void on_assign(enum step_outcome outcome, const char *action, const char 
     (void)case_id;
     if (outcome == STEP_STORED) {
         char key[128];
-        snprintf(key, sizeof(key), "%scase:%s", store_prefix(call->app->store), call->id);
+        snprintf(key, sizeof(key), "%s" SCHEMA_KEY_CASE "%s", store_prefix(call->app->store), call->id);
         const char *argv[] = { "HMGET", key, "state", "deputy" };
         log_info("admin_assign", "case=%s deputy=%s", LOG_STR(call->id), LOG_STR(call->deputy));
         if (store_command(call->app->store, on_assigned_state, call, 4, argv, NULL) < 0)

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "core/channel_api.h"
 #include "core/roster.h"
+#include "core/schema.h"
 #include "store/store.h"
 
 /* Field/value pairs of the directory hash, built fresh for each publish. */
@@ -181,7 +182,7 @@ int directory_publish(struct app *app)
 
     if (build(app, &f) < 0)
         goto out;
-    snprintf(key, sizeof(key), "%scfg:%s", store_prefix(app->store), app->digest);
+    snprintf(key, sizeof(key), "%s" SCHEMA_KEY_CFG "%s", store_prefix(app->store), app->digest);
     const char **argv = calloc(f.n + 2, sizeof(*argv));
     if (!argv)
         goto out;

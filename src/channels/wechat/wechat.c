@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "store/replay.h"
 #include "core/roster.h"
+#include "core/schema.h"
 #include "http/reply.h"
 #include "mashang/signature.h"
 #include "core/step.h"
@@ -135,7 +136,7 @@ static void note_last_seen(struct push *p)
 {
     char *key = NULL, now[24];
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    if (asprintf(&key, "%sres:%s:%s", store_prefix(p->app->store), p->channel,
+    if (asprintf(&key, "%s" SCHEMA_KEY_RES "%s:%s", store_prefix(p->app->store), p->channel,
                  p->msg.from_user_name) < 0)
         return;
     const char *argv[] = { "HSET", key, "last_seen", now };
