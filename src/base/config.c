@@ -260,6 +260,29 @@ bool config_name_ok(const char *name)
     return *name && strlen(name) <= 64 && config_chars_ok(name, "_-");
 }
 
+void config_each_entry(struct jv *v, json_t *section, const char *P, const char *what,
+                       config_entry_fn each, void *arg)
+{
+    const char *name;
+    json_t *val;
+    char p[JV_PATH_MAX];
+
+    json_object_foreach(section, name, val) {
+        if (strcmp(name, "_comment") == 0)
+            continue;
+        jv_path(p, sizeof(p), P, name);
+        if (!config_name_ok(name)) {
+            jv_error(v, p, "%s name must be 1-64 characters of A-Z a-z 0-9 _ -", what);
+            continue;
+        }
+        if (!json_is_object(val)) {
+            jv_error(v, p, "expected an object");
+            continue;
+        }
+        each(v, p, name, val, arg);
+    }
+}
+
 bool config_http_url_ok(const char *s)
 {
     const char *rest = NULL;

@@ -129,4 +129,14 @@ bool config_chars_ok(const char *s, const char *extra);
 /* A name used in paths and channel strings: 1-64 of A-Z a-z 0-9 _ -. */
 bool config_name_ok(const char *name);
 
+/* Walks the named entries of a section whose keys name things
+ * ("channels.wechat": {"main": {…}, "work": {…}}): skips "_comment",
+ * reports a bad name ("<what> name must be …") or an entry that is not
+ * an object at its JSON path, and calls `each` for every other entry with
+ * that path, the name and the entry's object. */
+typedef void (*config_entry_fn)(struct jv *v, const char *path, const char *name,
+                                struct json_t *entry, void *arg);
+void config_each_entry(struct jv *v, struct json_t *section, const char *P, const char *what,
+                       config_entry_fn each, void *arg);
+
 #endif

@@ -364,12 +364,12 @@ static struct pending *pending_new(struct store *s, store_reply_fn fn, void *arg
     return p;
 }
 
-int store_command(struct store *s, store_reply_fn fn, void *arg,
-                  int argc, const char **argv, const size_t *argvlen)
+/* Queues one command (`script`: its enum store_script, -1 for none) and
+ * sends it; -1 when it could not be sent (nothing stays queued). */
+static int submit(struct store *s, store_reply_fn fn, void *arg, int script, int argc,
+                  const char **argv, const size_t *argvlen)
 {
-    if (!store_connected(s))
-        return -1;
-    struct pending *p = pending_new(s, fn, arg, -1, argc, argv, argvlen);
+    struct pending *p = pending_new(s, fn, arg, script, argc, argv, argvlen);
     if (!p)
         return -1;
     if (send_pending(s, p) < 0) {
@@ -377,6 +377,14 @@ int store_command(struct store *s, store_reply_fn fn, void *arg,
         return -1;
     }
     return 0;
+}
+
+int store_command(struct store *s, store_reply_fn fn, void *arg,
+                  int argc, const char **argv, const size_t *argvlen)
+{
+    if (!store_connected(s))
+        return -1;
+    return submit(s, fn, arg, -1, argc, argv, argvlen);
 }
 
 int store_script(struct store *s, enum store_script which, store_reply_fn fn, void *arg,
@@ -398,12 +406,5 @@ int store_script(struct store *s, enum store_script which, store_reply_fn fn, vo
         all[FIXED + i] = argv[i];
         lens[FIXED + i] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
-    struct pending *p = pending_new(s, fn, arg, (int)which, FIXED + argc, all, lens);
-    if (!p)
-        return -1;
-    if (send_pending(s, p) < 0) {
-        pending_free(p);
-        return -1;
-    }
-    return 0;
+    return submit(s, fn, arg, (int)which, FIXED + argc, all, lens);
 }

@@ -8,13 +8,34 @@
 #include "base/jsonv.h"
 #include "channels/channel.h"
 
-void *chat_config_parse(struct jv *v, struct json_t *obj, const char *P, const char *dir)
+struct chat_load {
+    struct chat_config *c;
+    const char *dir;
+};
+
+/* One channels.chat.<name> entry into the next slot of `arg`. */
+static void load_channel(struct jv *v, const char *p, const char *name, json_t *val, void *arg)
 {
     static const char *const chat_fields[] = { "secret", "url", "timeout_ms", NULL };
-    const char *name;
-    json_t *val;
-    char p[JV_PATH_MAX], q[JV_PATH_MAX];
+    struct chat_load *l = arg;
+    char q[JV_PATH_MAX];
 
+    struct chat_channel *ch = &l->c->v[l->c->n++];
+    if (!(ch->name = strdup(name)))
+        jv_error(v, p, "out of memory");
+    jv_check_fields(v, val, p, chat_fields);
+    if (jv_secret(v, val, p, "secret", true, l->dir, &ch->secret) == 0 && !*ch->secret)
+        jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
+    if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url &&
+        !config_http_url_ok(ch->url))
+        jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
+    long long ms;
+    jv_integer(v, val, p, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &ms);
+    ch->timeout_ms = (long)ms;
+}
+
+void *chat_config_parse(struct jv *v, struct json_t *obj, const char *P, const char *dir)
+{
     struct chat_config *c = calloc(1, sizeof(*c));
     if (c)
         c->v = calloc(json_object_size(obj) + 1, sizeof(*c->v));
@@ -23,31 +44,8 @@ void *chat_config_parse(struct jv *v, struct json_t *obj, const char *P, const c
         jv_error(v, P, "out of memory");
         return NULL;
     }
-    json_object_foreach(obj, name, val) {
-        if (strcmp(name, "_comment") == 0)
-            continue;
-        jv_path(p, sizeof(p), P, name);
-        if (!config_name_ok(name)) {
-            jv_error(v, p, "channel name must be 1-64 characters of A-Z a-z 0-9 _ -");
-            continue;
-        }
-        if (!json_is_object(val)) {
-            jv_error(v, p, "expected an object");
-            continue;
-        }
-        struct chat_channel *ch = &c->v[c->n++];
-        if (!(ch->name = strdup(name)))
-            jv_error(v, p, "out of memory");
-        jv_check_fields(v, val, p, chat_fields);
-        if (jv_secret(v, val, p, "secret", true, dir, &ch->secret) == 0 && !*ch->secret)
-            jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
-        if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url &&
-            !config_http_url_ok(ch->url))
-            jv_error(v, jv_path(q, sizeof(q), p, "url"), "expected an http:// or https:// URL");
-        long long ms;
-        jv_integer(v, val, p, "timeout_ms", CHANNEL_TIMEOUT_MS, 100, 120000, &ms);
-        ch->timeout_ms = (long)ms;
-    }
+    struct chat_load l = { c, dir };
+    config_each_entry(v, obj, P, "channel", load_channel, &l);
     return c;
 }
 

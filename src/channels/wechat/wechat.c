@@ -355,9 +355,12 @@ static bool timestamp_fresh(const char *ts)
 }
 
 /* Refuses (and answers) a query whose timestamp or nonce cannot be
- * trusted or remembered; returns false when it did. */
-static bool query_usable(struct evhttp_request *req, const struct wechat_account *a, const char *ts,
-                         const char *nonce)
+ * trusted or remembered, or whose OA signature is wrong (a WeCom query is
+ * signed with msg_signature over its payload, checked when it is opened);
+ * returns false when it did. */
+static bool query_usable(struct evhttp_request *req, const struct wechat_account *a,
+                         const struct evkeyvalq *q, const char *ts, const char *nonce,
+                         const char *refused_event)
 {
     if (!id_len_ok(nonce) || strlen(ts) > 18) {
         http_send_error(req, 400, "id_too_long", "nonce or timestamp is " ID_TOO_LONG_TEXT);
@@ -367,6 +370,11 @@ static bool query_usable(struct evhttp_request *req, const struct wechat_account
         log_warn("wechat_refused", "account=%s reason=stale_timestamp timestamp=%s", a->name,
                  LOG_STR(ts));
         http_send_error(req, 403, "stale_timestamp", "timestamp is outside the signature window");
+        return false;
+    }
+    if (!a->wecom && !wechat_check_signature(a->token, ts, nonce, evhttp_find_header(q, "signature"))) {
+        log_warn(refused_event, "account=%s reason=signature", a->name);
+        http_send_error(req, 403, "bad_signature", "signature mismatch");
         return false;
     }
     return true;
@@ -411,17 +419,12 @@ static void handle_get(struct app *app, struct evhttp_request *req, const struct
         http_send_error(req, 400, "bad_request", "expected timestamp, nonce and echostr");
         return;
     }
-    if (!query_usable(req, a, ts, nonce))
+    if (!query_usable(req, a, q, ts, nonce, "wechat_verify_refused"))
         return;
     char *plain = NULL;
     size_t plain_len = 0;
     if (!a->wecom) {
         /* OA: echostr is plaintext in every mode; return it unchanged. */
-        if (!wechat_check_signature(a->token, ts, nonce, evhttp_find_header(q, "signature"))) {
-            log_warn("wechat_verify_refused", "account=%s reason=signature", a->name);
-            http_send_error(req, 403, "bad_signature", "signature mismatch");
-            return;
-        }
         plain = strdup(echostr);
         plain_len = plain ? strlen(plain) : 0;
     } else {
@@ -450,7 +453,7 @@ static void handle_get(struct app *app, struct evhttp_request *req, const struct
     /* The claim's digest cannot equal a push's: a push body is XML. */
     sha1_hex(echostr, strlen(echostr), digest);
     digest[0] = 'v';
-    snprintf(channel, sizeof(channel), "wechat:%s", a->name);
+    snprintf(channel, sizeof(channel), WECHAT_SECTION ":%s", a->name);
     replay_claim(app->store, channel, v->replay_id, digest, WEBHOOK_MAX_SKEW_S * 2 + 1,
                  on_verification_claimed, v);
 }
@@ -467,14 +470,8 @@ static void handle_post(struct app *app, struct evhttp_request *req, const struc
         http_send_error(req, 400, "bad_request", "expected timestamp and nonce");
         return;
     }
-    if (!query_usable(req, a, ts, nonce))
+    if (!query_usable(req, a, q, ts, nonce, "wechat_refused"))
         return;
-    /* An OA signs every push with `signature`; WeCom only with msg_signature. */
-    if (!a->wecom && !wechat_check_signature(a->token, ts, nonce, evhttp_find_header(q, "signature"))) {
-        log_warn("wechat_refused", "account=%s reason=signature", a->name);
-        http_send_error(req, 403, "bad_signature", "signature mismatch");
-        return;
-    }
     struct push *p = calloc(1, sizeof(*p));
     size_t body_len = 0;
     char *body = p ? http_body(req, &body_len) : NULL;

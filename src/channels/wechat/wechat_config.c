@@ -58,12 +58,23 @@ static void load_account(struct jv *v, const char *P, json_t *o, struct wechat_a
     jv_string(v, o, P, "template_id", NULL, false, &a->template_id);
 }
 
+struct wechat_load {
+    struct wechat_config *c;
+    const char *dir;
+};
+
+/* One channels.wechat.<name> account into the next slot of `arg`. */
+static void load_entry(struct jv *v, const char *p, const char *name, json_t *val, void *arg)
+{
+    struct wechat_load *l = arg;
+    struct wechat_account *a = &l->c->v[l->c->n++];
+    if (!(a->name = strdup(name)))
+        jv_error(v, p, "out of memory");
+    load_account(v, p, val, a, l->dir);
+}
+
 void *wechat_config_parse(struct jv *v, struct json_t *obj, const char *P, const char *dir)
 {
-    const char *name;
-    json_t *val;
-    char p[JV_PATH_MAX];
-
     struct wechat_config *c = calloc(1, sizeof(*c));
     if (c)
         c->v = calloc(json_object_size(obj) + 1, sizeof(*c->v));
@@ -72,23 +83,8 @@ void *wechat_config_parse(struct jv *v, struct json_t *obj, const char *P, const
         jv_error(v, P, "out of memory");
         return NULL;
     }
-    json_object_foreach(obj, name, val) {
-        if (strcmp(name, "_comment") == 0)
-            continue;
-        jv_path(p, sizeof(p), P, name);
-        if (!config_name_ok(name)) {
-            jv_error(v, p, "account name must be 1-64 characters of A-Z a-z 0-9 _ -");
-            continue;
-        }
-        if (!json_is_object(val)) {
-            jv_error(v, p, "expected an object");
-            continue;
-        }
-        struct wechat_account *a = &c->v[c->n++];
-        if (!(a->name = strdup(name)))
-            jv_error(v, p, "out of memory");
-        load_account(v, p, val, a, dir);
-    }
+    struct wechat_load l = { c, dir };
+    config_each_entry(v, obj, P, "account", load_entry, &l);
     return c;
 }
 
