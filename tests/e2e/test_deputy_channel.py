@@ -44,7 +44,7 @@ class DeputyChannelCase(SharedStackCase):
             "roster": cls.roster_path,
             "channels": {"wechat": {
                 "main": {"appid": cls.fake.appid, "secret": cls.fake.secret, "token": "tok-main",
-                         "aes_key": TV4_KEY, "api_base": base},
+                         "aes_key": TV4_KEY, "api_base": base, "accept_plaintext": True},
                 "work": {"appid": cls.fake.corpid, "secret": cls.fake.corpsecret,
                          "token": "tok-work", "aes_key": TV4_KEY, "api_base": base,
                          "wecom": True, "agentid": 1000005},

@@ -188,7 +188,8 @@ class ReplayWeChat(SharedStackCase):
     def setUpClass(cls):
         cls.stack = Stack(overrides={"channels": {"wechat": {
             "main": {"appid": "wxmashangreplay01", "secret": "s", "token": "tok-replay",
-                     "aes_key": TV4_KEY, "api_base": "http://127.0.0.1:9"},
+                     "aes_key": TV4_KEY, "api_base": "http://127.0.0.1:9",
+                     "accept_plaintext": True},
         }}})
         cls.stack.start()
         cls.url = cls.stack.daemon.url + "/wechat/main"

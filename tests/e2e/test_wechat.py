@@ -47,13 +47,16 @@ class WeChatCase(SharedStackCase):
         fd, cls.roster_path = tempfile.mkstemp(prefix="e2e-roster-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(roster, f, ensure_ascii=False)
+        # Plaintext and safe pushes both reach these accounts (an account
+        # moving to safe mode); "strict" takes encrypted pushes only.
         common = {"appid": cls.fake.appid, "secret": cls.fake.secret, "aes_key": TV4_KEY,
-                  "api_base": base}
+                  "api_base": base, "accept_plaintext": True}
         cls.stack = Stack(overrides={
             "roster": cls.roster_path,
             "channels": {"wechat": {
                 "main": dict(common, token="tok-main"),
                 "tpl": dict(common, token="tok-tpl", template_id="TPL-progress"),
+                "strict": dict(common, token="tok-strict", accept_plaintext=False),
                 "work": {"appid": cls.fake.corpid, "secret": cls.fake.corpsecret,
                          "token": "tok-work", "aes_key": TV4_KEY, "api_base": base,
                          "wecom": True, "agentid": 1000005},
@@ -140,6 +143,18 @@ class WeChatCase(SharedStackCase):
         self.assertEqual((status, body), (200, b"5927782489442352469"))
         q["msg_signature"] = sha1_sorted("wrong", ts, nonce, echostr)
         self.assertEqual(self.work.get(self.work_url, q)[0], 403)
+
+    def test_account_with_aes_key_refuses_plaintext_pushes(self):
+        strict = WeChatAccount("tok-strict", TV4_KEY, self.fake.appid, gh_id="gh_strict0000001")
+        url = self.stack.daemon.url + "/wechat/strict"
+        user = openid("strict")
+        status, f = self.say(strict, url, user, LAMP)
+        self.assertEqual(status, 403, f)
+        self.assertIn(b"encryption_required", f["_body"])
+        self.assertEqual(self.redis.zcard(NS + "rcases:wechat:strict:" + user), 0)
+        status, f = self.say(strict, url, user, LAMP, safe=True)
+        self.assertEqual(status, 200, f)
+        self.assertTrue(CASE_RE.search(f.get("Content", "")), f)
 
     # -- inbound text -------------------------------------------------------
     def test_plain_text_gets_passive_reply_with_case(self):

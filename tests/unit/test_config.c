@@ -354,6 +354,8 @@ static void test_bad_values(void **state)
         "                  \"wechat\": { \"main\": { \"appid\": \"a\", \"secret\": \"s\", \"token\": \"\","
         "                                            \"aes_key\": \"short\", \"api_base\": \"api.weixin.qq.com\" },"
         "                                \"corp\": { \"appid\": \"a\", \"secret\": \"s\", \"token\": \"t\", \"wecom\": true },"
+        "                                \"open\": { \"appid\": \"a\", \"secret\": \"s\", \"token\": \"t\","
+        "                                            \"accept_plaintext\": true },"
         "                                \"bad/name\": {} },"
         "                  \"chat\": { \"relay\": { \"url\": \"https://x/y\" } } },"
         "  \"timers\": { \"accept_s\": 0, \"dedupe_s\": 5 }, \"limits\": { \"body_max\": 10 },"
@@ -379,6 +381,7 @@ static void test_bad_values(void **state)
     expect_problem(fx, "$.channels.wechat.corp.agentid", "required for a WeCom app");
     expect_problem(fx, "$.channels.wechat.corp.aes_key", "required for a WeCom app");
     expect_problem(fx, "$.channels.wechat.bad/name", "account name");
+    expect_problem(fx, "$.channels.wechat.open.accept_plaintext", "with an aes_key");
     expect_problem(fx, "$.channels.chat.relay.secret", "required field missing");
     expect_problem(fx, "$.timers.accept_s", "out of range");
     expect_problem(fx, "$.timers.dedupe_s", "out of range");

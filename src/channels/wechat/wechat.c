@@ -472,6 +472,15 @@ static void handle_post(struct app *app, struct evhttp_request *req, const struc
     }
     if (!query_usable(req, a, q, ts, nonce, "wechat_refused"))
         return;
+    /* An account given an aes_key takes encrypted pushes only (safe and
+     * compatible mode both say encrypt_type=aes): a plaintext one rides a
+     * signature that does not cover its body. */
+    if (!safe && a->aes_key && !a->accept_plaintext) {
+        log_warn("wechat_refused", "account=%s reason=plaintext_push status=403", a->name);
+        http_send_error(req, 403, "encryption_required",
+                        "this account takes encrypted pushes only (encrypt_type=aes)");
+        return;
+    }
     struct push *p = calloc(1, sizeof(*p));
     size_t body_len = 0;
     char *body = p ? http_body(req, &body_len) : NULL;

@@ -10,7 +10,7 @@
 
 static const char *const wechat_fields[] = {
     "appid", "secret", "token", "aes_key", "api_base", "encrypt_reply", "wecom", "agentid",
-    "template_id", "timeout_ms", NULL,
+    "template_id", "timeout_ms", "accept_plaintext", NULL,
 };
 
 static void load_account(struct jv *v, const char *P, json_t *o, struct wechat_account *a,
@@ -38,6 +38,10 @@ static void load_account(struct jv *v, const char *P, json_t *o, struct wechat_a
             a->api_base[--len] = '\0';   /* callers append "/cgi-bin/..." */
     }
     jv_bool(v, o, P, "encrypt_reply", true, &a->encrypt_reply);
+    jv_bool(v, o, P, "accept_plaintext", false, &a->accept_plaintext);
+    if (a->accept_plaintext && (!a->aes_key || a->wecom))
+        jv_error(v, jv_path(p, sizeof(p), P, "accept_plaintext"),
+                 "only for an Official Account with an aes_key (without one every push is plaintext)");
     jv_bool(v, o, P, "wecom", false, &a->wecom);
     long long timeout_ms;
     jv_integer(v, o, P, "timeout_ms", WECHAT_TIMEOUT_MS, 100, 120000, &timeout_ms);

@@ -20,6 +20,8 @@ struct wechat_account {
     char *aes_key;         /* 43-character EncodingAESKey, or NULL */
     char *api_base;        /* default "https://api.weixin.qq.com" */
     bool encrypt_reply;    /* safe-mode replies, default true */
+    bool accept_plaintext; /* with an aes_key: still take plaintext pushes (while
+                              the account moves to safe mode); default false */
     bool wecom;            /* WeCom (企业微信) corp app instead of an OA */
     char *agentid;         /* WeCom only */
     char *template_id;     /* template-message fallback, or NULL */
