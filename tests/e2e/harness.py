@@ -675,10 +675,7 @@ class Daemon:
         # Each worker answers 503 until its own Redis connection and scripts
         # are ready; one 200 says only that one worker is.  Count the
         # workers' redis_ready lines written by this start.
-        try:
-            self._log_mark = os.path.getsize(self.log_path)
-        except OSError:
-            self._log_mark = 0
+        self.mark_log()
         env = {k: v for k, v in os.environ.items() if k not in self.ENV_OVERRIDES}
         env["MASHANG_LOG_LEVEL"] = self.log_level
         self.proc = Proc("mashangd", [self.binary, "-c", self.config_path], self.log_path,
@@ -700,6 +697,18 @@ class Daemon:
         if self.log_level in ("warn", "error"):
             return True       # redis_ready is an info line
         return self.workers_ready() >= self.workers()
+
+    def mark_log(self):
+        """From here on, workers_ready() counts only new redis_ready lines
+        (call before restarting Redis, then wait_reconnected())."""
+        try:
+            self._log_mark = os.path.getsize(self.log_path)
+        except OSError:
+            self._log_mark = 0
+
+    def wait_reconnected(self, timeout=15):
+        """Every worker has its Redis connection and scripts back."""
+        wait_until(self.healthy, timeout * SLOW, "every worker reconnected to Redis", [self.proc])
 
     def workers(self):
         return int(self.config.get("workers") or 0) or os.cpu_count() or 1
