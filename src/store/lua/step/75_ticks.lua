@@ -30,12 +30,22 @@ end
 
 local function close_unrated(id)
   local c = load_case(id)
-  if not c or c.state ~= S.resolved then return end
+  if not c or c.state ~= S.resolved then return false end
   set_state(c, next_state('rate', c.state), 'system', 'closed_unrated', '')
   redis.call('ZREM', rcases_key(c.channel, c.addr), id)
   local rk = res_key(c.channel, c.addr)
   if hget(rk, 'rating_case') == id then redis.call('HDEL', rk, 'rating_case') end
   push(c, render('closed_unrated', { case = id, topic = topic_of(c) }))
+  arm_compaction(id)
+  return true
+end
+
+-- A closed case past its windows keeps what the admin API and exports
+-- read (its hash, its history) in less memory: lib/history.lua.
+local function compact(id)
+  local c = load_case(id)
+  if not c or c.state ~= S.closed or (c.compacted and c.compacted ~= '') then return end
+  hist_compact(id)
 end
 
 -- Timers that are due, each handled by exactly one instance: the ZREM
@@ -51,7 +61,9 @@ local function tick()
     elseif f[1] == 'case' then
       fire_deadline(f[2], f[3], f[4], f[5])
     elseif f[1] == 'rating' then
-      close_unrated(f[2])
+      -- The end of the rating window of a resolved case; once the case
+      -- is closed, the end of its follow-up window (arm_compaction).
+      if not close_unrated(f[2]) then compact(f[2]) end
     end
   end
   return 'tick', tostring(#due)
