@@ -53,7 +53,7 @@ BUDGET = {
     "rate": 23,
     "tick_idle": 2,
     "tick_reminder": 15,
-    "tick_compact": 9,      # a closed case's history folded into one string
+    "tick_compact": 8,      # a closed case's history folded into one string
     "gauges": 7,            # /metrics: the gauge hash, the deadline sets, the outbox sizes
     "gauges_rebuild": 17,   # the same, building the hash from two cases
     "wechat_welcome": 2,
