@@ -427,6 +427,34 @@ class TestAdminOperations(AdminCase):
         self.assertEqual(self.raw("/admin/cases")[0], 503)
 
 
+class TestCompactedCase(AdminCase):
+    """A closed case past its follow-up window is compacted in Redis (its
+    history list folded into one string, docs/redis.md); the admin API
+    reads it as before."""
+    timers = {"followup_s": 1}
+
+    def test_closed_case_read_after_compaction(self):
+        c1 = self.open_case(R1, LAMP)
+        self.deputy_does(c1, "接单 %s", "accepted")
+        self.deputy_does(c1, "办结 %s 已更换灯泡", "resolved")
+        self.rate(R1, c1, 5, "closed")
+        before = self.case(c1)
+        stats = self.get("/admin/stats?by=deputy")["rows"]
+        _, _, csv_before = self.raw("/admin/stats?by=deputy", headers={"Accept": "text/csv"})
+        wait_until(lambda: self.r.hget(NS + "case:" + c1, "compacted") == "1", 10, "case compacted")
+        self.assertFalse(self.r.exists(NS + "hist:" + c1))
+        self.assertTrue(self.r.exists(NS + "histz:" + c1))
+        after = self.case(c1)
+        self.assertEqual(after["history"], before["history"])
+        self.assertEqual([h["event"] for h in after["history"]],
+                         ["opened", "assigned", "accepted", "resolved", "rated"])
+        for field in ("id", "state", "text", "rating", "masked", "deputy", "result"):
+            self.assertEqual(after[field], before[field], field)
+        self.assertEqual(self.get("/admin/stats?by=deputy")["rows"], stats)
+        self.assertEqual(self.raw("/admin/stats?by=deputy", headers={"Accept": "text/csv"})[2], csv_before)
+        self.assertEqual([c["id"] for c in self.get("/admin/cases?state=closed")["cases"]], [c1])
+
+
 class MetricsAcrossWorkers(StackCase):
     """With several workers, /metrics shows the process's counters: the
     same whichever worker answers, and never lower than the scrape before

@@ -365,7 +365,8 @@ class WeChatCase(SharedStackCase):
             self.fake.user_errors.pop(user, None)
         held = self.redis.lrange(held_key, 0, -1)
         self.assertIn(case_id, held[0])
-        self.assertIn("held", [o["state"] for o in self.outbox_states(user)])
+        # held: settled, its text lives in the held list, its outbox hash goes
+        wait_until(lambda: self.outbox_states(user) == [], 5, "the held message settled")
         status, f = self.say(self.main, self.main_url, user, "查询", safe=True)
         self.assertEqual(status, 200)
         self.assertIn(held[0], f["Content"])

@@ -53,6 +53,7 @@ BUDGET = {
     "rate": 23,
     "tick_idle": 2,
     "tick_reminder": 15,
+    "tick_compact": 8,      # a closed case's history folded into one string
     "gauges": 7,            # /metrics: the gauge hash, the deadline sets, the outbox sizes
     "gauges_rebuild": 17,   # the same, building the hash from two cases
     "wechat_welcome": 2,
@@ -225,11 +226,32 @@ class ScriptTest(unittest.TestCase):
         self.r.delete(P + "outbox:ready")
         return [(o["channel"], o["to"], o["kind"], o["text"]) for o in out]
 
+    def deliver(self, now, dlr=True, owner="host:1:0"):
+        """Sends every due outbox message as the daemon does: claims them
+        (outbox_claim.lua), marks each send started with its delivery-report
+        token, records it sent (outbox_result.lua) and, with `dlr`, Kannel's
+        report that it was delivered (dlr.lua).  Returns the ids sent."""
+        now_ms = now * 1000
+        got = self.run_script("outbox_claim", [now_ms, 30000, 100, owner, 1 if dlr else 0])
+        ids = [got[i] for i in range(0, len(got), 6)]
+        tokens = {i: "%032x" % (int(i) * 7919) for i in ids}
+
+        def records(op):
+            return "".join("%s\0%s\0%s\0%s\0" % (i, op, 0, tokens[i] if op == "sending" and dlr else "")
+                           for i in ids)
+        if ids:
+            self.run_script("outbox_result", [owner, now_ms, records("sending")])
+            self.run_script("outbox_result", [owner, now_ms, records("sent")])
+        if dlr:
+            for i in ids:
+                self.run_script("dlr", [i, 1, now_ms, tokens[i]])
+        return ids
+
     # -- the messages ------------------------------------------------------
 
-    def resident(self, text, intent, now, budget, **extra):
+    def resident(self, text, intent, now, budget, addr=RESIDENT, **extra):
         env = {"now": now * 1000, "role": "resident",
-               "msg": {"channel": "sms", "addr": RESIDENT, "text": text, "masked": "138****8000",
+               "msg": {"channel": "sms", "addr": addr, "text": text, "masked": addr[:3] + "****" + addr[-4:],
                        "passive": False},
                "intent": intent, "tr": extra.pop("tr", {})}
         env.update(extra)
@@ -245,12 +267,33 @@ class ScriptTest(unittest.TestCase):
         env.update(extra)
         return self.step(env, budget)
 
-    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first"):
+    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first", addr=RESIDENT):
         intent = {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
                   "slots": {"place": "幸福路12号"}, "title": "路灯不亮", "confidence": 0.93,
                   "review": False, "certain": True}
         route = [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]
-        return self.resident(text, intent, now, budget, route=route)
+        return self.resident(text, intent, now, budget, addr, route=route)
+
+    def whole_life(self, now, addr=RESIDENT, text="幸福路12号的路灯坏了三天了", budget=None):
+        """One case from its opening to its rating, every message it causes
+        sent and delivery-reported; returns (case id, the clock after)."""
+        case = self.open_case(now, text, budget, addr)[1]
+        self.deliver(now)
+        now += 600
+        self.deputy("接单 " + case, "cmd.accept", case, now, None)
+        self.deliver(now)
+        now += 3600
+        self.deputy("办结 %s 已修好" % case, "cmd.resolve", case, now, None, body="已修好", question=False)
+        self.deliver(now)
+        now += 60
+        rating = {"kind": "chat", "name": "rating", "label": "chat.rating", "slots": {"rating": "5"},
+                  "certain": True}
+        self.resident("5", rating, now, None, addr, rating=5, tr=tr_json("rate", "reopen"))
+        self.deliver(now)
+        return case, now
+
+    def tick(self, now, budget=None):
+        return self.step({"mode": "tick", "now": now * 1000, "tr": tr_json("rate", "escalate")}, budget)
 
     def gauges(self, now, budget):
         return json.loads(self.run_script("admin", ["gauges", now, OPT["accept_s"], OPT["resolve_s"]], budget))
@@ -320,10 +363,102 @@ class ScriptTest(unittest.TestCase):
         c = r.hgetall(P + "case:MS1001")
         self.assertEqual((c["state"], c["rating"]), ("closed", "5"))
         self.assertEqual(r.zcard(P + "rcases:sms:" + RESIDENT), 0)
-        self.assertIsNone(r.zscore(P + "timers", "rating|MS1001"))
+        # the rating timer now waits for the end of the follow-up window
+        self.assertEqual(r.zscore(P + "timers", "rating|MS1001"), t + 60 + OPT["followup_s"])
         self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply", render("rated", case="MS1001", rating=5))])
         g = {k: v for k, v in r.hgetall(P + "gauge:cases").items() if v != "0"}
         self.assertEqual(g, {"closed": "1"})
+
+    def per_case_keys(self):
+        """Every key but the namespace's shared ones, type and TTL."""
+        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:")
+        return {k[len(P):]: (self.r.type(k), self.r.ttl(k)) for k in self.r.keys(P + "*")
+                if not k[len(P):].startswith(shared)}
+
+    def test_closed_case_compacted_and_still_readable(self):
+        case, t = self.whole_life(T0)
+        show = lambda: json.loads(self.run_script("admin", ["show", case]))
+        before = show()
+        self.assertEqual(len(before["history"]), 5)
+        # past the rating's follow-up window, the tick compacts the case
+        t += OPT["followup_s"]
+        action, count, _, _ = self.tick(t, "tick_compact")
+        self.assertEqual((action, count), ("tick", "1"))
+        left = {k: v for k, v in self.per_case_keys().items() if v[1] < 0}
+        self.assertEqual(left, {"case:" + case: ("hash", -1), "histz:" + case: ("string", -1),
+                                "res:sms:" + RESIDENT: ("hash", -1)})
+        after = show()
+        self.assertEqual(after["history"], before["history"])
+        self.assertEqual(after["case"].pop("compacted"), "1")
+        self.assertEqual(after["case"], before["case"])
+        # what the rest of the admin API reads of it
+        export = json.loads(self.run_script("admin", ["resident_export", "sms", RESIDENT]))
+        self.assertEqual(export["cases"][0]["history"], before["history"])
+        self.run_script("admin", ["label", case, "other", t + 1])
+        hist = show()["history"]
+        self.assertEqual((len(hist), hist[-1]["event"]), (6, "category_corrected"))
+        # erasure reaches the compacted history too
+        self.run_script("admin", ["resident_erase", "sms", RESIDENT, t + 2])
+        hist = show()["history"]
+        self.assertEqual([e["text"] for e in hist if e["actor"] == "resident"], ["[已删除]", "[已删除]"])
+        self.assertEqual(hist[-1]["event"], "erased")
+        self.assertFalse(self.r.exists(P + "hist:" + case))
+        # the case's remaining timers (deadlines it met) fire and leave
+        # nothing (the resident's own hash went with the erasure)
+        far = T0 + 60 * 86400
+        self.tick(far)
+        self.assertEqual(self.tick(far)[:2], ["tick", "0"])
+        self.assertEqual(sorted(k for k, v in self.per_case_keys().items() if v[1] < 0),
+                         ["case:" + case, "histz:" + case])
+
+    def test_unrated_case_compacted_after_its_windows(self):
+        self.open_case()
+        self.deliver(T0)
+        t = T0 + 600
+        self.deputy("办结 MS1001 已修好", "cmd.resolve", "MS1001", t, None, body="已修好", question=False)
+        self.deliver(t)
+        t += OPT["rating_s"]
+        self.tick(t)
+        self.assertEqual(self.r.hget(P + "case:MS1001", "state"), "closed")
+        self.assertTrue(self.r.exists(P + "hist:MS1001"))     # not at once: the follow-up window first
+        self.deliver(t)
+        self.tick(t + OPT["followup_s"])
+        self.assertEqual(self.r.hget(P + "case:MS1001", "compacted"), "1")
+        self.assertEqual(json.loads(self.run_script("admin", ["show", "MS1001"]))["history"][-1]["event"],
+                         "closed_unrated")
+
+    def test_settled_messages_leave_no_key(self):
+        self.open_case()
+        # no delivery report expected (no token): the hash goes once sent
+        self.assertEqual(len(self.deliver(T0, dlr=False)), 2)
+        self.assertEqual([k for k in self.per_case_keys() if k.startswith("out:")], [])
+        # a report expected: kept for it, then shortly after a final one
+        self.deputy("接单 MS1001", "cmd.accept", "MS1001", T0 + 60, None)
+        now_ms = (T0 + 60) * 1000
+        ids = [i for i in self.r.zrange(P + "outbox:ready", 0, -1)]
+        self.run_script("outbox_claim", [now_ms, 30000, 10, "h", 1])
+        marks = "".join("%s\0sending\0000\0tok%s\0" % (i, i) for i in ids)
+        self.run_script("outbox_result", ["h", now_ms, marks])
+        # a report faster than the gateway's answer: not final, the send not yet recorded
+        self.assertEqual(self.run_script("dlr", [ids[0], 8, now_ms, "tok" + ids[0]]), "accepted")
+        self.assertEqual(self.r.ttl(P + "out:" + ids[0]), -1)
+        self.run_script("outbox_result", ["h", now_ms, "".join("%s\0sent\0000\0\0" % i for i in ids)])
+        for i in ids:
+            self.assertGreater(self.r.ttl(P + "out:" + i), 86400)
+        self.assertEqual(self.run_script("dlr", [ids[0], 1, now_ms, "tok" + ids[0]]), "delivered")
+        self.assertLessEqual(self.r.ttl(P + "out:" + ids[0]), 3600)
+        self.assertGreater(self.r.ttl(P + "out:" + ids[1]), 3600)     # still waiting for its report
+        # a dead letter stays, listed and retryable, until an administrator acts
+        self.deputy("办结 MS1001 已修好", "cmd.resolve", "MS1001", T0 + 120, None, body="已修好", question=False)
+        now_ms = (T0 + 120) * 1000
+        got = self.run_script("outbox_claim", [now_ms, 30000, 10, "h", 1])
+        dead = got[0]
+        self.run_script("outbox_result", ["h", now_ms, "%s\0dead\0000\0HTTP 503\0" % dead])
+        self.assertEqual(self.r.ttl(P + "out:" + dead), -1)
+        listed = json.loads(self.run_script("admin", ["outbox_dead", 10]))
+        self.assertEqual([m["id"] for m in listed["messages"]], [dead])
+        self.assertEqual(json.loads(self.run_script("admin", ["outbox_retry", now_ms + 1, 10]))["moved"], 1)
+        self.assertIn(dead, self.r.zrange(P + "outbox:ready", 0, -1))
 
     def test_tick_reminds_and_moves_on(self):
         self.open_case()

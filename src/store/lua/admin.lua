@@ -13,6 +13,8 @@
 --@use keys
 --@use overdue
 --@use casestate
+--@use history
+--@use settle
 local P = KEYS[1]
 local op = ARGV[1]
 local SCAN_MAX = 50000
@@ -110,12 +112,7 @@ if op == 'show' then
     values[#values + 1] = h[i + 1]
   end
   local c = shape(names, values)
-  local hist = {}
-  local max = tonumber(ARGV[3]) or 1000
-  for _, j in ipairs(redis.call('LRANGE', K.hist .. id, 0, max - 1)) do
-    local ok, e = pcall(cjson.decode, j)
-    if ok then hist[#hist + 1] = e end
-  end
+  local hist = hist_read(id, c.compacted, 1, tonumber(ARGV[3]) or 1000)
   return cjson.encode({ found = true, case = c, history = hist })
 end
 
@@ -225,12 +222,7 @@ if op == 'resident_export' then
     local h = redis.call('HGETALL', case_key(id))
     local c = {}
     for i = 1, #h, 2 do c[h[i]] = h[i + 1] end
-    local hist = {}
-    for _, j in ipairs(redis.call('LRANGE', K.hist .. id, 0, -1)) do
-      local ok, e = pcall(cjson.decode, j)
-      if ok then hist[#hist + 1] = e end
-    end
-    cases[#cases + 1] = { case = c, history = hist }
+    cases[#cases + 1] = { case = c, history = hist_read(id, c.compacted, 1, -1) }
   end
   local res = {}
   local h = redis.call('HGETALL', rk)
@@ -247,7 +239,7 @@ if op == 'resident_erase' then
   local closed = 0
   for _, id in ipairs(ids) do
     local k = case_key(id)
-    local state, deputy = unpack(redis.call('HMGET', k, 'state', 'deputy'))
+    local state, deputy, compacted = unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted'))
     if is_open(state) then
       -- Nobody could be told of progress any more: the case ends here.
       local created = redis.call('HGET', k, 'created')
@@ -258,16 +250,14 @@ if op == 'resident_erase' then
     end
     redis.call('HSET', k, 'addr', 'erased', 'masked', '***', 'text', '[已删除]', 'place', '',
       'latest', '', 'result', '')
-    local hk = K.hist .. id
-    local hist = redis.call('LRANGE', hk, 0, -1)
-    for i, j in ipairs(hist) do
-      local ok, e = pcall(cjson.decode, j)
-      if ok and (e.actor == 'resident' or e.event == 'opened' or e.event == 'followup') then
+    local hist = hist_read(id, compacted, 1, -1)
+    for _, e in ipairs(hist) do
+      if e.actor == 'resident' or e.event == 'opened' or e.event == 'followup' then
         e.text = '[已删除]'
-        redis.call('LSET', hk, i - 1, cjson.encode(e))
       end
     end
-    redis.call('RPUSH', hk, cjson.encode({ ts = now, actor = 'admin', event = 'erased', text = '' }))
+    hist[#hist + 1] = { ts = now, actor = 'admin', event = 'erased', text = '' }
+    hist_write(id, compacted, hist)
     -- the resident's words live on nowhere: no training example, no review entry
     redis.call('HDEL', CORRECTIONS, id)
     redis.call('ZREM', CORRECTIONS_TS, id)
@@ -426,8 +416,9 @@ if op == 'outbox_uncertain_settle' then
     redis.call('ZADD', K.outbox_ready, now, id)
     return cjson.encode({ result = 'resent' })
   end
+  -- Given up: settled, kept a short while for the record (lib/settle.lua).
   redis.call('HSET', k, 'state', 'dropped', 'dropped_at', now)
-  redis.call('EXPIRE', k, 2592000)
+  redis.call('EXPIRE', k, SETTLED_S)
   return cjson.encode({ result = 'dropped' })
 end
 

@@ -3,6 +3,7 @@
 -- The token is the random one outbox_result.lua stored with the message
 -- when its send started: ids are sequential, so a report naming only an
 -- id could be forged.  A wrong token is answered like an unknown id.
+--@use settle
 local P = KEYS[1]
 local k = P .. 'out:' .. ARGV[1]
 local tok = redis.call('HGET', k, 'dlr_token')
@@ -18,9 +19,12 @@ end
 redis.call('HSET', k, 'dlr', st, 'dlr_at', ARGV[3])
 -- A send that timed out waits for this report (outbox_result.lua
 -- "awaiting"): the gateway had it, so it is settled as sent now.
-if redis.call('HGET', k, 'state') == 'sending' and redis.call('HEXISTS', k, 'awaiting') == 1 then
+local state = redis.call('HGET', k, 'state')
+if state == 'sending' and redis.call('HEXISTS', k, 'awaiting') == 1 then
   redis.call('ZREM', P .. 'outbox:inflight', ARGV[1])
   redis.call('HSET', k, 'state', 'sent', 'sent_at', ARGV[3], 'detail', 'delivery report')
-  redis.call('EXPIRE', k, 2592000)
+  state = 'sent'
 end
+-- A sent message whose report is final needs nothing more (lib/settle.lua).
+if state == 'sent' or state == 'held' then out_settled(k, tok, st) end
 return st

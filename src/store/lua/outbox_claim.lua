@@ -1,6 +1,7 @@
 -- Leases due outbound messages to one daemon instance.
 -- KEYS[1] prefix "{ns}:"; ARGV: now_ms, lease_ms, max, owner, sms_dlr (1/0)
 -- Returns a flat array: id, channel, to, text, case, attempts, ...
+--@use settle
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
@@ -20,9 +21,10 @@ local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 1
 for _, id in ipairs(expired) do
   redis.call('ZREM', inflight, id)
   local k = P .. 'out:' .. id
-  local h = redis.call('HMGET', k, 'state', 'channel', 'dlr')
+  local h = redis.call('HMGET', k, 'state', 'channel', 'dlr', 'dlr_token')
   if h[1] == 'sending' and h[2] == 'sms' and sms_dlr and h[3] then
     redis.call('HSET', k, 'state', 'sent', 'reclaimed', now, 'detail', 'delivery report')
+    out_settled(k, h[4] or '', h[3])
   elseif h[1] == 'sending' and not (h[2] == 'sms' and sms_dlr) then
     redis.call('HSET', k, 'state', 'uncertain', 'reclaimed', now)
     redis.call('RPUSH', P .. 'outbox:uncertain', id)

@@ -12,6 +12,7 @@
 -- "uncertain" sets it aside in outbox:uncertain for an administrator.
 -- Returns one value per message: "ok" for a mark, "<outcome>:<attempts>"
 -- for an outcome, or "stale" when the lease expired and moved on.
+--@use settle
 local P = KEYS[1]
 local owner, now = ARGV[1], ARGV[2]
 local inflight = P .. 'outbox:inflight'
@@ -20,14 +21,17 @@ local res = {}
 local function record(id, outcome, due, detail)
   local k = P .. 'out:' .. id
   -- A lease that expired and moved on belongs to someone else now.
-  local h = redis.call('HMGET', k, 'owner', 'attempts')
+  local h = redis.call('HMGET', k, 'owner', 'attempts', 'dlr_token', 'dlr')
   if h[1] ~= owner or redis.call('ZREM', inflight, id) == 0 then
     return 'stale'
   end
   local attempts = (tonumber(h[2]) or 0) + 1
   if outcome == 'sent' or outcome == 'held' then
-    redis.call('HSET', k, 'attempts', attempts, 'state', outcome, 'sent_at', now, 'detail', detail)
-    redis.call('EXPIRE', k, 2592000)
+    -- Settled: the hash goes, or waits for its delivery report (lib/settle.lua).
+    if h[3] then
+      redis.call('HSET', k, 'attempts', attempts, 'state', outcome, 'sent_at', now, 'detail', detail)
+    end
+    out_settled(k, h[3], h[4])
   elseif outcome == 'awaiting' then
     redis.call('HSET', k, 'attempts', attempts, 'state', 'sending', 'awaiting', now,
                'last_error', detail)

@@ -16,6 +16,7 @@
 --@use keys
 --@use render
 --@use casestate
+--@use history
 local S = SCHEMA.S
 local P = KEYS[1]
 local env = cjson.decode(ARGV[1])

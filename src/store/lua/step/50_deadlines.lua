@@ -29,3 +29,8 @@ local function arm_all(c)
   redis.call('HSET', K.case .. c.id, 'clock', nows)
   arm_first(c.id)
 end
+-- A closed case is compacted (75_ticks.lua) once its follow-up window
+-- has passed: its rating timer is moved there, the same one ZADD.
+local function arm_compaction(id)
+  redis.call('ZADD', TIMERS, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id)
+end

@@ -171,9 +171,9 @@ local function rate()
   end
   redis.call('HSET', case_key(id), 'rating', r, 'rated_at', nows)
   redis.call('HDEL', RK, 'rating_case')
-  redis.call('ZREM', TIMERS, 'rating|' .. id)
   local p = person(c.deputy)
   if r <= 2 then
+    redis.call('ZREM', TIMERS, 'rating|' .. id)
     set_state(c, next_state('reopen', c.state), 'resident', 'reopened', tostring(r))
     redis.call('ZADD', K.dq .. c.deputy, nows, id)
     arm_all(c)
@@ -185,6 +185,9 @@ local function rate()
     return 'reopened', id
   end
   set_state(c, next_state('rate', c.state), 'resident', 'rated', tostring(r))
+  -- The rating timer now stands for the closed case's compaction
+  -- (75_ticks.lua), once its follow-up window has passed.
+  arm_compaction(id)
   redis.call('ZREM', RCASES, id)
   reply(render('rated', { case = id, rating = r }), id)
   return 'rated', id

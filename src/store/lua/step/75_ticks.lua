@@ -28,14 +28,28 @@ local function fire_deadline(id, kind, phase, clock)
   if NEXT_PHASE[phase] then arm(id, kind, NEXT_PHASE[phase], tonumber(clock)) end
 end
 
-local function close_unrated(id)
-  local c = load_case(id)
-  if not c or c.state ~= S.resolved then return end
+local function close_unrated(c)
+  local id = c.id
   set_state(c, next_state('rate', c.state), 'system', 'closed_unrated', '')
   redis.call('ZREM', rcases_key(c.channel, c.addr), id)
   local rk = res_key(c.channel, c.addr)
   if hget(rk, 'rating_case') == id then redis.call('HDEL', rk, 'rating_case') end
   push(c, render('closed_unrated', { case = id, topic = topic_of(c) }))
+  arm_compaction(id)
+end
+
+-- The end of the rating window of a resolved case; once the case is
+-- closed, the end of its follow-up window (arm_compaction): a closed
+-- case past its windows keeps what the admin API and exports read (its
+-- hash, its history) in less memory (lib/history.lua).
+local function rating_timer(id)
+  local c = load_case(id)
+  if not c then return end
+  if c.state == S.resolved then
+    close_unrated(c)
+  elseif c.state == S.closed and (c.compacted or '') == '' then
+    hist_compact(id)
+  end
 end
 
 -- Timers that are due, each handled by exactly one instance: the ZREM
@@ -51,7 +65,7 @@ local function tick()
     elseif f[1] == 'case' then
       fire_deadline(f[2], f[3], f[4], f[5])
     elseif f[1] == 'rating' then
-      close_unrated(f[2])
+      rating_timer(f[2])
     end
   end
   return 'tick', tostring(#due)

@@ -77,9 +77,8 @@ local function event_words(e)
 end
 
 local function deputy_detail(c)
-  local h = redis.call('LRANGE', K.hist .. c.id, -3, -1)
   local steps = {}
-  for _, j in ipairs(h) do steps[#steps + 1] = event_words(cjson.decode(j)) end
+  for _, e in ipairs(hist_read(c.id, c.compacted, -3, -1)) do steps[#steps + 1] = event_words(e) end
   local p = person(c.deputy)
   reply(render('deputy_detail', { case = c.id, topic = topic_of(c), category = category_name(c.category),
     state = state_name(c.state), text = c.text, place = c.place ~= '' and c.place or '-',
