@@ -129,13 +129,13 @@ def fixed_costs(srv):
     b.r.flushall()
     b.publish()
     b.open_case(budget=None)
-    env = {"cfg": luatest.DIGEST, "opt": luatest.OPT, "now": luatest.T0 * 1000, "role": "resident",
+    env = {"cfg": luatest.DIGEST, "now": luatest.T0 * 1000, "role": "resident",
            "msg": {"channel": "sms", "addr": luatest.RESIDENT, "text": "幸福路12号的路灯坏了三天了",
                    "masked": "138****8000", "passive": False},
            "intent": {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
                       "slots": {"place": "幸福路12号"}, "title": "路灯不亮", "confidence": 0.93,
                       "review": False, "certain": True},
-           "tr": {}, "route": [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]}
+           "tr": [], "route": [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]}
     return (median(r.script_load("return 1")),
             median(srv.sha["step"], json.dumps(env)), len(json.dumps(env).encode()))
 

@@ -112,10 +112,37 @@ static char *contact_json(const struct app *app, const char *name, const char *p
     return s;
 }
 
+static int fields_add_int(struct fields *f, const char *name, long long v)
+{
+    char *s;
+    return asprintf(&s, "%lld", v) < 0 ? -1 : fields_add(f, "o:", name, s);
+}
+
+/* The settings step.lua works with, "o:<name>": they change only with
+ * the configuration, so they travel with the directory (and its digest)
+ * instead of with every message. */
+static int add_options(const struct config *cfg, struct fields *f)
+{
+    if (fields_add(f, "o:", "prefix", strdup(cfg->case_prefix)) < 0 ||
+        fields_add_int(f, "dedupe_s", cfg->timers.dedupe_s) < 0 ||
+        fields_add_int(f, "rating_s", cfg->timers.rating_s) < 0 ||
+        fields_add_int(f, "session_s", cfg->timers.session_s) < 0 ||
+        fields_add_int(f, "followup_s", cfg->timers.followup_s) < 0 ||
+        fields_add_int(f, "accept_s", cfg->timers.accept_s) < 0 ||
+        fields_add_int(f, "progress_s", cfg->timers.progress_s) < 0 ||
+        fields_add_int(f, "resolve_s", cfg->timers.resolve_s) < 0 ||
+        fields_add_int(f, "sender_per_minute", cfg->limits.sender_per_minute) < 0 ||
+        fields_add_int(f, "max_sessions", cfg->limits.max_sessions) < 0)
+        return -1;
+    return 0;
+}
+
 static int build(const struct app *app, struct fields *f)
 {
     const struct config *cfg = app->cfg;
     const struct roster *r = app->roster;
+    if (add_options(cfg, f) < 0)
+        return -1;
     for (size_t i = 0; i < cfg->ntemplates; i++)
         if (fields_add(f, "t:", cfg->templates[i].key, strdup(cfg->templates[i].text)) < 0)
             return -1;

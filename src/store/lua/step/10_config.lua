@@ -23,16 +23,22 @@ end
 -- it and tries again (Redis was flushed or restarted without its data).
 -- "committee" is always published, so its absence means no directory; the
 -- same HMGET brings what opening a case (the common path) words.
+-- The settings are read with it too, all of them: they are few and short.
+local OPTS = { 'prefix', 'dedupe_s', 'rating_s', 'session_s', 'followup_s', 'accept_s',
+  'progress_s', 'resolve_s', 'sender_per_minute', 'max_sessions' }
 local first = { 'committee' }
+for _, o in ipairs(OPTS) do first[#first + 1] = 'o:' .. o end
 if not env.mode and env.role ~= 'deputy' and intent.kind ~= 'chat' then
   first[#first + 1] = 't:ack'
   first[#first + 1] = 't:deputy_new'
   if intent.label then first[#first + 1] = 'c:' .. intent.label end
 end
 cfg_prefetch(first)
-if not cfg_cache.committee then
+if not cfg_cache.committee or not cfg_cache['o:prefix'] then
   return { 'nocfg', '', 0, '' }
 end
+local opt = {}
+for _, o in ipairs(OPTS) do opt[o] = cfg_cache['o:' .. o] or nil end
 
 -- Counts uses of `key` within `ttl` seconds (INCR, expiring from the first
 -- use).  A first use, the common case, costs one command.

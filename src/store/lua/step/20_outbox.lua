@@ -1,4 +1,6 @@
 local outn = 0
+-- More sends of one text to one address within 300 s are a reply loop.
+local LOOP_MAX = 5
 local looped = 0
 -- Outbox entries are written after the work: one INCRBY for their ids
 -- and one ZADD for the queue, whatever their number.
@@ -26,7 +28,7 @@ local function send(channel, addr, text, case_id, kind)
   -- (another bot answering us): stop it, and say so in the reply.
   local lk = P .. 'loopout:' .. channel .. ':' .. addr .. ':' .. redis.sha1hex(text)
   local n = count_use(lk, 300)
-  if n > (tonumber(opt.loop_max) or 5) then
+  if n > LOOP_MAX then
     looped = looped + 1
     return
   end
