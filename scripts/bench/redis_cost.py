@@ -9,8 +9,10 @@ envelopes, the same published directory), then runs LIVES case lives:
 a resident opens a case, the deputy accepts, the resident asks for the
 status, the deputy resolves, the resident rates.  After each message
 its replies go through the outbox as the daemon sends them under light
-load: one claim (outbox_claim.lua), one call marking them "sending" and
-one recording "sent" (outbox_result.lua).
+load: the step leases them itself (the "lease" member step.c adds while
+the outbox has room; --no-lease: none, as when it is full), else one
+claim (outbox_claim.lua); then one call marking them "sending" and one
+recording "sent" (outbox_result.lua).
 
 Two passes over fresh data:
   accounting  CONFIG RESETSTAT before and INFO commandstats after each
@@ -43,7 +45,9 @@ CALLS = ("step", "claim", "mark", "result")
 class Bench(luatest.ScriptTest):
     """The envelopes of tests/lua/run.py, driven as a workload."""
 
-    def __init__(self, srv, account):
+    lease = {"owner": "bench", "expires": (luatest.T0 + 10 ** 7) * 1000, "max": 4}   # step.c's, with room
+
+    def __init__(self, srv, account, lease=True):
         super().__init__("test_case_life")
         self.srv = srv
         self.r = srv.r
@@ -52,6 +56,9 @@ class Bench(luatest.ScriptTest):
         self.usec = {}         # kind -> [usec of the step and its outbox calls, per message]
         self.kind = None
         self.call = "step"
+        self.answer = None
+        if not lease:
+            self.lease = None     # the outbox full: every reply waits for a claim
 
     def run_script(self, name, args, budget=None):
         if not self.account:
@@ -71,11 +78,20 @@ class Bench(luatest.ScriptTest):
         u[-1] += usec
         return out
 
+    def step(self, env, budget):
+        out = super().step(env, budget)
+        self.answer = out
+        return out
+
     def send_replies(self, now_ms):
-        """The outbox sends what the message queued, as outbox.c does."""
-        self.call = "claim"
-        flat = self.run_script("outbox_claim", [now_ms, 60000, 16, "bench", 1])
-        ids = flat[0::6]
+        """The outbox sends what the message queued, as outbox.c does: the
+        replies the step leased itself, else (or beyond them) one claim."""
+        out = self.answer
+        ids = out[4][0::6] if len(out) > 4 else []
+        if out[2] > len(ids):
+            self.call = "claim"
+            flat = self.run_script("outbox_claim", [now_ms, 60000, 16, "bench", 1])
+            ids += flat[0::6]
         if ids:
             self.call = "mark"
             self.run_script("outbox_result", ["bench", now_ms,
@@ -90,7 +106,7 @@ class Bench(luatest.ScriptTest):
         self.resident_addr = "138%08d" % i
         t = luatest.T0 + i * 7200
         self.kind = "open"
-        _, case, _, _ = self.open_case(now=t, text="幸福路%d号的路灯坏了三天了" % i, budget=None)
+        case = self.open_case(now=t, text="幸福路%d号的路灯坏了三天了" % i, budget=None)[1]
         self.send_replies(t * 1000)
         t += 600
         self.kind = "accept"
@@ -147,11 +163,11 @@ SEGMENT_MARKS = (
     ("envelope decode", "\nlocal now = tonumber(env.now)"),
     ("definitions, dedupe, first cfg read", "\n-- [src/store/lua/step/90_main.lua]"),
     ("the message's work", "\nlocal passive_text = ''"),
-    ("dedupe mark, outbox writes", "\nreturn { action, case_id or '', outn, passive_text }"),
+    ("dedupe mark, outbox writes", "\nif #leased > 0 then return"),
 )
 
 
-def segments(srv, lives):
+def segments(srv, lives, lease):
     """Medians in µs of the step script's segments per kind, measured with
     redis.call('TIME') inserted at SEGMENT_MARKS (each reading adds ~1 µs)."""
     with open(os.path.join(luatest.LUA_DIR, "step.lua"), encoding="utf-8") as f:
@@ -162,20 +178,20 @@ def segments(srv, lives):
         if src.count(mark) != 1:
             sys.exit("bench-redis: step.lua no longer has %r once: update SEGMENT_MARKS" % mark)
         src = src.replace(mark, "\n" + tick + mark.lstrip("\n"))
-    src = src.replace("return { action, case_id or '', outn, passive_text }",
-                      "return { action, case_id or '', outn, passive_text, __T }")
+    tail = src[src.index("if #leased > 0 then return"):]
+    src = src.replace(tail, "return { action, case_id or '', outn, passive_text, leased, __T }\n")
     sha = dict(srv.sha)
     sha["step"] = srv.r.script_load(src)
-    b = Bench(type("S", (), {"r": srv.r, "sha": sha}), False)
+    b = Bench(type("S", (), {"r": srv.r, "sha": sha}), False, lease)
     found = {}
     plain = b.run_script
 
     def run_script(name, args, budget=None):
         out = plain(name, args, budget)
-        if name == "step" and len(out) > 4:
-            t = [int(x) for x in out[4]]
+        if name == "step" and len(out) > 5:
+            t = [int(x) for x in out[5]]
             found.setdefault(b.kind, []).append([y - x for x, y in zip(t, t[1:])])
-            out = out[:4]
+            out = out[:4] + ([out[4]] if out[4] else [])
         return out
     b.run_script = run_script
     b.r.flushall()
@@ -194,18 +210,20 @@ def cpu(r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", "--lives", type=int, default=400, help="case lives per pass (5 messages each)")
+    ap.add_argument("--no-lease", action="store_true",
+                    help="steps lease none of their replies (the outbox at its limit): every reply is claimed")
     a = ap.parse_args()
     if not os.path.isdir(luatest.LUA_DIR):
         sys.exit("bench-redis: %s missing: run make first" % luatest.LUA_DIR)
     srv = luatest.Redis()
     try:
-        acc = Bench(srv, True)
+        acc = Bench(srv, True, not a.no_lease)
         acc.r.flushall()
         acc.publish()
         for i in range(a.lives):
             acc.life(i)
 
-        b = Bench(srv, False)
+        b = Bench(srv, False, not a.no_lease)
         b.r.flushall()
         b.publish()
         load0 = os.getloadavg()[0]
@@ -215,7 +233,7 @@ def main():
         c1, w1 = cpu(b.r), time.time()
         load1 = os.getloadavg()[0]
         empty, dup, envlen = fixed_costs(srv)
-        seg = segments(srv, min(a.lives, 200))
+        seg = segments(srv, min(a.lives, 200), not a.no_lease)
     finally:
         srv.close()
 

@@ -19,6 +19,8 @@
 
 #define OUTBOX_BATCH 16
 #define OUTBOX_MAX_INFLIGHT 64
+/* At most this many replies of one message leased by the step itself. */
+#define OUTBOX_STEP_LEASE 4
 
 /* What one leased message needs recorded in Redis: the "sending" mark
  * before its request starts, or the outcome after it ended. */
@@ -47,6 +49,7 @@ struct outbox {
     bool claiming;         /* a claim is waiting for Redis */
     bool again;            /* kicked while claiming: claim once more */
     size_t inflight;
+    size_t reserved;       /* leases promised to steps still waiting for Redis */
 };
 
 /* One message being sent; owns its copies of the leased fields. */
@@ -288,15 +291,11 @@ static char *reply_str(const redisReply *r)
     return r->type == REDIS_REPLY_STRING ? strndup(r->str, r->len) : strdup("");
 }
 
-static void on_claimed(redisReply *r, void *arg)
+/* Starts the leased messages of `r`: id, channel, to, text, case,
+ * attempts for each (outbox_claim.lua's answer, or the part of the step
+ * script's answer that its own replies leased). */
+static void start_leased(struct outbox *ob, const redisReply *r)
 {
-    struct outbox *ob = arg;
-    ob->claiming = false;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r && r->type == REDIS_REPLY_ERROR)
-            log_error("outbox_claim_failed", "error=%s", LOG_STR(r->str));
-        return;
-    }
     for (size_t i = 0; i + 5 < r->elements; i += 6) {
         struct send *s = calloc(1, sizeof(*s));
         if (!s)
@@ -317,6 +316,18 @@ static void on_claimed(redisReply *r, void *arg)
         else
             send_free(s);
     }
+}
+
+static void on_claimed(redisReply *r, void *arg)
+{
+    struct outbox *ob = arg;
+    ob->claiming = false;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("outbox_claim_failed", "error=%s", LOG_STR(r->str));
+        return;
+    }
+    start_leased(ob, r);
     /* A full batch suggests more are due. */
     if (r->elements / 6 == OUTBOX_BATCH || ob->again)
         claim(ob);
@@ -390,6 +401,30 @@ void outbox_kick(struct outbox *ob)
 {
     if (!ob->app->stopping)
         claim(ob);
+}
+
+size_t outbox_reserve(struct outbox *ob)
+{
+    size_t busy = ob->inflight + ob->reserved;
+    if (ob->app->stopping || busy >= OUTBOX_MAX_INFLIGHT)
+        return 0;
+    size_t n = OUTBOX_MAX_INFLIGHT - busy;
+    n = n < OUTBOX_STEP_LEASE ? n : OUTBOX_STEP_LEASE;
+    ob->reserved += n;
+    return n;
+}
+
+void outbox_take(struct outbox *ob, size_t reserved, const struct redisReply *leased, long long queued)
+{
+    ob->reserved -= reserved < ob->reserved ? reserved : ob->reserved;
+    size_t n = 0;
+    if (leased && leased->type == REDIS_REPLY_ARRAY) {
+        n = leased->elements / 6;
+        start_leased(ob, leased);
+    }
+    /* Replies beyond the lease wait in the queue. */
+    if (queued > (long long)n)
+        outbox_kick(ob);
 }
 
 size_t outbox_inflight(const struct outbox *ob)

@@ -31,6 +31,7 @@ struct step {
     char **passive;
     char *envelope;        /* kept for one retry after republishing the directory */
     bool republished;
+    size_t lease;          /* replies the script may lease at once (outbox_reserve) */
     /* A copy of the message, spooled if Redis cannot take it. */
     char *addr, *to, *text, *msg_id;
     size_t len;
@@ -568,8 +569,19 @@ static long elapsed_us(const struct timeval *since)
     return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_usec - since->tv_usec);
 }
 
+/* Hands the outbox what the script leased of this step's replies and
+ * gives back the rest of the reservation; every step that reserved calls
+ * it once, step_free without an answer. */
+static void settle_lease(struct step *st, const redisReply *leased, long long queued)
+{
+    if (st->app->outbox && (st->lease > 0 || queued > 0))
+        outbox_take(st->app->outbox, st->lease, leased, queued);
+    st->lease = 0;
+}
+
 static void step_free(struct step *st)
 {
+    settle_lease(st, NULL, 0);
     free(st->envelope);
     free(st->addr);
     free(st->to);
@@ -670,8 +682,7 @@ static void on_step_reply(redisReply *r, void *arg)
         return;
     }
     long long queued = r->element[2]->type == REDIS_REPLY_INTEGER ? r->element[2]->integer : 0;
-    if (queued > 0 && st->app->outbox)
-        outbox_kick(st->app->outbox);
+    settle_lease(st, r->elements >= 5 ? r->element[4] : NULL, queued);
     finish(st, STEP_STORED, action, r->element[1]->str);
 }
 
@@ -736,6 +747,15 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     }
 
     json_t *env = envelope(app, in, dep, &res, st->masked);
+    /* The replies this message causes may go straight into this
+     * instance's lease (20_outbox.lua), saving the claim call.  The lease
+     * runs from now, not from when the message came (a replayed one may
+     * be old), as outbox_claim.lua's does. */
+    if (env && app->outbox && (st->lease = outbox_reserve(app->outbox)) > 0)
+        json_object_set_new(env, "lease", json_pack("{s:s, s:I, s:I}", "owner", app->instance,
+                                                     "expires", (json_int_t)(wall_ms() +
+                                                         (long long)app->cfg->outbox.lease_s * 1000),
+                                                     "max", (json_int_t)st->lease));
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!body) {

@@ -169,6 +169,8 @@ def tearDownModule():
 class ScriptTest(unittest.TestCase):
     # the resident's number (scripts/bench/redis_cost.py varies it)
     resident_addr = RESIDENT
+    # the "lease" member step.c adds when the outbox has room (None: none)
+    lease = None
 
     def setUp(self):
         self.r = SERVER.r
@@ -209,6 +211,8 @@ class ScriptTest(unittest.TestCase):
 
     def step(self, env, budget):
         base = {"cfg": DIGEST}
+        if self.lease and "mode" not in env:
+            base["lease"] = self.lease
         base.update(env)
         return self.run_script("step", [json.dumps(base)], budget)
 
@@ -318,6 +322,25 @@ class ScriptTest(unittest.TestCase):
         self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply", render("rated", case="MS1001", rating=5))])
         g = {k: v for k, v in r.hgetall(P + "gauge:cases").items() if v != "0"}
         self.assertEqual(g, {"closed": "1"})
+
+    def test_replies_leased_by_the_step(self):
+        # room for one: the first reply goes into the instance's lease and
+        # comes back with the answer, the other waits in the queue
+        self.lease = {"owner": "host:1", "expires": T0 * 1000 + 60000, "max": 1}
+        out = self.open_case(budget=None)     # split: one ZADD for each set
+        self.assertEqual(out[:3], ["case_opened", "MS1001", 2])
+        self.assertEqual(out[4][:1] + out[4][2:], ["1", DEPUTY_PHONE, render(
+            "deputy_new", case="MS1001", topic="路灯不亮", category="路灯", deputy="张三",
+            station="幸福路联络站", text="幸福路12号的路灯坏了三天了", resident="138****8000"), "MS1001", "0"])
+        self.assertEqual(out[4][1], "sms")
+        self.assertEqual(self.r.zrange(P + "outbox:inflight", 0, -1, withscores=True), [("1", T0 * 1000 + 60000)])
+        o = self.r.hgetall(P + "out:1")
+        self.assertEqual((o["state"], o["owner"], o["attempts"]), ("claimed", "host:1", "0"))
+        self.assertEqual([x[:3] for x in self.outbox()], [("sms", RESIDENT, "reply")])
+        # the outcome is recorded as for a claimed message
+        self.assertEqual(self.run_script("outbox_result", ["host:1", T0 * 1000, "1\0sending\0000\0\0"]), ["ok"])
+        self.assertEqual(self.run_script("outbox_result", ["host:1", T0 * 1000, "1\0sent\0000\0ok\0"]), ["sent:1"])
+        self.assertEqual(self.r.zcard(P + "outbox:inflight"), 0)
 
     def test_tick_reminds_and_moves_on(self):
         self.open_case()

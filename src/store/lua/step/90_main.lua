@@ -83,4 +83,5 @@ if seen then
 end
 flush_outbox()
 if looped > 0 then action = action .. ':loop_stopped' end
+if #leased > 0 then return { action, case_id or '', outn, passive_text, leased } end
 return { action, case_id or '', outn, passive_text }
