@@ -95,10 +95,10 @@ class Bench(luatest.ScriptTest):
         if ids:
             self.call = "mark"
             self.run_script("outbox_result", ["bench", now_ms,
-                                              "".join("%s\0sending\0%d\0\0" % (i, 0) for i in ids)])
+                                              "".join("%s\x00sending\x000\x00dlr%s\x00" % (i, i) for i in ids)])
             self.call = "result"
             self.run_script("outbox_result", ["bench", now_ms,
-                                              "".join("%s\0sent\0%d\0ok\0" % (i, 0) for i in ids)])
+                                              "".join("%s\x00sent\x000\x00ok\x00" % i for i in ids)])
         self.call = "step"
 
     def life(self, i):

@@ -51,12 +51,13 @@ for v in string.gmatch(ARGV[3], '([^%z]*)%z') do f[#f + 1] = v end
 for i = 1, #f - 3, 4 do
   local id, op = f[i], f[i + 1]
   if op == 'sending' then
-    redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now)
     -- The detail of a mark is the attempt's delivery-report token (SMS),
     -- stored before the request starts so its report can be checked
     -- (dlr.lua); each attempt brings its own.
     if f[i + 3] ~= '' then
-      redis.call('HSET', P .. 'out:' .. id, 'dlr_token', f[i + 3])
+      redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now, 'dlr_token', f[i + 3])
+    else
+      redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now)
     end
     res[#res + 1] = 'ok'
   else

@@ -26,12 +26,36 @@ end
 -- The settings are read with it too, all of them: they are few and short.
 local OPTS = { 'prefix', 'dedupe_s', 'rating_s', 'session_s', 'followup_s', 'accept_s',
   'progress_s', 'resolve_s', 'sender_per_minute', 'max_sessions' }
+-- So are the words the common messages reply with: a hint only, a
+-- template not named here is read when it is rendered.
+local WORDS_FOR = {
+  ['cmd.accept'] = { 'accepted', 'deputy_accepted' },
+  ['cmd.progress'] = { 'progress', 'deputy_progress' },
+  ['cmd.resolve'] = { 'resolved', 'deputy_resolved' },
+  ['chat.status'] = { 'status', 'status_item', 'status_none' },
+  ['chat.rating'] = { 'rated' },
+}
 local first = { 'committee' }
 for _, o in ipairs(OPTS) do first[#first + 1] = 'o:' .. o end
-if not env.mode and env.role ~= 'deputy' and intent.kind ~= 'chat' then
-  first[#first + 1] = 't:ack'
-  first[#first + 1] = 't:deputy_new'
-  if intent.label then first[#first + 1] = 'c:' .. intent.label end
+if not env.mode then
+  for _, w in ipairs(WORDS_FOR[intent.label] or {}) do first[#first + 1] = 't:' .. w end
+  if env.role == 'deputy' then
+    first[#first + 1] = 'd:' .. (env.deputy or '')
+  elseif intent.label == 'chat.status' then
+    for _, s in ipairs(SCHEMA.state_order) do first[#first + 1] = 't:state.' .. s end
+  elseif intent.kind ~= 'chat' then
+    first[#first + 1] = 't:ack'
+    first[#first + 1] = 't:deputy_new'
+    if intent.label then first[#first + 1] = 'c:' .. intent.label end
+    -- the candidates of the routing plan's first choice (55_routing.lua)
+    for _, step in ipairs(env.route or {}) do
+      if step.rule ~= 'binding' then
+        for _, d in ipairs(step.duty or {}) do first[#first + 1] = 'd:' .. d end
+        for _, d in ipairs(step.d or {}) do first[#first + 1] = 'd:' .. d end
+        break
+      end
+    end
+  end
 end
 cfg_prefetch(first)
 if not cfg_cache.committee or not cfg_cache['o:prefix'] then
