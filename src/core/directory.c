@@ -112,29 +112,20 @@ static char *contact_json(const struct app *app, const char *name, const char *p
     return s;
 }
 
-static int fields_add_int(struct fields *f, const char *name, long long v)
-{
-    char *s;
-    return asprintf(&s, "%lld", v) < 0 ? -1 : fields_add(f, "o:", name, s);
-}
-
-/* The settings step.lua works with, "o:<name>": they change only with
- * the configuration, so they travel with the directory (and its digest)
- * instead of with every message. */
+/* The settings step.lua works with, field "opt", one "name=value" line
+ * each: they change only with the configuration, so they travel with the
+ * directory (and its digest) instead of with every message. */
 static int add_options(const struct config *cfg, struct fields *f)
 {
-    if (fields_add(f, "o:", "prefix", strdup(cfg->case_prefix)) < 0 ||
-        fields_add_int(f, "dedupe_s", cfg->timers.dedupe_s) < 0 ||
-        fields_add_int(f, "rating_s", cfg->timers.rating_s) < 0 ||
-        fields_add_int(f, "session_s", cfg->timers.session_s) < 0 ||
-        fields_add_int(f, "followup_s", cfg->timers.followup_s) < 0 ||
-        fields_add_int(f, "accept_s", cfg->timers.accept_s) < 0 ||
-        fields_add_int(f, "progress_s", cfg->timers.progress_s) < 0 ||
-        fields_add_int(f, "resolve_s", cfg->timers.resolve_s) < 0 ||
-        fields_add_int(f, "sender_per_minute", cfg->limits.sender_per_minute) < 0 ||
-        fields_add_int(f, "max_sessions", cfg->limits.max_sessions) < 0)
+    char *s;
+    if (asprintf(&s, "prefix=%s\ndedupe_s=%ld\nrating_s=%ld\nsession_s=%ld\nfollowup_s=%ld\n"
+                 "accept_s=%ld\nprogress_s=%ld\nresolve_s=%ld\nsender_per_minute=%d\nmax_sessions=%d\n",
+                 cfg->case_prefix, (long)cfg->timers.dedupe_s, (long)cfg->timers.rating_s,
+                 (long)cfg->timers.session_s, (long)cfg->timers.followup_s, (long)cfg->timers.accept_s,
+                 (long)cfg->timers.progress_s, (long)cfg->timers.resolve_s, cfg->limits.sender_per_minute,
+                 cfg->limits.max_sessions) < 0)
         return -1;
-    return 0;
+    return fields_add(f, "", "opt", s);
 }
 
 static int build(const struct app *app, struct fields *f)

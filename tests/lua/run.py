@@ -48,7 +48,7 @@ BUDGET = {
     "open_first": 24,       # the first case of a namespace also moves seq:case past 1000
     "open": 23,
     "accept": 19,
-    "status": 13,
+    "status": 14,
     "resolve": 21,
     "rate": 21,
     "tick_idle": 2,
@@ -101,7 +101,7 @@ def tr_json(*names):
 
 DEPUTY_TR = tr_json("accept", "progress", "resolve", "transfer", "escalate")
 
-# The settings directory.c publishes as "o:<name>" fields.
+# The settings directory.c publishes in the field "opt", "name=value" lines.
 OPT = {"prefix": "MS", "dedupe_s": 86400, "rating_s": 259200, "session_s": 600,
        "followup_s": 3600, "accept_s": 86400, "progress_s": 259200, "resolve_s": 1296000,
        "sender_per_minute": 10, "max_sessions": 10000}
@@ -186,7 +186,7 @@ class ScriptTest(unittest.TestCase):
                                      "station": "s1", "station_name": "幸福路联络站"})
         fields["s:s1"] = json.dumps({"name": "幸福路联络站", "liaison": ""})
         fields["committee"] = json.dumps({"name": "代表工委", "channel": "sms", "addr": "13900000009"})
-        fields.update({"o:" + k: v for k, v in OPT.items()})
+        fields["opt"] = "".join("%s=%s\n" % kv for kv in OPT.items())
         self.r.hset(CFG, mapping=fields)
 
     # -- running a script and counting what it did --------------------------

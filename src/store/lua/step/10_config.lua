@@ -23,26 +23,22 @@ end
 -- it and tries again (Redis was flushed or restarted without its data).
 -- "committee" is always published, so its absence means no directory; the
 -- same HMGET brings what opening a case (the common path) words.
--- The settings are read with it too, all of them: they are few and short.
-local OPTS = { 'prefix', 'dedupe_s', 'rating_s', 'session_s', 'followup_s', 'accept_s',
-  'progress_s', 'resolve_s', 'sender_per_minute', 'max_sessions' }
+-- The settings are read with it too: one field, "name=value" lines
+-- (src/core/directory.c), cheaper to read and split than a field each.
 -- So are the words the common messages reply with: a hint only, a
 -- template not named here is read when it is rendered.
 local WORDS_FOR = {
   ['cmd.accept'] = { 'accepted', 'deputy_accepted' },
   ['cmd.progress'] = { 'progress', 'deputy_progress' },
   ['cmd.resolve'] = { 'resolved', 'deputy_resolved' },
-  ['chat.status'] = { 'status', 'status_item', 'status_none' },
+  ['chat.status'] = { 'status', 'status_item' },
   ['chat.rating'] = { 'rated' },
 }
-local first = { 'committee' }
-for _, o in ipairs(OPTS) do first[#first + 1] = 'o:' .. o end
+local first = { 'committee', 'opt' }
 if not env.mode then
   for _, w in ipairs(WORDS_FOR[intent.label] or {}) do first[#first + 1] = 't:' .. w end
   if env.role == 'deputy' then
     first[#first + 1] = 'd:' .. (env.deputy or '')
-  elseif intent.label == 'chat.status' then
-    for _, s in ipairs(SCHEMA.state_order) do first[#first + 1] = 't:state.' .. s end
   elseif intent.kind ~= 'chat' then
     first[#first + 1] = 't:ack'
     first[#first + 1] = 't:deputy_new'
@@ -58,11 +54,11 @@ if not env.mode then
   end
 end
 cfg_prefetch(first)
-if not cfg_cache.committee or not cfg_cache['o:prefix'] then
+if not cfg_cache.committee or not cfg_cache.opt then
   return { 'nocfg', '', 0, '' }
 end
 local opt = {}
-for _, o in ipairs(OPTS) do opt[o] = cfg_cache['o:' .. o] or nil end
+for k, v in string.gmatch(cfg_cache.opt, '([%w_]+)=([^\n]*)') do opt[k] = v end
 
 -- Counts uses of `key` within `ttl` seconds (INCR, expiring from the first
 -- use).  A first use, the common case, costs one command.
