@@ -87,15 +87,19 @@ class Bench(luatest.ScriptTest):
         """The outbox sends what the message queued, as outbox.c does: the
         replies the step leased itself, else (or beyond them) one claim."""
         out = self.answer
-        ids = out[4][0::6] if len(out) > 4 else []
-        if out[2] > len(ids):
+        leased = out[4][0::6] if len(out) > 4 else []
+        claimed = []
+        if out[2] > len(leased):
             self.call = "claim"
             flat = self.run_script("outbox_claim", [now_ms, 60000, 16, "bench", 1])
-            ids += flat[0::6]
+            claimed = flat[0::6]
+        ids = leased + claimed
         if ids:
+            # a step's lease is renewed by the mark (next_due_ms), a claim's is not
             self.call = "mark"
-            self.run_script("outbox_result", ["bench", now_ms,
-                                              "".join("%s\x00sending\x000\x00dlr%s\x00" % (i, i) for i in ids)])
+            self.run_script("outbox_result", ["bench", now_ms, "".join(
+                "%s\x00sending\x00%d\x00dlr%s\x00" % (i, now_ms + 60000 if i in leased else 0, i)
+                for i in ids)])
             self.call = "result"
             self.run_script("outbox_result", ["bench", now_ms,
                                               "".join("%s\x00sent\x000\x00ok\x00" % i for i in ids)])

@@ -28,6 +28,8 @@ void outbox_kick(struct outbox *ob);
  * all; it sends the leased ones and claims the rest. */
 struct redisReply;
 size_t outbox_reserve(struct outbox *ob);
+/* When a lease a step takes now runs out (a few seconds: its mark renews it). */
+long long outbox_step_lease_expiry(void);
 void outbox_take(struct outbox *ob, size_t reserved, const struct redisReply *leased, long long queued);
 
 /* Sends under way (for graceful shutdown). */

@@ -750,11 +750,10 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     /* The replies this message causes may go straight into this
      * instance's lease (20_outbox.lua), saving the claim call.  The lease
      * runs from now, not from when the message came (a replayed one may
-     * be old), as outbox_claim.lua's does. */
+     * be old). */
     if (env && app->outbox && (st->lease = outbox_reserve(app->outbox)) > 0)
         json_object_set_new(env, "lease", json_pack("{s:s, s:I, s:I}", "owner", app->instance,
-                                                     "expires", (json_int_t)(wall_ms() +
-                                                         (long long)app->cfg->outbox.lease_s * 1000),
+                                                     "expires", (json_int_t)outbox_step_lease_expiry(),
                                                      "max", (json_int_t)st->lease));
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);

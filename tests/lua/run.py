@@ -337,11 +337,26 @@ class ScriptTest(unittest.TestCase):
         o = self.r.hgetall(P + "out:1")
         self.assertEqual((o["state"], o["owner"], o["attempts"]), ("claimed", "host:1", "0"))
         self.assertEqual([x[:3] for x in self.outbox()], [("sms", RESIDENT, "reply")])
+        # its mark renews the lease; another instance's mark is stale
+        mark = "1\x00sending\x00%d\x00dlr1\x00" % (T0 * 1000 + 90000)
+        self.assertEqual(self.run_script("outbox_result", ["host:2", T0 * 1000, mark]), ["stale"])
+        self.assertEqual(self.run_script("outbox_result", ["host:1", T0 * 1000, mark]), ["ok"])
+        self.assertEqual(self.r.zscore(P + "outbox:inflight", "1"), T0 * 1000 + 90000)
         # the outcome is recorded as for a claimed message
-        self.assertEqual(self.run_script("outbox_result", ["host:1", T0 * 1000, "1\x00sending\x000\x00dlr1\x00"]), ["ok"])
         self.assertEqual(self.run_script("outbox_result", ["host:1", T0 * 1000, "1\x00sent\x000\x00ok\x00"]), ["sent:1"])
         self.assertEqual(self.r.zcard(P + "outbox:inflight"), 0)
         self.assertEqual(self.r.hmget(P + "out:1", "state", "dlr_token"), ["sent", "dlr1"])
+
+    def test_a_step_lease_that_ran_out_is_claimed_again_once(self):
+        self.lease = {"owner": "host:1", "expires": T0 * 1000 + 5000, "max": 4}
+        self.open_case(budget=None)
+        # the instance died: the claim after its short lease queues them again
+        flat = self.run_script("outbox_claim", [T0 * 1000 + 6000, 30000, 16, "host:2", 1])
+        self.assertEqual(flat[0::6], ["1", "2"])
+        self.assertEqual(self.r.hget(P + "out:1", "reclaimed"), str(T0 * 1000 + 6000))
+        # a late mark by the first instance finds it claimed again
+        mark = "1\x00sending\x00%d\x00dlr1\x00" % (T0 * 1000 + 90000)
+        self.assertEqual(self.run_script("outbox_result", ["host:1", T0 * 1000 + 6000, mark]), ["stale"])
 
     def test_tick_reminds_and_moves_on(self):
         self.open_case()
