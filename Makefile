@@ -31,7 +31,7 @@ SCHEMA   = src/core/schema.def
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test lua-test unit unit-valgrind asan e2e faults eval check bench fuzz fuzz-build fuzz-smoke bench-memory valgrind install clean stop pkgcheck
+.PHONY: all deps run test lua-test unit unit-valgrind asan e2e faults eval check bench bench-redis bench-memory fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -211,6 +211,11 @@ bench: deps all
 # scratch redis-server (scripts/bench/redis_memory.py; N cases: N=2000).
 bench-memory: $(BUILD)/gen/lua/.joined
 	@BUILD=$(BUILD) /usr/bin/python3 scripts/bench/redis_memory.py $(N)
+
+# Redis CPU and commands per message, the scripts alone against a scratch
+# redis-server (scripts/bench/redis_cost.py; no wrk, no nginx).
+bench-redis: $(BUILD)/gen/lua/.joined
+	@BUILD=$(BUILD) /usr/bin/python3 scripts/bench/redis_cost.py $(if $(LIVES),-n $(LIVES))
 
 # mashangd itself under valgrind through end-to-end conversations.
 valgrind: deps all

@@ -19,6 +19,12 @@
 
 #define OUTBOX_BATCH 16
 #define OUTBOX_MAX_INFLIGHT 64
+/* At most this many replies of one message leased by the step itself,
+ * for this long: enough to mark them; the mark renews it to a full lease.
+ * Short, so that replies of an instance that died right after its step
+ * are claimed again soon, as queued ones would be at once. */
+#define OUTBOX_STEP_LEASE 4
+#define OUTBOX_STEP_LEASE_MS 5000
 
 /* What one leased message needs recorded in Redis: the "sending" mark
  * before its request starts, or the outcome after it ended. */
@@ -47,6 +53,7 @@ struct outbox {
     bool claiming;         /* a claim is waiting for Redis */
     bool again;            /* kicked while claiming: claim once more */
     size_t inflight;
+    size_t reserved;       /* leases promised to steps still waiting for Redis */
 };
 
 /* One message being sent; owns its copies of the leased fields. */
@@ -57,6 +64,7 @@ struct send {
     char *to;
     char *caseid;
     int attempts;          /* before this one */
+    bool renew;            /* leased by its step: the mark renews the lease */
 };
 
 long outbox_backoff_ms(int base_ms, int attempt)
@@ -280,7 +288,9 @@ static void start_send(struct outbox *ob, struct send *s, char *text)
             return;
         }
     }
-    enqueue(ob, (struct record_op){ .s = s, .mark = true, .text = text, .detail = token });
+    /* A step's short lease becomes a full one with the mark ("due"). */
+    long long due = s->renew ? wall_ms() + (long long)ob->app->cfg->outbox.lease_s * 1000 : 0;
+    enqueue(ob, (struct record_op){ .s = s, .mark = true, .due = due, .text = text, .detail = token });
 }
 
 static char *reply_str(const redisReply *r)
@@ -288,20 +298,17 @@ static char *reply_str(const redisReply *r)
     return r->type == REDIS_REPLY_STRING ? strndup(r->str, r->len) : strdup("");
 }
 
-static void on_claimed(redisReply *r, void *arg)
+/* Starts the leased messages of `r`: id, channel, to, text, case,
+ * attempts for each (outbox_claim.lua's answer, or the part of the step
+ * script's answer that its own replies leased). */
+static void start_leased(struct outbox *ob, const redisReply *r, bool renew)
 {
-    struct outbox *ob = arg;
-    ob->claiming = false;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r && r->type == REDIS_REPLY_ERROR)
-            log_error("outbox_claim_failed", "error=%s", LOG_STR(r->str));
-        return;
-    }
     for (size_t i = 0; i + 5 < r->elements; i += 6) {
         struct send *s = calloc(1, sizeof(*s));
         if (!s)
             break;
         s->ob = ob;
+        s->renew = renew;
         s->id = reply_str(r->element[i]);
         s->channel = reply_str(r->element[i + 1]);
         s->to = reply_str(r->element[i + 2]);
@@ -317,6 +324,18 @@ static void on_claimed(redisReply *r, void *arg)
         else
             send_free(s);
     }
+}
+
+static void on_claimed(redisReply *r, void *arg)
+{
+    struct outbox *ob = arg;
+    ob->claiming = false;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("outbox_claim_failed", "error=%s", LOG_STR(r->str));
+        return;
+    }
+    start_leased(ob, r, false);
     /* A full batch suggests more are due. */
     if (r->elements / 6 == OUTBOX_BATCH || ob->again)
         claim(ob);
@@ -390,6 +409,35 @@ void outbox_kick(struct outbox *ob)
 {
     if (!ob->app->stopping)
         claim(ob);
+}
+
+long long outbox_step_lease_expiry(void)
+{
+    return wall_ms() + OUTBOX_STEP_LEASE_MS;
+}
+
+size_t outbox_reserve(struct outbox *ob)
+{
+    size_t busy = ob->inflight + ob->reserved;
+    if (ob->app->stopping || busy >= OUTBOX_MAX_INFLIGHT)
+        return 0;
+    size_t n = OUTBOX_MAX_INFLIGHT - busy;
+    n = n < OUTBOX_STEP_LEASE ? n : OUTBOX_STEP_LEASE;
+    ob->reserved += n;
+    return n;
+}
+
+void outbox_take(struct outbox *ob, size_t reserved, const struct redisReply *leased, long long queued)
+{
+    ob->reserved -= reserved < ob->reserved ? reserved : ob->reserved;
+    size_t n = 0;
+    if (leased && leased->type == REDIS_REPLY_ARRAY) {
+        n = leased->elements / 6;
+        start_leased(ob, leased, true);
+    }
+    /* Replies beyond the lease wait in the queue. */
+    if (queued > (long long)n)
+        outbox_kick(ob);
 }
 
 size_t outbox_inflight(const struct outbox *ob)

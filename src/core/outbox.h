@@ -18,6 +18,20 @@ void outbox_free(struct outbox *ob);
 
 /* Looks for due messages now instead of at the next poll. */
 void outbox_kick(struct outbox *ob);
+/* A step may lease its own replies at once, in its script, instead of
+ * queueing them for the next claim (one Redis call less per message).
+ * outbox_reserve says how many (0: none; its stopping, or the sends under
+ * way are at their limit) and holds them until outbox_take, which every
+ * reserving step calls once its script answered: with the leased
+ * messages (the step reply's flat id, channel, to, text, case, attempts
+ * array, or NULL without an answer) and how many replies it queued in
+ * all; it sends the leased ones and claims the rest. */
+struct redisReply;
+size_t outbox_reserve(struct outbox *ob);
+/* When a lease a step takes now runs out (a few seconds: its mark renews it). */
+long long outbox_step_lease_expiry(void);
+void outbox_take(struct outbox *ob, size_t reserved, const struct redisReply *leased, long long queued);
+
 /* Sends under way (for graceful shutdown). */
 size_t outbox_inflight(const struct outbox *ob);
 

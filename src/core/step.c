@@ -31,6 +31,7 @@ struct step {
     char **passive;
     char *envelope;        /* kept for one retry after republishing the directory */
     bool republished;
+    size_t lease;          /* replies the script may lease at once (outbox_reserve) */
     /* A copy of the message, spooled if Redis cannot take it. */
     char *addr, *to, *text, *msg_id;
     size_t len;
@@ -373,68 +374,37 @@ static json_t *route_json(const struct route_plan *plan)
     return steps;
 }
 
-static void add_transition(json_t *tr, enum case_event ev)
+/* The events this message may cause, by name: by its intent for a
+ * resident, every command for a deputy.  Where each leads from which
+ * state the script reads from the schema both sides are generated from
+ * (src/core/schema.def). */
+static json_t *events_json(const char *label)
 {
-    enum case_state from[CASE_STATE_COUNT];
-    size_t n = case_event_sources(ev, from, CASE_STATE_COUNT);
-    if (n == 0)
-        return;
-    json_t *names = json_array();
+    static const enum case_event deputy[] = { EV_ACCEPT, EV_PROGRESS, EV_RESOLVE, EV_TRANSFER, EV_ESCALATE };
+    static const enum case_event assign[] = { EV_TRANSFER };
+    static const enum case_event tick[] = { EV_RATE, EV_ESCALATE };
+    static const enum case_event rating[] = { EV_RATE, EV_REOPEN };
+    static const enum case_event withdraw[] = { EV_WITHDRAW };
+    const enum case_event *evs = NULL;
+    size_t n = 0;
+    json_t *a = json_array();
+    if (!label || !a)
+        return a;
+    /* Any command for a deputy: a deputy's digit may confirm whichever
+     * one a question held. */
+    if (strcmp(label, "deputy") == 0)
+        evs = deputy, n = NWORDS(deputy);
+    else if (strcmp(label, "assign") == 0)
+        evs = assign, n = NWORDS(assign);
+    else if (strcmp(label, "tick") == 0)
+        evs = tick, n = NWORDS(tick);
+    else if (strcmp(label, "chat.rating") == 0)
+        evs = rating, n = NWORDS(rating);
+    else if (strcmp(label, "chat.withdraw") == 0)
+        evs = withdraw, n = NWORDS(withdraw);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(names, json_string(case_state_name(from[i])));
-    /* "to" only when every source leads to one state; an event that
-     * keeps the state as it is (escalate) has none. */
-    int to = case_transition(from[0], ev);
-    for (size_t i = 1; i < n; i++)
-        if (case_transition(from[i], ev) != to)
-            to = -1;
-    json_t *o = json_pack("{s:o}", "from", names);
-    if (o && to >= 0)
-        json_object_set_new(o, "to", json_string(case_state_name((enum case_state)to)));
-    json_object_set_new(tr, case_event_name(ev), o);
-}
-
-/* Only the transitions this message may cause travel with it: by its
- * intent for a resident, every command for a deputy. */
-static json_t *transitions_json(const char *label)
-{
-    json_t *tr = json_object();
-    if (!label || !tr)
-        return tr;
-    if (strcmp(label, "deputy") == 0) {
-        /* Any command: a deputy's digit may confirm whichever one a
-         * question held. */
-        add_transition(tr, EV_ACCEPT);
-        add_transition(tr, EV_PROGRESS);
-        add_transition(tr, EV_RESOLVE);
-        add_transition(tr, EV_TRANSFER);
-        add_transition(tr, EV_ESCALATE);
-    } else if (strcmp(label, "assign") == 0)
-        add_transition(tr, EV_TRANSFER);
-    else if (strcmp(label, "tick") == 0) {
-        add_transition(tr, EV_RATE);
-        add_transition(tr, EV_ESCALATE);
-    }
-    else if (strcmp(label, "chat.rating") == 0) {
-        add_transition(tr, EV_RATE);
-        add_transition(tr, EV_REOPEN);
-    } else if (strcmp(label, "chat.withdraw") == 0)
-        add_transition(tr, EV_WITHDRAW);
-    return tr;
-}
-
-static json_t *options_json(const struct config *cfg)
-{
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "prefix", cfg->case_prefix,
-                     "dedupe_s", (json_int_t)cfg->timers.dedupe_s,
-                     "rating_s", (json_int_t)cfg->timers.rating_s,
-                     "session_s", (json_int_t)cfg->timers.session_s,
-                     "followup_s", (json_int_t)cfg->timers.followup_s,
-                     "accept_s", (json_int_t)cfg->timers.accept_s,
-                     "progress_s", (json_int_t)cfg->timers.progress_s,
-                     "resolve_s", (json_int_t)cfg->timers.resolve_s,
-                     "sender_per_minute", cfg->limits.sender_per_minute,
-                     "max_sessions", cfg->limits.max_sessions);
+        json_array_append_new(a, json_string(case_event_name(evs[i])));
+    return a;
 }
 
 /* Labels whose text reaches the resident (progress, result, reply): for
@@ -546,13 +516,12 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
     if (msg && in->msg_id)
         json_object_set_new(msg, "id", json_string(in->msg_id));
 
-    json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:o}",
+    json_t *env = json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
                             "now", (json_int_t)(in->received_ms ? in->received_ms : wall_ms()),
                             "cfg", app->digest,
                             "msg", msg, "intent", intent,
                             "role", dep ? "deputy" : "resident",
-                            "tr", transitions_json(dep ? "deputy" : res->label),
-                            "opt", options_json(cfg));
+                            "tr", events_json(dep ? "deputy" : res->label));
     if (!env)
         return NULL;
 
@@ -600,8 +569,19 @@ static long elapsed_us(const struct timeval *since)
     return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_usec - since->tv_usec);
 }
 
+/* Hands the outbox what the script leased of this step's replies and
+ * gives back the rest of the reservation; every step that reserved calls
+ * it once, step_free without an answer. */
+static void settle_lease(struct step *st, const redisReply *leased, long long queued)
+{
+    if (st->app->outbox && (st->lease > 0 || queued > 0))
+        outbox_take(st->app->outbox, st->lease, leased, queued);
+    st->lease = 0;
+}
+
 static void step_free(struct step *st)
 {
+    settle_lease(st, NULL, 0);
     free(st->envelope);
     free(st->addr);
     free(st->to);
@@ -702,8 +682,7 @@ static void on_step_reply(redisReply *r, void *arg)
         return;
     }
     long long queued = r->element[2]->type == REDIS_REPLY_INTEGER ? r->element[2]->integer : 0;
-    if (queued > 0 && st->app->outbox)
-        outbox_kick(st->app->outbox);
+    settle_lease(st, r->elements >= 5 ? r->element[4] : NULL, queued);
     finish(st, STEP_STORED, action, r->element[1]->str);
 }
 
@@ -768,6 +747,14 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     }
 
     json_t *env = envelope(app, in, dep, &res, st->masked);
+    /* The replies this message causes may go straight into this
+     * instance's lease (20_outbox.lua), saving the claim call.  The lease
+     * runs from now, not from when the message came (a replayed one may
+     * be old). */
+    if (env && app->outbox && (st->lease = outbox_reserve(app->outbox)) > 0)
+        json_object_set_new(env, "lease", json_pack("{s:s, s:I, s:I}", "owner", app->instance,
+                                                     "expires", (json_int_t)outbox_step_lease_expiry(),
+                                                     "max", (json_int_t)st->lease));
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!body) {
@@ -795,9 +782,8 @@ static void on_tick_reply(redisReply *r, void *arg)
 
 void step_tick(struct app *app)
 {
-    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o}", "mode", "tick", "now", (json_int_t)wall_ms(),
-                            "cfg", app->digest, "opt", options_json(app->cfg),
-                            "tr", transitions_json("tick"));
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o}", "mode", "tick", "now", (json_int_t)wall_ms(),
+                            "cfg", app->digest, "tr", events_json("tick"));
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!body)
@@ -845,9 +831,8 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
         return;
     }
     struct assign *a = calloc(1, sizeof(*a));
-    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:s}", "mode", "assign",
-                            "now", (json_int_t)wall_ms(), "cfg", app->digest,
-                            "opt", options_json(app->cfg), "tr", transitions_json("assign"),
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:s, s:s, s:s, s:s}", "mode", "assign",
+                            "now", (json_int_t)wall_ms(), "cfg", app->digest, "tr", events_json("assign"),
                             "case", id, "target", d->id, "actor", actor ? actor : "admin",
                             "note", note ? note : "");
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
@@ -889,9 +874,8 @@ void step_reroute(struct app *app, const char *const *removed, size_t n)
     if (n == 0)
         return;
     const struct station *def = roster_station(app->roster, app->roster->default_station);
-    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "mode", "reroute",
-                            "now", (json_int_t)wall_ms(), "cfg", app->digest,
-                            "opt", options_json(app->cfg), "tr", transitions_json("assign"),
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:o}", "mode", "reroute",
+                            "now", (json_int_t)wall_ms(), "cfg", app->digest, "tr", events_json("assign"),
                             "removed", string_array(removed, n));
     if (env && def && def->liaison)
         json_object_set_new(env, "fallback", json_string(def->liaison));

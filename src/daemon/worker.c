@@ -192,6 +192,7 @@ static void worker_teardown(struct worker *w)
     if (app->spool && app->base)
         spool_forget(app->spool, app->base);   /* a forced stop: fsyncs still due */
     outbox_free(app->outbox);
+    app->outbox = NULL;    /* steps answered by store_free below find no outbox */
     http_client_free(app->http);
     store_free(app->store);
     intent_matcher_free(app->matcher);

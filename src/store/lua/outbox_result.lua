@@ -3,6 +3,7 @@
 -- KEYS[1] prefix; ARGV: owner, now_ms, records: per message four values
 --   id, op, next_due_ms, detail, each ended by a NUL byte
 -- op "sending": its request is about to start (marked before the request,
+-- next_due_ms 0, or when the step leased it the end of its renewed lease;
 -- so that an expired lease can tell a message that may have been sent
 -- from one that surely was not); op sent|held|retry|dead: the outcome;
 -- op awaiting|uncertain: the request went out and no answer came (a
@@ -54,13 +55,30 @@ local f = {}
 for v in string.gmatch(ARGV[3], '([^%z]*)%z') do f[#f + 1] = v end
 for i = 1, #f - 3, 4 do
   local id, op = f[i], f[i + 1]
-  if op == 'sending' then
-    redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now)
+  if op == 'sending' and tonumber(f[i + 2]) > 0 then
+    -- A reply its step leased for a moment (step.lua): the mark renews
+    -- the lease until next_due_ms, unless it ran out and was claimed
+    -- again meanwhile (outbox_claim.lua marks that "reclaimed").
+    local k = P .. 'out:' .. id
+    local h = redis.call('HMGET', k, 'owner', 'reclaimed')
+    if h[1] == owner and not h[2] and redis.call('ZADD', inflight, 'XX', 'CH', f[i + 2], id) == 1 then
+      if f[i + 3] ~= '' then
+        redis.call('HSET', k, 'state', 'sending', 'started', now, 'dlr_token', f[i + 3])
+      else
+        redis.call('HSET', k, 'state', 'sending', 'started', now)
+      end
+      res[#res + 1] = 'ok'
+    else
+      res[#res + 1] = 'stale'
+    end
+  elseif op == 'sending' then
     -- The detail of a mark is the attempt's delivery-report token (SMS),
     -- stored before the request starts so its report can be checked
     -- (dlr.lua); each attempt brings its own.
     if f[i + 3] ~= '' then
-      redis.call('HSET', P .. 'out:' .. id, 'dlr_token', f[i + 3])
+      redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now, 'dlr_token', f[i + 3])
+    else
+      redis.call('HSET', P .. 'out:' .. id, 'state', 'sending', 'started', now)
     end
     res[#res + 1] = 'ok'
   else

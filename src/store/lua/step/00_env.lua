@@ -4,9 +4,11 @@
 -- KEYS[1] is the key prefix "{ns}:" (one hash tag, so the script stays
 -- valid on Redis Cluster).  ARGV[1] is the envelope built by the daemon
 -- (src/core/step.c): the message, who sent it, the matched intent, the
--- routing plan and the lifecycle transitions allowed for this intent.
--- Reply texts, category names and the roster directory are read from
--- the "{ns}:cfg:<digest>" hash the daemon writes at start and reload.
+-- routing plan and the lifecycle events allowed for this intent ("tr",
+-- their names; where each leads is the schema's).  Reply texts, category
+-- names, the roster directory and the settings (timers, limits, the case
+-- prefix) are read from the "{ns}:cfg:<digest>" hash the daemon writes at
+-- start and reload (src/core/directory.c).
 --
 -- Nothing may fail after the first write: inputs are checked first.
 --
@@ -25,7 +27,6 @@ local nows = math.floor(now / 1000)
 local msg = env.msg or {}
 local intent = env.intent or {}
 local slots = intent.slots or {}
-local opt = env.opt
 local CFG = K.cfg .. env.cfg
 
 -- Dedupe: on the platform's message id, else on sender + text briefly.
@@ -34,7 +35,7 @@ if env.mode then   -- tick, assign: not a message
   seen = nil
 elseif msg.id and msg.id ~= '' then
   seen = K.seen .. msg.channel .. ':' .. msg.id
-  seen_ttl = opt.dedupe_s
+  seen_ttl = false   -- the setting dedupe_s (opt, 10_config.lua)
 else
   seen = K.seen .. msg.channel .. ':' .. msg.addr .. ':' .. redis.sha1hex(msg.text)
   seen_ttl = 10

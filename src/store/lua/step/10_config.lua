@@ -23,16 +23,42 @@ end
 -- it and tries again (Redis was flushed or restarted without its data).
 -- "committee" is always published, so its absence means no directory; the
 -- same HMGET brings what opening a case (the common path) words.
-local first = { 'committee' }
-if not env.mode and env.role ~= 'deputy' and intent.kind ~= 'chat' then
-  first[#first + 1] = 't:ack'
-  first[#first + 1] = 't:deputy_new'
-  if intent.label then first[#first + 1] = 'c:' .. intent.label end
+-- The settings are read with it too: one field, "name=value" lines
+-- (src/core/directory.c), cheaper to read and split than a field each.
+-- So are the words the common messages reply with: a hint only, a
+-- template not named here is read when it is rendered.
+local WORDS_FOR = {
+  ['cmd.accept'] = { 'accepted', 'deputy_accepted' },
+  ['cmd.progress'] = { 'progress', 'deputy_progress' },
+  ['cmd.resolve'] = { 'resolved', 'deputy_resolved' },
+  ['chat.status'] = { 'status', 'status_item' },
+  ['chat.rating'] = { 'rated' },
+}
+local first = { 'committee', 'opt' }
+if not env.mode then
+  for _, w in ipairs(WORDS_FOR[intent.label] or {}) do first[#first + 1] = 't:' .. w end
+  if env.role == 'deputy' then
+    first[#first + 1] = 'd:' .. (env.deputy or '')
+  elseif intent.kind ~= 'chat' then
+    first[#first + 1] = 't:ack'
+    first[#first + 1] = 't:deputy_new'
+    if intent.label then first[#first + 1] = 'c:' .. intent.label end
+    -- the candidates of the routing plan's first choice (55_routing.lua)
+    for _, step in ipairs(env.route or {}) do
+      if step.rule ~= 'binding' then
+        for _, d in ipairs(step.duty or {}) do first[#first + 1] = 'd:' .. d end
+        for _, d in ipairs(step.d or {}) do first[#first + 1] = 'd:' .. d end
+        break
+      end
+    end
+  end
 end
 cfg_prefetch(first)
-if not cfg_cache.committee then
+if not cfg_cache.committee or not cfg_cache.opt then
   return { 'nocfg', '', 0, '' }
 end
+local opt = {}
+for k, v in string.gmatch(cfg_cache.opt, '([%w_]+)=([^\n]*)') do opt[k] = v end
 
 -- Counts uses of `key` within `ttl` seconds (INCR, expiring from the first
 -- use).  A first use, the common case, costs one command.

@@ -17,18 +17,17 @@ local function set_state(c, to, actor, event, text)
   redis.call('HSET', case_key(c.id), 'state', to, 'updated', nows)
   history(c.id, actor, event, text)
 end
+-- The events this message may cause (env.tr, their names), as a set.
+local may = {}
+for _, ev in ipairs(env.tr or {}) do may[ev] = true end
+-- Where `ev` leads from `state` when this message may cause it, else nil.
 local function allowed(ev, state)
-  local tr = env.tr and env.tr[ev]
-  if not tr then return nil end
-  for _, s in ipairs(tr.from) do
-    -- No "to": the event keeps the state (escalation).
-    if s == state then return tr.to or state end
-  end
-  return nil
+  if not may[ev] then return nil end
+  return SCHEMA.events[ev].from[state]
 end
 -- Where `ev` leads from `state` by the schema itself: for the steps the
--- daemon's transitions do not cover (a rating window that ends).
-local function next_state(ev, state) return allowed(ev, state) or SCHEMA.events[ev].from[state] end
+-- message's events do not cover (a rating window that ends).
+local function next_state(ev, state) return SCHEMA.events[ev].from[state] end
 local function topic_of(c)
   if c.title and c.title ~= '' then return c.title end
   return category_name(c.category)

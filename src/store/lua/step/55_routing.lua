@@ -6,11 +6,15 @@ local function fewest(list)
     if d ~= '' and people[d] == nil then want[#want + 1] = 'd:' .. d end
   end
   cfg_prefetch(want)
+  local cands = {}
   for _, d in ipairs(list or {}) do
-    if person(d) then
-      local n = redis.call('ZCARD', K.dq .. d)
-      if best == nil or n < best_n then best, best_n = d, n end
-    end
+    if person(d) then cands[#cands + 1] = d end
+  end
+  -- One candidate needs no count.
+  if #cands == 1 then return cands[1] end
+  for _, d in ipairs(cands) do
+    local n = redis.call('ZCARD', K.dq .. d)
+    if best == nil or n < best_n then best, best_n = d, n end
   end
   return best
 end

@@ -158,7 +158,7 @@ local function status()
 end
 
 local function rate()
-  local id = env.case or hget(RK, 'rating_case')
+  local id = env.case or rk_get(RK, 'rating_case')
   local c = load_case(id)
   local r = tonumber(env.rating)
   if not owns(c) or c.state ~= S.resolved then

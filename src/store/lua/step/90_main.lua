@@ -79,8 +79,9 @@ end
 if seen then
   local v = action .. ' ' .. (case_id or '')
   if passive_text ~= '' then v = v .. '\n' .. passive_text end
-  redis.call('SET', seen, v, 'EX', seen_ttl)
+  redis.call('SET', seen, v, 'EX', seen_ttl or opt.dedupe_s)
 end
 flush_outbox()
 if looped > 0 then action = action .. ':loop_stopped' end
+if #leased > 0 then return { action, case_id or '', outn, passive_text, leased } end
 return { action, case_id or '', outn, passive_text }
