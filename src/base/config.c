@@ -260,13 +260,19 @@ bool config_name_ok(const char *name)
     return *name && strlen(name) <= 64 && config_chars_ok(name, "_-");
 }
 
-void config_each_entry(struct jv *v, json_t *section, const char *P, const char *what,
-                       config_entry_fn each, void *arg)
+int config_entries(struct jv *v, json_t *section, const char *P, const char *what,
+                   size_t size, void **items, size_t *n, config_entry_fn each, void *arg)
 {
     const char *name;
     json_t *val;
     char p[JV_PATH_MAX];
 
+    *n = 0;
+    unsigned char *slots = *items = calloc(json_object_size(section) + 1, size);
+    if (!slots) {
+        jv_error(v, P, "out of memory");
+        return -1;
+    }
     json_object_foreach(section, name, val) {
         if (strcmp(name, "_comment") == 0)
             continue;
@@ -279,8 +285,9 @@ void config_each_entry(struct jv *v, json_t *section, const char *P, const char 
             jv_error(v, p, "expected an object");
             continue;
         }
-        each(v, p, name, val, arg);
+        each(v, slots + (*n)++ * size, p, name, val, arg);
     }
+    return 0;
 }
 
 bool config_http_url_ok(const char *s)

@@ -129,14 +129,17 @@ bool config_chars_ok(const char *s, const char *extra);
 /* A name used in paths and channel strings: 1-64 of A-Z a-z 0-9 _ -. */
 bool config_name_ok(const char *name);
 
-/* Walks the named entries of a section whose keys name things
- * ("channels.wechat": {"main": {…}, "work": {…}}): skips "_comment",
- * reports a bad name ("<what> name must be …") or an entry that is not
- * an object at its JSON path, and calls `each` for every other entry with
- * that path, the name and the entry's object. */
-typedef void (*config_entry_fn)(struct jv *v, const char *path, const char *name,
+/* Loads a section whose keys name things ("channels.wechat": {"main":
+ * {…}, "work": {…}}) into an array: allocates *items with a zeroed slot
+ * of `size` bytes for every entry, skips "_comment", reports a bad name
+ * ("<what> name must be …") or an entry that is not an object at its JSON
+ * path, and calls `each` with the next slot, that path, the name and the
+ * entry's object for every other entry.  *n counts the slots used.  The
+ * caller owns *items (also when problems were reported).  -1 (reported at
+ * P) when out of memory, *items NULL. */
+typedef void (*config_entry_fn)(struct jv *v, void *slot, const char *path, const char *name,
                                 struct json_t *entry, void *arg);
-void config_each_entry(struct jv *v, struct json_t *section, const char *P, const char *what,
-                       config_entry_fn each, void *arg);
+int config_entries(struct jv *v, struct json_t *section, const char *P, const char *what,
+                   size_t size, void **items, size_t *n, config_entry_fn each, void *arg);
 
 #endif

@@ -8,23 +8,19 @@
 #include "base/jsonv.h"
 #include "channels/channel.h"
 
-struct chat_load {
-    struct chat_config *c;
-    const char *dir;
-};
-
-/* One channels.chat.<name> entry into the next slot of `arg`. */
-static void load_channel(struct jv *v, const char *p, const char *name, json_t *val, void *arg)
+/* One channels.chat.<name> entry into its slot; `arg` is the config
+ * file's directory (for file: secrets). */
+static void load_channel(struct jv *v, void *slot, const char *p, const char *name, json_t *val,
+                         void *arg)
 {
     static const char *const chat_fields[] = { "secret", "url", "timeout_ms", NULL };
-    struct chat_load *l = arg;
+    struct chat_channel *ch = slot;
     char q[JV_PATH_MAX];
 
-    struct chat_channel *ch = &l->c->v[l->c->n++];
     if (!(ch->name = strdup(name)))
         jv_error(v, p, "out of memory");
     jv_check_fields(v, val, p, chat_fields);
-    if (jv_secret(v, val, p, "secret", true, l->dir, &ch->secret) == 0 && !*ch->secret)
+    if (jv_secret(v, val, p, "secret", true, arg, &ch->secret) == 0 && !*ch->secret)
         jv_error(v, jv_path(q, sizeof(q), p, "secret"), "must not be empty");
     if (jv_string(v, val, p, "url", NULL, false, &ch->url) == 0 && ch->url &&
         !config_http_url_ok(ch->url))
@@ -37,15 +33,15 @@ static void load_channel(struct jv *v, const char *p, const char *name, json_t *
 void *chat_config_parse(struct jv *v, struct json_t *obj, const char *P, const char *dir)
 {
     struct chat_config *c = calloc(1, sizeof(*c));
-    if (c)
-        c->v = calloc(json_object_size(obj) + 1, sizeof(*c->v));
-    if (!c || !c->v) {
+    void *items = NULL;
+    if (!c || config_entries(v, obj, P, "channel", sizeof(*c->v), &items, &c->n, load_channel,
+                             (void *)dir) < 0) {
+        if (!c)
+            jv_error(v, P, "out of memory");
         free(c);
-        jv_error(v, P, "out of memory");
         return NULL;
     }
-    struct chat_load l = { c, dir };
-    config_each_entry(v, obj, P, "channel", load_channel, &l);
+    c->v = items;
     return c;
 }
 

@@ -62,33 +62,29 @@ static void load_account(struct jv *v, const char *P, json_t *o, struct wechat_a
     jv_string(v, o, P, "template_id", NULL, false, &a->template_id);
 }
 
-struct wechat_load {
-    struct wechat_config *c;
-    const char *dir;
-};
-
-/* One channels.wechat.<name> account into the next slot of `arg`. */
-static void load_entry(struct jv *v, const char *p, const char *name, json_t *val, void *arg)
+/* One channels.wechat.<name> account into its slot; `arg` is the config
+ * file's directory (for file: secrets). */
+static void load_entry(struct jv *v, void *slot, const char *p, const char *name, json_t *val,
+                       void *arg)
 {
-    struct wechat_load *l = arg;
-    struct wechat_account *a = &l->c->v[l->c->n++];
+    struct wechat_account *a = slot;
     if (!(a->name = strdup(name)))
         jv_error(v, p, "out of memory");
-    load_account(v, p, val, a, l->dir);
+    load_account(v, p, val, a, arg);
 }
 
 void *wechat_config_parse(struct jv *v, struct json_t *obj, const char *P, const char *dir)
 {
     struct wechat_config *c = calloc(1, sizeof(*c));
-    if (c)
-        c->v = calloc(json_object_size(obj) + 1, sizeof(*c->v));
-    if (!c || !c->v) {
+    void *items = NULL;
+    if (!c || config_entries(v, obj, P, "account", sizeof(*c->v), &items, &c->n, load_entry,
+                             (void *)dir) < 0) {
+        if (!c)
+            jv_error(v, P, "out of memory");
         free(c);
-        jv_error(v, P, "out of memory");
         return NULL;
     }
-    struct wechat_load l = { c, dir };
-    config_each_entry(v, obj, P, "account", load_entry, &l);
+    c->v = items;
     return c;
 }
 
