@@ -126,11 +126,44 @@ def _kill_leftovers():
 SLOW = 4 if os.environ.get("E2E_SLOW") else 1
 
 
+def _port_range():
+    """Ports below the kernel's ephemeral range: bind(0) would hand out a port
+    that the next outgoing connection (a Redis client, curl) may take as its
+    source port before the server we picked it for binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    high = max(low - 1, 12000)
+    return 10000, high
+
+
+_PORTS_GIVEN = set()
+_PORT_CURSOR = [None]
+
+
 def free_port():
-    """A currently free loopback TCP port (racy by nature, good enough here)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port free now, outside the ephemeral range, and never
+    handed out twice by this process.  Each process starts at a different
+    place in the range, so concurrent test processes rarely meet."""
+    low, high = _port_range()
+    span = high - low + 1
+    if _PORT_CURSOR[0] is None:
+        _PORT_CURSOR[0] = (os.getpid() * 7919) % span
+    for _ in range(span):
+        port = low + _PORT_CURSOR[0] % span
+        _PORT_CURSOR[0] += 1
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError("no free loopback port in %d-%d" % (low, high))
 
 
 def port_open(port, host="127.0.0.1"):
@@ -461,14 +494,30 @@ class Kannel:
         return self.settings.get("password", "mashang-dev")
 
     # -- lifecycle --------------------------------------------------------
-    def start(self, timeout=20):
-        self.render()
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop(check=False)
-            raise
+    def start(self, timeout=20, attempts=3):
+        """Start the three boxes.  A port taken between choosing it and
+        bearerbox binding it is retried with fresh ports; anything else fails."""
+        for attempt in range(attempts):
+            self.render()
+            try:
+                self._start(timeout)
+                return self
+            except BaseException:
+                taken = self._port_taken()
+                self.stop(check=False)
+                if not taken or attempt + 1 == attempts:
+                    raise
+                self.procs = {}
+                for path in (self.fifo_path, self.fakesmsc_log):
+                    if os.path.exists(path):
+                        os.unlink(path)
+                self.admin_port, self.box_port = free_port(), free_port()
+                self.smsc_port, self.sendsms_port = free_port(), free_port()
         return self
+
+    def _port_taken(self):
+        return any("Address already in use" in p.log_tail()
+                   for p in self.procs.values())
 
     def _start(self, timeout):
         bb = self.procs["bearerbox"] = Proc(
