@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # (they are not needed by `make test`).  Binary -> Debian package.
 need=""
 for pair in wrk:wrk nginx:nginx-light redis-server:redis-server \
-            redis-benchmark:redis-tools cc:gcc python3:python3; do
+            redis-benchmark:redis-tools cc:gcc python3:python3 node:nodejs npm:npm; do
     bin=${pair%%:*} pkg=${pair#*:}
     command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need="$need $pkg"
 done

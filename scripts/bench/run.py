@@ -9,6 +9,9 @@ exit (also on Ctrl-C / SIGTERM):
                 fake Kannel sendsms sink answering 202 (so the outbox drains);
                 worker_processes = WORKERS
   mashangd      generated config: workers = WORKERS, log_level warn
+  node peer     scripts/bench/peer (express + ioredis, one regex intent and
+                a four-write Lua script), installed with npm ci under
+                BUILD/bench/peer
 
 Environment: QUICK=1 (short runs, < 2 min), WORKERS (default nproc),
 MESSAGES (RSS run; default 1,000,000, QUICK 50,000), DURATION (seconds per
@@ -47,6 +50,9 @@ OUT = os.path.join(BUILD, "bench")
 
 OWN_COMMANDS = {"CONFIG", "INFO", "ZCARD", "MONITOR", "PING"}
 TARGET_RATIO = 0.50        # mashangd >= 50 % of nginx's requests/s
+TARGET_PEER = 1.5          # mashangd >= 1.5x the Node peer's requests/s
+TARGET_CPU_US = 40         # <= 40 us CPU per message in mashangd, and in Redis
+TARGET_CLOSED_CASE_B = 1536  # Redis memory per closed case, windows passed
 TARGET_P99_US = 5000       # p99 < 5 ms at half of mashangd's max rate
 TARGET_RSS_KB = 30 * 1024  # < 30 MB per worker
 TARGET_INTENTS_US = 30     # intents median < 30 us, learned model included
@@ -256,6 +262,7 @@ def main():
     if not os.path.exists(openloop) or os.path.getmtime(openloop) < os.path.getmtime(src):
         run(["cc", "-O2", "-Wall", "-o", openloop, src])
 
+    peer = install_peer()
     tmp = tempfile.mkdtemp(prefix="mashang-bench-")
     procs = Procs()
 
@@ -263,7 +270,7 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        results = bench(tmp, procs, daemon, ctl, openloop)
+        results = bench(tmp, procs, daemon, ctl, openloop, peer)
     except KeyboardInterrupt:
         say("bench: interrupted")
         return 130
@@ -274,6 +281,39 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0 if results else 1
+
+
+def install_peer():
+    """The Node peer under BUILD/bench/peer, its packages from the lock file
+    (npm ci); reinstalled when the lock file changes."""
+    src, dst = os.path.join(HERE, "peer"), os.path.join(OUT, "peer")
+    if not shutil.which("node") or not shutil.which("npm"):
+        die("node and npm not found (scripts/bench.sh installs them)")
+    os.makedirs(dst, exist_ok=True)
+    stale = False
+    for name in ("package.json", "package-lock.json", "server.js"):
+        a, b = os.path.join(src, name), os.path.join(dst, name)
+        if not os.path.exists(b) or open(a, "rb").read() != open(b, "rb").read():
+            shutil.copyfile(a, b)
+            stale = stale or name != "server.js"
+    if stale or not os.path.isdir(os.path.join(dst, "node_modules")):
+        say("bench: npm ci for the Node peer")
+        run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=dst)
+    return os.path.join(dst, "server.js")
+
+
+def closed_case_memory():
+    """Bytes per closed case once its windows have passed, from
+    scripts/bench/redis_memory.py (its own scratch Redis)."""
+    n = 500 if QUICK else 2000
+    out = run([sys.executable, os.path.join(HERE, "redis_memory.py"), str(n)],
+              env=dict(os.environ, BUILD=os.path.relpath(BUILD, ROOT)), cwd=ROOT)
+    rows = re.findall(r"^(.*?)\s+([\d.]+) B/case\s+([\d.]+) keys/case", out, re.M)
+    if not rows:
+        die("redis_memory.py printed no figures:\n" + out)
+    label, b, keys = rows[-1]
+    return {"cases": n, "bytes": float(b), "keys": float(keys), "label": label.strip(),
+            "output": out.strip()}
 
 
 def machine():
@@ -293,7 +333,7 @@ def machine():
             "kernel": os.uname().release}
 
 
-def bench(tmp, procs, daemon, ctl, openloop):
+def bench(tmp, procs, daemon, ctl, openloop, peer):
     t_start = time.time()
     res = {"loadavg_start": loadavg(), "mode": "quick" if QUICK else "full", "workers": WORKERS, "duration_s": DURATION,
            "connections": CONNECTIONS, "threads": THREADS, "machine": machine(),
@@ -304,6 +344,7 @@ def bench(tmp, procs, daemon, ctl, openloop):
 
     # -- redis
     rport, ceil_port, sink_port, mport = free_port(), free_port(), free_port(), free_port()
+    peer_port = free_port()
     rdir = os.path.join(tmp, "redis")
     os.makedirs(rdir)
     rp = procs.start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(rport),
@@ -433,6 +474,26 @@ def bench(tmp, procs, daemon, ctl, openloop):
     t0 = time.time()
     left = drain(300)
     say(f"  outbox drained in {time.time() - t0:.1f} s (left {left})")
+    # The peer runs only now, alone with Redis and wrk, so neither disturbs
+    # the other; it writes under its own keys (peer:*) in the same Redis.
+    say("[2/6] Node peer (express + ioredis): the same wrk, the same requests")
+    pp = procs.start("peer", ["node", peer, str(peer_port), str(rport)],
+                     os.path.join(tmp, "peer.log"))
+    wait_until("node peer", lambda: port_open(peer_port), pp)
+    wrk(f"http://127.0.0.1:{peer_port}/sms/kannel", os.path.join(HERE, "mo.lua"), tag="peerwarm")
+    c0 = (cpu_s(pp.pid), cpu_s(rp.pid))
+    pe = wrk(f"http://127.0.0.1:{peer_port}/sms/kannel", os.path.join(HERE, "mo.lua"), tag="peer")
+    c1 = (cpu_s(pp.pid), cpu_s(rp.pid))
+    pe["cpu_us_per_message"] = {"node": (c1[0] - c0[0]) / max(1, pe["requests"]) * 1e6,
+                                "redis": (c1[1] - c0[1]) / max(1, pe["requests"]) * 1e6}
+    pp.terminate()
+    pp.wait()
+    res["peer"] = pe
+    res["peer_ratio"] = ms["rps"] / pe["rps"] if pe["rps"] else 0
+    say(f"  {pe['rps']:.0f} req/s, p50 {fmt_us(pe['p50_us'])}, p99 {fmt_us(pe['p99_us'])}, "
+        f"non-2xx {pe['non2xx']}; CPU per request node "
+        f"{pe['cpu_us_per_message']['node']:.0f} µs, redis {pe['cpu_us_per_message']['redis']:.0f} µs; "
+        f"mashangd / peer = {res['peer_ratio']:.2f}x")
 
     # -- 3a. latency when nearly idle, for reference (what contention adds)
     lo = openloop_run(100, seconds=min(5, DURATION), tag="low")
@@ -561,6 +622,7 @@ def bench(tmp, procs, daemon, ctl, openloop):
         points.append((n, total, max(per or [0])))
         say(f"  {n:>9} msgs  RSS {total / 1024:7.1f} MB total, max {max(per or [0]) / 1024:.1f} MB "
             f"per process")
+    mem0 = int(redis.info("memory").get("used_memory", 0))
     t0 = time.time()
     cpu0 = {"mashangd": cpu_s(mp.pid), "redis": cpu_s(rp.pid), "nginx (sink)": cpu_s(np_.pid)}
     rr = openloop_run(0, count=MESSAGES, progress=max(1, MESSAGES // 10), on_progress=sample,
@@ -584,6 +646,14 @@ def bench(tmp, procs, daemon, ctl, openloop):
     growth_kb = max(p[2] for p in points[points.index(ref):]) - ref[2]
     flat = growth_kb <= max(2048, ref[2] * 0.05)
     per_worker_max = max(p[2] for p in points)
+    mem = redis.info("memory")
+    grown = int(mem.get("used_memory", 0)) - mem0
+    res["redis_after_run"] = {"messages": rr["completed"], "grown": grown,
+                              "used_memory": int(mem.get("used_memory", 0)),
+                              "human": mem.get("used_memory_human")}
+    say(f"  Redis used_memory after the run: {mem.get('used_memory_human')}, grown by "
+        f"{grown / 1048576:.1f} MB over its {rr['completed']} messages "
+        f"({grown / max(1, rr['completed']):.0f} B/message, windows not yet passed)")
     res["rss"] = {"idle_kb": idle_total, "idle_per_process_kb": idle_per,
                   "points": [{"messages": p[0], "total_kb": p[1], "max_per_process_kb": p[2]}
                              for p in points],
@@ -605,6 +675,9 @@ def bench(tmp, procs, daemon, ctl, openloop):
     mm = re.search(r"models: (.*)", out)
     res["intents"]["models"] = mm.group(1) if mm else None
     say(f"intents bench: {out.strip().splitlines()[-1]}")
+    say("Redis memory per closed case (scripts/bench/redis_memory.py)")
+    res["closed_case"] = closed_case_memory()
+    say("  " + res["closed_case"]["output"].replace("\n", "\n  "))
     res["elapsed_s"] = round(time.time() - t_start, 1)
     res["loadavg_end"] = loadavg()
 
@@ -615,7 +688,9 @@ def bench(tmp, procs, daemon, ctl, openloop):
 def summary(res):
     ng, ms, hl, rss, it = res["nginx"], res["mashangd"], res["half_rate"], res["rss"], res["intents"]
     rc = res["redis_commands"]
-    per_worker = rss["max_per_process_kb"]
+    # Workers are threads: a process's RSS is shared by the workers it runs
+    # (one copy of the intents models, OpenCC's dictionaries and the roster).
+    per_worker = rss["max_per_process_kb"] / max(1, res["workers"] // max(1, rss["processes"]))
     rows = [
         ("nginx `return 200`", f"{ng['rps']:.0f} req/s", f"p50 {fmt_us(ng['p50_us'])}, p99 "
          f"{fmt_us(ng['p99_us'])}, non-2xx {ng['non2xx']}", ""),
@@ -623,14 +698,25 @@ def summary(res):
          f"{fmt_us(ms['p99_us'])}, non-2xx {ms['non2xx']}", ""),
         ("mashangd / nginx", f"{res['ratio'] * 100:.1f} %", "target ≥ 50 %",
          "PASS" if res["ratio"] >= TARGET_RATIO else "MISS"),
+        ("Node peer /sms/kannel", f"{res['peer']['rps']:.0f} req/s",
+         f"p50 {fmt_us(res['peer']['p50_us'])}, p99 {fmt_us(res['peer']['p99_us'])}, "
+         f"CPU per request node {res['peer']['cpu_us_per_message']['node']:.0f} µs, "
+         f"redis {res['peer']['cpu_us_per_message']['redis']:.0f} µs (no replies sent)", ""),
+        ("mashangd / Node peer", f"{res['peer_ratio']:.2f}×", "target ≥ 1.5×",
+         "PASS" if res["peer_ratio"] >= TARGET_PEER else "MISS"),
         (f"latency at {hl['target_rate']:.0f} req/s (half)", f"p99 {fmt_us(hl['p99_us'])}",
          f"p50 {fmt_us(hl['p50_us'])}, achieved {hl['rate']:.0f}/s, non-2xx {hl['non2xx']}; "
          "target p99 < 5 ms", "PASS" if hl["p99_us"] < TARGET_P99_US and hl["errors"] == 0 else "MISS"),
         ("latency at 100 req/s", f"p99 {fmt_us(res['low_rate']['p99_us'])}",
          f"p50 {fmt_us(res['low_rate']['p50_us'])} (reference: nearly idle)", ""),
-        ("CPU per message", f"mashangd {res['cpu_us_per_message']['mashangd']:.0f} µs",
+        ("CPU per message, mashangd", f"{res['cpu_us_per_message']['mashangd']:.0f} µs",
          f"redis {res['cpu_us_per_message']['redis']:.0f} µs, nginx sink "
-         f"{res['cpu_us_per_message']['nginx (sink)']:.0f} µs (inbound + its replies sent)", ""),
+         f"{res['cpu_us_per_message']['nginx (sink)']:.0f} µs (inbound + its replies sent); "
+         f"target ≤ {TARGET_CPU_US} µs", "PASS" if res['cpu_us_per_message']['mashangd']
+         <= TARGET_CPU_US else "MISS"),
+        ("CPU per message, Redis", f"{res['cpu_us_per_message']['redis']:.0f} µs",
+         f"target ≤ {TARGET_CPU_US} µs (AOF rewrites included)",
+         "PASS" if res['cpu_us_per_message']['redis'] <= TARGET_CPU_US else "MISS"),
         ("Redis round trips / message", f"{rc['round_trips_per_message']:.2f}",
          f"{rc['commands_per_message']:.1f} commands executed / message "
          f"({rc['commands_in_scripts_per_message']:.1f} inside scripts)", ""),
@@ -639,10 +725,20 @@ def summary(res):
          f"≈ {res['redis_step_ceiling']:.0f} messages/s (a script with one message's "
          "commands)", ""),
         ("mashangd RSS", f"{per_worker / 1024:.1f} MB / worker",
-         f"{rss['processes']} process(es); idle {rss['idle_kb'] / 1024:.1f} MB total; "
+         f"{rss['processes']} process(es) of {rss['max_per_process_kb'] / 1024:.1f} MB for "
+         f"{res['workers']} workers; idle {rss['idle_kb'] / 1024:.1f} MB total; "
          f"+{rss['growth_after_20pct_kb'] / 1024:.1f} MB after 20 % of "
          f"{rss['run']['completed']} msgs; target < 30 MB and flat",
          "PASS" if per_worker < TARGET_RSS_KB and rss["flat"] else "MISS"),
+        ("Redis memory, closed case", f"{res['closed_case']['bytes']:.0f} B / case",
+         f"{res['closed_case']['keys']:.2f} keys / case once its windows have passed "
+         f"({res['closed_case']['cases']} case lives); target ≤ {TARGET_CLOSED_CASE_B} B",
+         "PASS" if res['closed_case']['bytes'] <= TARGET_CLOSED_CASE_B else "MISS"),
+        (f"Redis memory after {res['redis_after_run']['messages']} messages",
+         f"+{res['redis_after_run']['grown'] / 1048576:.0f} MB",
+         f"{res['redis_after_run']['grown'] / max(1, res['redis_after_run']['messages']):.0f}"
+         f" B / message while the cases are open and their windows run "
+         f"(Redis holds {res['redis_after_run']['human']} in all)", ""),
         ("intents engine", f"median {it['median_us']} µs", f"p99 {it['p99_us']} µs; models {it.get('models')}; "
          "target median < 30 µs", "PASS" if it["median_us"] is not None and
          it["median_us"] < TARGET_INTENTS_US else "MISS"),
