@@ -647,8 +647,10 @@ def bench(tmp, procs, daemon, ctl, openloop, peer):
     # the rest: reading requests, writing replies and the AOF, expiry and
     # its other housekeeping.
     res["redis_script_us_per_message"] = redis.script_usec() / max(1, rr["completed"])
+    # commandstats times are wall clock: on a loaded box a script descheduled
+    # midway counts its wait too, and the figure can exceed the CPU.
     say(f"  of Redis's {cpu_per['redis']:.0f} µs: {res['redis_script_us_per_message']:.0f} µs "
-        "inside the scripts (commandstats), the rest I/O, AOF and housekeeping")
+        "inside the scripts (commandstats, wall clock), the rest I/O, AOF and housekeeping")
     say("  CPU per message (incl. sending its replies): " +
         ", ".join(f"{k} {v:.0f} µs" for k, v in cpu_per.items()) +
         f" → one core of mashangd alone ≈ {1e6 / max(1, cpu_per['mashangd']):.0f} msgs/s, "
@@ -731,8 +733,9 @@ def summary(res):
          f"target ≤ {TARGET_CPU_US} µs", "PASS" if res['cpu_us_per_message']['mashangd']
          <= TARGET_CPU_US else "MISS"),
         ("CPU per message, Redis", f"{res['cpu_us_per_message']['redis']:.0f} µs",
-         f"{res['redis_script_us_per_message']:.0f} µs of it inside the scripts, the rest "
-         f"requests, replies, AOF; target ≤ {TARGET_CPU_US} µs",
+         f"scripts {res['redis_script_us_per_message']:.0f} µs by Redis's wall clock (over the CPU "
+         f"figure only when the box is overloaded), the rest requests, replies, AOF; "
+         f"target ≤ {TARGET_CPU_US} µs",
          "PASS" if res['cpu_us_per_message']['redis'] <= TARGET_CPU_US else "MISS"),
         ("Redis round trips / message", f"{rc['round_trips_per_message']:.2f}",
          f"{rc['commands_per_message']:.1f} commands executed / message "
