@@ -12,6 +12,7 @@
 --@use schema
 --@use keys
 --@use overdue
+--@use agg
 --@use casestate
 --@use history
 --@use settle
@@ -177,7 +178,7 @@ if op == 'gauges' then
         local v = redis.call('HMGET', case_key(id), 'state', 'created')
         if v[1] then
           states[v[1]] = (states[v[1]] or 0) + 1
-          case_moved(id, v[2], nil, v[1])
+          case_gauge(id, v[2], nil, v[1])
         end
       end
       offset = offset + #ids
@@ -296,6 +297,13 @@ if op == 'label' then
   local previous = v[2] or ''
   if previous ~= label then
     redis.call('HSET', k, 'category', label, 'title', '')
+    -- the statistics count the case under its corrected category
+    local f = redis.call('HMGET', k, 'created', 'deputy', 'station', 'accepted_at', 'rating')
+    local c = { state = v[1], category = previous, created = f[1], deputy = f[2], station = f[3],
+                accepted_at = f[4], rating = f[5] }
+    agg_case(c, -1)
+    c.category = label
+    agg_case(c, 1)
     redis.call('RPUSH', K.hist .. id, cjson.encode({ ts = now, actor = 'admin',
       event = 'category_corrected', text = previous .. ' -> ' .. label }))
   end
@@ -443,6 +451,138 @@ if op == 'outbox_retry' then
   end
   if #ids > 0 then redis.call('LTRIM', dead, #ids, -1) end
   return cjson.encode({ moved = moved, dropped = dropped, remaining = redis.call('LLEN', dead) })
+end
+
+-- report FROM TO [STATION] -> {rows: {deputy: {KEY: {metric: n}}, station: ...,
+-- category: ...}, total: {metric: n}, buckets, rebuilding}: the aggregates
+-- (lib/agg.lua) of the cases opened from day FROM to day TO (YYYYMMDD,
+-- both included, China time), only STATION's if given.  Whole months are
+-- read from their month bucket, the days at the edges from theirs: a
+-- year is twelve HGETALL, whatever the number of cases.
+local function day_number(s)
+  local y, m, d = string.match(s or '', '^(%d%d%d%d)(%d%d)(%d%d)$')
+  if not y then return nil end
+  return agg_days(tonumber(y), tonumber(m), tonumber(d))
+end
+
+if op == 'report' then
+  local lo, hi, station = day_number(ARGV[2]), day_number(ARGV[3]), ARGV[4] or ''
+  if not lo or not hi or lo > hi or hi - lo > 3660 then
+    return redis.error_reply('ERR report: FROM and TO are days YYYYMMDD, at most ten years apart')
+  end
+  local rows = { deputy = {}, station = {}, category = {} }
+  local total, buckets = {}, 0
+  local function add(row, metric, n) row[metric] = (row[metric] or 0) + n end
+  local function read(bucket)
+    buckets = buckets + 1
+    local h = redis.call('HGETALL', K.agg .. bucket)
+    for i = 1, #h, 2 do
+      local n = tonumber(h[i + 1])
+      local dep, st, cat, metric = string.match(h[i], '^([^|]*)|([^|]*)|([^|]*)|(.+)$')
+      if n ~= 0 and metric and (station == '' or st == station) then
+        for dim, key in pairs({ deputy = dep, station = st, category = cat }) do
+          rows[dim][key] = rows[dim][key] or {}
+          add(rows[dim][key], metric, n)
+        end
+        add(total, metric, n)
+      end
+    end
+  end
+  local day = lo
+  while day <= hi do
+    local y, m, d = agg_civil(day)
+    local next_month = agg_days(m == 12 and y + 1 or y, m == 12 and 1 or m + 1, 1)
+    if d == 1 and next_month - 1 <= hi then
+      read(string.format('m:%04d%02d', y, m))
+      day = next_month
+    else
+      read(string.format('d:%04d%02d%02d', y, m, d))
+      day = day + 1
+    end
+  end
+  return cjson.encode({ rows = rows, total = total, buckets = buckets,
+                        rebuilding = redis.call('EXISTS', K.agg_rebuild) == 1 })
+end
+
+-- agg_rebuild NOW BATCH -> {done, walked, cursor}: one step of recounting
+-- the aggregates from the cases (lib/agg.lua), at most about BATCH cases
+-- a call so Redis is never held long; the caller repeats until done.
+-- The new counts grow in "agg:new:..." while the live ones serve; cases
+-- are walked by creation time and the cursor (the last second counted)
+-- lets the step apply a change of a counted case to the new counts too.
+-- The last call swaps the new counts in.  A second rebuild recounts to
+-- the same numbers; one interrupted resumes where it stopped.
+-- Calls fn(bucket) for every day and month bucket that can hold counts:
+-- from the oldest case's day to a day past the newest case and now (the
+-- buckets are not listed anywhere: one DEL or RENAME a day, a few
+-- thousand for years of data, is quicker than keeping an index on the
+-- step's path).
+local function each_bucket(fn)
+  local first = redis.call('ZRANGE', CASES, 0, 0, 'WITHSCORES')
+  local last = redis.call('ZRANGE', CASES, -1, -1, 'WITHSCORES')
+  if #first == 0 then return end
+  local hi = math.max(tonumber(last[2]), tonumber(ARGV[2]) or 0)
+  local d0 = math.floor((tonumber(first[2]) + AGG_TZ_S) / 86400)
+  local d1 = math.floor((hi + AGG_TZ_S) / 86400) + 1
+  local months = {}
+  for d = d0, d1 do
+    local day, month = agg_buckets(d * 86400 - AGG_TZ_S)
+    fn(day)
+    if not months[month] then months[month] = true; fn(month) end
+  end
+end
+
+if op == 'agg_rebuild' then
+  local now, batch = tonumber(ARGV[2]), tonumber(ARGV[3]) or BATCH
+  local st = redis.call('HMGET', K.agg_rebuild, 'cursor', 'walked')
+  local cursor, walked = tonumber(st[1]), tonumber(st[2]) or 0
+  if not cursor then
+    each_bucket(function(b) redis.call('DEL', K.agg_new .. b) end)
+    cursor, walked = -1, 0
+    redis.call('HSET', K.agg_rebuild, 'cursor', cursor, 'walked', 0, 'started', now)
+  end
+  local got = redis.call('ZRANGEBYSCORE', CASES, '(' .. cursor, '+inf', 'WITHSCORES', 'LIMIT', 0, batch)
+  if #got == 0 then
+    each_bucket(function(b)
+      if redis.call('EXISTS', K.agg_new .. b) == 1 then
+        redis.call('RENAME', K.agg_new .. b, K.agg .. b)
+      else
+        redis.call('DEL', K.agg .. b)
+      end
+    end)
+    redis.call('DEL', K.agg_rebuild)
+    return cjson.encode({ done = true, walked = walked, cursor = cursor })
+  end
+  -- Whole seconds only: the cursor says "every case opened up to here".
+  local last = tonumber(got[#got])
+  local ids = {}
+  for i = 1, #got, 2 do
+    if tonumber(got[i + 1]) < last then ids[#ids + 1] = got[i] end
+  end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', CASES, last, last)) do ids[#ids + 1] = id end
+  local sums = {}
+  for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', case_key(id), 'state', 'accepted_at', 'rating', 'created',
+                         'deputy', 'station', 'category')
+    local created = tonumber(v[4])
+    if v[1] and created then
+      local c = { state = v[1], accepted_at = v[2], rating = v[3] }
+      local who = (v[5] or '') .. '|' .. (v[6] or '') .. '|' .. (v[7] or '') .. '|'
+      local day, month = agg_buckets(created)
+      for _, m in ipairs(agg_facts(c)) do
+        for _, b in ipairs({ day, month }) do
+          sums[b] = sums[b] or {}
+          sums[b][who .. m] = (sums[b][who .. m] or 0) + 1
+        end
+      end
+    end
+  end
+  for b, fields in pairs(sums) do
+    for f, n in pairs(fields) do agg_add(K.agg_new, b, f, n) end
+  end
+  walked = walked + #ids
+  redis.call('HSET', K.agg_rebuild, 'cursor', last, 'walked', walked)
+  return cjson.encode({ done = false, walked = walked, cursor = last })
 end
 
 return redis.error_reply('ERR unknown admin operation ' .. tostring(op))
