@@ -158,7 +158,7 @@ static void on_rebuild(redisReply *r, void *arg)
 
 /* Cases recounted per call when the caller does not say: a few
  * milliseconds of Redis time. */
-#define REBUILD_BATCH_DEFAULT 500
+#define REBUILD_BATCH_DEFAULT 200
 #define REBUILD_BATCH_MAX 5000
 
 void admin_stats_rebuild(struct app *app, struct evhttp_request *req)

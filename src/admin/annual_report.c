@@ -1,7 +1,8 @@
 /* The annual report's figures and its CSV and HTML forms (see
  * annual_report.h).  What a metric means is lib/agg.lua's: every case
- * counts once in "state.S" (its state now), in "accepted" once taken on,
- * in "rating.N" once rated; all under the day it was opened. */
+ * counts in "received", in "accepted" once taken on, in "solved" while
+ * resolved or closed, in "closed" and "withdrawn" while so, in "rating.N"
+ * while rated N; all under the day it was opened. */
 #include "admin/annual_report.h"
 
 #include "admin/admin_stats.h"
@@ -95,21 +96,29 @@ static bool is_rating(const char *name)
     return strncmp(name, "rating.", 7) == 0 && name[7] >= '1' && name[7] <= '5' && !name[8];
 }
 
+/* The metrics a ROW shows as its own figures; the others go to "metrics". */
+static bool is_figure(const char *name)
+{
+    static const char *const own[] = { "received", "accepted", "solved", "closed", "withdrawn" };
+    for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
+        if (strcmp(name, own[i]) == 0)
+            return true;
+    return is_rating(name);
+}
+
 /* One ROW (annual_report.h) from the metrics `m` of `key`. */
 static json_t *row_new(const char *key, const char *name, json_t *m)
 {
-    json_int_t received = 0, rated = 0, rating_sum = 0;
+    json_int_t rated = 0, rating_sum = 0;
     json_t *ratings = json_object(), *other = json_object();
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v) {
         json_int_t n = json_integer_value(v);
-        if (strncmp(k, "state.", 6) == 0)
-            received += n;
         if (is_rating(k)) {
             rated += n;
             rating_sum += n * (k[7] - '0');
-        } else if (strncmp(k, "state.", 6) != 0 && strcmp(k, "accepted") != 0) {
+        } else if (!is_figure(k)) {
             json_object_set_new(other, k, json_integer(n));
         }
     }
@@ -118,8 +127,8 @@ static json_t *row_new(const char *key, const char *name, json_t *m)
         snprintf(rk, sizeof(rk), "rating.%d", i);
         json_object_set_new(ratings, nk, json_integer(metric(m, rk)));
     }
-    json_int_t closed = metric(m, "state.closed"), withdrawn = metric(m, "state.withdrawn");
-    json_int_t solved = closed + metric(m, "state.resolved");
+    json_int_t received = metric(m, "received"), solved = metric(m, "solved");
+    json_int_t closed = metric(m, "closed"), withdrawn = metric(m, "withdrawn");
     json_int_t satisfied = metric(m, "rating.4") + metric(m, "rating.5");
     json_t *row = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "key", key, "name", name ? name : "",
                             "received", received, "accepted", metric(m, "accepted"), "solved", solved,

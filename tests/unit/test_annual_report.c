@@ -26,19 +26,15 @@ static const char *names(void *ctx, enum report_dim dim, const char *key)
 /* D1 (S01): 3 cases of street lights — 1 closed rated 5, 1 closed rated
  * 2 then 4 (so one rating.4), 1 resolved unrated; D2 (S02): 1 water case
  * withdrawn, 1 still assigned; plus a metric of another feature. */
+#define D1 "{\"received\":3,\"solved\":3,\"closed\":2,\"accepted\":3,\"rating.5\":1," \
+           "\"rating.4\":1,\"revisit.asked\":2}"
+#define D2 "{\"received\":2,\"withdrawn\":1}"
 static const char AGG[] =
-    "{\"rows\":{"
-    "\"deputy\":{\"D1\":{\"state.closed\":2,\"state.resolved\":1,\"accepted\":3,\"rating.5\":1,"
-    "\"rating.4\":1,\"revisit.asked\":2},"
-    "\"D2\":{\"state.withdrawn\":1,\"state.assigned\":1}},"
-    "\"station\":{\"S01\":{\"state.closed\":2,\"state.resolved\":1,\"accepted\":3,\"rating.5\":1,"
-    "\"rating.4\":1,\"revisit.asked\":2},"
-    "\"S02\":{\"state.withdrawn\":1,\"state.assigned\":1}},"
-    "\"category\":{\"infra.streetlight\":{\"state.closed\":2,\"state.resolved\":1,\"accepted\":3,"
-    "\"rating.5\":1,\"rating.4\":1,\"revisit.asked\":2},"
-    "\"water\":{\"state.withdrawn\":1,\"state.assigned\":1}}},"
-    "\"total\":{\"state.closed\":2,\"state.resolved\":1,\"state.withdrawn\":1,\"state.assigned\":1,"
-    "\"accepted\":3,\"rating.5\":1,\"rating.4\":1,\"revisit.asked\":2},\"buckets\":12}";
+    "{\"rows\":{\"deputy\":{\"D1\":" D1 ",\"D2\":" D2 "},"
+    "\"station\":{\"S01\":" D1 ",\"S02\":" D2 "},"
+    "\"category\":{\"infra.streetlight\":" D1 ",\"water\":" D2 "}},"
+    "\"total\":{\"received\":5,\"solved\":3,\"closed\":2,\"withdrawn\":1,\"accepted\":3,"
+    "\"rating.5\":1,\"rating.4\":1,\"revisit.asked\":2},\"buckets\":12}";
 
 static json_t *build(void)
 {

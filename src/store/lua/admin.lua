@@ -470,22 +470,15 @@ if op == 'report' then
   if not lo or not hi or lo > hi or hi - lo > 3660 then
     return redis.error_reply('ERR report: FROM and TO are days YYYYMMDD, at most ten years apart')
   end
-  local rows = { deputy = {}, station = {}, category = {} }
-  local total, buckets = {}, 0
-  local function add(row, metric, n) row[metric] = (row[metric] or 0) + n end
+  -- Summed by field first (one table update a field a bucket), split
+  -- into deputy, station and category once a distinct field at the end.
+  local sums, buckets = {}, 0
   local function read(bucket)
     buckets = buckets + 1
     local h = redis.call('HGETALL', K.agg .. bucket)
     for i = 1, #h, 2 do
-      local n = tonumber(h[i + 1])
-      local dep, st, cat, metric = string.match(h[i], '^([^|]*)|([^|]*)|([^|]*)|(.+)$')
-      if n ~= 0 and metric and (station == '' or st == station) then
-        for dim, key in pairs({ deputy = dep, station = st, category = cat }) do
-          rows[dim][key] = rows[dim][key] or {}
-          add(rows[dim][key], metric, n)
-        end
-        add(total, metric, n)
-      end
+      local f = h[i]
+      sums[f] = (sums[f] or 0) + tonumber(h[i + 1])
     end
   end
   local day = lo
@@ -500,7 +493,28 @@ if op == 'report' then
       day = day + 1
     end
   end
-  return cjson.encode({ rows = rows, total = total, buckets = buckets,
+  local deputy, st_rows, category, total = {}, {}, {}, {}
+  local function add(rows, key, metric, n)
+    local row = rows[key]
+    if not row then row = {}; rows[key] = row end
+    row[metric] = (row[metric] or 0) + n
+  end
+  -- "d|DEPUTY|STATION|metric" gives deputies, stations and the total;
+  -- "c|STATION|CATEGORY|metric" the categories (lib/agg.lua).
+  for f, n in pairs(sums) do
+    if n ~= 0 then
+      local kind, a, b, metric = string.match(f, '^(%a)|([^|]*)|([^|]*)|(.+)$')
+      if kind == 'd' and (station == '' or b == station) then
+        add(deputy, a, metric, n)
+        add(st_rows, b, metric, n)
+        total[metric] = (total[metric] or 0) + n
+      elseif kind == 'c' and (station == '' or a == station) then
+        add(category, b, metric, n)
+      end
+    end
+  end
+  return cjson.encode({ rows = { deputy = deputy, station = st_rows, category = category },
+                        total = total, buckets = buckets,
                         rebuilding = redis.call('EXISTS', K.agg_rebuild) == 1 })
 end
 
@@ -566,13 +580,15 @@ if op == 'agg_rebuild' then
                          'deputy', 'station', 'category')
     local created = tonumber(v[4])
     if v[1] and created then
-      local c = { state = v[1], accepted_at = v[2], rating = v[3] }
-      local who = (v[5] or '') .. '|' .. (v[6] or '') .. '|' .. (v[7] or '') .. '|'
+      local c = { state = v[1], accepted_at = v[2], rating = v[3], deputy = v[5], station = v[6],
+                  category = v[7] }
       local day, month = agg_buckets(created)
       for _, m in ipairs(agg_facts(c)) do
-        for _, b in ipairs({ day, month }) do
-          sums[b] = sums[b] or {}
-          sums[b][who .. m] = (sums[b][who .. m] or 0) + 1
+        for _, f in ipairs({ agg_fields(m, c) }) do
+          for _, b in ipairs({ day, month }) do
+            sums[b] = sums[b] or {}
+            sums[b][f] = (sums[b][f] or 0) + 1
+          end
         end
       end
     end

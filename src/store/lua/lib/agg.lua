@@ -1,23 +1,32 @@
 -- Exact statistics as aggregates (docs/admin.md, "Aggregates").
 --
 -- A case counts in the buckets of the day and of the month it was opened
--- (China time, AGG_TZ_S), under its current deputy, station and
--- category, once for each of its facts:
---   K.agg .. 'd:YYYYMMDD'  hash 'deputy|station|category|metric' -> count
+-- (China time, AGG_TZ_S), once for each of its facts (metrics), under
+-- two fields: its deputy and station, and its station and category:
+--   K.agg .. 'd:YYYYMMDD'  hash  'd|DEPUTY|STATION|metric'   -> count
+--                                'c|STATION|CATEGORY|metric' -> count
 --   K.agg .. 'm:YYYYMM'    the same summed over the month
--- so a report over any range of days reads whole months plus the days at
--- its edges, never a case.  Counts are kept exact as cases change: a
--- state change moves 'state.FROM' to 'state.TO' (case_moved), a rating
--- replaces the case's previous one, a transfer or a category correction
--- moves the whole case (agg_case -1 under the old names, +1 under the
--- new).  What a case counts is agg_facts(case) alone, so the rebuild
--- (admin.lua agg_rebuild) recounts any data set to the same numbers.
+-- A report over any range of days reads whole months plus the days at
+-- its edges, never a case; the two fields give it every deputy, station
+-- and category (one station's too) from a few thousand fields a month,
+-- where one field of all four names would multiply deputies by categories.
 --
--- Metric names: lower-case words joined by "." ("state.closed",
--- "rating.5"; a feature adds its own prefix, e.g. "revisit.asked",
--- "aspect.态度.4"), never "|".  A feature that counts a metric bumps it
--- where the fact changes (agg_bump) and adds the fact to agg_facts so
--- that a rebuild counts it too.
+-- Metrics (agg_facts): "received" (every case), "accepted" (taken on),
+-- "solved" (now resolved or closed), "closed", "withdrawn", "rating.N"
+-- (its rating now).  They are kept exact as cases change: a state change
+-- bumps only the metrics the state changes (case_moved: opening,
+-- resolving, closing, reopening, withdrawing; accepting and progress move
+-- none), a rating replaces the case's previous one, a transfer or a
+-- category correction moves the whole case (agg_case -1 under the old
+-- names, +1 under the new).  What a case counts is agg_facts(case) alone,
+-- so the rebuild (admin.lua agg_rebuild) recounts any data set to the
+-- same numbers.
+--
+-- Naming a metric: lower-case words joined by "." ("rating.5"; a feature
+-- takes its own prefix, e.g. "revisit.asked", "aspect.态度.4"), never "|".
+-- A feature that counts one bumps it where the fact changes
+-- (agg_bump(metric, case, n)) and adds it to agg_facts, so that a rebuild
+-- counts it too; the report shows every metric it finds.
 --
 -- A rebuild in progress keeps its cursor (the creation time up to which
 -- it has counted the cases) in K.agg_rebuild: a change to a case it has
@@ -70,25 +79,54 @@ local function agg_add(prefix, bucket, field, n)
   redis.call('HINCRBY', prefix .. bucket, field, n)
 end
 
+-- The two fields of `metric` for case `c` ({deputy, station, category}).
+local function agg_fields(metric, c)
+  local st = c.station or ''
+  return 'd|' .. (c.deputy or '') .. '|' .. st .. '|' .. metric,
+         'c|' .. st .. '|' .. (c.category or '') .. '|' .. metric
+end
+
 -- Adds `n` to `metric` of case `c` ({created, deputy, station, category}):
--- two HINCRBY (day, month), four while a rebuild has passed the case.
+-- four HINCRBY (two fields, day and month), eight while a rebuild has
+-- passed the case.
 local function agg_bump(metric, c, n)
   local created = tonumber(c.created)
   if not created or n == 0 then return end
   local day, month = agg_buckets(created)
-  local field = (c.deputy or '') .. '|' .. (c.station or '') .. '|' .. (c.category or '') .. '|' .. metric
-  agg_add(K.agg, day, field, n)
-  agg_add(K.agg, month, field, n)
-  if agg_counted(created) then
-    agg_add(K.agg_new, day, field, n)
-    agg_add(K.agg_new, month, field, n)
+  local fd, fc = agg_fields(metric, c)
+  for _, prefix in ipairs(agg_counted(created) and { K.agg, K.agg_new } or { K.agg }) do
+    agg_add(prefix, day, fd, n)
+    agg_add(prefix, day, fc, n)
+    agg_add(prefix, month, fd, n)
+    agg_add(prefix, month, fc, n)
   end
+end
+
+-- The metrics a case in `state` counts in by its state alone.
+local AGG_STATE_FACTS = {
+  resolved = { 'solved' },
+  closed = { 'solved', 'closed' },
+  withdrawn = { 'withdrawn' },
+}
+
+-- Bumps what a change of state from `from` (nil: just opened) to `to`
+-- changes for case `c`: nothing for most steps of a case.
+local function agg_state_moved(c, from, to)
+  local was, now = {}, {}
+  if from then
+    was.received = true
+    for _, m in ipairs(AGG_STATE_FACTS[from] or {}) do was[m] = true end
+  end
+  now.received = true
+  for _, m in ipairs(AGG_STATE_FACTS[to] or {}) do now[m] = true end
+  for m in pairs(was) do if not now[m] then agg_bump(m, c, -1) end end
+  for m in pairs(now) do if not was[m] then agg_bump(m, c, 1) end end
 end
 
 -- The metrics case `c` (its hash fields) counts in.
 local function agg_facts(c)
-  local f = {}
-  if c.state and c.state ~= '' then f[#f + 1] = 'state.' .. c.state end
+  local f = { 'received' }
+  for _, m in ipairs(AGG_STATE_FACTS[c.state] or {}) do f[#f + 1] = m end
   if c.accepted_at and c.accepted_at ~= '' then f[#f + 1] = 'accepted' end
   if tonumber(c.rating) then f[#f + 1] = 'rating.' .. tonumber(c.rating) end
   return f

@@ -3,10 +3,11 @@
 --   K.gauge        hash state -> number of cases in it (/metrics)
 --   K.due .. D     zset of the cases whose state has deadline D, scored
 --                  by creation time (lib/overdue.lua counts the overdue)
---   K.agg ..       the statistics' aggregates (lib/agg.lua, "state.S")
+--   K.agg ..       the statistics' aggregates (lib/agg.lua: "received",
+--                  "solved", "closed", "withdrawn")
 -- `from` is nil for a case just opened.  case_gauge costs two HINCRBY,
 -- plus a ZREM and a ZADD when the deadline changes with the state; the
--- aggregates add two HINCRBY a state (agg_bump).
+-- aggregates four HINCRBY for each metric the state changes (agg_bump).
 local function case_gauge(id, created, from, to)
   if from == to then return end
   if from then redis.call('HINCRBY', K.gauge, from, -1) end
@@ -27,7 +28,6 @@ local function case_moved(id, created, from, to, c)
     local v = redis.call('HMGET', K.case .. id, 'deputy', 'station', 'category')
     c = { deputy = v[1], station = v[2], category = v[3] }
   end
-  local who = { created = created, deputy = c.deputy, station = c.station, category = c.category }
-  if from then agg_bump('state.' .. from, who, -1) end
-  agg_bump('state.' .. to, who, 1)
+  agg_state_moved({ created = created, deputy = c.deputy, station = c.station,
+                    category = c.category }, from, to)
 end
