@@ -15,8 +15,8 @@ Starts a scratch redis-server with the joined scripts of $BUILD/gen/lua/
            GET /admin/report) for a year, a year of one station, a range
            with partial months at both ends, and one day.
   rebuild  writes REBUILD_CASES case hashes (default 100 000) and times
-           each step of admin.lua's "agg_rebuild" (500 cases a call, as
-           the daemon's default): the longest step is how long Redis is
+           each step of admin.lua's "agg_rebuild" (200 cases a call, the
+           daemon's default): the longest step is how long Redis is
            held at once.
 
 Times are wall-clock around the EVALSHA, median of 20 calls; other
@@ -40,6 +40,7 @@ T0 = 1767196800          # 2026-01-01 00:00 China time
 STATES = [("closed", 55), ("resolved", 10), ("in_progress", 10), ("accepted", 8),
           ("assigned", 12), ("withdrawn", 5)]
 RATINGS = [(5, 60), (4, 25), (3, 8), (2, 4), (1, 3)]
+BATCH = 200              # src/admin/admin_annual.c, REBUILD_BATCH_DEFAULT
 
 
 def pick(weighted, rnd):
@@ -148,14 +149,14 @@ def main():
         steps, t0 = [], time.perf_counter()
         while True:
             t = time.perf_counter()
-            doc = json.loads(r.evalsha(sha, 1, P, "agg_rebuild", T0 + 400 * 86400, 500))
+            doc = json.loads(r.evalsha(sha, 1, P, "agg_rebuild", T0 + 400 * 86400, BATCH))
             steps.append((time.perf_counter() - t) * 1000)
             if doc["done"]:
                 break
         total = time.perf_counter() - t0
-        print("rebuild of %d cases: %d calls of 500, %.1f s in all; a call: median %.1f ms, "
+        print("rebuild of %d cases: %d calls of %d, %.1f s in all; a call: median %.1f ms, "
               "longest %.1f ms (the last, swapping the buckets in: %.1f ms)" %
-              (doc["walked"], len(steps), total, statistics.median(steps), max(steps), steps[-1]))
+              (doc["walked"], len(steps), BATCH, total, statistics.median(steps), max(steps), steps[-1]))
     finally:
         srv.close()
 

@@ -2,13 +2,15 @@
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
 -- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
--- resident_erase, label and routed is read-only (gauges but once: it
--- builds the case gauges of data older than them).  Answers
+-- resident_erase, label, routed and agg_rebuild is read-only (gauges but
+-- once: it builds the case gauges of data older than them).  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
 -- for long; answers say "truncated" when the bound was hit (only the
--- one-time build of the case gauges walks them all).
+-- one-time build of the case gauges walks them all; the aggregates'
+-- rebuild walks them a batch a call).  The report reads the aggregates
+-- (lib/agg.lua), no case.
 --@use schema
 --@use keys
 --@use overdue
