@@ -442,6 +442,17 @@ class TestAnnualReport(AdminCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("received 4", out.stdout)
 
+        # /admin/stats takes its counts from the aggregates too (whole days),
+        # with the same figures
+        st = self.get("/admin/stats?by=station")
+        self.assertEqual(st["counts"], "aggregates")
+        self.assertEqual({r["key"] for r in st["rows"]}, {d["station"] for d in did.values()})
+        for r in st["rows"]:
+            w = want([d for d in did.values() if d["station"] == r["key"]])
+            self.assertEqual((r["received"], r["accepted"], r["resolved"], r["ratings"]),
+                             (w["received"], w["accepted"], w["solved"], w["ratings"]), r["key"])
+        self.assertEqual(self.get("/admin/stats?from=%d" % (yesterday - 5))["counts"], "cases")
+
         # the rebuild recounts the same numbers the step kept
         out = self.ctl("stats", "rebuild")
         self.assertEqual(out.returncode, 0, out.stderr)

@@ -52,7 +52,7 @@ DEPUTY_PHONE = "13900000001"
 # year's report read 12 hashes, not 365; the two fields keep each hash to
 # deputies plus categories rather than their product.
 BUDGET = {
-    "open_first": 29,       # the first case of a namespace also moves seq:case past 1000
+    "open_first": 30,       # the first case of a namespace also moves seq:case past 1000 and marks the aggregates complete
     "open": 28,
     "accept": 24,
     "status": 14,
@@ -656,6 +656,21 @@ class ScriptTest(unittest.TestCase):
                                           "rating.5": 1, "rating.4": 1})
         self.agg_rebuild(batch=100)
         self.assertEqual(self.agg_report(), after)
+        # /admin/stats takes its counts from the aggregates for whole China
+        # days (open ends: the first and last case's), not for other windows
+        # nor before the aggregates are known complete
+        stats = lambda lo, hi: json.loads(self.run_script("admin", ["stats", lo, hi, "deputy"]))
+        self.assertEqual(stats("", "")["counts"], after["rows"]["deputy"])
+        day1 = 1767196800      # 2026-01-01 00:00 China time
+        self.assertEqual(stats(day1, day1 + 86400 - 1)["counts"],
+                         {"d1": {"received": 2, "solved": 2, "closed": 2, "accepted": 2,
+                                 "rating.5": 1, "rating.4": 1}})
+        self.assertNotIn("counts", stats(day1 + 1, ""))
+        self.assertNotIn("counts", stats("", day1 + 86400))
+        self.r.delete(P + "agg:built")
+        self.assertNotIn("counts", stats("", ""))
+        self.agg_rebuild(batch=100)
+        self.assertEqual(stats("", "")["counts"], after["rows"]["deputy"])
 
 
 class TemplateNames(unittest.TestCase):

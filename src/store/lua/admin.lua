@@ -135,24 +135,6 @@ if op == 'deputies' then
   return cjson.encode({ deputies = out })
 end
 
--- stats FROM TO -> one compact record per case created within [FROM, TO]:
--- [deputy, station, category, state, created, accepted_at, resolved_at, rating]
--- (aggregation, medians and overdue are done in C: src/admin/admin_stats.c)
-local STAT_FIELDS = { 'deputy', 'station', 'category', 'state', 'created', 'accepted_at',
-                      'resolved_at', 'rating' }
-if op == 'stats' then
-  local lo, hi = range(ARGV[2], ARGV[3])
-  local out = {}
-  local seen, truncated = walk(lo, hi, function(id)
-    local v = redis.call('HMGET', case_key(id), unpack(STAT_FIELDS))
-    if v[4] then
-      out[#out + 1] = { v[1] or '', v[2] or '', v[3] or '', v[4], tonumber(v[5]) or 0,
-                        tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0 }
-    end
-    return false
-  end)
-  return cjson.encode({ records = out, scanned = seen, truncated = truncated })
-end
 
 -- gauges NOW ACCEPT_S RESOLVE_S -> cases by state, overdue, outbox sizes.
 -- Cases by state come from the gauge hash every state change keeps
@@ -467,11 +449,10 @@ local function day_number(s)
   return agg_days(tonumber(y), tonumber(m), tonumber(d))
 end
 
-if op == 'report' then
-  local lo, hi, station = day_number(ARGV[2]), day_number(ARGV[3]), ARGV[4] or ''
-  if not lo or not hi or lo > hi or hi - lo > 3660 then
-    return redis.error_reply('ERR report: FROM and TO are days YYYYMMDD, at most ten years apart')
-  end
+-- The aggregates of the cases opened from day number `lo` to `hi` (both
+-- included), only `station`'s unless it is '': {deputy = {KEY = {metric =
+-- n}}, station = ..., category = ...}, their total, and the buckets read.
+local function agg_sum(lo, hi, station)
   -- Summed by field first (one table update a field a bucket), split
   -- into deputy, station and category once a distinct field at the end.
   local sums, buckets = {}, 0
@@ -515,9 +496,69 @@ if op == 'report' then
       end
     end
   end
-  return cjson.encode({ rows = { deputy = deputy, station = st_rows, category = category },
-                        total = total, buckets = buckets,
+  return { deputy = deputy, station = st_rows, category = category }, total, buckets
+end
+
+if op == 'report' then
+  local lo, hi, station = day_number(ARGV[2]), day_number(ARGV[3]), ARGV[4] or ''
+  if not lo or not hi or lo > hi or hi - lo > 3660 then
+    return redis.error_reply('ERR report: FROM and TO are days YYYYMMDD, at most ten years apart')
+  end
+  local rows, total, buckets = agg_sum(lo, hi, station)
+  return cjson.encode({ rows = rows, total = total, buckets = buckets,
                         rebuilding = redis.call('EXISTS', K.agg_rebuild) == 1 })
+end
+
+-- stats FROM TO [BY] -> one compact record per case created within [FROM, TO]:
+-- [deputy, station, category, state, created, accepted_at, resolved_at, rating]
+-- (aggregation, medians and overdue are done in C: src/admin/admin_stats.c),
+-- and, when the aggregates are complete (K.agg_built) and the window is
+-- whole China days (an open end: the first or last case's day), "counts":
+-- BY's rows of the aggregates, which the daemon takes for the counts
+-- (exact beyond the walk's bound; the medians and overdue stay the walk's).
+local function whole_days(from, to)
+  if redis.call('EXISTS', K.agg_built) == 0 then return nil end
+  local first = redis.call('ZRANGE', CASES, 0, 0, 'WITHSCORES')
+  local last = redis.call('ZRANGE', CASES, -1, -1, 'WITHSCORES')
+  if #first == 0 then return nil end
+  local lo, hi
+  if from == '' then
+    lo = math.floor((tonumber(first[2]) + AGG_TZ_S) / 86400)
+  else
+    local f = tonumber(from) + AGG_TZ_S
+    if f % 86400 ~= 0 then return nil end
+    lo = f / 86400
+  end
+  if to == '' then
+    hi = math.floor((tonumber(last[2]) + AGG_TZ_S) / 86400)
+  else
+    local t = tonumber(to) + 1 + AGG_TZ_S
+    if t % 86400 ~= 0 then return nil end
+    hi = t / 86400 - 1
+  end
+  if lo > hi or hi - lo > 3660 then return nil end
+  return lo, hi
+end
+
+local STAT_FIELDS = { 'deputy', 'station', 'category', 'state', 'created', 'accepted_at',
+                      'resolved_at', 'rating' }
+if op == 'stats' then
+  local lo, hi = range(ARGV[2], ARGV[3])
+  local out = {}
+  local seen, truncated = walk(lo, hi, function(id)
+    local v = redis.call('HMGET', case_key(id), unpack(STAT_FIELDS))
+    if v[4] then
+      out[#out + 1] = { v[1] or '', v[2] or '', v[3] or '', v[4], tonumber(v[5]) or 0,
+                        tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0 }
+    end
+    return false
+  end)
+  local counts
+  local dlo, dhi = whole_days(ARGV[2] or '', ARGV[3] or '')
+  if dlo and (ARGV[4] == 'deputy' or ARGV[4] == 'station' or ARGV[4] == 'category') then
+    counts = agg_sum(dlo, dhi, '')[ARGV[4]]
+  end
+  return cjson.encode({ records = out, scanned = seen, truncated = truncated, counts = counts })
 end
 
 -- agg_rebuild NOW BATCH -> {done, walked, cursor}: one step of recounting
@@ -567,6 +608,7 @@ if op == 'agg_rebuild' then
       end
     end)
     redis.call('DEL', K.agg_rebuild)
+    redis.call('SET', K.agg_built, now)
     return cjson.encode({ done = true, walked = walked, cursor = cursor })
   end
   -- Whole seconds only: the cursor says "every case opened up to here".
