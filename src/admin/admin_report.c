@@ -92,11 +92,10 @@ static int apply_counts(struct stats_table *t, json_t *agg)
         c[i].received = (long)json_integer_value(json_object_get(m, "received"));
         c[i].accepted = (long)json_integer_value(json_object_get(m, "accepted"));
         c[i].resolved = (long)json_integer_value(json_object_get(m, "solved"));
-        for (int k = 0; k < 5; k++) {
-            char name[16];
-            snprintf(name, sizeof(name), "rating.%d", k + 1);
-            c[i].ratings[k] = (long)json_integer_value(json_object_get(m, name));
-        }
+        static const char *const rating[] = { "rating.1", "rating.2", "rating.3", "rating.4",
+                                              "rating.5" };
+        for (int k = 0; k < 5; k++)
+            c[i].ratings[k] = (long)json_integer_value(json_object_get(m, rating[k]));
         i++;
     }
     int rc = stats_table_counts(t, c, n);

@@ -122,10 +122,10 @@ static json_t *row_new(const char *key, const char *name, json_t *m)
             json_object_set_new(other, k, json_integer(n));
         }
     }
+    static const char *const rating[] = { "rating.1", "rating.2", "rating.3", "rating.4", "rating.5" };
     for (int i = 1; i <= 5; i++) {
-        char rk[16], nk[2] = { (char)('0' + i), '\0' };
-        snprintf(rk, sizeof(rk), "rating.%d", i);
-        json_object_set_new(ratings, nk, json_integer(metric(m, rk)));
+        char nk[2] = { (char)('0' + i), '\0' };
+        json_object_set_new(ratings, nk, json_integer(metric(m, rating[i - 1])));
     }
     json_int_t received = metric(m, "received"), solved = metric(m, "solved");
     json_int_t closed = metric(m, "closed"), withdrawn = metric(m, "withdrawn");
