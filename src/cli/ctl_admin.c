@@ -689,11 +689,10 @@ static int stats_rebuild(const struct opts *o)
             printf("rebuilt from %lld case(s)\n", walked);
             return 0;
         }
-        (void)walked;
     }
 }
 
-/* One figure of a report row for the text table: "solved/received". */
+/* One row of the report (a station, deputy or category) for the text table. */
 static void report_row(struct table *t, json_t *r)
 {
     char c[6][32];
