@@ -31,7 +31,7 @@ SCHEMA   = src/core/schema.def
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test lua-test unit unit-valgrind asan e2e faults eval check bench bench-redis bench-memory fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
+.PHONY: all deps run test lua-test unit unit-valgrind asan e2e faults eval check bench bench-redis bench-memory bench-report fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -216,6 +216,11 @@ bench-memory: $(BUILD)/gen/lua/.joined
 # redis-server (scripts/bench/redis_cost.py; no wrk, no nginx).
 bench-redis: $(BUILD)/gen/lua/.joined
 	@BUILD=$(BUILD) /usr/bin/python3 scripts/bench/redis_cost.py $(if $(LIVES),-n $(LIVES))
+
+# The annual report's Redis time over the aggregates of N synthetic cases
+# (default one million) and the rebuild's batches (scripts/bench/report_latency.py).
+bench-report: $(BUILD)/gen/lua/.joined
+	@BUILD=$(BUILD) /usr/bin/python3 scripts/bench/report_latency.py $(if $(N),-n $(N))
 
 # mashangd itself under valgrind through end-to-end conversations.
 valgrind: deps all

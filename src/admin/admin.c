@@ -302,6 +302,12 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "stats") == 0) {
         if (method_ok(req, M_GET))
             admin_stats(app, req);
+    } else if (strcmp(rest, "stats/rebuild") == 0) {
+        if (method_ok(req, M_POST))
+            admin_stats_rebuild(app, req);
+    } else if (strcmp(rest, "report") == 0) {
+        if (method_ok(req, M_GET))
+            admin_report(app, req);
     } else if (strcmp(rest, "reload") == 0) {
         if (method_ok(req, M_POST))
             admin_reload(app, req);

@@ -30,7 +30,8 @@ struct admin_call {
     char deputy[48];       /* deputy id, for reassignment */
     int mode;              /* handler-specific: stats grouping, ... */
     bool csv;              /* answer text/csv */
-    long from, to;         /* stats range; -1 = open */
+    long from, to;         /* stats range; -1 = open; report: YYYYMMDD */
+    char station[48];      /* report: one station's, "" for all */
 };
 
 struct admin_call *admin_call_new(struct app *app, struct evhttp_request *req);
@@ -69,6 +70,9 @@ void admin_case_show(struct app *app, struct evhttp_request *req, const char *id
 void admin_case_assign(struct app *app, struct evhttp_request *req, const char *id);
 void admin_deputies(struct app *app, struct evhttp_request *req);
 void admin_stats(struct app *app, struct evhttp_request *req);
+/* The annual report and the aggregates' rebuild (src/admin/admin_annual.c). */
+void admin_report(struct app *app, struct evhttp_request *req);
+void admin_stats_rebuild(struct app *app, struct evhttp_request *req);
 void admin_outbox_dead(struct app *app, struct evhttp_request *req);
 void admin_outbox_retry(struct app *app, struct evhttp_request *req);
 /* Sends whose request went out unanswered (outbox:uncertain): the list,

@@ -1,7 +1,8 @@
 /* Administrators' API: statistics (JSON or CSV) and the outbox's
- * dead-letter list.  admin.lua gathers compact per-case records; the
- * grouping, medians and overdue judgement are the pure functions of
- * src/admin/admin_stats.c. */
+ * dead-letter list.  admin.lua gathers compact per-case records, and the
+ * aggregates' counts when the window allows (exact beyond the walk's
+ * bound); the grouping, medians and overdue judgement are the pure
+ * functions of src/admin/admin_stats.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,32 @@ static void send_csv(struct evhttp_request *req, const char *csv)
     evbuffer_free(buf);
 }
 
+/* The aggregates' counts of each group ({KEY: {metric: n}}, lib/agg.lua's
+ * metrics) over the walk's (admin.lua "stats" sends them when it can). */
+static int apply_counts(struct stats_table *t, json_t *agg)
+{
+    size_t n = json_object_size(agg), i = 0;
+    struct stats_counts *c = calloc(n ? n : 1, sizeof(*c));
+    if (!c)
+        return -1;
+    const char *key;
+    json_t *m;
+    json_object_foreach(agg, key, m) {
+        c[i].key = key;
+        c[i].received = (long)json_integer_value(json_object_get(m, "received"));
+        c[i].accepted = (long)json_integer_value(json_object_get(m, "accepted"));
+        c[i].resolved = (long)json_integer_value(json_object_get(m, "solved"));
+        static const char *const rating[] = { "rating.1", "rating.2", "rating.3", "rating.4",
+                                              "rating.5" };
+        for (int k = 0; k < 5; k++)
+            c[i].ratings[k] = (long)json_integer_value(json_object_get(m, rating[k]));
+        i++;
+    }
+    int rc = stats_table_counts(t, c, n);
+    free(c);
+    return rc;
+}
+
 static void on_stats(redisReply *r, void *arg)
 {
     struct admin_call *call = arg;
@@ -107,6 +134,9 @@ static void on_stats(redisReply *r, void *arg)
     if (stats_aggregate(recs, n, by, (long)time(NULL), app->cfg->timers.accept_s,
                         app->cfg->timers.resolve_s, &t) < 0)
         goto oom;
+    json_t *agg = json_object_get(doc, "counts");
+    if (json_is_object(agg) && apply_counts(&t, agg) < 0)
+        goto oom;
     names = calloc(t.n ? t.n : 1, sizeof(*names));
     if (!names)
         goto oom;
@@ -128,6 +158,8 @@ static void on_stats(redisReply *r, void *arg)
                                 "to", call->to >= 0 ? json_integer(call->to) : json_null(),
                                 "rows", rows, "truncated",
                                 json_is_true(json_object_get(doc, "truncated")));
+        /* where received/accepted/resolved/ratings came from */
+        json_object_set_new(out, "counts", json_string(json_is_object(agg) ? "aggregates" : "cases"));
         admin_send(call->req, 200, out);
     }
     goto done;
@@ -193,8 +225,8 @@ void admin_stats(struct app *app, struct evhttp_request *req)
         snprintf(lo, sizeof(lo), "%ld", from);
     if (to >= 0)
         snprintf(hi, sizeof(hi), "%ld", to);
-    const char *argv[] = { "stats", lo, hi };
-    admin_script(call, on_stats, 3, argv);
+    const char *argv[] = { "stats", lo, hi, stats_by_name(by) };
+    admin_script(call, on_stats, 4, argv);
 }
 
 /* ---- GET /admin/outbox/dead, POST /admin/outbox/retry ------------------ */

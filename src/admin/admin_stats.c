@@ -172,6 +172,50 @@ oom:
     return -1;
 }
 
+static int row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct stats_row *)a)->key, ((const struct stats_row *)b)->key);
+}
+
+int stats_table_counts(struct stats_table *t, const struct stats_counts *c, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = c[i].key ? c[i].key : "";
+        struct stats_row *row = NULL;
+        for (size_t j = 0; j < t->n && !row; j++)
+            if (strcmp(t->rows[j].key, key) == 0)
+                row = &t->rows[j];
+        if (!row) {
+            char *k = strdup(key);
+            struct stats_row *rows = k ? realloc(t->rows, (t->n + 1) * sizeof(*rows)) : NULL;
+            if (!rows) {
+                free(k);
+                rc = -1;
+                break;
+            }
+            t->rows = rows;
+            row = &t->rows[t->n++];
+            *row = (struct stats_row){ .key = k, .median_hours_to_accept = NAN,
+                                       .median_hours_to_resolve = NAN };
+        }
+        row->received = c[i].received;
+        row->accepted = c[i].accepted;
+        row->resolved = c[i].resolved;
+        long rated = 0, sum = 0;
+        for (int r = 0; r < 5; r++) {
+            row->ratings[r] = c[i].ratings[r];
+            rated += c[i].ratings[r];
+            sum += c[i].ratings[r] * (r + 1);
+        }
+        row->resolution_rate = row->received ? (double)row->resolved / (double)row->received : 0.0;
+        row->rating_mean = rated ? (double)sum / (double)rated : NAN;
+    }
+    if (t->n > 1)
+        qsort(t->rows, t->n, sizeof(*t->rows), row_cmp);
+    return rc;
+}
+
 void stats_table_free(struct stats_table *t)
 {
     if (!t)

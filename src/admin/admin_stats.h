@@ -56,6 +56,22 @@ int stats_aggregate(const struct stats_record *recs, size_t n, enum stats_by by,
                     long accept_s, long resolve_s, struct stats_table *out);
 void stats_table_free(struct stats_table *t);
 
+/* The counts of one group as the statistics' aggregates keep them
+ * (src/store/lua/lib/agg.lua): exact however many cases there are. */
+struct stats_counts {
+    const char *key;                   /* borrowed */
+    long received, accepted, resolved;
+    long ratings[5];
+};
+
+/* Takes the counts of `t`'s rows (received, accepted, resolved, ratings,
+ * and from them resolution_rate and rating_mean) from the `n` groups of
+ * `c`, adding a row for a key `t` lacks (its medians NAN, overdue 0: the
+ * walk did not reach its cases); rows stay sorted by key, rows without a
+ * group keep their own counts.  Returns 0, or -1 on OOM (then `t` has the
+ * groups taken so far, still consistent). */
+int stats_table_counts(struct stats_table *t, const struct stats_counts *c, size_t n);
+
 /* The table as CSV (RFC 4180, CRLF line ends) with a header line:
  * key,name,received,accepted,resolved,resolution_rate,
  * median_hours_to_accept,median_hours_to_resolve,overdue,rating_mean,

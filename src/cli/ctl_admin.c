@@ -295,7 +295,8 @@ static void query_add(struct query *q, const char *key, const char *value)
 struct opts {
     struct conn conn;
     const char *state, *deputy, *station, *category, *from, *to, *limit, *by, *note, *label;
-    bool overdue, json, csv;
+    const char *year, *batch;
+    bool overdue, json, csv, html;
     const char *pos[4];    /* positional arguments after the command name */
     size_t npos;
 };
@@ -311,6 +312,8 @@ static int usage(void)
             "  cases label ID CATEGORY\n"
             "  deputies [--json]\n"
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
+            "  stats rebuild [--batch N]\n"
+            "  report --year YYYY | --from YYYY-MM-DD --to YYYY-MM-DD [--station S] [--csv|--html|--json]\n"
             "  reload\n"
             "  outbox dead [--limit N] [--json] | outbox retry\n"
             "  outbox uncertain [--limit N] [--json] | outbox uncertain resend|drop ID\n"
@@ -370,6 +373,8 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
         { "--by", offsetof(struct opts, by) },
         { "--note", offsetof(struct opts, note) },
         { "--label", offsetof(struct opts, label) },
+        { "--year", offsetof(struct opts, year) },
+        { "--batch", offsetof(struct opts, batch) },
     };
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
@@ -394,6 +399,8 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
             o->json = true;
         else if (strcmp(a, "--csv") == 0)
             o->csv = true;
+        else if (strcmp(a, "--html") == 0)
+            o->html = true;
         else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "mashangctl: unknown option %s\n", a);
             return -1;
@@ -659,8 +666,97 @@ static void stats_row(struct table *t, json_t *r)
     table_add(t, row);
 }
 
+/* stats rebuild: recounts the statistics' aggregates from the cases, one
+ * batch a request (each a few milliseconds of Redis time) until done. */
+static int stats_rebuild(const struct opts *o)
+{
+    long batch = 0;
+    if (o->batch && admin_parse_long(o->batch, 1, 5000, &batch) < 0) {
+        fprintf(stderr, "mashangctl: --batch 1-5000 expected\n");
+        return 2;
+    }
+    char path[96] = "/admin/stats/rebuild";
+    if (batch)
+        snprintf(path, sizeof(path), "/admin/stats/rebuild?batch=%ld", batch);
+    for (;;) {
+        json_t *doc = call_json(&o->conn, "POST", path, NULL);
+        if (!doc)
+            return 1;
+        bool done = json_is_true(json_object_get(doc, "done"));
+        long long walked = (long long)json_integer_value(json_object_get(doc, "walked"));
+        json_decref(doc);
+        if (done) {
+            printf("rebuilt from %lld case(s)\n", walked);
+            return 0;
+        }
+    }
+}
+
+/* One row of the report (a station, deputy or category) for the text table. */
+static void report_row(struct table *t, json_t *r)
+{
+    char c[6][32];
+    const char *key = str_of(r, "key");
+    const char *row[] = { *key ? key : "(none)", str_of(r, "name"),
+                          num_of(r, "received", c[0], 32), num_of(r, "accepted", c[1], 32),
+                          num_of(r, "solved", c[2], 32), num_of(r, "solve_rate", c[3], 32),
+                          num_of(r, "rated", c[4], 32), num_of(r, "rating_mean", c[5], 32) };
+    table_add(t, row);
+}
+
+static int cmd_report(const struct opts *o)
+{
+    if (o->npos || (o->csv + o->html + o->json) > 1)
+        return usage();
+    struct query q = { .len = 0 };
+    query_add(&q, "year", o->year);
+    query_add(&q, "from", o->from);
+    query_add(&q, "to", o->to);
+    query_add(&q, "station", o->station);
+    if (o->csv || o->html) {
+        query_add(&q, "format", o->csv ? "csv" : "html");
+        if (q.overflow)
+            return usage();
+        char path[2200];
+        snprintf(path, sizeof(path), "/admin/report%s", q.s);
+        struct response r;
+        if (request(&o->conn, "GET", path, NULL, NULL, &r) < 0)
+            return 1;
+        int ok = r.status == 200;
+        if (ok)
+            fputs(r.body, stdout);
+        else
+            fprintf(stderr, "mashangctl: HTTP %ld: %s", r.status, r.body);
+        free(r.body);
+        return ok ? 0 : 1;
+    }
+    int rc;
+    json_t *doc = fetch_query(o, "/admin/report", &q, &rc);
+    if (!doc)
+        return rc;
+    json_t *tot = json_object_get(doc, "total");
+    char c[6][32];
+    printf("%s .. %s%s%s\n", str_of(doc, "from"), str_of(doc, "to"), o->station ? "  station " : "",
+           o->station ? o->station : "");
+    printf("received %s  accepted %s  solved %s (%s)  rated %s  mean %s\n",
+           num_of(tot, "received", c[0], 32), num_of(tot, "accepted", c[1], 32),
+           num_of(tot, "solved", c[2], 32), num_of(tot, "solve_rate", c[3], 32),
+           num_of(tot, "rated", c[4], 32), num_of(tot, "rating_mean", c[5], 32));
+    static const char *const lists[] = { "stations", "deputies", "categories" };
+    for (size_t i = 0; i < 3; i++) {
+        struct table t = { .ncols = 8, .head = { "KEY", "NAME", "RECEIVED", "ACCEPTED", "SOLVED",
+                                                 "RATE", "RATED", "RATING" } };
+        printf("\n");
+        table_show(&t, doc, lists[i], report_row);
+    }
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_stats(const struct opts *o)
 {
+    if (o->npos == 1 && strcmp(o->pos[0], "rebuild") == 0)
+        return stats_rebuild(o);
     if (o->npos)
         return usage();
     enum stats_by by;
@@ -857,7 +953,7 @@ int ctl_admin_main(int argc, char **argv)
         int (*run)(const struct opts *o);
     } commands[] = {
         { "cases", cmd_cases }, { "deputies", cmd_deputies }, { "stats", cmd_stats },
-        { "reload", cmd_reload }, { "outbox", cmd_outbox },
+        { "reload", cmd_reload }, { "outbox", cmd_outbox }, { "report", cmd_report },
     };
     if (argc < 1)
         return usage();

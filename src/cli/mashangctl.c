@@ -25,7 +25,9 @@ static const struct subcommand subcommands[] = {
       "  cases assign ID DEPUTY\n"
       "  cases label ID CATEGORY" },
     { "deputies", ctl_admin_main, "deputies" },
-    { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]" },
+    { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]\n"
+      "  stats rebuild [--batch N]" },
+    { "report", ctl_admin_main, "report --year YYYY [--station S] [--csv|--html|--json]" },
     { "reload", ctl_admin_main, "reload" },
     { "outbox", ctl_admin_main, "outbox dead|retry\n"
       "  (admin commands take --url URL (MASHANG_URL) and --token T (MASHANG_ADMIN_TOKEN))" },

@@ -102,6 +102,10 @@ class AdminCase(StackCase):
         self.stack.send_mo(phone, str(value))
         self.wait_state(cid, state)
 
+    def ctl(self, *args):
+        env = dict(os.environ, MASHANG_URL=self.d.url, MASHANG_ADMIN_TOKEN=self.d.admin_token)
+        return subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env, timeout=30)
+
 
 class TestAdminAuth(AdminCase):
 
@@ -298,10 +302,6 @@ class TestAdminScenario(AdminCase):
         # the same through mashangctl
         self.check_ctl(c1, c2)
 
-    def ctl(self, *args):
-        env = dict(os.environ, MASHANG_URL=self.d.url, MASHANG_ADMIN_TOKEN=self.d.admin_token)
-        return subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env, timeout=30)
-
     def check_ctl(self, c1, c2):
         probe = self.ctl("deputies")
         self.assertEqual(probe.returncode, 0, probe.stderr)
@@ -326,6 +326,146 @@ class TestAdminScenario(AdminCase):
         out = self.ctl("stats", "--token", "wrong")
         self.assertEqual(out.returncode, 1)
         self.assertIn("401", out.stderr)
+
+
+class TestAnnualReport(AdminCase):
+    """The statistics' aggregates (docs/admin.md "Aggregates") over two days,
+    two stations and three deputies: the report's figures are exactly what
+    the scenario did, whether the step kept them as cases moved or the
+    rebuild recounted them from the cases."""
+
+    def test_report_matches_the_scenario_and_rebuild(self):
+        # Two cases opened "yesterday": opened now, moved back a day in
+        # Redis, and the aggregates rebuilt from the cases (as after an
+        # upgrade); from then on the step keeps them as the cases move.
+        c1 = self.open_case(R1, LAMP)
+        c2 = self.open_case(R2, WATER)
+        yesterday = int(time.time()) - 86400
+        for cid in (c1, c2):
+            self.r.hset(NS + "case:" + cid, "created", yesterday)
+            self.r.zadd(NS + "cases", {cid: yesterday})
+        out = self.ctl("stats", "rebuild", "--batch", "1")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("rebuilt from 2 case(s)", out.stdout)
+        self.deputy_does(c1, "接单 %s", "accepted")
+        self.deputy_does(c1, "办结 %s 已更换灯泡", "resolved")
+        self.rate(R1, c1, 5, "closed")
+        self.deputy_does(c2, "接单 %s", "accepted")
+        # Two cases today: c3 resolved without 接单 and rated 2 (reopened),
+        # c4 untouched.
+        c3 = self.open_case(R3, LAMP2)
+        c4 = self.open_case(R4, WATER2)
+        self.deputy_does(c3, "办结 %s 已修好", "resolved")
+        self.rate(R3, c3, 2, "assigned")
+        # c4 handed by an administrator to the other deputy of its station:
+        # the counts follow it
+        other = "D0007" if self.case(c4)["deputy"] == "D0008" else "D0008"
+        status, doc = self.d.admin("/admin/cases/%s/assign" % c4, "POST", {"deputy": other})
+        self.assertEqual(status, 200, doc)
+        did = {c1: dict(day=0, state="closed", accepted=1, rating=5),
+               c2: dict(day=0, state="accepted", accepted=1, rating=None),
+               c3: dict(day=1, state="assigned", accepted=1, rating=2),
+               c4: dict(day=1, state="assigned", accepted=0, rating=None)}
+        for cid, d in did.items():
+            h = self.case(cid)
+            self.assertEqual(h["state"], d["state"], cid)
+            d.update(deputy=h["deputy"], station=h["station"], category=h["category"])
+        self.assertEqual(len({d["deputy"] for d in did.values()}), 3, did)
+
+        def china_day(ts):
+            return time.strftime("%Y-%m-%d", time.gmtime(ts + 8 * 3600))
+        days = [china_day(yesterday), china_day(yesterday + 86400)]
+
+        def want(cases):
+            rated = [d["rating"] for d in cases if d["rating"]]
+            solved = sum(d["state"] in ("resolved", "closed") for d in cases)
+            return dict(received=len(cases), accepted=sum(d["accepted"] for d in cases),
+                        solved=solved, closed=sum(d["state"] == "closed" for d in cases),
+                        withdrawn=0, open=len(cases) - solved, rated=len(rated),
+                        ratings={str(i): rated.count(i) for i in range(1, 6)},
+                        rating_mean=sum(rated) / len(rated) if rated else None)
+
+        def check(row, cases, what):
+            for field, value in want(cases).items():
+                self.assertEqual(row[field], value, "%s %s" % (what, field))
+
+        def report(query):
+            return self.get("/admin/report?" + query)
+
+        def check_all(doc, cases):
+            check(doc["total"], cases, "total")
+            for dim, lst in (("deputy", "deputies"), ("station", "stations"), ("category", "categories")):
+                keys = {d[dim] for d in cases}
+                self.assertEqual({r["key"] for r in doc[lst]}, keys, lst)
+                for r in doc[lst]:
+                    check(r, [d for d in cases if d[dim] == r["key"]], "%s %s" % (dim, r["key"]))
+
+        for i, day in enumerate(days):
+            check_all(report("from=%s&to=%s" % (day, day)), [d for d in did.values() if d["day"] == i])
+        both = report("from=%s&to=%s" % tuple(days))
+        check_all(both, list(did.values()))
+        self.assertFalse(both["rebuilding"])
+        self.assertEqual(both["key_problems"]["source"], "categories")
+        wang = [r for r in both["deputies"] if r["key"] == "D0412"][0]
+        self.assertEqual(wang["name"], "王丽")
+        s01 = report("from=%s&to=%s&station=S01" % tuple(days))
+        check_all(s01, [d for d in did.values() if d["station"] == "S01"])
+        self.assertEqual(s01["station_name"], [s["name"] for s in ROSTER["stations"] if s["id"] == "S01"][0])
+        year = days[1][:4]
+        if days[0][:4] == year:
+            check_all(report("year=" + year), list(did.values()))
+
+        # CSV and HTML, also through mashangctl
+        status, headers, body = self.raw("/admin/report?format=csv&from=%s&to=%s" % tuple(days))
+        self.assertEqual(status, 200, body)
+        self.assertTrue(headers["Content-Type"].startswith("text/csv"))
+        rows = list(csv.DictReader(io.StringIO(body)))
+        total = [r for r in rows if r["section"] == "total"][0]
+        w = want(list(did.values()))
+        for field in ("received", "accepted", "solved", "rated"):
+            self.assertEqual(int(total[field]), w[field], field)
+        self.assertEqual({r["key"] for r in rows if r["section"] == "deputy"},
+                         {d["deputy"] for d in did.values()})
+        status, headers, body = self.raw("/admin/report?format=html&from=%s&to=%s" % tuple(days))
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        self.assertIn("<dt>收集意见</dt><dd>4 件", body)
+        self.assertIn("@media print", body)
+        self.assertIn("王丽", body)
+        out = self.ctl("report", "--from", days[0], "--to", days[1], "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout), both)
+        out = self.ctl("report", "--from", days[0], "--to", days[1], "--html")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith("<!DOCTYPE html>"))
+        out = self.ctl("report", "--from", days[0], "--to", days[1])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("received 4", out.stdout)
+
+        # /admin/stats takes its counts from the aggregates too (whole days),
+        # with the same figures
+        st = self.get("/admin/stats?by=station")
+        self.assertEqual(st["counts"], "aggregates")
+        self.assertEqual({r["key"] for r in st["rows"]}, {d["station"] for d in did.values()})
+        for r in st["rows"]:
+            w = want([d for d in did.values() if d["station"] == r["key"]])
+            self.assertEqual((r["received"], r["accepted"], r["resolved"], r["ratings"]),
+                             (w["received"], w["accepted"], w["solved"], w["ratings"]), r["key"])
+        self.assertEqual(self.get("/admin/stats?from=%d" % (yesterday - 5))["counts"], "cases")
+
+        # the rebuild recounts the same numbers the step kept
+        out = self.ctl("stats", "rebuild")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("rebuilt from 4 case(s)", out.stdout)
+        self.assertEqual(report("from=%s&to=%s" % tuple(days)), both)
+
+        # bad queries
+        for q in ("", "year=26", "year=2026&from=2026-01-01&to=2026-01-02", "from=2026-02-30&to=2026-03-01",
+                  "year=2026&format=pdf", "year=2026&station=S%2001", "year=2026&by=deputy"):
+            self.assertEqual(self.raw("/admin/report?" + q)[0], 400, q)
+        self.assertEqual(self.raw("/admin/report?year=2026", "POST", body="{}")[0], 405)
+        self.assertEqual(self.raw("/admin/stats/rebuild?batch=0", "POST")[0], 400)
+        self.assertEqual(self.raw("/admin/stats/rebuild")[0], 405)
 
 
 class TestAdminOperations(AdminCase):

@@ -44,13 +44,20 @@ RESIDENT = "13800138000"
 DEPUTY_PHONE = "13900000001"
 
 # Redis commands a script may run for each kind of message, at most.
+# Opening, accepting, resolving and rating a case also keep the
+# statistics' aggregates (lib/agg.lua): one HGET of the rebuild cursor a
+# run, and four HINCRBY (two fields, day and month bucket) for each metric
+# that moves: open +5 ("received"), accept +5 ("accepted"), resolve +5
+# ("solved"), rate +9 ("closed" and the rating).  The month buckets let a
+# year's report read 12 hashes, not 365; the two fields keep each hash to
+# deputies plus categories rather than their product.
 BUDGET = {
-    "open_first": 24,       # the first case of a namespace also moves seq:case past 1000
-    "open": 23,
-    "accept": 19,
+    "open_first": 30,       # the first case of a namespace also moves seq:case past 1000 and marks the aggregates complete
+    "open": 28,
+    "accept": 24,
     "status": 14,
-    "resolve": 21,
-    "rate": 21,
+    "resolve": 26,
+    "rate": 30,
     "tick_idle": 2,
     "tick_reminder": 15,
     "tick_compact": 8,      # a closed case's history folded into one string
@@ -370,7 +377,7 @@ class ScriptTest(unittest.TestCase):
 
     def per_case_keys(self):
         """Every key but the namespace's shared ones, type and TTL."""
-        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:")
+        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:", "agg:")
         return {k[len(P):]: (self.r.type(k), self.r.ttl(k)) for k in self.r.keys(P + "*")
                 if not k[len(P):].startswith(shared)}
 
@@ -566,6 +573,104 @@ class ScriptTest(unittest.TestCase):
         status, text = self.run_script("wechat", args)
         self.assertEqual(status, "duplicate")
         self.assertEqual(text, render("welcome_deputy", deputy="张三", station="幸福路联络站"))
+
+
+    # -- the statistics' aggregates (lib/agg.lua): kept exact by the step
+    # as cases move, read back by admin.lua's report, recounted by its
+    # rebuild to the same numbers, also while cases move during the rebuild
+
+    def agg_report(self, station=""):
+        doc = json.loads(self.run_script("admin", ["report", "20260101", "20261231", station]))
+        self.assertLessEqual(doc["buckets"], 12)
+        return doc
+
+    def agg_rebuild(self, batch=1, between=None):
+        steps = 0
+        while True:
+            doc = json.loads(self.run_script("admin", ["agg_rebuild", T0 + 90 * 86400, batch]))
+            steps += 1
+            if doc["done"]:
+                return doc, steps
+            if between:
+                between(steps)
+                between = None
+
+    def rate_case(self, addr, case, r, now, reopen):
+        intent = {"kind": "chat", "name": "rating", "label": "chat.rating",
+                  "slots": {"rating": str(r)}, "certain": True}
+        self.resident(str(r), intent, now, None, addr, rating=r, case=case, tr=tr_json("rate", "reopen"))
+        self.assertEqual(self.r.hget(P + "case:" + case, "state"), "assigned" if reopen else "closed")
+
+    def test_counts_follow_the_cases_and_rebuild_agrees(self):
+        self.r.hset(CFG, "d:d2", json.dumps({"name": "李四", "channel": "sms", "addr": "13900000002",
+                                            "station": "s2", "station_name": "光明村联络站"}))
+        a, b, c = "13800000001", "13800000002", "13800000003"
+        day2 = T0 + 86400 + 3600
+        ca = self.whole_life(T0, addr=a)[0]                     # 5, closed
+        cb = self.open_case(T0 + 60, addr=b, budget=None)[1]    # rated 1, reopened, rated 4
+        self.deputy("办结 %s 好了" % cb, "cmd.resolve", cb, T0 + 120, None, body="好了", question=False)
+        self.rate_case(b, cb, 1, T0 + 180, True)
+        self.deputy("办结 %s 真好了" % cb, "cmd.resolve", cb, T0 + 240, None, body="真好了", question=False)
+        self.rate_case(b, cb, 4, T0 + 300, False)
+        cc = self.open_case(day2, addr=c, budget=None)[1]       # transferred to d2, then relabelled
+        self.step({"mode": "assign", "now": (day2 + 60) * 1000, "case": cc, "target": "d2",
+                   "actor": "admin", "note": "", "tr": tr_json("transfer")}, None)
+        self.run_script("admin", ["label", cc, "other", day2 + 120])
+        doc = self.agg_report()
+        t = doc["total"]
+        done = {"received": 2, "solved": 2, "closed": 2, "accepted": 2, "rating.5": 1, "rating.4": 1}
+        self.assertEqual(t, dict(done, received=3))
+        self.assertEqual(doc["rows"]["deputy"], {"d1": done, "d2": {"received": 1}})
+        self.assertEqual(doc["rows"]["station"], {"s1": done, "s2": {"received": 1}})
+        self.assertEqual(doc["rows"]["category"], {"infra.streetlight": done, "other": {"received": 1}})
+        s2 = self.agg_report("s2")
+        self.assertEqual((s2["total"], s2["rows"]["category"]), ({"received": 1}, {"other": {"received": 1}}))
+        # by day: the first two cases on 1 January (China time), the third on the 2nd
+        one = json.loads(self.run_script("admin", ["report", "20260102", "20260102", ""]))
+        self.assertEqual(one["total"], {"received": 1})
+        self.assertEqual(json.loads(self.run_script("admin", ["report", "20251201", "20251231", ""]))["total"], {})
+        # the rebuild recounts the same, twice over
+        live = self.agg_report()
+        done, steps = self.agg_rebuild()
+        self.assertEqual(done["walked"], 3)
+        self.assertGreaterEqual(steps, 3)
+        self.assertEqual(self.agg_report(), live)
+        self.assertEqual(self.agg_rebuild(batch=100)[0]["walked"], 3)
+        self.assertEqual(self.agg_report(), live)
+        # counts lost or garbled are repaired
+        self.r.delete(P + "agg:m:202601")
+        self.r.hset(P + "agg:d:20260105", "d|x|y|closed", 7)
+        self.agg_rebuild(batch=2)
+        self.assertEqual(self.agg_report(), live)
+        self.assertFalse(self.r.exists(P + "agg:d:20260105"))
+        # a case that moves while the rebuild runs, one already counted
+        # and one not yet: counted exactly once, in its new state
+        cd = self.open_case(day2 + 600, addr="13800000004", budget=None)[1]
+        def move(_):
+            self.deputy("接单 " + ca, "cmd.accept", ca, day2 + 700, None)   # closed: refused
+            self.deputy("接单 " + cc, "cmd.accept", cc, day2 + 700, None, deputy="d2")
+            self.deputy("接单 " + cd, "cmd.accept", cd, day2 + 700, None)
+        self.agg_rebuild(batch=1, between=move)
+        after = self.agg_report()
+        self.assertEqual(after["total"], {"received": 4, "solved": 2, "closed": 2, "accepted": 4,
+                                          "rating.5": 1, "rating.4": 1})
+        self.agg_rebuild(batch=100)
+        self.assertEqual(self.agg_report(), after)
+        # /admin/stats takes its counts from the aggregates for whole China
+        # days (open ends: the first and last case's), not for other windows
+        # nor before the aggregates are known complete
+        stats = lambda lo, hi: json.loads(self.run_script("admin", ["stats", lo, hi, "deputy"]))
+        self.assertEqual(stats("", "")["counts"], after["rows"]["deputy"])
+        day1 = 1767196800      # 2026-01-01 00:00 China time
+        self.assertEqual(stats(day1, day1 + 86400 - 1)["counts"],
+                         {"d1": {"received": 2, "solved": 2, "closed": 2, "accepted": 2,
+                                 "rating.5": 1, "rating.4": 1}})
+        self.assertNotIn("counts", stats(day1 + 1, ""))
+        self.assertNotIn("counts", stats("", day1 + 86400))
+        self.r.delete(P + "agg:built")
+        self.assertNotIn("counts", stats("", ""))
+        self.agg_rebuild(batch=100)
+        self.assertEqual(stats("", "")["counts"], after["rows"]["deputy"])
 
 
 class TemplateNames(unittest.TestCase):

@@ -237,6 +237,44 @@ static void test_ctl_table_helpers(void **state)
     assert_string_equal(ctl_format_age(-1, buf, sizeof(buf)), "-");
 }
 
+/* The aggregates' counts replace the walk's, add the groups it missed,
+ * and leave its medians and overdue. */
+static void test_table_counts(void **state)
+{
+    (void)state;
+    struct stats_record recs[] = {
+        { "D2", "S1", "water", "closed", NOW - 10 * H, NOW - 9 * H, NOW - 5 * H, 4 },
+        { "D3", "S1", "water", "assigned", NOW - 40 * H, 0, 0, 0 },
+    };
+    struct stats_table t;
+    assert_int_equal(stats_aggregate(recs, 2, STATS_BY_DEPUTY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    struct stats_counts c[] = {
+        { .key = "D3", .received = 7, .accepted = 5, .resolved = 4, .ratings = { 1, 0, 0, 1, 2 } },
+        { .key = "D1", .received = 2, .accepted = 0, .resolved = 0 },
+    };
+    assert_int_equal(stats_table_counts(&t, c, 2), 0);
+    assert_int_equal(t.n, 3);
+    assert_string_equal(t.rows[0].key, "D1");
+    assert_int_equal(t.rows[0].received, 2);
+    assert_true(isnan(t.rows[0].median_hours_to_accept));
+    assert_true(isnan(t.rows[0].rating_mean));
+    assert_int_equal(t.rows[0].overdue, 0);
+    /* D2: the walk's own */
+    assert_string_equal(t.rows[1].key, "D2");
+    assert_int_equal(t.rows[1].received, 1);
+    assert_true(t.rows[1].median_hours_to_accept == 1.0);
+    /* D3: the counts, the walk's overdue */
+    assert_string_equal(t.rows[2].key, "D3");
+    assert_int_equal(t.rows[2].received, 7);
+    assert_int_equal(t.rows[2].accepted, 5);
+    assert_int_equal(t.rows[2].resolved, 4);
+    assert_int_equal(t.rows[2].ratings[4], 2);
+    assert_true(t.rows[2].resolution_rate == 4.0 / 7.0);
+    assert_true(t.rows[2].rating_mean == (1.0 + 4 + 10) / 4.0);
+    assert_int_equal(t.rows[2].overdue, 1);
+    stats_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_aggregate_by_deputy),
         cmocka_unit_test(test_aggregate_by_category_and_empty),
         cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_table_counts),
         cmocka_unit_test(test_csv_quote),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_ctl_table_helpers),

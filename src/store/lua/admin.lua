@@ -2,16 +2,19 @@
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
 -- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
--- resident_erase, label and routed is read-only (gauges but once: it
--- builds the case gauges of data older than them).  Answers
+-- resident_erase, label, routed and agg_rebuild is read-only (gauges but
+-- once: it builds the case gauges of data older than them).  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
 -- for long; answers say "truncated" when the bound was hit (only the
--- one-time build of the case gauges walks them all).
+-- one-time build of the case gauges walks them all; the aggregates'
+-- rebuild walks them a batch a call).  The report reads the aggregates
+-- (lib/agg.lua), no case.
 --@use schema
 --@use keys
 --@use overdue
+--@use agg
 --@use casestate
 --@use history
 --@use settle
@@ -132,24 +135,6 @@ if op == 'deputies' then
   return cjson.encode({ deputies = out })
 end
 
--- stats FROM TO -> one compact record per case created within [FROM, TO]:
--- [deputy, station, category, state, created, accepted_at, resolved_at, rating]
--- (aggregation, medians and overdue are done in C: src/admin/admin_stats.c)
-local STAT_FIELDS = { 'deputy', 'station', 'category', 'state', 'created', 'accepted_at',
-                      'resolved_at', 'rating' }
-if op == 'stats' then
-  local lo, hi = range(ARGV[2], ARGV[3])
-  local out = {}
-  local seen, truncated = walk(lo, hi, function(id)
-    local v = redis.call('HMGET', case_key(id), unpack(STAT_FIELDS))
-    if v[4] then
-      out[#out + 1] = { v[1] or '', v[2] or '', v[3] or '', v[4], tonumber(v[5]) or 0,
-                        tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0 }
-    end
-    return false
-  end)
-  return cjson.encode({ records = out, scanned = seen, truncated = truncated })
-end
 
 -- gauges NOW ACCEPT_S RESOLVE_S -> cases by state, overdue, outbox sizes.
 -- Cases by state come from the gauge hash every state change keeps
@@ -177,7 +162,7 @@ if op == 'gauges' then
         local v = redis.call('HMGET', case_key(id), 'state', 'created')
         if v[1] then
           states[v[1]] = (states[v[1]] or 0) + 1
-          case_moved(id, v[2], nil, v[1])
+          case_gauge(id, v[2], nil, v[1])
         end
       end
       offset = offset + #ids
@@ -296,6 +281,13 @@ if op == 'label' then
   local previous = v[2] or ''
   if previous ~= label then
     redis.call('HSET', k, 'category', label, 'title', '')
+    -- the statistics count the case under its corrected category
+    local f = redis.call('HMGET', k, 'created', 'deputy', 'station', 'accepted_at', 'rating')
+    local c = { state = v[1], category = previous, created = f[1], deputy = f[2], station = f[3],
+                accepted_at = f[4], rating = f[5] }
+    agg_case(c, -1)
+    c.category = label
+    agg_case(c, 1)
     redis.call('RPUSH', K.hist .. id, cjson.encode({ ts = now, actor = 'admin',
       event = 'category_corrected', text = previous .. ' -> ' .. label }))
   end
@@ -443,6 +435,214 @@ if op == 'outbox_retry' then
   end
   if #ids > 0 then redis.call('LTRIM', dead, #ids, -1) end
   return cjson.encode({ moved = moved, dropped = dropped, remaining = redis.call('LLEN', dead) })
+end
+
+-- report FROM TO [STATION] -> {rows: {deputy: {KEY: {metric: n}}, station: ...,
+-- category: ...}, total: {metric: n}, buckets, rebuilding}: the aggregates
+-- (lib/agg.lua) of the cases opened from day FROM to day TO (YYYYMMDD,
+-- both included, China time), only STATION's if given.  Whole months are
+-- read from their month bucket, the days at the edges from theirs: a
+-- year is twelve HGETALL, whatever the number of cases.
+local function day_number(s)
+  local y, m, d = string.match(s or '', '^(%d%d%d%d)(%d%d)(%d%d)$')
+  if not y then return nil end
+  return agg_days(tonumber(y), tonumber(m), tonumber(d))
+end
+
+-- The aggregates of the cases opened from day number `lo` to `hi` (both
+-- included), only `station`'s unless it is '': {deputy = {KEY = {metric =
+-- n}}, station = ..., category = ...}, their total, and the buckets read.
+local function agg_sum(lo, hi, station)
+  -- Summed by field first (one table update a field a bucket), split
+  -- into deputy, station and category once a distinct field at the end.
+  local sums, buckets = {}, 0
+  local function read(bucket)
+    buckets = buckets + 1
+    local h = redis.call('HGETALL', K.agg .. bucket)
+    for i = 1, #h, 2 do
+      local f = h[i]
+      sums[f] = (sums[f] or 0) + tonumber(h[i + 1])
+    end
+  end
+  local day = lo
+  while day <= hi do
+    local y, m, d = agg_civil(day)
+    local next_month = agg_days(m == 12 and y + 1 or y, m == 12 and 1 or m + 1, 1)
+    if d == 1 and next_month - 1 <= hi then
+      read(string.format('m:%04d%02d', y, m))
+      day = next_month
+    else
+      read(string.format('d:%04d%02d%02d', y, m, d))
+      day = day + 1
+    end
+  end
+  local deputy, st_rows, category, total = {}, {}, {}, {}
+  local function add(rows, key, metric, n)
+    local row = rows[key]
+    if not row then row = {}; rows[key] = row end
+    row[metric] = (row[metric] or 0) + n
+  end
+  -- "d|DEPUTY|STATION|metric" gives deputies, stations and the total;
+  -- "c|STATION|CATEGORY|metric" the categories (lib/agg.lua).
+  for f, n in pairs(sums) do
+    if n ~= 0 then
+      local kind, a, b, metric = string.match(f, '^(%a)|([^|]*)|([^|]*)|(.+)$')
+      if kind == 'd' and (station == '' or b == station) then
+        add(deputy, a, metric, n)
+        add(st_rows, b, metric, n)
+        total[metric] = (total[metric] or 0) + n
+      elseif kind == 'c' and (station == '' or a == station) then
+        add(category, b, metric, n)
+      end
+    end
+  end
+  return { deputy = deputy, station = st_rows, category = category }, total, buckets
+end
+
+if op == 'report' then
+  local lo, hi, station = day_number(ARGV[2]), day_number(ARGV[3]), ARGV[4] or ''
+  if not lo or not hi or lo > hi or hi - lo > 3660 then
+    return redis.error_reply('ERR report: FROM and TO are days YYYYMMDD, at most ten years apart')
+  end
+  local rows, total, buckets = agg_sum(lo, hi, station)
+  return cjson.encode({ rows = rows, total = total, buckets = buckets,
+                        rebuilding = redis.call('EXISTS', K.agg_rebuild) == 1 })
+end
+
+-- stats FROM TO [BY] -> one compact record per case created within [FROM, TO]:
+-- [deputy, station, category, state, created, accepted_at, resolved_at, rating]
+-- (aggregation, medians and overdue are done in C: src/admin/admin_stats.c),
+-- and, when the aggregates are complete (K.agg_built) and the window is
+-- whole China days (an open end: the first or last case's day), "counts":
+-- BY's rows of the aggregates, which the daemon takes for the counts
+-- (exact beyond the walk's bound; the medians and overdue stay the walk's).
+local function whole_days(from, to)
+  if redis.call('EXISTS', K.agg_built) == 0 then return nil end
+  local first = redis.call('ZRANGE', CASES, 0, 0, 'WITHSCORES')
+  local last = redis.call('ZRANGE', CASES, -1, -1, 'WITHSCORES')
+  if #first == 0 then return nil end
+  local lo, hi
+  if from == '' then
+    lo = math.floor((tonumber(first[2]) + AGG_TZ_S) / 86400)
+  else
+    local f = tonumber(from) + AGG_TZ_S
+    if f % 86400 ~= 0 then return nil end
+    lo = f / 86400
+  end
+  if to == '' then
+    hi = math.floor((tonumber(last[2]) + AGG_TZ_S) / 86400)
+  else
+    local t = tonumber(to) + 1 + AGG_TZ_S
+    if t % 86400 ~= 0 then return nil end
+    hi = t / 86400 - 1
+  end
+  if lo > hi or hi - lo > 3660 then return nil end
+  return lo, hi
+end
+
+local STAT_FIELDS = { 'deputy', 'station', 'category', 'state', 'created', 'accepted_at',
+                      'resolved_at', 'rating' }
+if op == 'stats' then
+  local lo, hi = range(ARGV[2], ARGV[3])
+  local out = {}
+  local seen, truncated = walk(lo, hi, function(id)
+    local v = redis.call('HMGET', case_key(id), unpack(STAT_FIELDS))
+    if v[4] then
+      out[#out + 1] = { v[1] or '', v[2] or '', v[3] or '', v[4], tonumber(v[5]) or 0,
+                        tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0 }
+    end
+    return false
+  end)
+  local counts
+  local dlo, dhi = whole_days(ARGV[2] or '', ARGV[3] or '')
+  if dlo and (ARGV[4] == 'deputy' or ARGV[4] == 'station' or ARGV[4] == 'category') then
+    counts = agg_sum(dlo, dhi, '')[ARGV[4]]
+  end
+  return cjson.encode({ records = out, scanned = seen, truncated = truncated, counts = counts })
+end
+
+-- agg_rebuild NOW BATCH -> {done, walked, cursor}: one step of recounting
+-- the aggregates from the cases (lib/agg.lua), at most about BATCH cases
+-- a call so Redis is never held long; the caller repeats until done.
+-- The new counts grow in "agg:new:..." while the live ones serve; cases
+-- are walked by creation time and the cursor (the last second counted)
+-- lets the step apply a change of a counted case to the new counts too.
+-- The last call swaps the new counts in.  A second rebuild recounts to
+-- the same numbers; one interrupted resumes where it stopped.
+-- Calls fn(bucket) for every day and month bucket that can hold counts:
+-- from the oldest case's day to a day past the newest case and now (the
+-- buckets are not listed anywhere: one DEL or RENAME a day, a few
+-- thousand for years of data, is quicker than keeping an index on the
+-- step's path).
+local function each_bucket(fn)
+  local first = redis.call('ZRANGE', CASES, 0, 0, 'WITHSCORES')
+  local last = redis.call('ZRANGE', CASES, -1, -1, 'WITHSCORES')
+  if #first == 0 then return end
+  local hi = math.max(tonumber(last[2]), tonumber(ARGV[2]) or 0)
+  local d0 = math.floor((tonumber(first[2]) + AGG_TZ_S) / 86400)
+  local d1 = math.floor((hi + AGG_TZ_S) / 86400) + 1
+  local months = {}
+  for d = d0, d1 do
+    local day, month = agg_buckets(d * 86400 - AGG_TZ_S)
+    fn(day)
+    if not months[month] then months[month] = true; fn(month) end
+  end
+end
+
+if op == 'agg_rebuild' then
+  local now, batch = tonumber(ARGV[2]), tonumber(ARGV[3]) or BATCH
+  local st = redis.call('HMGET', K.agg_rebuild, 'cursor', 'walked')
+  local cursor, walked = tonumber(st[1]), tonumber(st[2]) or 0
+  if not cursor then
+    each_bucket(function(b) redis.call('DEL', K.agg_new .. b) end)
+    cursor, walked = -1, 0
+    redis.call('HSET', K.agg_rebuild, 'cursor', cursor, 'walked', 0, 'started', now)
+  end
+  local got = redis.call('ZRANGEBYSCORE', CASES, '(' .. cursor, '+inf', 'WITHSCORES', 'LIMIT', 0, batch)
+  if #got == 0 then
+    each_bucket(function(b)
+      if redis.call('EXISTS', K.agg_new .. b) == 1 then
+        redis.call('RENAME', K.agg_new .. b, K.agg .. b)
+      else
+        redis.call('DEL', K.agg .. b)
+      end
+    end)
+    redis.call('DEL', K.agg_rebuild)
+    redis.call('SET', K.agg_built, now)
+    return cjson.encode({ done = true, walked = walked, cursor = cursor })
+  end
+  -- Whole seconds only: the cursor says "every case opened up to here".
+  local last = tonumber(got[#got])
+  local ids = {}
+  for i = 1, #got, 2 do
+    if tonumber(got[i + 1]) < last then ids[#ids + 1] = got[i] end
+  end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', CASES, last, last)) do ids[#ids + 1] = id end
+  local sums = {}
+  for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', case_key(id), 'state', 'accepted_at', 'rating', 'created',
+                         'deputy', 'station', 'category')
+    local created = tonumber(v[4])
+    if v[1] and created then
+      local c = { state = v[1], accepted_at = v[2], rating = v[3], deputy = v[5], station = v[6],
+                  category = v[7] }
+      local day, month = agg_buckets(created)
+      for _, m in ipairs(agg_facts(c)) do
+        for _, f in ipairs({ agg_fields(m, c) }) do
+          for _, b in ipairs({ day, month }) do
+            sums[b] = sums[b] or {}
+            sums[b][f] = (sums[b][f] or 0) + 1
+          end
+        end
+      end
+    end
+  end
+  for b, fields in pairs(sums) do
+    for f, n in pairs(fields) do agg_add(K.agg_new, b, f, n) end
+  end
+  walked = walked + #ids
+  redis.call('HSET', K.agg_rebuild, 'cursor', last, 'walked', walked)
+  return cjson.encode({ done = false, walked = walked, cursor = last })
 end
 
 return redis.error_reply('ERR unknown admin operation ' .. tostring(op))

@@ -17,6 +17,7 @@
 --@use schema
 --@use keys
 --@use render
+--@use agg
 --@use casestate
 --@use history
 local S = SCHEMA.S

@@ -12,7 +12,7 @@ local function history(id, actor, event, text)
     cjson.encode({ ts = nows, actor = actor, event = event, text = text or '' }))
 end
 local function set_state(c, to, actor, event, text)
-  case_moved(c.id, c.created, c.state, to)
+  case_moved(c.id, c.created, c.state, to, c)
   c.state = to
   redis.call('HSET', case_key(c.id), 'state', to, 'updated', nows)
   history(c.id, actor, event, text)

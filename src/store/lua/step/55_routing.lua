@@ -37,7 +37,12 @@ local REVIEW_MAX = 1000
 
 local function new_case_id()
   local n = redis.call('INCR', K.seq_case)
-  if n < 1001 then n = redis.call('INCRBY', K.seq_case, 1001 - n) end
+  if n < 1001 then
+    n = redis.call('INCRBY', K.seq_case, 1001 - n)
+    -- the namespace's first case: the statistics' aggregates hold every
+    -- case from here on (lib/agg.lua; older data needs a rebuild)
+    redis.call('SET', K.agg_built, nows)
+  end
   return opt.prefix .. n
 end
 

@@ -20,7 +20,11 @@ local function transfer(c, target, actor, note)
   redis.call('ZADD', K.dq .. target, nows, c.id)
   redis.call('HSET', case_key(c.id), 'deputy', target, 'station', tp.station or '',
     'routed_by', 'transfer', 'latest', tp.name)
+  -- the statistics count the case under its new deputy and station
+  agg_case(c, -1)
   c.deputy = target
+  c.station = tp.station or ''
+  agg_case(c, 1)
   set_state(c, to, actor, 'transferred', (old ~= '' and old or '-') .. ' -> ' .. target ..
     (note and note ~= '' and (' ' .. note) or ''))
   arm_all(c)

@@ -36,7 +36,8 @@ local function open_case(r, info)
     redis.call('ZREMRANGEBYRANK', K.review, 0, -(REVIEW_MAX + 1))
   end
   redis.call('HSET', case_key(id), unpack(fields))
-  case_moved(id, nows, nil, state)
+  case_moved(id, nows, nil, state,
+    { deputy = dep or '', station = p and p.station or '', category = info.label })
   redis.call('RPUSH', K.hist .. id, unpack(hist))
   redis.call('ZADD', K.cases, nows, id)
   redis.call('ZADD', rcases_key(r.channel, r.addr), nows, id)
@@ -169,6 +170,9 @@ local function rate()
     reply(render('rating_invalid', { case = id }))
     return 'rating_invalid', id
   end
+  -- A rating replaces the one before a reopening (lib/agg.lua).
+  if tonumber(c.rating) then agg_bump('rating.' .. tonumber(c.rating), c, -1) end
+  agg_bump('rating.' .. r, c, 1)
   redis.call('HSET', case_key(id), 'rating', r, 'rated_at', nows)
   redis.call('HDEL', RK, 'rating_case')
   local p = person(c.deputy)

@@ -215,6 +215,8 @@ local function act(cmd, c, ev)
   end
   if ev == 'accept' then
     set_state(c, to, me, 'accepted', body)
+    -- accepted again after a reopening: counted once (lib/agg.lua)
+    if not c.accepted_at then agg_bump('accepted', c, 1) end
     redis.call('HSET', case_key(id), 'accepted_at', nows)
     push(c, render('accepted', vars))
     reply(render('deputy_accepted', vars), id)
@@ -222,7 +224,10 @@ local function act(cmd, c, ev)
   elseif ev == 'progress' then
     set_state(c, to, me, 'progress', body)
     redis.call('HSET', case_key(id), 'latest', body)
-    if not c.accepted_at then redis.call('HSET', case_key(id), 'accepted_at', nows) end
+    if not c.accepted_at then
+      redis.call('HSET', case_key(id), 'accepted_at', nows)
+      agg_bump('accepted', c, 1)
+    end
     if not c.progress_at then redis.call('HSET', case_key(id), 'progress_at', nows) end
     push(c, render('progress', vars))
     reply(render('deputy_progress', vars), id)
@@ -230,7 +235,15 @@ local function act(cmd, c, ev)
   end
   -- resolve
   set_state(c, to, me, 'resolved', body)
-  redis.call('HSET', case_key(id), 'latest', body, 'result', body, 'resolved_at', nows)
+  -- Resolved without 接单: taken on now, as with a first progress report,
+  -- so that "accepted" is one fact (accepted_at) for the statistics.
+  local fields = { 'latest', body, 'result', body, 'resolved_at', nows }
+  if not c.accepted_at then
+    fields[#fields + 1] = 'accepted_at'
+    fields[#fields + 1] = nows
+    agg_bump('accepted', c, 1)
+  end
+  redis.call('HSET', case_key(id), unpack(fields))
   redis.call('ZREM', K.dq .. me, id)
   redis.call('HSET', K.res .. c.channel .. ':' .. c.addr, 'rating_case', id)
   redis.call('ZADD', TIMERS, nows + opt.rating_s, 'rating|' .. id)
