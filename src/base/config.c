@@ -328,20 +328,9 @@ static int parse_listen(const char *s, char **host, int *port)
     return 0;
 }
 
-/* redis://[:password@]host[:port][/db] or unix:///path (the forms
- * store.c understands). */
-static bool redis_url_valid(const char *url)
+/* host[:port] of a Redis URL, from p to end. */
+static bool redis_hostport_valid(const char *p, const char *end)
 {
-    if (strncmp(url, "unix://", 7) == 0)
-        return url[7] == '/' && url[8] != '\0';
-    if (strncmp(url, "redis://", 8) != 0)
-        return false;
-    const char *p = url + 8;
-    const char *at = strrchr(p, '@');
-    if (at)
-        p = at + 1;
-    const char *slash = strchr(p, '/');
-    const char *end = slash ? slash : p + strlen(p);
     const char *colon = memchr(p, ':', (size_t)(end - p));
     const char *hend = colon ? colon : end;
     if (hend == p)
@@ -360,6 +349,33 @@ static bool redis_url_valid(const char *url)
         }
         if (port < 1)
             return false;
+    }
+    return true;
+}
+
+/* redis://[:password@]host[:port][,host[:port]…][/db] or unix:///path (the
+ * forms store.c understands; several hosts are seeds of one cluster). */
+static bool redis_url_valid(const char *url)
+{
+    if (strncmp(url, "unix://", 7) == 0)
+        return url[7] == '/' && url[8] != '\0';
+    if (strncmp(url, "redis://", 8) != 0)
+        return false;
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at)
+        p = at + 1;
+    const char *slash = strchr(p, '/');
+    const char *end = slash ? slash : p + strlen(p);
+    size_t hosts = 0;
+    for (const char *q = p;;) {
+        const char *comma = memchr(q, ',', (size_t)(end - q));
+        const char *stop = comma ? comma : end;
+        if (!redis_hostport_valid(q, stop) || ++hosts > 16)
+            return false;
+        if (!comma)
+            break;
+        q = comma + 1;
     }
     if (slash) {
         const char *q = slash + 1;
@@ -399,7 +415,8 @@ static char *dir_of(const char *path)
 static const char *const top_fields[] = {
     "listen", "listen_internal", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
     "admin_token",
-    "country_code", "log_level", "workers", "channels", "timers", "limits", "outbox",
+    "country_code", "log_level", "workers", "redis_wait_replicas", "redis_wait_ms",
+    "channels", "timers", "limits", "outbox",
     "templates", "categories", NULL,
 };
 
@@ -423,7 +440,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
 
     if (jv_string(v, root, "$", "redis", "redis://127.0.0.1:6379", false, &c->redis_url) == 0 &&
         c->redis_url && !redis_url_valid(c->redis_url))
-        jv_error(v, "$.redis", "expected redis://[:password@]host:port[/db] or unix:///path");
+        jv_error(v, "$.redis", "expected redis://[:password@]host:port[,host:port…][/db] or unix:///path");
 
     if (jv_string(v, root, "$", "namespace", "mashang", false, &c->ns) == 0 && c->ns &&
         (!*c->ns || strlen(c->ns) > 64 || !config_chars_ok(c->ns, "_-")))
@@ -491,6 +508,10 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
 
     jv_integer(v, root, "$", "workers", 0, 0, 64, &n);
     c->workers = (int)n;
+    jv_integer(v, root, "$", "redis_wait_replicas", 0, 0, 16, &n);
+    c->redis_wait_replicas = (int)n;
+    jv_integer(v, root, "$", "redis_wait_ms", 1000, 1, 60000, &n);
+    c->redis_wait_ms = (int)n;
 }
 
 /* Each member of "channels" goes to the parser of its section. */

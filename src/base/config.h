@@ -81,6 +81,9 @@ struct config {
     char *country_code;    /* default "86" */
     char *log_level;       /* default "info" */
     int workers;           /* worker threads; 0 (default) = one per core */
+    int redis_wait_replicas;  /* replicas that must hold a step before its 200
+                                 (WAIT); 0 (default) = the master's word */
+    int redis_wait_ms;     /* how long WAIT may take, default 1000 */
     const struct config_sections *sections;  /* as given to config_load; static */
     void **section_conf;   /* owned, one per section: NULL when absent */
     struct timers timers;

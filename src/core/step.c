@@ -45,6 +45,10 @@ struct step {
     char intent[64];
     char label[32];
     struct timeval started;
+    /* Held while WAIT asks the replicas (redis_wait_replicas). */
+    enum step_outcome held;
+    char *held_action, *held_case;
+    long long held_queued;
 };
 
 int step_rating_value(const char *slot)
@@ -587,6 +591,8 @@ static void step_free(struct step *st)
     free(st->to);
     free(st->text);
     free(st->msg_id);
+    free(st->held_action);
+    free(st->held_case);
     free(st);
 }
 
@@ -638,6 +644,51 @@ static void finish(struct step *st, enum step_outcome outcome, const char *actio
     report(st, outcome, action, case_id);
 }
 
+/* WAIT's answer: enough replicas hold the step, or the message is spooled
+ * (fsync'd) and replayed later, where the dedupe finds it if it survived. */
+static void on_waited(redisReply *r, void *arg)
+{
+    struct step *st = arg;
+    long long got = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (got < st->app->cfg->redis_wait_replicas) {
+        log_warn("replicas_short", "wanted=%d got=%lld channel=%s from=%s", st->app->cfg->redis_wait_replicas,
+                 got, LOG_STR(st->channel), LOG_STR(st->masked));
+        /* The replies stay queued in Redis; the outbox sends them if the
+         * master lives, and the replay finds the step a duplicate. */
+        settle_lease(st, NULL, st->held_queued);
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    settle_lease(st, NULL, st->held_queued);
+    finish(st, st->held, st->held_action, st->held_case);
+}
+
+/* With redis_wait_replicas, the gateway hears "stored" only once that many
+ * replicas hold the step (WAIT on the same connection covers its writes).
+ * True when WAIT was sent: on_waited finishes the step.  Replies are never
+ * leased to the step in this mode (step_submit), so none is sent before. */
+static bool wait_replicas(struct step *st, enum step_outcome outcome, const char *action,
+                          const char *case_id, long long queued)
+{
+    const struct config *cfg = st->app->cfg;
+    if (cfg->redis_wait_replicas <= 0)
+        return false;
+    char n[16], ms[16];
+    snprintf(n, sizeof(n), "%d", cfg->redis_wait_replicas);
+    snprintf(ms, sizeof(ms), "%d", cfg->redis_wait_ms);
+    const char *argv[3] = { "WAIT", n, ms };
+    st->held = outcome;
+    st->held_queued = queued;
+    st->held_action = action ? strdup(action) : NULL;
+    st->held_case = case_id ? strdup(case_id) : NULL;
+    if ((action && !st->held_action) || (case_id && !st->held_case) ||
+        store_command(st->app->store, on_waited, st, 3, argv, NULL) < 0) {
+        settle_lease(st, NULL, queued);
+        finish(st, STEP_UNAVAILABLE, NULL, NULL);
+    }
+    return true;
+}
+
 static void on_step_reply(redisReply *r, void *arg)
 {
     struct step *st = arg;
@@ -678,10 +729,15 @@ static void on_step_reply(redisReply *r, void *arg)
         r->element[3]->len > 0)
         *st->passive = strndup(r->element[3]->str, r->element[3]->len);
     if (strcmp(action, "duplicate") == 0) {
-        finish(st, STEP_DUPLICATE, r->element[1]->str, NULL);
+        /* A duplicate waits too: the first copy may be the one that has
+         * not reached a replica yet (a replay after a WAIT that fell short). */
+        if (!wait_replicas(st, STEP_DUPLICATE, r->element[1]->str, NULL, 0))
+            finish(st, STEP_DUPLICATE, r->element[1]->str, NULL);
         return;
     }
     long long queued = r->element[2]->type == REDIS_REPLY_INTEGER ? r->element[2]->integer : 0;
+    if (wait_replicas(st, STEP_STORED, action, r->element[1]->str, queued))
+        return;
     settle_lease(st, r->elements >= 5 ? r->element[4] : NULL, queued);
     finish(st, STEP_STORED, action, r->element[1]->str);
 }
@@ -751,7 +807,8 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
      * instance's lease (20_outbox.lua), saving the claim call.  The lease
      * runs from now, not from when the message came (a replayed one may
      * be old). */
-    if (env && app->outbox && (st->lease = outbox_reserve(app->outbox)) > 0)
+    if (env && app->outbox && app->cfg->redis_wait_replicas <= 0 &&
+        (st->lease = outbox_reserve(app->outbox)) > 0)
         json_object_set_new(env, "lease", json_pack("{s:s, s:I, s:I}", "owner", app->instance,
                                                      "expires", (json_int_t)outbox_step_lease_expiry(),
                                                      "max", (json_int_t)st->lease));

@@ -1,4 +1,16 @@
-/* Redis connection, reconnect with backoff, and script calls. */
+/* Redis connection, reconnect with backoff, and script calls.
+ *
+ * Against a Redis Cluster (the server answers CLUSTER SLOTS) the store
+ * talks to the master of the one slot its keys hash to ("{ns}:"): each
+ * connection first asks the slot map and, when it reached another node,
+ * reconnects to that master.  A -MOVED answer (the slot moved for good)
+ * sends it to the new owner; the command is reported as not done (NULL),
+ * as for a lost connection, so the caller spools or retries it.  -ASK and
+ * -TRYAGAIN (the slot is being migrated) are not followed: the scripts
+ * touch keys they cannot declare, and half of them may have moved, so
+ * they come back as errors and the message waits in the spool until the
+ * migration is over.  When the master dies, the next connection goes to
+ * the other nodes in turn until one names the promoted replica. */
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -10,6 +22,7 @@
 #include <openssl/sha.h>
 
 #include "base/log.h"
+#include "store/cluster.h"
 
 /* Embedded by scripts/embed.sh from src/store/lua/, as joined by
  * scripts/lua-join.sh (docs/lua.md). */
@@ -21,6 +34,9 @@ extern const size_t lua_step_len, lua_outbox_claim_len, lua_outbox_result_len, l
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define STORE_MAX_SEEDS 16
+#define STORE_MAX_NODES 64      /* nodes remembered from the last slot map */
+#define STORE_MAX_HOPS 4        /* redirections in a row before backing off */
 
 struct script {
     const char *name;
@@ -39,9 +55,20 @@ struct store {
     bool first_failed;     /* the first connection attempt failed: Redis is away */
     bool closing;
     size_t pending;
-    char *host;
-    int port;
     char *unix_path;
+    /* TCP: the node connected (or being connected) to, the seeds of the
+     * URL, and the nodes of the last slot map; `next` walks seeds + nodes
+     * when the target cannot be reached. */
+    struct cluster_node target;
+    struct cluster_node seeds[STORE_MAX_SEEDS];
+    size_t nseeds;
+    struct cluster_node nodes[STORE_MAX_NODES];
+    size_t nnodes;
+    size_t next;
+    bool cluster;          /* the server said it is part of a cluster */
+    unsigned slot;         /* of the prefix */
+    int hops;              /* redirections since the last ready connection */
+    char myid[CLUSTER_ID_LEN + 1];
     char *password;
     int db;
     char *prefix;
@@ -93,18 +120,27 @@ static int parse_url(struct store *s, const char *url)
     }
     const char *slash = strchr(p, '/');
     const char *end = slash ? slash : p + strlen(p);
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    s->port = 6379;
-    if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e != end || port <= 0 || port > 65535)
+    /* host[:port][,host[:port]]…: several seeds name nodes of one cluster. */
+    char list[STORE_MAX_SEEDS * (CLUSTER_HOST_MAX + 8)];
+    size_t n = 0;
+    for (const char *q = p; q < end;) {
+        const char *comma = memchr(q, ',', (size_t)(end - q));
+        const char *stop = comma ? comma : end;
+        const char *colon = memchr(q, ':', (size_t)(stop - q));
+        int w = snprintf(list + n, sizeof(list) - n, "%s%.*s%s", n ? "," : "", (int)(stop - q), q,
+                         colon ? "" : ":6379");
+        if (w < 0 || (size_t)w >= sizeof(list) - n)
             return -1;
-        s->port = (int)port;
+        n += (size_t)w;
+        q = comma ? comma + 1 : end;
+        if (comma && q == end)
+            return -1;
     }
-    s->host = strndup(p, (size_t)((colon ? colon : end) - p));
-    if (!s->host || !*s->host)
+    int nseeds = cluster_parse_seeds(list, s->seeds, STORE_MAX_SEEDS);
+    if (nseeds <= 0)
         return -1;
+    s->nseeds = (size_t)nseeds;
+    s->target = s->seeds[0];
     if (slash && slash[1]) {
         char *e;
         long db = strtol(slash + 1, &e, 10);
@@ -124,6 +160,17 @@ static void script_init(struct script *sc, const char *name, const char *body, s
     SHA1((const unsigned char *)body, len, digest);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         sprintf(sc->sha + 2 * i, "%02x", digest[i]);
+}
+
+/* The next node to try once the target failed: the seeds, then the nodes
+ * of the last slot map, in turn.  A single server is always its own next. */
+static void next_target(struct store *s)
+{
+    size_t n = s->nseeds + s->nnodes;
+    if (s->unix_path || n <= 1)
+        return;
+    size_t i = s->next++ % n;
+    s->target = i < s->nseeds ? s->seeds[i] : s->nodes[i - s->nseeds];
 }
 
 static void schedule_reconnect(struct store *s)
@@ -162,9 +209,87 @@ static void on_ready_marker(redisAsyncContext *ac, void *r, void *priv)
     s->connected = true;
     s->ever_ready = true;
     s->backoff_ms = BACKOFF_MIN_MS;
-    log_info("redis_ready", "scripts=%d", SCRIPT_COUNT);
+    s->hops = 0;
+    if (s->cluster)
+        log_info("redis_ready", "scripts=%d cluster=yes slot=%u node=%s:%d", SCRIPT_COUNT, s->slot,
+                 LOG_STR(s->target.host), s->target.port);
+    else
+        log_info("redis_ready", "scripts=%d", SCRIPT_COUNT);
     if (s->on_ready)
         s->on_ready(s->on_ready_arg);
+}
+
+/* The connection is to the node that serves our keys: load the scripts. */
+static void finish_setup(struct store *s, redisAsyncContext *c)
+{
+    if (s->db && !s->cluster)
+        redisAsyncCommand(c, on_setup_reply, "select", "SELECT %d", s->db);
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        redisAsyncCommand(c, on_setup_reply, (void *)s->scripts[i].name, "SCRIPT LOAD %b",
+                          s->scripts[i].body, s->scripts[i].len);
+    /* Replies come in order: once PING answers, everything before it has. */
+    redisAsyncCommand(c, on_ready_marker, NULL, "PING");
+}
+
+/* Leaves the current connection for `to` at once (no backoff), up to
+ * STORE_MAX_HOPS times in a row; past that the map keeps changing under
+ * us (a failover under way) and the usual backoff applies. */
+static void go_to(struct store *s, redisAsyncContext *c, const struct cluster_node *to)
+{
+    s->target = *to;
+    if (++s->hops > STORE_MAX_HOPS)
+        s->first_failed = true;
+    else
+        s->backoff_ms = 0;
+    redisAsyncDisconnect(c);
+}
+
+static void on_myid(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    (void)priv;
+    s->myid[0] = '\0';
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len <= CLUSTER_ID_LEN) {
+        memcpy(s->myid, reply->str, reply->len);
+        s->myid[reply->len] = '\0';
+    }
+}
+
+/* The answer to CLUSTER SLOTS: an error means a single server. */
+static void on_slots(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    (void)priv;
+    if (!reply || s->closing)
+        return;   /* the connection went: on_disconnect reconnects */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        s->cluster = false;
+        finish_setup(s, ac);
+        return;
+    }
+    s->cluster = true;
+    s->nnodes = cluster_slot_nodes(reply, s->nodes, STORE_MAX_NODES);
+    struct cluster_node master;
+    if (cluster_slot_master(reply, s->slot, &master) < 0) {
+        /* No owner (CLUSTERDOWN, a cluster still being created): later. */
+        log_warn("redis_cluster_unserved", "slot=%u", s->slot);
+        next_target(s);
+        s->first_failed = true;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (master.host[0] == '\0')
+        snprintf(master.host, sizeof(master.host), "%s", s->target.host);
+    if (master.id[0] && strcmp(master.id, s->myid) == 0) {
+        s->target.id[0] = '\0';
+        finish_setup(s, ac);
+        return;
+    }
+    log_info("redis_cluster_redirect", "slot=%u from=%s:%d to=%s:%d", s->slot, LOG_STR(s->target.host),
+             s->target.port, LOG_STR(master.host), master.port);
+    go_to(s, ac, &master);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -173,19 +298,20 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
         s->ac = NULL;   /* hiredis frees the context after this callback */
+        next_target(s);
         schedule_reconnect(s);
         return;
     }
     redisAsyncContext *c = s->ac;
     if (s->password)
         redisAsyncCommand(c, on_setup_reply, "auth", "AUTH %s", s->password);
-    if (s->db)
-        redisAsyncCommand(c, on_setup_reply, "select", "SELECT %d", s->db);
-    for (int i = 0; i < SCRIPT_COUNT; i++)
-        redisAsyncCommand(c, on_setup_reply, (void *)s->scripts[i].name, "SCRIPT LOAD %b",
-                          s->scripts[i].body, s->scripts[i].len);
-    /* Replies come in order: once PING answers, everything before it has. */
-    redisAsyncCommand(c, on_ready_marker, NULL, "PING");
+    if (s->unix_path) {
+        finish_setup(s, c);
+        return;
+    }
+    /* Which node serves our slot?  A single server answers with an error. */
+    redisAsyncCommand(c, on_myid, NULL, "CLUSTER MYID");
+    redisAsyncCommand(c, on_slots, NULL, "CLUSTER SLOTS");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -195,14 +321,21 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     s->connected = false;
     if (s->closing)
         return;
+    if (s->backoff_ms == 0) {   /* go_to: straight to the node named */
+        s->backoff_ms = BACKOFF_MIN_MS;
+        connect_now(s);
+        return;
+    }
     log_warn("redis_disconnected", "error=%s", LOG_STR(status == REDIS_OK ? "closed" : ac->errstr));
+    if (status != REDIS_OK)
+        next_target(s);
     schedule_reconnect(s);
 }
 
 static void connect_now(struct store *s)
 {
     redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path)
-                                         : redisAsyncConnect(s->host, s->port);
+                                         : redisAsyncConnect(s->target.host, s->target.port);
     if (!ac) {
         schedule_reconnect(s);
         return;
@@ -232,6 +365,7 @@ struct store *store_new(struct event_base *base, const char *url, const char *ns
         store_free(s);
         return NULL;
     }
+    s->slot = cluster_key_slot(s->prefix, strlen(s->prefix));
     script_init(&s->scripts[SCRIPT_STEP], "step", lua_step, lua_step_len);
     script_init(&s->scripts[SCRIPT_OUTBOX_CLAIM], "outbox_claim", lua_outbox_claim, lua_outbox_claim_len);
     script_init(&s->scripts[SCRIPT_OUTBOX_RESULT], "outbox_result", lua_outbox_result, lua_outbox_result_len);
@@ -256,7 +390,6 @@ void store_free(struct store *s)
         redisAsyncFree(s->ac);   /* pending callbacks run with NULL */
     if (s->reconnect_ev)
         event_free(s->reconnect_ev);
-    free(s->host);
     free(s->unix_path);
     free(s->password);
     free(s->prefix);
@@ -296,7 +429,6 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     struct pending *p = priv;
     redisReply *reply = r;
     struct store *s = p->s;
-    (void)ac;
 
     if (reply && reply->type == REDIS_REPLY_ERROR && p->script >= 0 &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0) {
@@ -313,6 +445,26 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         s->pending--;
         if (p->argv[0] && p->argv[1] && send_pending(s, p) == 0)
             return;
+        p->fn(NULL, p->arg);
+        pending_free(p);
+        return;
+    }
+    unsigned slot;
+    struct cluster_node to;
+    if (reply && reply->type == REDIS_REPLY_ERROR &&
+        cluster_parse_redirect(reply->str, &slot, &to) == CLUSTER_MOVED) {
+        /* The slot has a new owner: the command was not run here.  Its
+         * caller hears "not done" (spools or retries), and the store moves
+         * to the owner once; later MOVED answers of the same connection
+         * find it already leaving. */
+        if (to.host[0] == '\0')
+            snprintf(to.host, sizeof(to.host), "%s", s->target.host);
+        if (s->connected && s->ac == ac) {
+            log_warn("redis_moved", "slot=%u to=%s:%d", slot, LOG_STR(to.host), to.port);
+            s->connected = false;
+            go_to(s, ac, &to);
+        }
+        s->pending--;
         p->fn(NULL, p->arg);
         pending_free(p);
         return;
