@@ -125,6 +125,24 @@ int admin_query(struct evhttp_request *req, struct evkeyvalq *q, const char *con
     return 0;
 }
 
+int admin_query_long(struct evhttp_request *req, const char *name, long min, long max, long *out)
+{
+    const char *const allowed[] = { name, NULL };
+    struct evkeyvalq q;
+    if (admin_query(req, &q, allowed) < 0)
+        return -1;
+    const char *v = evhttp_find_header(&q, name);
+    int bad = v && admin_parse_long(v, min, max, out) < 0;
+    evhttp_clear_headers(&q);
+    if (bad) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "%.32s: %ld-%ld expected", name, min, max);
+        http_send_error(req, 400, "bad_query", detail);
+        return -1;
+    }
+    return 0;
+}
+
 json_t *admin_body_object(struct evhttp_request *req)
 {
     size_t len;

@@ -163,18 +163,9 @@ static void on_rebuild(redisReply *r, void *arg)
 
 void admin_stats_rebuild(struct app *app, struct evhttp_request *req)
 {
-    static const char *const allowed[] = { "batch", NULL };
-    struct evkeyvalq q;
-    if (admin_query(req, &q, allowed) < 0)
-        return;
     long batch = REBUILD_BATCH_DEFAULT;
-    const char *bs = evhttp_find_header(&q, "batch");
-    int bad = bs && admin_parse_long(bs, 1, REBUILD_BATCH_MAX, &batch) < 0;
-    evhttp_clear_headers(&q);
-    if (bad) {
-        http_send_error(req, 400, "bad_query", "batch: 1-5000 expected");
+    if (admin_query_long(req, "batch", 1, REBUILD_BATCH_MAX, &batch) < 0)
         return;
-    }
     struct admin_call *call = admin_call_new(app, req);
     if (!call)
         return;

@@ -61,6 +61,11 @@ static inline json_t *admin_list_member(json_t *doc, const char *key)
  * returns -1 (q is then empty). Caller clears q with evhttp_clear_headers. */
 int admin_query(struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed);
 
+/* For a request whose only query parameter is `name`, a number in
+ * [min, max]: `*out` keeps its default when absent.  On a bad query
+ * answers 400 and returns -1. */
+int admin_query_long(struct evhttp_request *req, const char *name, long min, long max, long *out);
+
 /* The request body as a JSON object; on failure answers 400 and returns NULL. */
 json_t *admin_body_object(struct evhttp_request *req);
 

@@ -260,18 +260,9 @@ static void on_dead(redisReply *r, void *arg)
 /* GET of one outbox list: admin.lua `op` ("outbox_dead", "outbox_uncertain"). */
 static void outbox_list(struct app *app, struct evhttp_request *req, const char *op)
 {
-    static const char *const allowed[] = { "limit", NULL };
-    struct evkeyvalq q;
-    if (admin_query(req, &q, allowed) < 0)
-        return;
     long limit = ADMIN_LIST_DEFAULT;
-    const char *ls = evhttp_find_header(&q, "limit");
-    int bad = ls && admin_parse_long(ls, 1, ADMIN_LIST_MAX, &limit) < 0;
-    evhttp_clear_headers(&q);
-    if (bad) {
-        http_send_error(req, 400, "bad_query", "limit: 1-1000 expected");
+    if (admin_query_long(req, "limit", 1, ADMIN_LIST_MAX, &limit) < 0)
         return;
-    }
     struct admin_call *call = admin_call_new(app, req);
     if (!call)
         return;
