@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "admin/admin_internal.h"
+#include "admin/admin_stats.h"
 #include "base/config.h"
 #include "intents/intents.h"
 #include "intents/intents_json.h"
