@@ -68,7 +68,8 @@ local function ask_revisit(id)
   redis.call('HSET', case_key(id), 'revisit_asked', nows)
   redis.call('HSET', rk, 'revisit_case', id, 'revisit_at', nows)
   history(id, 'system', 'revisit_asked', '')
-  push(c, render('revisit_ask', { case = id, topic = topic_of(c), deputy = c.latest or '' }))
+  local p = person(c.deputy)
+  push(c, render('revisit_ask', { case = id, topic = topic_of(c), deputy = p and p.name or '' }))
 end
 
 -- The resident's answer `v` (1 held, 2 not: step.c) to the question about
