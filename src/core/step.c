@@ -809,7 +809,9 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
 static void on_tick_reply(redisReply *r, void *arg)
 {
     struct app *app = arg;
-    if (r && r->type == REDIS_REPLY_ARRAY)   /* the day's digest timer, if asked for, is armed */
+    /* The tick ran (not "nocfg"): the day's digest timer, if asked for, is armed. */
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "tick") == 0)
         memcpy(app->digest_day, app->digest_arming, sizeof(app->digest_day));
     if (r && r->type == REDIS_REPLY_ERROR)
         log_error("tick_failed", "error=%s", LOG_STR(r->str));

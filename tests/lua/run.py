@@ -650,6 +650,16 @@ class ScriptTest(unittest.TestCase):
         self.assertEqual(self.outbox(), [])
 
 
+    def test_no_revisit_for_an_erased_resident(self):
+        self.publish_station_practice()
+        case, t = self.whole_life(T0)
+        self.outbox()
+        self.r.delete(P + "res:sms:" + RESIDENT)       # as mashangctl residents erase does
+        self.tick(t + 86400 * 30)
+        self.assertEqual([o for o in self.outbox() if o[1] == RESIDENT], [])
+        self.assertNotIn("revisit_asked", self.r.hgetall(P + "case:" + case))
+
+
 class TemplateNames(unittest.TestCase):
     """Every template a script words a reply with is one config.c knows
     (its only list, checked by --check), and every state has its words."""

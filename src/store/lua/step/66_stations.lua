@@ -65,7 +65,10 @@ end
 -- (step.c add_digest): one member whatever the number of workers, and
 -- not again once that day's digest went out (K.digest .. day).
 local function arm_digest(dg)
-  if type(dg) ~= 'table' or not dg.day or not tonumber(dg.at) then return end
+  if type(dg) ~= 'table' or type(dg.day) ~= 'string' or not tonumber(dg.at) or not tonumber(dg.w) or
+     not tonumber(dg.m) then
+    return
+  end
   if redis.call('EXISTS', K.digest .. dg.day) == 1 then return end
   redis.call('ZADD', TIMERS, 'NX', tonumber(dg.at),
     'digest|' .. dg.day .. '|' .. tonumber(dg.w) .. '|' .. tonumber(dg.m))

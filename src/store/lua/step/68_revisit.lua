@@ -59,12 +59,14 @@ end
 
 -- The revisit timer (armed with the closing, 50_deadlines.lua): a case
 -- still closed asks its resident, who may answer within timers.rating_s.
--- A resident who opted out (退订) is not asked.
+-- A resident who opted out (退订), or whose data was erased (their hash
+-- is gone, mashangctl residents erase), is not asked.
 local function ask_revisit(id)
   local c = load_case(id)
-  if not c or c.state ~= S.closed then return end
+  if not c or c.state ~= S.closed or (c.channel or '') == '' or (c.addr or '') == '' then return end
   local rk = res_key(c.channel, c.addr)
-  if hget(rk, 'optout') == '1' then return end
+  local r = redis.call('HMGET', rk, 'optout', 'last_seen')
+  if r[1] == '1' or not r[2] then return end
   redis.call('HSET', case_key(id), 'revisit_asked', nows)
   redis.call('HSET', rk, 'revisit_case', id, 'revisit_at', nows)
   history(id, 'system', 'revisit_asked', '')
