@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "base/utf8.h"
+
 /* Checked in this order: "不好" before "好", "还是不行" before "行". */
 static const char *const relapse_words[] = {
     "又坏", "又出问题", "又出现", "又有问题", "又不亮", "又漏", "又堵", "又停", "又开始", "又来了",
@@ -19,6 +21,8 @@ int resident_revisit_answer(const char *norm)
         return 0;
     if ((norm[0] == '1' || norm[0] == '2') && norm[1] == '\0')
         return norm[0] - '0';
+    if (utf8_length(norm, strlen(norm)) > RESIDENT_ANSWER_MAX_CHARS)
+        return 0;
     for (size_t i = 0; i < sizeof(relapse_words) / sizeof(*relapse_words); i++)
         if (strstr(norm, relapse_words[i]))
             return 2;

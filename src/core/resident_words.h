@@ -7,10 +7,15 @@
  * full-width digits and Traditional characters are already folded. */
 #include <stddef.h>
 
+/* Words answer the revisit question only in a message this short: a
+ * longer one is a message of its own ("小区门口的垃圾可以清理一下吗"
+ * says 可以 and answers nothing), read as usual. */
+#define RESIDENT_ANSWER_MAX_CHARS 12
+
 /* 1 when `norm` says the fix held ("1", "还好", "没问题"), 2 when it did
- * not ("2", "又坏了", "还是不行"), 0 otherwise.  Only read by the step
- * while a revisit question is pending, so a concern that happens to
- * contain the words elsewhere changes nothing. */
+ * not ("2", "又坏了", "还是不行"), 0 otherwise (also for words in a
+ * message longer than RESIDENT_ANSWER_MAX_CHARS).  Only read by the step
+ * while a revisit question is pending. */
 int resident_revisit_answer(const char *norm);
 
 /* `norm` as exactly `n` scores 1-5 ("545", "5 4 5", "5、4、5"): stores

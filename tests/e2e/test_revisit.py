@@ -112,6 +112,10 @@ class TestRevisitAspectsReception(StationCase):
         # case and tells the deputy and the committee.
         self.expect(RESIDENT, m, "M1001", "解决后情况还好吗", timeout=10)
         self.assertIn("revisit_asked", self.case("M1001"))
+        # A new concern meanwhile is a case of its own, and the question stays.
+        m = self.say(RESIDENT, "光明村的自来水停了两天了，一直没人来修")
+        self.expect(RESIDENT, m, "M1002")
+        self.assertEqual(self.case("M1001")["state"], "closed")
         m = self.say(RESIDENT, "2")
         self.expect(RESIDENT, m, "M1001已重新交办王丽代表")
         self.expect(COMMITTEE, m, "回头看", "M1001")

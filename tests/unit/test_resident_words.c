@@ -24,6 +24,10 @@ static void test_revisit_answer(void **state)
     assert_int_equal(resident_revisit_answer("3"), 0);
     assert_int_equal(resident_revisit_answer("12"), 0);
     assert_int_equal(resident_revisit_answer("幸福路12号的路灯坏了"), 0);
+    /* the words in a message of its own */
+    assert_int_equal(resident_revisit_answer("小区门口的垃圾可以安排人清理一下吗"), 0);
+    assert_int_equal(resident_revisit_answer("光明村的水管又漏了，一直没人来修"), 0);
+    assert_int_equal(resident_revisit_answer("路灯又坏了"), 2);
     assert_int_equal(resident_revisit_answer(""), 0);
     assert_int_equal(resident_revisit_answer(NULL), 0);
 }

@@ -105,8 +105,9 @@ local function answer_revisit(id, v)
 end
 
 -- Whether this message answers a pending revisit question: it says held
--- or not (env.revisit), the question is within its window, and it is not
--- the digit of a rating that is pending as well (the rating goes first).
+-- or not (env.revisit: short words or a digit, step.c), the question is
+-- within its window, it is not the digit of a rating that is pending as
+-- well (the rating goes first), and it is no concern of another category.
 local function revisit_pending()
   local id = rk_cache.revisit_case
   if not id then return nil end
@@ -115,5 +116,11 @@ local function revisit_pending()
     return nil
   end
   if not env.revisit or (rk_cache.rating_case and intent.label == 'chat.rating') then return nil end
+  -- "水管又漏了" while a streetlight is looked back at is a new concern
+  -- (the relapse of a case is of its category).
+  if intent.kind == 'concern' and intent.certain ~= false and
+     intent.label ~= hget(case_key(id), 'category') then
+    return nil
+  end
   return id
 end
