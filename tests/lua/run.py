@@ -650,6 +650,36 @@ class ScriptTest(unittest.TestCase):
         self.assertEqual(self.outbox(), [])
 
 
+    def test_reception_answers(self):
+        """The next reception from a fixed day (step.c's "today"): today's
+        while not ended, a day of the month, across a month and a year."""
+        self.r.hset(CFG, mapping={"s:s1": json.dumps({
+            "name": "幸福路联络站", "liaison": "", "duty": [], "reception": [
+                {"w": 2, "m": 0, "from": "09:00", "to": "11:30", "place": "服务中心二楼"},
+                {"w": -1, "m": 31, "from": "14:00", "to": "", "place": "幸福路88号"}]})})
+        intent = {"kind": "chat", "name": "reception", "label": "chat.reception", "slots": {},
+                  "certain": True}
+        route = [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]
+        cases = [((2026, 1, 27, 2, "10:00"), "1月27日", "周二", "09:00-11:30", "服务中心二楼"),
+                 ((2026, 1, 27, 2, "11:30"), "1月31日", "周六", "14:00", "幸福路88号"),
+                 ((2026, 2, 4, 3, "08:00"), "2月10日", "周二", "09:00-11:30", "服务中心二楼"),
+                 ((2026, 12, 30, 3, "10:00"), "12月31日", "周四", "14:00", "幸福路88号"),
+                 ((2026, 12, 31, 4, "15:00"), "1月5日", "周二", "09:00-11:30", "服务中心二楼")]
+        for i, ((y, mo, d, w, hm), date, weekday, time_, place) in enumerate(cases):
+            today = {"y": y, "mo": mo, "d": d, "w": w, "hm": hm}
+            # a text of its own each time: the same text again soon is a duplicate
+            action = self.resident("代表什么时候接待" + "？" * i, intent, T0 + i * 60, None, route=route,
+                                   today=today, tr=[])[0]
+            self.assertEqual(action, "reception")
+            self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply", render(
+                "reception", station="幸福路联络站", date=date, weekday=weekday, time=time_, place=place))])
+        # a station without receptions says so
+        self.r.hset(CFG, "s:s1", json.dumps({"name": "幸福路联络站", "liaison": "", "duty": [],
+                                             "reception": []}))
+        self.resident("联络站在哪", intent, T0 + 600, None, route=route, today=today, tr=[])
+        self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply",
+                                          render("reception_none", station="幸福路联络站"))])
+
     def test_no_revisit_for_an_erased_resident(self):
         self.publish_station_practice()
         case, t = self.whole_life(T0)

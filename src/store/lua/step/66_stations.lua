@@ -31,12 +31,15 @@ local function next_reception(st, today)
 end
 
 -- The station a resident asking about receptions belongs to: the place
--- their question names (the plan's area step), else the station of their
--- latest case, else the default station.
+-- their question names (the plan's area step), else the station of the
+-- deputy they are bound to (代表码), else that of their latest case,
+-- else the default station.
 local function asker_station()
   for _, step in ipairs(env.route or {}) do
     if step.rule == 'area' and step.station and step.station ~= '' then return step.station end
   end
+  local bound = person(rk_cache and rk_cache.bound)
+  if bound and (bound.station or '') ~= '' then return bound.station end
   local last = hget(RK, 'last_case')
   local sid = last and hget(case_key(last), 'station')
   if sid and sid ~= '' then return sid end
