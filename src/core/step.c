@@ -809,10 +809,6 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
 static void on_tick_reply(redisReply *r, void *arg)
 {
     struct app *app = arg;
-    /* The tick ran (not "nocfg"): the day's digest timer, if asked for, is armed. */
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(r->element[0]->str, "tick") == 0)
-        memcpy(app->digest_day, app->digest_arming, sizeof(app->digest_day));
     if (r && r->type == REDIS_REPLY_ERROR)
         log_error("tick_failed", "error=%s", LOG_STR(r->str));
     else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
@@ -823,24 +819,36 @@ static void on_tick_reply(redisReply *r, void *arg)
         outbox_kick(app->outbox);
 }
 
+/* The reply to a tick that asked for the day's digest timer: once the
+ * tick ran (not an error, not "nocfg"), the timer is armed and this
+ * worker does not ask again that day. */
+static void on_digest_tick_reply(redisReply *r, void *arg)
+{
+    struct app *app = arg;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "tick") == 0)
+        memcpy(app->duty_digest_day, app->duty_digest_arming, sizeof(app->duty_digest_day));
+    on_tick_reply(r, arg);
+}
+
 /* The duty digest (timers.digest_at): once a local day each worker asks
  * the step to arm that day's digest timer ("digest": the day, when, its
  * weekday and day of month).  The timer is one member of {ns}:timers
  * whatever the number of workers and instances, and fires exactly once
  * like the others (75_ticks.lua); the worker asks again the next day, or
- * after a tick that failed. */
-static void add_digest(struct app *app, json_t *env)
+ * with its next tick when this one did not run.  True when it asks. */
+static bool add_digest(struct app *app, json_t *env)
 {
     int at = app->cfg->timers.digest_at;
     if (at < 0)
-        return;
+        return false;
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     char day[48];
     snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    if (strncmp(app->digest_day, day, sizeof(app->digest_day) - 1) == 0)
-        return;
+    if (strncmp(app->duty_digest_day, day, sizeof(app->duty_digest_day) - 1) == 0)
+        return false;
     struct tm when = tm;
     when.tm_hour = at / 60;
     when.tm_min = at % 60;
@@ -849,21 +857,21 @@ static void add_digest(struct app *app, json_t *env)
     json_object_set_new(env, "digest", json_pack("{s:s, s:I, s:i, s:i}", "day", day,
                                                  "at", (json_int_t)mktime(&when), "w", tm.tm_wday,
                                                  "m", tm.tm_mday));
-    snprintf(app->digest_arming, sizeof(app->digest_arming), "%.15s", day);
+    snprintf(app->duty_digest_arming, sizeof(app->duty_digest_arming), "%.15s", day);
+    return true;
 }
 
 void step_tick(struct app *app)
 {
     json_t *env = json_pack("{s:s, s:I, s:s, s:o}", "mode", "tick", "now", (json_int_t)wall_ms(),
                             "cfg", app->digest, "tr", events_json("tick"));
-    if (env)
-        add_digest(app, env);
+    bool digest = env && add_digest(app, env);
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!body)
         return;
     const char *argv[1] = { body };
-    store_script(app->store, SCRIPT_STEP, on_tick_reply, app, 1, argv, NULL);
+    store_script(app->store, SCRIPT_STEP, digest ? on_digest_tick_reply : on_tick_reply, app, 1, argv, NULL);
     free(body);
 }
 
