@@ -46,7 +46,7 @@ static json_t *number_or_null(double v)
     return isnan(v) ? json_null() : json_real(round(v * 10000.0) / 10000.0);
 }
 
-static json_t *row_json(const struct stats_row *r, const char *name)
+static json_t *row_json(const struct stats_row *r, const char *name, const struct config *cfg)
 {
     json_t *ratings = json_object();
     for (int i = 0; i < 5; i++) {
@@ -61,6 +61,14 @@ static json_t *row_json(const struct stats_row *r, const char *name)
     json_object_set_new(o, "median_hours_to_resolve", number_or_null(r->median_hours_to_resolve));
     json_object_set_new(o, "rating_mean", number_or_null(r->rating_mean));
     json_object_set_new(o, "ratings", ratings);
+    json_object_set_new(o, "revisited", json_integer(r->revisited));
+    json_object_set_new(o, "revisit_rate", number_or_null(r->revisit_rate));
+    json_object_set_new(o, "relapsed", json_integer(r->relapsed));
+    json_object_set_new(o, "relapse_rate", number_or_null(r->relapse_rate));
+    json_t *aspects = json_object();
+    for (size_t a = 0; a < cfg->n_rating_aspects && a < STATS_ASPECTS_MAX; a++)
+        json_object_set_new(aspects, cfg->rating_aspects[a], number_or_null(r->aspect_mean[a]));
+    json_object_set_new(o, "aspect_means", aspects);
     return o;
 }
 
@@ -130,6 +138,11 @@ static void on_stats(redisReply *r, void *arg)
         recs[i].accepted_at = (long)json_number_value(json_array_get(a, 5));
         recs[i].resolved_at = (long)json_number_value(json_array_get(a, 6));
         recs[i].rating = (int)json_number_value(json_array_get(a, 7));
+        recs[i].revisit_asked = (long)json_number_value(json_array_get(a, 8));
+        recs[i].revisits = (int)json_number_value(json_array_get(a, 9));
+        recs[i].relapses = (int)json_number_value(json_array_get(a, 10));
+        for (size_t k = 0; k < STATS_ASPECTS_MAX; k++)
+            recs[i].aspects[k] = (int)json_number_value(json_array_get(a, 11 + k));
     }
     if (stats_aggregate(recs, n, by, (long)time(NULL), app->cfg->timers.accept_s,
                         app->cfg->timers.resolve_s, &t) < 0)
@@ -137,6 +150,8 @@ static void on_stats(redisReply *r, void *arg)
     json_t *agg = json_object_get(doc, "counts");
     if (json_is_object(agg) && apply_counts(&t, agg) < 0)
         goto oom;
+    t.aspects = (const char *const *)app->cfg->rating_aspects;
+    t.naspects = app->cfg->n_rating_aspects;
     names = calloc(t.n ? t.n : 1, sizeof(*names));
     if (!names)
         goto oom;
@@ -152,7 +167,7 @@ static void on_stats(redisReply *r, void *arg)
     } else {
         json_t *rows = json_array();
         for (size_t i = 0; i < t.n; i++)
-            json_array_append_new(rows, row_json(&t.rows[i], names[i]));
+            json_array_append_new(rows, row_json(&t.rows[i], names[i], app->cfg));
         json_t *out = json_pack("{s:s,s:o,s:o,s:o,s:b}", "by", stats_by_name(by),
                                 "from", call->from >= 0 ? json_integer(call->from) : json_null(),
                                 "to", call->to >= 0 ? json_integer(call->to) : json_null(),
@@ -225,8 +240,12 @@ void admin_stats(struct app *app, struct evhttp_request *req)
         snprintf(lo, sizeof(lo), "%ld", from);
     if (to >= 0)
         snprintf(hi, sizeof(hi), "%ld", to);
-    const char *argv[] = { "stats", lo, hi, stats_by_name(by) };
-    admin_script(call, on_stats, 4, argv);
+    /* then the configured aspects, whose scores the records carry in order */
+    const char *argv[4 + STATS_ASPECTS_MAX] = { "stats", lo, hi, stats_by_name(by) };
+    int argc = 4;
+    for (size_t a = 0; a < app->cfg->n_rating_aspects && a < STATS_ASPECTS_MAX; a++)
+        argv[argc++] = app->cfg->rating_aspects[a];
+    admin_script(call, on_stats, argc, argv);
 }
 
 /* ---- GET /admin/outbox/dead, POST /admin/outbox/retry ------------------ */

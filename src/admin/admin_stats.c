@@ -95,9 +95,20 @@ static void fill_row(struct stats_row *row, const struct keyed *k, size_t n, lon
                      long accept_s, long resolve_s, double *scratch)
 {
     size_t nacc = 0, nres = 0, nrated = 0;
-    long rating_sum = 0;
+    long rating_sum = 0, ever_resolved = 0;
+    long aspect_sum[STATS_ASPECTS_MAX] = { 0 }, aspect_n[STATS_ASPECTS_MAX] = { 0 };
     for (size_t i = 0; i < n; i++) {
         const struct stats_record *r = k[i].rec;
+        ever_resolved += r->resolved_at > 0;
+        row->revisited += r->revisit_asked > 0;
+        row->revisit_answered += r->revisits > 0;
+        row->relapsed += r->relapses > 0;
+        for (int a = 0; a < STATS_ASPECTS_MAX; a++) {
+            if (r->aspects[a] >= 1 && r->aspects[a] <= 5) {
+                aspect_sum[a] += r->aspects[a];
+                aspect_n[a]++;
+            }
+        }
         row->received++;
         if (r->accepted_at > 0 || state_in(r->state, accepted_states))
             row->accepted++;
@@ -126,6 +137,10 @@ static void fill_row(struct stats_row *row, const struct keyed *k, size_t n, lon
     row->median_hours_to_resolve = stats_median(scratch, nres);
     row->resolution_rate = row->received ? (double)row->resolved / (double)row->received : 0.0;
     row->rating_mean = nrated ? (double)rating_sum / (double)nrated : NAN;
+    row->revisit_rate = ever_resolved ? (double)row->revisited / (double)ever_resolved : NAN;
+    row->relapse_rate = row->revisit_answered ? (double)row->relapsed / (double)row->revisit_answered : NAN;
+    for (int a = 0; a < STATS_ASPECTS_MAX; a++)
+        row->aspect_mean[a] = aspect_n[a] ? (double)aspect_sum[a] / (double)aspect_n[a] : NAN;
 }
 
 int stats_aggregate(const struct stats_record *recs, size_t n, enum stats_by by, long now,
@@ -133,6 +148,8 @@ int stats_aggregate(const struct stats_record *recs, size_t n, enum stats_by by,
 {
     out->rows = NULL;
     out->n = 0;
+    out->aspects = NULL;
+    out->naspects = 0;
     if (n == 0)
         return 0;
     struct keyed *k = malloc(n * sizeof(*k));
@@ -316,7 +333,17 @@ char *stats_csv(const struct stats_table *t, const char *const *names)
     struct sbuf b = { 0 };
     sb_add(&b, "key,name,received,accepted,resolved,resolution_rate,median_hours_to_accept,"
                "median_hours_to_resolve,overdue,rating_mean,rating_1,rating_2,rating_3,"
-               "rating_4,rating_5\r\n");
+               "rating_4,rating_5,revisited,revisit_rate,relapsed,relapse_rate");
+    for (size_t a = 0; a < t->naspects && a < STATS_ASPECTS_MAX; a++) {
+        char head[64];
+        snprintf(head, sizeof(head), "aspect_%s", t->aspects[a]);
+        char *q = csv_quote(head);
+        if (!q)
+            b.failed = true;
+        sb_add(&b, ",%s", q ? q : "");
+        free(q);
+    }
+    sb_add(&b, "\r\n");
     for (size_t i = 0; i < t->n; i++) {
         const struct stats_row *r = &t->rows[i];
         sb_field(&b, r->key);
@@ -327,8 +354,17 @@ char *stats_csv(const struct stats_table *t, const char *const *names)
         sb_number(&b, r->median_hours_to_resolve, ",");
         sb_add(&b, "%ld,", r->overdue);
         sb_number(&b, r->rating_mean, ",");
-        sb_add(&b, "%ld,%ld,%ld,%ld,%ld\r\n", r->ratings[0], r->ratings[1], r->ratings[2],
+        sb_add(&b, "%ld,%ld,%ld,%ld,%ld,", r->ratings[0], r->ratings[1], r->ratings[2],
                r->ratings[3], r->ratings[4]);
+        sb_add(&b, "%ld,", r->revisited);
+        sb_number(&b, r->revisit_rate, ",");
+        sb_add(&b, "%ld,", r->relapsed);
+        sb_number(&b, r->relapse_rate, "");
+        for (size_t a = 0; a < t->naspects && a < STATS_ASPECTS_MAX; a++) {
+            sb_add(&b, ",");
+            sb_number(&b, r->aspect_mean[a], "");
+        }
+        sb_add(&b, "\r\n");
     }
     if (b.failed) {
         free(b.s);

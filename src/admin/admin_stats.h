@@ -12,6 +12,9 @@ enum stats_by { STATS_BY_DEPUTY = 0, STATS_BY_STATION, STATS_BY_CATEGORY };
 /* One case as admin.lua's "stats" operation reports it.  Strings are
  * borrowed from the caller (typically a jansson document). Times are
  * Unix seconds, 0 when absent; rating 0 when unrated. */
+/* At most this many rating aspects are counted (config rating.aspects). */
+#define STATS_ASPECTS_MAX 5
+
 struct stats_record {
     const char *deputy;
     const char *station;
@@ -19,6 +22,9 @@ struct stats_record {
     const char *state;
     long created, accepted_at, resolved_at;
     int rating;
+    long revisit_asked;                /* 回头看: when asked, 0 never */
+    int revisits, relapses;            /* answers, and "not held" answers */
+    int aspects[STATS_ASPECTS_MAX];    /* 1-5 per configured aspect, 0 unrated */
 };
 
 /* One group of cases.  Medians and rating_mean are NAN when the group has
@@ -31,11 +37,22 @@ struct stats_row {
     double median_hours_to_resolve;
     double rating_mean;
     long ratings[5];                   /* ratings[0] counts 1s ... [4] 5s */
+    /* 回头看: revisited = cases asked; revisit_rate = revisited / cases
+     * ever resolved (resolved_at set); relapsed = cases with a "not held"
+     * answer; relapse_rate = relapsed / cases with an answer.  NAN when
+     * the denominator is 0. */
+    long revisited, revisit_answered, relapsed;
+    double revisit_rate, relapse_rate;
+    double aspect_mean[STATS_ASPECTS_MAX];   /* NAN when none rated it */
 };
 
 struct stats_table {
     struct stats_row *rows;            /* owned; sorted by key */
     size_t n;
+    /* The aspects the records' scores stand for, in order (borrowed; set
+     * by the caller, used by stats_csv for its column names). */
+    const char *const *aspects;
+    size_t naspects;
 };
 
 /* "deputy" | "station" | "category" -> 0 and *out; -1 otherwise. */
@@ -75,7 +92,8 @@ int stats_table_counts(struct stats_table *t, const struct stats_counts *c, size
 /* The table as CSV (RFC 4180, CRLF line ends) with a header line:
  * key,name,received,accepted,resolved,resolution_rate,
  * median_hours_to_accept,median_hours_to_resolve,overdue,rating_mean,
- * rating_1..rating_5.  `names[i]` (may be NULL, or have NULL entries) is
+ * rating_1..rating_5,revisited,revisit_rate,relapsed,relapse_rate, then
+ * aspect_<name> (the mean) for each of t->aspects.  `names[i]` (may be NULL, or have NULL entries) is
  * the display name of row i.  Returns a malloc'd string (caller frees),
  * NULL on OOM. */
 char *stats_csv(const struct stats_table *t, const char *const *names);

@@ -11,6 +11,7 @@
 
 #include "base/jsonv.h"
 #include "base/log.h"
+#include "base/utf8.h"
 
 /* ---- built-in texts ------------------------------------------------------ */
 
@@ -103,6 +104,31 @@ static const struct template_default template_defaults[] = {
     { "followup", "【码上说】已将您的补充转给{deputy}代表（{case}）。", "case deputy topic" },
     { "deputy_relayed", "已转告居民。", "case" },
     { "rating_invalid", "【码上说】请回复1-5的数字评价（5为非常满意）。", "case" },
+    /* Five-aspect ratings (rating.aspects): one digit an aspect, in order. */
+    { "resolved_aspects", "【码上说】{case}已办结：{text}。请依次为{aspects}打1-5分，如{example}。",
+      "case topic text deputy aspects example" },
+    { "rating_invalid_aspects", "【码上说】请依次为{aspects}打1-5分，如{example}；也可只回复一个1-5的数字。",
+      "case aspects example" },
+    /* 回头看 (timers.revisit_s after a case closes). */
+    { "revisit_ask", "【码上说】{case}（{topic}）解决后情况还好吗？回复1很好，2又出问题了", "case topic deputy" },
+    { "revisit_held", "【码上说】感谢反馈！已记录{case}效果良好。", "case topic" },
+    { "revisit_relapsed", "【码上说】很抱歉问题又出现了，{case}已重新交办{deputy}代表，代表工委将跟进。",
+      "case topic deputy" },
+    { "revisit_notice", "回头看：{case}（{topic}）居民反映问题又出现了，已重新交办{deputy}代表，请跟进。{text}",
+      "case topic deputy station category text" },
+    /* Reception days (roster "reception") and the duty digest (timers.digest_at). */
+    { "reception", "【码上说】{station}下次接待：{date}（{weekday}）{time}，{place}。",
+      "station date weekday time place" },
+    { "reception_none", "【码上说】{station}暂未公布接待日。有问题可直接发来，我们转代表办理。", "station" },
+    { "digest", "{date}值班摘要（{station}）：新反映{new}件{new_items}；超期{overdue}件{overdue_items}。",
+      "date station new new_items overdue overdue_items" },
+    { "weekday.0", "周日", "" },
+    { "weekday.1", "周一", "" },
+    { "weekday.2", "周二", "" },
+    { "weekday.3", "周三", "" },
+    { "weekday.4", "周四", "" },
+    { "weekday.5", "周五", "" },
+    { "weekday.6", "周六", "" },
     /* A resident's message without words (emoji only) while a case is open. */
     { "words_needed", "【码上说】收到。请用文字说明您要补充的情况，我们会转给承办代表（{case}）。",
       "case topic deputy" },
@@ -167,6 +193,9 @@ static const struct template_default template_defaults[] = {
     { "event.reminded", "{action}时限提醒", EVENT_VARS },
     { "event.category_corrected", "类别改为{category}", EVENT_VARS },
     { "event.erased", "居民资料已删除", EVENT_VARS },
+    { "event.revisit_asked", "回头看：已询问居民", EVENT_VARS },
+    { "event.revisit_held", "回头看：居民反馈效果良好", EVENT_VARS },
+    { "event.revisit_relapsed", "回头看：居民反映又出问题，重新交办", EVENT_VARS },
     { "event.other", "其他记录", EVENT_VARS },
     /* {rule} of event.assigned: how a case found its deputy (routed_by). */
     { "rule.bound", "点名", "" },
@@ -417,7 +446,7 @@ static const char *const top_fields[] = {
     "admin_token",
     "country_code", "log_level", "workers", "redis_wait_replicas", "redis_wait_ms",
     "channels", "timers", "limits", "outbox",
-    "templates", "categories", NULL,
+    "templates", "categories", "rating", NULL,
 };
 
 static void load_top(struct jv *v, json_t *root, struct config *c)
@@ -543,10 +572,68 @@ static void load_channels(struct jv *v, json_t *root, struct config *c)
 
 #define TEN_YEARS_S (10LL * 366 * 86400)
 
+/* "timers.digest_at": "HH:MM" local time of the duty deputies' morning
+ * digest; absent or null: no digest. */
+static void load_digest_at(struct jv *v, json_t *o, struct config *c)
+{
+    char *s = NULL;
+    c->timers.digest_at = -1;
+    if (jv_string(v, o, "$.timers", "digest_at", NULL, false, &s) < 0 || !s)
+        return;
+    unsigned h, m;
+    char rest;
+    if (strlen(s) == 5 && sscanf(s, "%2u:%2u%c", &h, &m, &rest) == 2 && h < 24 && m < 60 &&
+        isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[3]))
+        c->timers.digest_at = (int)(h * 60 + m);
+    else
+        jv_error(v, "$.timers.digest_at", "expected a local time \"HH:MM\" such as \"08:00\", got \"%s\"", s);
+    free(s);
+}
+
+/* "rating": {"aspects": ["态度", "速度", "结果"]}: 2 to RATING_ASPECTS_MAX
+ * distinct names of at most 8 characters, without blanks or commas
+ * (they travel as one comma-separated setting to the scripts). */
+static void load_rating(struct jv *v, json_t *root, struct config *c)
+{
+    static const char *const fields[] = { "aspects", "_comment", NULL };
+    char p[JV_PATH_MAX];
+    json_t *o = jv_object(v, root, "$", "rating");
+    if (!o)
+        return;
+    jv_check_fields(v, o, "$.rating", fields);
+    json_t *a = json_object_get(o, "aspects");
+    if (!a || json_is_null(a))
+        return;
+    if (!json_is_array(a) || json_array_size(a) < 2 || json_array_size(a) > RATING_ASPECTS_MAX) {
+        jv_error(v, "$.rating.aspects", "expected an array of 2 to %d aspect names, e.g. [\"态度\", \"速度\", \"结果\"]",
+                 RATING_ASPECTS_MAX);
+        return;
+    }
+    size_t i;
+    json_t *el;
+    json_array_foreach(a, i, el) {
+        jv_index(p, sizeof(p), "$.rating.aspects", i);
+        const char *name = json_string_value(el);
+        if (!name || !*name || utf8_length(name, strlen(name)) > 8 || strpbrk(name, " ,\t\r\n=")) {
+            jv_error(v, p, "expected a name of 1-8 characters without blanks, commas or \"=\"");
+            continue;
+        }
+        for (size_t j = 0; j < c->n_rating_aspects; j++)
+            if (strcmp(c->rating_aspects[j], name) == 0)
+                jv_error(v, p, "duplicate aspect \"%s\"", name);
+        if (!(c->rating_aspects[c->n_rating_aspects] = strdup(name))) {
+            jv_error(v, p, "out of memory");
+            return;
+        }
+        c->n_rating_aspects++;
+    }
+}
+
 static void load_numbers(struct jv *v, json_t *root, struct config *c)
 {
     static const char *const timer_fields[] = {
-        "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s", NULL,
+        "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s",
+        "revisit_s", "digest_at", NULL,
     };
     static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions",
                                                   "max_connections", "header_timeout_s",
@@ -565,6 +652,8 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     jv_integer(v, o, "$.timers", "session_s", 600, 1, 86400, &n);           c->timers.session_s = (long)n;
     jv_integer(v, o, "$.timers", "followup_s", 86400, 0, TEN_YEARS_S, &n);  c->timers.followup_s = (long)n;
     jv_integer(v, o, "$.timers", "dedupe_s", 86400, 60, TEN_YEARS_S, &n);   c->timers.dedupe_s = (long)n;
+    jv_integer(v, o, "$.timers", "revisit_s", 2592000, 0, TEN_YEARS_S, &n); c->timers.revisit_s = (long)n;
+    load_digest_at(v, o, c);
 
     o = jv_object(v, root, "$", "limits");
     if (o)
@@ -773,6 +862,7 @@ int config_load(const char *path, const struct config_sections *sections, struct
     load_numbers(&v, root, &c);
     load_templates(&v, root, &c);
     load_categories(&v, root, &c);
+    load_rating(&v, root, &c);
     apply_env(&v, &c);
     if (v.errors)
         goto fail;
@@ -817,6 +907,8 @@ void config_free(struct config *c)
     free(c->admin_token);
     free(c->country_code);
     free(c->log_level);
+    for (size_t i = 0; i < c->n_rating_aspects; i++)
+        free(c->rating_aspects[i]);
     for (size_t i = 0; c->section_conf && i < c->sections->n; i++)
         if (c->section_conf[i])
             c->sections->at(i)->free_conf(c->section_conf[i]);

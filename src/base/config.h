@@ -38,7 +38,13 @@ struct timers {
     long session_s;        /* how long the bot waits for a missing slot */
     long followup_s;       /* window for follow-up text on an open case */
     long dedupe_s;         /* how long platform message ids are remembered */
+    long revisit_s;        /* 回头看: after a case closes, ask whether the fix held; 0 = never */
+    int digest_at;         /* minutes after local midnight of the duty digest; -1 = none */
 };
+
+/* "rating.aspects": the aspects a resident rates one digit each
+ * (态度、速度、结果); none = one overall digit. */
+#define RATING_ASPECTS_MAX 5
 
 struct limits {
     size_t body_max;       /* bytes, default 65536 */
@@ -93,6 +99,8 @@ struct config {
     size_t ntemplates;
     struct template_entry *categories;  /* label -> display name (市政设施) */
     size_t ncategories;
+    char *rating_aspects[RATING_ASPECTS_MAX];  /* owned; the first n_rating_aspects are set */
+    size_t n_rating_aspects;
 };
 
 /* Loads and validates `path`; the members of "channels" are the

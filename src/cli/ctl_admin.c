@@ -655,14 +655,15 @@ static int cmd_deputies(const struct opts *o)
 
 static void stats_row(struct table *t, json_t *r)
 {
-    char c[8][32];
+    char c[10][32];
     const char *key = str_of(r, "key");
     const char *row[] = { *key ? key : "(none)", str_of(r, "name"),
                           num_of(r, "received", c[0], 32), num_of(r, "accepted", c[1], 32),
                           num_of(r, "resolved", c[2], 32), num_of(r, "resolution_rate", c[3], 32),
                           num_of(r, "median_hours_to_accept", c[4], 32),
                           num_of(r, "median_hours_to_resolve", c[5], 32),
-                          num_of(r, "overdue", c[6], 32), num_of(r, "rating_mean", c[7], 32) };
+                          num_of(r, "overdue", c[6], 32), num_of(r, "rating_mean", c[7], 32),
+                          num_of(r, "revisit_rate", c[8], 32), num_of(r, "relapse_rate", c[9], 32) };
     table_add(t, row);
 }
 
@@ -786,8 +787,9 @@ static int cmd_stats(const struct opts *o)
     json_t *doc = fetch(o, "GET", path, NULL, &rc);
     if (!doc)
         return rc;
-    struct table t = { .ncols = 10, .head = { "KEY", "NAME", "RECEIVED", "ACCEPTED", "RESOLVED",
-                                              "RATE", "ACCEPT_H", "RESOLVE_H", "OVERDUE", "RATING" } };
+    struct table t = { .ncols = 12, .head = { "KEY", "NAME", "RECEIVED", "ACCEPTED", "RESOLVED",
+                                              "RATE", "ACCEPT_H", "RESOLVE_H", "OVERDUE", "RATING",
+                                              "REVISIT_RATE", "RELAPSE_RATE" } };
     table_show(&t, doc, "rows", stats_row);
     json_decref(doc);
     return 0;

@@ -34,6 +34,10 @@ struct app {
     char digest[17];                   /* of the published directory (directory.h) */
     char instance[64];                 /* host:pid, owner of outbox leases */
     bool stopping;
+    /* The local day whose duty digest timer this worker has armed, and
+     * the one its last tick asked for (step.c add_digest; not the
+     * directory's `digest` above). */
+    char duty_digest_day[16], duty_digest_arming[16];
 };
 
 #endif

@@ -125,7 +125,53 @@ static int add_options(const struct config *cfg, struct fields *f)
                  (long)cfg->timers.progress_s, (long)cfg->timers.resolve_s, cfg->limits.sender_per_minute,
                  cfg->limits.max_sessions) < 0)
         return -1;
-    return fields_add(f, "", "opt", s);
+    /* 回头看 and five-aspect ratings: appended so the lines above stay
+     * as they were. */
+    char aspects[RATING_ASPECTS_MAX * 40] = "";
+    for (size_t i = 0; i < cfg->n_rating_aspects; i++) {
+        size_t used = strlen(aspects);
+        snprintf(aspects + used, sizeof(aspects) - used, "%s%s", i ? "," : "", cfg->rating_aspects[i]);
+    }
+    char *more;
+    if (asprintf(&more, "%srevisit_s=%ld\naspects=%s\n", s, (long)cfg->timers.revisit_s, aspects) < 0) {
+        free(s);
+        return -1;
+    }
+    free(s);
+    return fields_add(f, "", "opt", more);
+}
+
+/* A station's reception days ("reception": [{w, m, from, to, place}], w
+ * -1 or m 0 when unused) and its deputies with duty days ("duty": [[id,
+ * weekday bits, month-day bits]]), for step.lua's reception answers
+ * and duty digest (66_stations.lua). */
+static int add_station_days(const struct roster *r, const struct station *st, json_t *o)
+{
+    json_t *rec = json_array(), *duty = json_array();
+    if (!rec || !duty)
+        goto fail;
+    for (size_t i = 0; i < st->nreception; i++) {
+        const struct reception *rc = &st->reception[i];
+        if (json_array_append_new(rec, json_pack("{s:i, s:i, s:s, s:s, s:s}", "w", rc->weekday, "m", rc->mday,
+                                                 "from", rc->from, "to", rc->to,
+                                                 "place", rc->place ? rc->place : "")) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < r->ndeputies; i++) {
+        const struct deputy *d = &r->deputies[i];
+        if (!d->station || strcmp(d->station, st->id) != 0 || (!d->duty_weekdays && !d->duty_mdays))
+            continue;
+        if (json_array_append_new(duty, json_pack("[s, I, I]", d->id, (json_int_t)d->duty_weekdays,
+                                                  (json_int_t)d->duty_mdays)) < 0)
+            goto fail;
+    }
+    json_object_set_new(o, "reception", rec);
+    json_object_set_new(o, "duty", duty);
+    return 0;
+fail:
+    json_decref(rec);
+    json_decref(duty);
+    return -1;
 }
 
 static int build(const struct app *app, struct fields *f)
@@ -148,14 +194,29 @@ static int build(const struct app *app, struct fields *f)
         if (fields_add(f, "d:", d->id, contact) < 0)
             return -1;
     }
+    json_t *ids = json_array();
     for (size_t i = 0; i < r->nstations; i++) {
         const struct station *st = &r->stations[i];
         json_t *o = json_pack("{s:s, s:s}", "name", st->name, "liaison", st->liaison ? st->liaison : "");
+        if (o && add_station_days(r, st, o) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(o);
-        if (fields_add(f, "s:", st->id, js) < 0)
+        json_array_append_new(ids, json_string(st->id));
+        if (fields_add(f, "s:", st->id, js) < 0) {
+            json_decref(ids);
             return -1;
+        }
     }
+    /* The stations in roster order and the default one: the duty digest
+     * walks them, a reception question falls back to the default. */
+    char *ids_s = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
+    json_decref(ids);
+    if (fields_add(f, "", "stations", ids_s) < 0 ||
+        fields_add(f, "", "default_station", strdup(r->default_station ? r->default_station : "")) < 0)
+        return -1;
     char *committee = contact_json(app, r->committee.name, r->committee.phone, r->committee.wechat,
                                    NULL, NULL);
     if (fields_add(f, "", "committee", committee) < 0)

@@ -164,9 +164,90 @@ static void load_committee(struct roster_ctx *x, json_t *root, struct roster *r)
     jv_string(&x->v, o, "$.committee", "wechat", NULL, false, &r->committee.wechat);
 }
 
+/* "HH:MM" into out[6]; -1 when it is not a time of day. */
+static int parse_hhmm(const char *s, size_t len, char out[6])
+{
+    if (len != 5 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) || s[2] != ':' ||
+        !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+        return -1;
+    if ((s[0] - '0') * 10 + (s[1] - '0') > 23 || s[3] > '5')
+        return -1;
+    memcpy(out, s, 5);
+    out[5] = '\0';
+    return 0;
+}
+
+/* One entry of a station's "reception": {"day": "tue" | "周二" | "10",
+ * "time": "09:00" | "09:00-11:30", "place": "..."}. */
+static void load_reception_entry(struct roster_ctx *x, json_t *o, const char *P, struct reception *rc)
+{
+    static const char *const fields[] = { "day", "time", "place", NULL };
+    char p[JV_PATH_MAX];
+    char *day = NULL, *time = NULL;
+
+    rc->weekday = -1;
+    if (!json_is_object(o)) {
+        jv_error(&x->v, P, "expected an object such as {\"day\": \"tue\", \"time\": \"09:00-11:30\", \"place\": \"...\"}");
+        return;
+    }
+    jv_check_fields(&x->v, o, P, fields);
+    if (jv_string(&x->v, o, P, "day", NULL, true, &day) == 0 && day) {
+        unsigned w = 0;
+        unsigned long m = 0;
+        if (strcasecmp(day, "daily") == 0 || strcmp(day, "每天") == 0 || parse_duty(day, &w, &m) < 0) {
+            jv_error(&x->v, jv_path(p, sizeof(p), P, "day"),
+                     "bad reception day \"%s\" (expected one of mon..sun, 周一..周日, or a day of month \"1\"..\"31\")", day);
+        } else if (w) {
+            for (int d = 0; d < 7; d++)
+                if (w & (1u << d))
+                    rc->weekday = d;
+        } else {
+            for (int d = 1; d <= 31; d++)
+                if (m & (1ul << d))
+                    rc->mday = d;
+        }
+    }
+    if (jv_string(&x->v, o, P, "time", NULL, true, &time) == 0 && time) {
+        const char *dash = strchr(time, '-');
+        size_t len = dash ? (size_t)(dash - time) : strlen(time);
+        if (parse_hhmm(time, len, rc->from) < 0 || (dash && parse_hhmm(dash + 1, strlen(dash + 1), rc->to) < 0) ||
+            (dash && strcmp(rc->to, rc->from) <= 0))
+            jv_error(&x->v, jv_path(p, sizeof(p), P, "time"),
+                     "bad reception time \"%s\" (expected \"HH:MM\" or \"HH:MM-HH:MM\", the end after the start)", time);
+    }
+    jv_string(&x->v, o, P, "place", NULL, true, &rc->place);
+    if (rc->place && !*rc->place)
+        jv_error(&x->v, jv_path(p, sizeof(p), P, "place"), "must not be empty");
+    free(day);
+    free(time);
+}
+
+static void load_reception(struct roster_ctx *x, json_t *o, const char *P, struct station *st)
+{
+    char p[JV_PATH_MAX], q[JV_PATH_MAX];
+    json_t *a = json_object_get(o, "reception");
+    if (!a || json_is_null(a))
+        return;
+    jv_path(p, sizeof(p), P, "reception");
+    if (!json_is_array(a)) {
+        jv_error(&x->v, p, "expected an array such as [{\"day\": \"tue\", \"time\": \"09:00-11:30\", \"place\": \"...\"}]");
+        return;
+    }
+    if (json_array_size(a) == 0)
+        return;
+    if (!(st->reception = calloc(json_array_size(a), sizeof(*st->reception)))) {
+        jv_error(&x->v, p, "out of memory");
+        return;
+    }
+    size_t i;
+    json_t *el;
+    json_array_foreach(a, i, el)
+        load_reception_entry(x, el, jv_index(q, sizeof(q), p, i), &st->reception[st->nreception++]);
+}
+
 static void load_station(struct roster_ctx *x, json_t *o, const char *P, struct station *st)
 {
-    static const char *const fields[] = { "id", "name", "level", "parent", "areas", "liaison", NULL };
+    static const char *const fields[] = { "id", "name", "level", "parent", "areas", "liaison", "reception", NULL };
     char p[JV_PATH_MAX];
     char *level = NULL;
 
@@ -181,6 +262,7 @@ static void load_station(struct roster_ctx *x, json_t *o, const char *P, struct 
     jv_string(&x->v, o, P, "parent", NULL, false, &st->parent);
     string_array(x, o, P, "areas", &st->areas, &st->nareas);
     jv_string(&x->v, o, P, "liaison", NULL, false, &st->liaison);
+    load_reception(x, o, P, st);
 }
 
 static void load_deputy(struct roster_ctx *x, json_t *o, const char *P, struct deputy *dp)
@@ -410,6 +492,9 @@ void roster_free(struct roster *r)
         free(s->parent);
         strv_free(s->areas, s->nareas);
         free(s->liaison);
+        for (size_t j = 0; j < s->nreception; j++)
+            free(s->reception[j].place);
+        free(s->reception);
     }
     free(r->stations);
     for (size_t i = 0; i < r->ndeputies; i++) {

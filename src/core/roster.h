@@ -10,6 +10,16 @@
 
 enum station_level { LEVEL_VILLAGE, LEVEL_TOWN, LEVEL_COUNTY, LEVEL_CITY };
 
+/* One recurring reception (接待日) of a station: a weekday or a day of
+ * the month, a time ("09:00", or a range "09:00-11:30") and a place. */
+struct reception {
+    int weekday;           /* 0 = Sunday ... 6, or -1 */
+    int mday;              /* 1..31, or 0 */
+    char from[6];          /* "HH:MM" */
+    char to[6];            /* "HH:MM" or "" */
+    char *place;
+};
+
 struct station {
     char *id;              /* "S01" */
     char *name;
@@ -18,6 +28,8 @@ struct station {
     char **areas;          /* area keywords found in texts or place slots */
     size_t nareas;
     char *liaison;         /* deputy id or NULL */
+    struct reception *reception;  /* owned; roster "reception", may be empty */
+    size_t nreception;
 };
 
 struct deputy {

@@ -20,6 +20,7 @@
 #include "base/metrics.h"
 #include "intents/normalize.h"
 #include "core/outbox.h"
+#include "core/resident_words.h"
 #include "core/roster.h"
 #include "core/routing.h"
 #include "core/spool.h"
@@ -489,6 +490,39 @@ static void add_deputy_words(json_t *env, json_t *intent, const struct app *app,
     add_transfer_target(env, app->roster, norm, nlen, res, certain);
 }
 
+/* A resident's answer to the revisit question ("revisit": 1 held, 2 not)
+ * and a row of aspect scores ("aspects", with their rounded mean as the
+ * overall "rating"): the step reads them only while such a question is
+ * pending (docs/lifecycle.md). */
+static void add_resident_answers(json_t *env, const struct config *cfg, const char *norm)
+{
+    int revisit = resident_revisit_answer(norm);
+    if (revisit)
+        json_object_set_new(env, "revisit", json_integer(revisit));
+    int scores[RATING_ASPECTS_MAX];
+    size_t n = resident_aspect_scores(norm, cfg->n_rating_aspects, scores);
+    if (!n)
+        return;
+    json_t *a = json_array();
+    int sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_integer(scores[i]));
+        sum += scores[i];
+    }
+    json_object_set_new(env, "aspects", a);
+    json_object_set_new(env, "rating", json_integer((2 * sum + (int)n) / (2 * (int)n)));
+}
+
+/* The local calendar day and time ("today": y, mo, d, w = weekday with 0
+ * = Sunday, hm = "HH:MM"): the step finds the next reception from it. */
+static json_t *today_json(const struct tm *tm)
+{
+    char hm[8];
+    snprintf(hm, sizeof(hm), "%02d:%02d", tm->tm_hour, tm->tm_min);
+    return json_pack("{s:i, s:i, s:i, s:i, s:s}", "y", tm->tm_year + 1900, "mo", tm->tm_mon + 1,
+                     "d", tm->tm_mday, "w", tm->tm_wday, "hm", hm);
+}
+
 static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
                         const struct intent_result *res, const char *masked)
 {
@@ -545,11 +579,16 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         rating = step_rating_value(intent_matcher_normalized(app->matcher));
     if (rating)
         json_object_set_new(env, "rating", json_integer(rating));
+    if (!dep)
+        add_resident_answers(env, cfg, intent_matcher_normalized(app->matcher));
 
-    if (!dep && res->kind != INTENT_CHAT) {
+    bool reception = res->label && strcmp(res->label, "chat.reception") == 0;
+    if (!dep && (res->kind != INTENT_CHAT || reception)) {
         time_t t = time(NULL);
         struct tm tm;
         localtime_r(&t, &tm);
+        if (reception)
+            json_object_set_new(env, "today", today_json(&tm));
         struct route_input ri = {
             .text = in->text,
             .place = intent_slot(res, "place"),
@@ -837,16 +876,59 @@ static void on_tick_reply(redisReply *r, void *arg)
         outbox_kick(app->outbox);
 }
 
+/* The reply to a tick that asked for the day's digest timer: once the
+ * tick ran (not an error, not "nocfg"), the timer is armed and this
+ * worker does not ask again that day. */
+static void on_digest_tick_reply(redisReply *r, void *arg)
+{
+    struct app *app = arg;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "tick") == 0)
+        memcpy(app->duty_digest_day, app->duty_digest_arming, sizeof(app->duty_digest_day));
+    on_tick_reply(r, arg);
+}
+
+/* The duty digest (timers.digest_at): once a local day each worker asks
+ * the step to arm that day's digest timer ("digest": the day, when, its
+ * weekday and day of month).  The timer is one member of {ns}:timers
+ * whatever the number of workers and instances, and fires exactly once
+ * like the others (75_ticks.lua); the worker asks again the next day, or
+ * with its next tick when this one did not run.  True when it asks. */
+static bool add_digest(struct app *app, json_t *env)
+{
+    int at = app->cfg->timers.digest_at;
+    if (at < 0)
+        return false;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char day[48];
+    snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    if (strncmp(app->duty_digest_day, day, sizeof(app->duty_digest_day) - 1) == 0)
+        return false;
+    struct tm when = tm;
+    when.tm_hour = at / 60;
+    when.tm_min = at % 60;
+    when.tm_sec = 0;
+    when.tm_isdst = -1;
+    json_object_set_new(env, "digest", json_pack("{s:s, s:I, s:i, s:i}", "day", day,
+                                                 "at", (json_int_t)mktime(&when), "w", tm.tm_wday,
+                                                 "m", tm.tm_mday));
+    snprintf(app->duty_digest_arming, sizeof(app->duty_digest_arming), "%.15s", day);
+    return true;
+}
+
 void step_tick(struct app *app)
 {
     json_t *env = json_pack("{s:s, s:I, s:s, s:o}", "mode", "tick", "now", (json_int_t)wall_ms(),
                             "cfg", app->digest, "tr", events_json("tick"));
+    bool digest = env && add_digest(app, env);
     char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!body)
         return;
     const char *argv[1] = { body };
-    store_script(app->store, SCRIPT_STEP, on_tick_reply, app, 1, argv, NULL);
+    store_script(app->store, SCRIPT_STEP, digest ? on_digest_tick_reply : on_tick_reply, app, 1, argv, NULL);
     free(body);
 }
 

@@ -64,6 +64,13 @@ BUDGET = {
     "gauges": 7,            # /metrics: the gauge hash, the deadline sets, the outbox sizes
     "gauges_rebuild": 17,   # the same, building the hash from two cases
     "wechat_welcome": 2,
+    # 回头看, aspects and the digest (test_aspects_revisit_and_digest): none
+    # of them on an ordinary message's path
+    "rate_aspects": 31,     # "rate" plus the cfg read of a template the prefetch does not name
+    "tick_revisit": 27,     # the question, with the same tick's compaction and five stale deadline timers
+    "revisit_answer": 42,   # the case reopened: state, queues, deadlines, three messages; its aggregates (solved, closed) moved back
+    "tick_arm_digest": 4,   # once a local day per worker
+    "tick_digest": 16,      # one station, one deputy on duty, one overdue case
 }
 
 
@@ -573,6 +580,121 @@ class ScriptTest(unittest.TestCase):
         status, text = self.run_script("wechat", args)
         self.assertEqual(status, "duplicate")
         self.assertEqual(text, render("welcome_deputy", deputy="张三", station="幸福路联络站"))
+
+    # -- 回头看, ratings by aspect and the duty digest (step/66_stations.lua,
+    # step/68_revisit.lua), with the settings and directory fields they need
+
+    def publish_station_practice(self):
+        opt = dict(OPT, revisit_s=86400 * 30, aspects="态度,速度,结果")
+        self.r.hset(CFG, mapping={
+            "opt": "".join("%s=%s\n" % kv for kv in opt.items()),
+            "s:s1": json.dumps({"name": "幸福路联络站", "liaison": "", "reception": [],
+                                "duty": [["d1", 1 << 3, 0]]}),          # Wednesdays
+            "stations": json.dumps(["s1"]),
+            "default_station": "s1"})
+
+    def test_aspects_revisit_and_digest(self):
+        r = self.r
+        self.publish_station_practice()
+        case = self.open_case()[1]
+        self.outbox()
+        t = T0 + 600
+        self.deputy("办结 %s 已修好" % case, "cmd.resolve", case, t, None, body="已修好", question=False)
+        request = [o for o in self.outbox() if o[1] == RESIDENT][0][3]
+        self.assertEqual(request, render("resolved_aspects", case=case, text="已修好",
+                                         aspects="态度、速度、结果", example="545"))
+        # "545" read as a status question with a case number: a rating all the same
+        t += 60
+        status = {"kind": "chat", "name": "status", "label": "chat.status", "slots": {"case": "545"},
+                  "certain": True}
+        action = self.resident("545", status, t, "rate_aspects", case="MS545", aspects=[5, 4, 5], rating=5)[0]
+        self.assertEqual(action, "rated")
+        c = r.hgetall(P + "case:" + case)
+        self.assertEqual((c["state"], c["rating"], c["aspect:态度"], c["aspect:速度"], c["aspect:结果"]),
+                         ("closed", "5", "5", "4", "5"))
+        closed = t
+        self.assertEqual(r.zscore(P + "timers", "revisit|" + case), closed + 86400 * 30)
+        self.outbox()
+
+        # 回头看: the question, then "2" reopens the case
+        t = closed + 86400 * 30
+        self.tick(t, "tick_revisit")
+        self.assertEqual(self.outbox(), [("sms", RESIDENT, "push",
+                                          render("revisit_ask", case=case, topic="路灯不亮", deputy="张三"))])
+        self.assertEqual(r.hget(P + "res:sms:" + RESIDENT, "revisit_case"), case)
+        t += 3600
+        rating = {"kind": "chat", "name": "rating_rule", "label": "chat.rating", "slots": {"rating": "2"},
+                  "certain": True}
+        action = self.resident("2", rating, t, "revisit_answer", rating=2, revisit=2,
+                               tr=tr_json("rate", "reopen"))[0]
+        self.assertEqual(action, "revisit_reopened")
+        c = r.hgetall(P + "case:" + case)
+        self.assertEqual((c["state"], c["revisit"], c["revisits"], c["relapses"], c["clock"]),
+                         ("assigned", "relapsed", "1", "1", str(t)))
+        self.assertEqual(r.zscore(P + "dq:d1", case), t)
+        vars_ = dict(case=case, topic="路灯不亮", deputy="张三", station="幸福路联络站", category="路灯", text="")
+        self.assertEqual(sorted(self.outbox()), sorted([
+            ("sms", RESIDENT, "reply", render("revisit_relapsed", **vars_)),
+            ("sms", DEPUTY_PHONE, "notify", render("revisit_notice", **vars_)),
+            ("sms", "13900000009", "notify", render("revisit_notice", **vars_)),
+        ]))
+        self.assertIsNone(r.hget(P + "res:sms:" + RESIDENT, "revisit_case"))
+
+        # The digest: armed once however often asked, sent once when due.
+        day = {"day": "2026-02-04", "at": t + 60, "w": 3, "m": 4}
+        for _ in range(2):
+            self.step({"mode": "tick", "now": t * 1000, "tr": tr_json("rate", "escalate"), "digest": day},
+                      "tick_arm_digest")
+        self.assertEqual([m for m in r.zrange(P + "timers", 0, -1) if m.startswith("digest|")],
+                         ["digest|2026-02-04|3|4"])
+        self.tick(t + 60, "tick_digest")
+        self.assertEqual(self.outbox(), [("sms", DEPUTY_PHONE, "notify", render(
+            "digest", date="2月4日", station="幸福路联络站", new=0, new_items="", overdue=1,
+            overdue_items="：" + case))])
+        self.step({"mode": "tick", "now": (t + 61) * 1000, "tr": tr_json("rate", "escalate"), "digest": day},
+                  None)
+        self.tick(t + 62)
+        self.assertEqual(self.outbox(), [])
+
+
+    def test_reception_answers(self):
+        """The next reception from a fixed day (step.c's "today"): today's
+        while not ended, a day of the month, across a month and a year."""
+        self.r.hset(CFG, mapping={"s:s1": json.dumps({
+            "name": "幸福路联络站", "liaison": "", "duty": [], "reception": [
+                {"w": 2, "m": 0, "from": "09:00", "to": "11:30", "place": "服务中心二楼"},
+                {"w": -1, "m": 31, "from": "14:00", "to": "", "place": "幸福路88号"}]})})
+        intent = {"kind": "chat", "name": "reception", "label": "chat.reception", "slots": {},
+                  "certain": True}
+        route = [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]
+        cases = [((2026, 1, 27, 2, "10:00"), "1月27日", "周二", "09:00-11:30", "服务中心二楼"),
+                 ((2026, 1, 27, 2, "11:30"), "1月31日", "周六", "14:00", "幸福路88号"),
+                 ((2026, 2, 4, 3, "08:00"), "2月10日", "周二", "09:00-11:30", "服务中心二楼"),
+                 ((2026, 12, 30, 3, "10:00"), "12月31日", "周四", "14:00", "幸福路88号"),
+                 ((2026, 12, 31, 4, "15:00"), "1月5日", "周二", "09:00-11:30", "服务中心二楼")]
+        for i, ((y, mo, d, w, hm), date, weekday, time_, place) in enumerate(cases):
+            today = {"y": y, "mo": mo, "d": d, "w": w, "hm": hm}
+            # a text of its own each time: the same text again soon is a duplicate
+            action = self.resident("代表什么时候接待" + "？" * i, intent, T0 + i * 60, None, route=route,
+                                   today=today, tr=[])[0]
+            self.assertEqual(action, "reception")
+            self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply", render(
+                "reception", station="幸福路联络站", date=date, weekday=weekday, time=time_, place=place))])
+        # a station without receptions says so
+        self.r.hset(CFG, "s:s1", json.dumps({"name": "幸福路联络站", "liaison": "", "duty": [],
+                                             "reception": []}))
+        self.resident("联络站在哪", intent, T0 + 600, None, route=route, today=today, tr=[])
+        self.assertEqual(self.outbox(), [("sms", RESIDENT, "reply",
+                                          render("reception_none", station="幸福路联络站"))])
+
+    def test_no_revisit_for_an_erased_resident(self):
+        self.publish_station_practice()
+        case, t = self.whole_life(T0)
+        self.outbox()
+        self.r.delete(P + "res:sms:" + RESIDENT)       # as mashangctl residents erase does
+        self.tick(t + 86400 * 30)
+        self.assertEqual([o for o in self.outbox() if o[1] == RESIDENT], [])
+        self.assertNotIn("revisit_asked", self.r.hgetall(P + "case:" + case))
 
 
     # -- the statistics' aggregates (lib/agg.lua): kept exact by the step

@@ -54,17 +54,17 @@ static void test_overdue(void **state)
 /* Two deputies, one unassigned case; created an hour apart. */
 static const struct stats_record recs[] = {
     /* D0412: accepted after 2h, resolved after 10h, rated 5 */
-    { "D0412", "S01", "facilities", "closed", NOW - 100 * H, NOW - 98 * H, NOW - 90 * H, 5 },
+    { "D0412", "S01", "facilities", "closed", NOW - 100 * H, NOW - 98 * H, NOW - 90 * H, 5, 0, 0, 0, { 0 } },
     /* D0412: accepted after 4h, resolved after 20h, rated 2 and reopened */
-    { "D0412", "S01", "facilities", "assigned", NOW - 50 * H, NOW - 46 * H, NOW - 30 * H, 2 },
+    { "D0412", "S01", "facilities", "assigned", NOW - 50 * H, NOW - 46 * H, NOW - 30 * H, 2, 0, 0, 0, { 0 } },
     /* D0412: resolved after 6h (accept implied by progress), unrated */
-    { "D0412", "S01", "roads", "resolved", NOW - 10 * H, NOW - 9 * H, NOW - 4 * H, 0 },
+    { "D0412", "S01", "roads", "resolved", NOW - 10 * H, NOW - 9 * H, NOW - 4 * H, 0, 0, 0, 0, { 0 } },
     /* D0007: still waiting for acceptance, overdue */
-    { "D0007", "S02", "water", "assigned", NOW - 30 * H, 0, 0, 0 },
+    { "D0007", "S02", "water", "assigned", NOW - 30 * H, 0, 0, 0, 0, 0, 0, { 0 } },
     /* D0007: accepted state without accepted_at (older data) */
-    { "D0007", "S02", "water", "in_progress", NOW - 5 * H, 0, 0, 0 },
+    { "D0007", "S02", "water", "in_progress", NOW - 5 * H, 0, 0, 0, 0, 0, 0, { 0 } },
     /* unassigned */
-    { "", "", "suggestion", "new", NOW - 1 * H, 0, 0, 0 },
+    { "", "", "suggestion", "new", NOW - 1 * H, 0, 0, 0, 0, 0, 0, { 0 } },
 };
 #define NRECS (sizeof(recs) / sizeof(recs[0]))
 
@@ -148,10 +148,11 @@ static void test_csv(void **state)
     assert_non_null(csv);
     const char *want =
         "key,name,received,accepted,resolved,resolution_rate,median_hours_to_accept,"
-        "median_hours_to_resolve,overdue,rating_mean,rating_1,rating_2,rating_3,rating_4,rating_5\r\n"
-        ",,1,0,0,0,,,0,,0,0,0,0,0\r\n"
-        "D0007,李建国,2,1,0,0,,,1,,0,0,0,0,0\r\n"
-        "D0412,\"王丽, \"\"代表\"\"\",3,3,2,0.6667,2,8,1,3.5,0,1,0,0,1\r\n";
+        "median_hours_to_resolve,overdue,rating_mean,rating_1,rating_2,rating_3,rating_4,rating_5,"
+        "revisited,revisit_rate,relapsed,relapse_rate\r\n"
+        ",,1,0,0,0,,,0,,0,0,0,0,0,0,,0,\r\n"
+        "D0007,李建国,2,1,0,0,,,1,,0,0,0,0,0,0,,0,\r\n"
+        "D0412,\"王丽, \"\"代表\"\"\",3,3,2,0.6667,2,8,1,3.5,0,1,0,0,1,0,0,0,\r\n";
     assert_string_equal(csv, want);
     free(csv);
     stats_table_free(&t);
@@ -162,6 +163,53 @@ static void test_csv(void **state)
     assert_non_null(strstr(csv, "key,name,"));
     assert_int_equal(strchr(csv, '\n')[1], '\0'); /* header only */
     free(csv);
+}
+
+/* 回头看 and aspect scores: rates per group and the mean per aspect. */
+static void test_revisits_and_aspects(void **state)
+{
+    (void)state;
+    static const struct stats_record rv[] = {
+        /* looked back at, held; rated 5/4/5 */
+        { "D1", "S01", "roads", "closed", NOW - 90 * DAY, NOW - 89 * DAY, NOW - 80 * DAY, 5,
+          NOW - 50 * DAY, 1, 0, { 5, 4, 5 } },
+        /* looked back at twice: relapsed once, then held; rated 3/2/2 */
+        { "D1", "S01", "roads", "closed", NOW - 90 * DAY, NOW - 89 * DAY, NOW - 80 * DAY, 2,
+          NOW - 10 * DAY, 2, 1, { 3, 2, 2 } },
+        /* asked, no answer yet; a single overall digit */
+        { "D1", "S01", "roads", "closed", NOW - 60 * DAY, NOW - 59 * DAY, NOW - 50 * DAY, 4,
+          NOW - 5 * DAY, 0, 0, { 0 } },
+        /* resolved, not yet looked back at */
+        { "D1", "S01", "roads", "resolved", NOW - 3 * DAY, NOW - 3 * DAY, NOW - 1 * DAY, 0, 0, 0, 0, { 0 } },
+        /* never resolved */
+        { "D2", "S02", "water", "assigned", NOW - 1 * H, 0, 0, 0, 0, 0, 0, { 0 } },
+    };
+    struct stats_table t;
+    assert_int_equal(stats_aggregate(rv, 5, STATS_BY_DEPUTY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
+    const struct stats_row *d1 = row(&t, "D1");
+    assert_int_equal(d1->revisited, 3);
+    assert_true(fabs(d1->revisit_rate - 0.75) < 1e-9);      /* 3 of 4 resolved */
+    assert_int_equal(d1->revisit_answered, 2);
+    assert_int_equal(d1->relapsed, 1);
+    assert_true(fabs(d1->relapse_rate - 0.5) < 1e-9);       /* 1 of 2 answered */
+    assert_true(fabs(d1->aspect_mean[0] - 4.0) < 1e-9);
+    assert_true(fabs(d1->aspect_mean[1] - 3.0) < 1e-9);
+    assert_true(fabs(d1->aspect_mean[2] - 3.5) < 1e-9);
+    assert_true(isnan(d1->aspect_mean[3]));
+    const struct stats_row *d2 = row(&t, "D2");
+    assert_true(isnan(d2->revisit_rate));
+    assert_true(isnan(d2->relapse_rate));
+
+    static const char *const aspects[] = { "态度", "速度", "结果" };
+    t.aspects = aspects;
+    t.naspects = 3;
+    char *csv = stats_csv(&t, NULL);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "relapse_rate,aspect_态度,aspect_速度,aspect_结果\r\n"));
+    assert_non_null(strstr(csv, "D1,,4,4,4,1,24,240,0,3.6667,0,1,0,1,1,3,0.75,1,0.5,4,3,3.5\r\n"));
+    assert_non_null(strstr(csv, "D2,,1,0,0,0,,,0,,0,0,0,0,0,0,,0,,,,\r\n"));
+    free(csv);
+    stats_table_free(&t);
 }
 
 static void test_csv_quote(void **state)
@@ -243,8 +291,8 @@ static void test_table_counts(void **state)
 {
     (void)state;
     struct stats_record recs[] = {
-        { "D2", "S1", "water", "closed", NOW - 10 * H, NOW - 9 * H, NOW - 5 * H, 4 },
-        { "D3", "S1", "water", "assigned", NOW - 40 * H, 0, 0, 0 },
+        { "D2", "S1", "water", "closed", NOW - 10 * H, NOW - 9 * H, NOW - 5 * H, 4, 0, 0, 0, { 0 } },
+        { "D3", "S1", "water", "assigned", NOW - 40 * H, 0, 0, 0, 0, 0, 0, { 0 } },
     };
     struct stats_table t;
     assert_int_equal(stats_aggregate(recs, 2, STATS_BY_DEPUTY, NOW, ACCEPT_S, RESOLVE_S, &t), 0);
@@ -284,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_aggregate_by_category_and_empty),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_table_counts),
+        cmocka_unit_test(test_revisits_and_aspects),
         cmocka_unit_test(test_csv_quote),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_ctl_table_helpers),

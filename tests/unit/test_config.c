@@ -391,6 +391,37 @@ static void test_bad_values(void **state)
     expect_problem(fx, "$.categories.Roads", "lower-case");
 }
 
+/* 回头看, the duty digest and ratings by aspect: defaults, values, errors. */
+static void test_revisit_digest_aspects(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(load(fx, "{}"), 0);
+    assert_int_equal(fx->c.timers.revisit_s, 2592000);
+    assert_int_equal(fx->c.timers.digest_at, -1);
+    assert_int_equal(fx->c.n_rating_aspects, 0);
+
+    assert_int_equal(load(fx, "{ \"timers\": { \"revisit_s\": 0, \"digest_at\": \"07:45\" },"
+                              "  \"rating\": { \"aspects\": [\"态度\", \"速度\", \"结果\"] } }"), 0);
+    assert_int_equal(fx->c.timers.revisit_s, 0);
+    assert_int_equal(fx->c.timers.digest_at, 7 * 60 + 45);
+    assert_int_equal(fx->c.n_rating_aspects, 3);
+    assert_string_equal(fx->c.rating_aspects[2], "结果");
+
+    assert_int_equal(load(fx, "{ \"timers\": { \"revisit_s\": -1, \"digest_at\": \"8:00\" },"
+                              "  \"rating\": { \"aspects\": [\"态度\", \"态度\", \"a,b\", \"\", 5], \"x\": 1 } }"), -1);
+    expect_problem(fx, "$.timers.revisit_s", "out of range");
+    expect_problem(fx, "$.timers.digest_at", "\"HH:MM\"");
+    expect_problem(fx, "$.rating.aspects[1]", "duplicate aspect");
+    expect_problem(fx, "$.rating.aspects[2]", "without blanks, commas");
+    expect_problem(fx, "$.rating.aspects[3]", "1-8 characters");
+    expect_problem(fx, "$.rating.aspects[4]", "1-8 characters");
+    expect_problem(fx, "$.rating.x", "unknown field");
+
+    assert_int_equal(load(fx, "{ \"timers\": { \"digest_at\": \"24:00\" }, \"rating\": { \"aspects\": [\"态度\"] } }"), -1);
+    expect_problem(fx, "$.timers.digest_at", "local time");
+    expect_problem(fx, "$.rating.aspects", "2 to 5 aspect names");
+}
+
 static void test_sms_required_fields(void **state)
 {
     struct fixture *fx = *state;
@@ -857,6 +888,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sections_come_from_the_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test(test_shipped_config),
+        cmocka_unit_test_setup_teardown(test_revisit_digest_aspects, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,6 +270,54 @@ static void test_country_code(void **state)
     diag_free(&d);
 }
 
+static void test_reception(void **state)
+{
+    const char *f = FIXTURES "roster_reception.json";
+    struct roster r;
+    struct diag d;
+    (void)state;
+    diag_init(&d);
+
+    /* Every bad entry is named by its path; nothing is loaded. */
+    assert_int_equal(roster_load(f, "86", &r, &d), -1);
+    expect_problem(&d, f, "$.stations[1].reception[0].day", "bad reception day \"daily\"");
+    expect_problem(&d, f, "$.stations[1].reception[0].time", "bad reception time \"9:00\"");
+    expect_problem(&d, f, "$.stations[1].reception[0].place", "must not be empty");
+    expect_problem(&d, f, "$.stations[1].reception[1].day", "bad reception day \"32\"");
+    expect_problem(&d, f, "$.stations[1].reception[1].time", "the end after the start");
+    expect_problem(&d, f, "$.stations[1].reception[1].place", "required field missing");
+    expect_problem(&d, f, "$.stations[1].reception[2].time", "bad reception time \"25:00\"");
+    expect_problem(&d, f, "$.stations[1].reception[2].room", "unknown field");
+    expect_problem(&d, f, "$.stations[1].reception[3]", "expected an object");
+    expect_problem(&d, f, "$.stations[2].reception", "expected an array");
+    assert_int_equal(d.n, 10);
+    diag_free(&d);
+}
+
+static void test_reception_loaded(void **state)
+{
+    struct roster r;
+    struct diag d;
+    (void)state;
+    diag_init(&d);
+    /* Stations without "reception" have none. */
+    assert_int_equal(roster_load(FIXTURES "roster_reception_ok.json", "86", &r, &d), 0);
+    const struct station *s = roster_station(&r, "S1");
+    assert_int_equal(s->nreception, 3);
+    assert_int_equal(s->reception[0].weekday, TUE);
+    assert_int_equal(s->reception[0].mday, 0);
+    assert_string_equal(s->reception[0].from, "09:00");
+    assert_string_equal(s->reception[0].to, "11:30");
+    assert_string_equal(s->reception[0].place, "服务中心二楼");
+    assert_int_equal(s->reception[1].weekday, -1);
+    assert_int_equal(s->reception[1].mday, 10);
+    assert_string_equal(s->reception[1].to, "");
+    assert_int_equal(s->reception[2].weekday, SAT);
+    assert_int_equal(roster_station(&r, "S2")->nreception, 0);
+    roster_free(&r);
+    diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +326,8 @@ int main(void)
         cmocka_unit_test(test_structure_problems),
         cmocka_unit_test(test_duty_and_custom_topics),
         cmocka_unit_test(test_country_code),
+        cmocka_unit_test(test_reception),
+        cmocka_unit_test(test_reception_loaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

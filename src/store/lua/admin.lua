@@ -540,16 +540,26 @@ local function whole_days(from, to)
   return lo, hi
 end
 
+-- stats FROM TO BY [ASPECT...] -> one compact record per case created
+-- within [FROM, TO]: [deputy, station, category, state, created,
+-- accepted_at, resolved_at, rating, revisit_asked, revisits, relapses,
+-- score of each ASPECT (0 when not rated on it)] — the revisit and aspect
+-- fields as the step records them (step/68_revisit.lua); and, for a window
+-- of whole China days, the aggregates' counts by BY.
+-- (aggregation, medians and overdue are done in C: src/admin/admin_stats.c)
 local STAT_FIELDS = { 'deputy', 'station', 'category', 'state', 'created', 'accepted_at',
-                      'resolved_at', 'rating' }
+                      'resolved_at', 'rating', 'revisit_asked', 'revisits', 'relapses' }
 if op == 'stats' then
   local lo, hi = range(ARGV[2], ARGV[3])
+  local fields = { unpack(STAT_FIELDS) }
+  for i = 5, #ARGV do fields[#fields + 1] = 'aspect:' .. ARGV[i] end
   local out = {}
   local seen, truncated = walk(lo, hi, function(id)
-    local v = redis.call('HMGET', case_key(id), unpack(STAT_FIELDS))
+    local v = redis.call('HMGET', case_key(id), unpack(fields))
     if v[4] then
-      out[#out + 1] = { v[1] or '', v[2] or '', v[3] or '', v[4], tonumber(v[5]) or 0,
-                        tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0 }
+      local rec = { v[1] or '', v[2] or '', v[3] or '', v[4] }
+      for i = 5, #fields do rec[i] = tonumber(v[i]) or 0 end
+      out[#out + 1] = rec
     end
     return false
   end)

@@ -6,7 +6,7 @@ local TIMERS = K.timers
 
 -- The sender's resident fields a message may read, fetched at once.  Only
 -- fields this script never writes before reading them are cached.
-local RK_FIELDS = { 'session', 'relay_case', 'relay_at', 'bound', 'rating_case' }
+local RK_FIELDS = { 'session', 'relay_case', 'relay_at', 'bound', 'rating_case', 'revisit_case', 'revisit_at' }
 local rk_cache = nil
 local function rk_load()
   local vals = redis.call('HMGET', RK, unpack(RK_FIELDS))

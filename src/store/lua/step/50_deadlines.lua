@@ -31,6 +31,14 @@ local function arm_all(c)
 end
 -- A closed case is compacted (75_ticks.lua) once its follow-up window
 -- has passed: its rating timer is moved there, the same one ZADD.
+-- The same ZADD arms the case's 回头看 (68_revisit.lua) timers.revisit_s
+-- later, when that is on: a closing costs no extra command.
 local function arm_compaction(id)
+  local revisit_s = tonumber(opt.revisit_s) or 0
+  if revisit_s > 0 then
+    redis.call('ZADD', TIMERS, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id,
+      nows + revisit_s, 'revisit|' .. id)
+    return
+  end
   redis.call('ZADD', TIMERS, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id)
 end

@@ -159,7 +159,9 @@ local function status()
 end
 
 local function rate()
-  local id = env.case or rk_get(RK, 'rating_case')
+  -- A row of aspect scores ("545") may read as a case number: the
+  -- pending rating is what it rates.
+  local id = (not env.aspects and env.case) or rk_get(RK, 'rating_case')
   local c = load_case(id)
   local r = tonumber(env.rating)
   if not owns(c) or c.state ~= S.resolved then
@@ -167,13 +169,10 @@ local function rate()
     return 'no_rating_case', id
   end
   if not r then
-    reply(render('rating_invalid', { case = id }))
+    reply(rating_invalid_text(id))
     return 'rating_invalid', id
   end
-  -- A rating replaces the one before a reopening (lib/agg.lua).
-  if tonumber(c.rating) then agg_bump('rating.' .. tonumber(c.rating), c, -1) end
-  agg_bump('rating.' .. r, c, 1)
-  redis.call('HSET', case_key(id), 'rating', r, 'rated_at', nows)
+  record_rating(c, r, env.aspects)
   redis.call('HDEL', RK, 'rating_case')
   local p = person(c.deputy)
   if r <= 2 then
@@ -262,7 +261,7 @@ local function wordless()
   local rid = hget(RK, 'rating_case')
   local c = load_case(rid)
   if owns(c) and c.state == S.resolved then
-    reply(render('rating_invalid', { case = rid }), rid)
+    reply(rating_invalid_text(rid), rid)
     return 'wordless', rid
   end
   local ids = redis.call('ZREVRANGE', RCASES, 0, 0)
@@ -285,7 +284,16 @@ local function resident()
   if session and intent.kind ~= 'chat' then
     return answer_session(session)
   end
+  -- A row of aspect scores ("545") is a rating whatever the engine made
+  -- of it; an answer to the 回头看 question goes to its case.
+  if env.aspects and rk_cache.rating_case then return rate() end
+  local revisit = revisit_pending()
+  if revisit then
+    local action, id = answer_revisit(revisit, tonumber(env.revisit))
+    if action then return action, id end
+  end
   if intent.kind == 'chat' then
+    if label == 'chat.reception' then return reception() end
     if label == 'chat.status' then return status() end
     if label == 'chat.rating' then return rate() end
     if label == 'chat.withdraw' then return withdraw() end

@@ -55,6 +55,7 @@ end
 -- Timers that are due, each handled by exactly one instance: the ZREM
 -- happens in the same atomic step as the work.
 local function tick()
+  if env.digest then arm_digest(env.digest) end
   local due = redis.call('ZRANGEBYSCORE', TIMERS, '-inf', nows, 'LIMIT', 0, 50)
   for _, t in ipairs(due) do
     redis.call('ZREM', TIMERS, t)
@@ -66,6 +67,10 @@ local function tick()
       fire_deadline(f[2], f[3], f[4], f[5])
     elseif f[1] == 'rating' then
       rating_timer(f[2])
+    elseif f[1] == 'revisit' then
+      ask_revisit(f[2])
+    elseif f[1] == 'digest' then
+      fire_digest(f[2], f[3], f[4])
     end
   end
   return 'tick', tostring(#due)

@@ -247,7 +247,7 @@ local function act(cmd, c, ev)
   redis.call('ZREM', K.dq .. me, id)
   redis.call('HSET', K.res .. c.channel .. ':' .. c.addr, 'rating_case', id)
   redis.call('ZADD', TIMERS, nows + opt.rating_s, 'rating|' .. id)
-  push(c, render('resolved', vars))
+  push(c, rating_request(vars))
   reply(render('deputy_resolved', vars), id)
   return 'resolved', id
 end
