@@ -126,6 +126,19 @@ int admin_query(struct evhttp_request *req, struct evkeyvalq *q, const char *con
     return 0;
 }
 
+struct admin_call *admin_call_checked(struct app *app, struct evhttp_request *req,
+                                      struct evkeyvalq *q, const char *bad)
+{
+    struct admin_call *call = NULL;
+    if (bad)
+        http_send_error(req, 400, "bad_query", bad);
+    else
+        call = admin_call_new(app, req);
+    if (!call)
+        evhttp_clear_headers(q);
+    return call;
+}
+
 int admin_query_long(struct evhttp_request *req, const char *name, long min, long max, long *out)
 {
     const char *const allowed[] = { name, NULL };

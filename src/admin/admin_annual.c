@@ -122,16 +122,9 @@ void admin_report(struct app *app, struct evhttp_request *req)
     } else if (format && strcmp(format, "json") != 0) {
         bad = "format: json, csv or html expected";
     }
-    if (bad) {
-        evhttp_clear_headers(&q);
-        http_send_error(req, 400, "bad_query", bad);
+    struct admin_call *call = admin_call_checked(app, req, &q, bad);
+    if (!call)
         return;
-    }
-    struct admin_call *call = admin_call_new(app, req);
-    if (!call) {
-        evhttp_clear_headers(&q);
-        return;
-    }
     call->mode = (int)fmt;
     call->from = atol(range.from);
     call->to = atol(range.to);

@@ -61,6 +61,12 @@ static inline json_t *admin_list_member(json_t *doc, const char *key)
  * returns -1 (q is then empty). Caller clears q with evhttp_clear_headers. */
 int admin_query(struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed);
 
+/* The call of a request whose query `q` has been checked: when `bad`
+ * names a problem, answers 400 with it; on that or on OOM clears `q` and
+ * returns NULL.  Otherwise the caller still owns and clears `q`. */
+struct admin_call *admin_call_checked(struct app *app, struct evhttp_request *req,
+                                      struct evkeyvalq *q, const char *bad);
+
 /* For a request whose only query parameter is `name`, a number in
  * [min, max]: `*out` keeps its default when absent.  On a bad query
  * answers 400 and returns -1. */

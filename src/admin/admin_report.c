@@ -220,16 +220,9 @@ void admin_stats(struct app *app, struct evhttp_request *req)
         bad = "from is after to";
     else if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
         bad = "format: csv or json expected";
-    if (bad) {
-        evhttp_clear_headers(&q);
-        http_send_error(req, 400, "bad_query", bad);
+    struct admin_call *call = admin_call_checked(app, req, &q, bad);
+    if (!call)
         return;
-    }
-    struct admin_call *call = admin_call_new(app, req);
-    if (!call) {
-        evhttp_clear_headers(&q);
-        return;
-    }
     call->mode = (int)by;
     call->csv = wants_csv(req, format) != 0;
     call->from = from;
