@@ -20,6 +20,11 @@ static void test_revisit_answer(void **state)
     assert_int_equal(resident_revisit_answer("路灯昨天又不亮了"), 2);
     assert_int_equal(resident_revisit_answer("不好，还是老样子"), 2);
     assert_int_equal(resident_revisit_answer("还是不行"), 2);
+    assert_int_equal(resident_revisit_answer("不是很好"), 2);
+    assert_int_equal(resident_revisit_answer("还没修呢"), 2);
+    assert_int_equal(resident_revisit_answer("没再坏过"), 1);
+    assert_int_equal(resident_revisit_answer("修好了，谢谢"), 1);
+    assert_int_equal(resident_revisit_answer("没事了"), 1);
     /* not an answer */
     assert_int_equal(resident_revisit_answer("3"), 0);
     assert_int_equal(resident_revisit_answer("12"), 0);
