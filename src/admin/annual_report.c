@@ -96,14 +96,55 @@ static bool is_rating(const char *name)
     return strncmp(name, "rating.", 7) == 0 && name[7] >= '1' && name[7] <= '5' && !name[8];
 }
 
+/* "aspect.NAME.S" (S 1-5, lib/agg.lua): the length of NAME, or 0. */
+static size_t aspect_name_len(const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(name, "aspect.", 7) != 0 || n < 10 || name[n - 2] != '.' || name[n - 1] < '1' ||
+        name[n - 1] > '5')
+        return 0;
+    return n - 9;
+}
+
 /* The metrics a ROW shows as its own figures; the others go to "metrics". */
 static bool is_figure(const char *name)
 {
-    static const char *const own[] = { "received", "accepted", "solved", "closed", "withdrawn" };
+    static const char *const own[] = { "received", "accepted", "solved", "closed", "withdrawn",
+                                       "revisit.asked", "revisit.answered", "revisit.relapsed" };
     for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
         if (strcmp(name, own[i]) == 0)
             return true;
-    return is_rating(name);
+    return is_rating(name) || aspect_name_len(name) > 0;
+}
+
+/* {"态度": mean, …} of the "aspect.NAME.S" metrics of `m`. */
+static json_t *aspect_means(json_t *m)
+{
+    json_t *sums = json_object(), *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v) {
+        size_t len = aspect_name_len(k);
+        if (!len || len >= 64)
+            continue;
+        char name[64];
+        memcpy(name, k + 7, len);
+        name[len] = '\0';
+        json_t *acc = json_object_get(sums, name);
+        if (!acc) {
+            acc = json_pack("[I,I]", (json_int_t)0, (json_int_t)0);
+            json_object_set_new(sums, name, acc);
+        }
+        json_int_t n = json_integer_value(v);
+        json_array_set_new(acc, 0, json_integer(json_integer_value(json_array_get(acc, 0)) + n));
+        json_array_set_new(acc, 1, json_integer(json_integer_value(json_array_get(acc, 1)) +
+                                                n * (k[strlen(k) - 1] - '0')));
+    }
+    json_object_foreach(sums, k, v)
+        json_object_set_new(out, k, ratio((double)json_integer_value(json_array_get(v, 1)),
+                                          (double)json_integer_value(json_array_get(v, 0))));
+    json_decref(sums);
+    return out;
 }
 
 /* One ROW (annual_report.h) from the metrics `m` of `key`. */
@@ -143,6 +184,15 @@ static json_t *row_new(const char *key, const char *name, json_t *m)
     json_object_set_new(row, "ratings", ratings);
     json_object_set_new(row, "rating_mean", ratio((double)rating_sum, (double)rated));
     json_object_set_new(row, "satisfaction_rate", ratio((double)satisfied, (double)rated));
+    /* 回头看: cases asked whether the fix held, of those solved; relapses of those answered */
+    json_int_t asked = metric(m, "revisit.asked"), answered = metric(m, "revisit.answered");
+    json_int_t relapsed = metric(m, "revisit.relapsed");
+    json_object_set_new(row, "revisited", json_integer(asked));
+    json_object_set_new(row, "revisit_rate", ratio((double)asked, (double)solved));
+    json_object_set_new(row, "revisit_answered", json_integer(answered));
+    json_object_set_new(row, "relapsed", json_integer(relapsed));
+    json_object_set_new(row, "relapse_rate", ratio((double)relapsed, (double)answered));
+    json_object_set_new(row, "aspect_means", aspect_means(m));
     json_object_set_new(row, "metrics", other);
     return row;
 }
@@ -262,6 +312,32 @@ static void num_cell(FILE *f, json_t *v, const char *sep)
         fputs(sep, f);
 }
 
+/* One cell of an object's members, "name=value;name=value", then `sep`. */
+static void pairs_cell(FILE *f, json_t *o, const char *sep)
+{
+    char *cell = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&cell, &len);
+    if (m) {
+        const char *k;
+        json_t *v;
+        bool first = true;
+        json_object_foreach(o, k, v) {
+            fprintf(m, "%s%s=", first ? "" : ";", k);
+            if (json_is_integer(v))
+                fprintf(m, "%lld", (long long)json_integer_value(v));
+            else if (json_is_real(v))
+                fprintf(m, "%g", json_real_value(v));
+            first = false;
+        }
+        fclose(m);
+    }
+    char *q = csv_quote(cell ? cell : "");
+    fprintf(f, "%s%s", q ? q : "", sep);
+    free(q);
+    free(cell);
+}
+
 static void csv_row(FILE *f, const char *section, json_t *r)
 {
     static const char *const nums[] = { "received", "accepted", "solved", "solve_rate", "closed",
@@ -277,24 +353,12 @@ static void csv_row(FILE *f, const char *section, json_t *r)
         char k[2] = { (char)('0' + i), '\0' };
         num_cell(f, json_object_get(ratings, k), ",");
     }
-    /* other metrics (revisits, aspects, ...): name=n;name=n */
-    char *cell = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&cell, &len);
-    if (m) {
-        const char *k;
-        json_t *v;
-        bool first = true;
-        json_object_foreach(json_object_get(r, "metrics"), k, v) {
-            fprintf(m, "%s%s=%lld", first ? "" : ";", k, (long long)json_integer_value(v));
-            first = false;
-        }
-        fclose(m);
-    }
-    char *q = csv_quote(cell ? cell : "");
-    fprintf(f, "%s\r\n", q ? q : "");
-    free(q);
-    free(cell);
+    static const char *const revisits[] = { "revisited", "revisit_rate", "relapsed", "relapse_rate" };
+    for (size_t i = 0; i < sizeof(revisits) / sizeof(*revisits); i++)
+        num_cell(f, json_object_get(r, revisits[i]), ",");
+    pairs_cell(f, json_object_get(r, "aspect_means"), ",");
+    /* other metrics (of features the report has no column for) */
+    pairs_cell(f, json_object_get(r, "metrics"), "\r\n");
 }
 
 /* Closes a memstream: its buffer (*buf, set by fclose) or NULL on error. */
@@ -316,7 +380,8 @@ char *report_csv(const json_t *report)
     if (!f)
         return NULL;
     fputs("section,key,name,received,accepted,solved,solve_rate,closed,withdrawn,open,rated,"
-          "rating_mean,satisfaction_rate,rating_1,rating_2,rating_3,rating_4,rating_5,metrics\r\n",
+          "rating_mean,satisfaction_rate,rating_1,rating_2,rating_3,rating_4,rating_5,"
+          "revisited,revisit_rate,relapsed,relapse_rate,aspect_means,metrics\r\n",
           f);
     csv_row(f, "total", json_object_get(report, "total"));
     static const char *const lists[] = { "stations", "deputies", "categories" };
@@ -477,6 +542,34 @@ char *report_html(const json_t *report_c)
     fputs(" 分，满意率（4-5分）", f);
     html_pct(f, json_object_get(t, "satisfaction_rate"));
     fputs("</dd></dl>\n", f);
+
+    json_t *means = json_object_get(t, "aspect_means");
+    if (json_object_size(means) > 0) {
+        fputs("<h2>分项满意度</h2>\n<table><thead><tr><th>方面</th><th>平均分</th></tr></thead><tbody>\n", f);
+        const char *k;
+        json_t *v;
+        json_object_foreach(means, k, v) {
+            fputs("<tr><td>", f);
+            html_text(f, k);
+            fputs("</td><td>", f);
+            html_mean(f, v);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</tbody></table>\n", f);
+    }
+    if (json_integer_value(json_object_get(t, "revisited")) > 0) {
+        fputs("<h2>回头看</h2>\n<dl class=\"summary\"><dt>回访</dt><dd>", f);
+        html_num(f, json_object_get(t, "revisited"));
+        fputs(" 件（占已解决 ", f);
+        html_pct(f, json_object_get(t, "revisit_rate"));
+        fputs("）</dd><dt>群众答复</dt><dd>", f);
+        html_num(f, json_object_get(t, "revisit_answered"));
+        fputs(" 件</dd><dt>问题反复</dt><dd>", f);
+        html_num(f, json_object_get(t, "relapsed"));
+        fputs(" 件（反复率 ", f);
+        html_pct(f, json_object_get(t, "relapse_rate"));
+        fputs("）</dd></dl>\n", f);
+    }
 
     fputs("<h2>满意度分布</h2>\n<table><thead><tr><th>评分</th>", f);
     for (int i = 1; i <= 5; i++)

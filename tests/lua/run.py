@@ -66,9 +66,9 @@ BUDGET = {
     "wechat_welcome": 2,
     # 回头看, aspects and the digest (test_aspects_revisit_and_digest): none
     # of them on an ordinary message's path
-    "rate_aspects": 31,     # "rate" plus the cfg read of a template the prefetch does not name
-    "tick_revisit": 27,     # the question, with the same tick's compaction and five stale deadline timers
-    "revisit_answer": 42,   # the case reopened: state, queues, deadlines, three messages; its aggregates (solved, closed) moved back
+    "rate_aspects": 43,     # "rate" plus the cfg read of a template the prefetch does not name, and each aspect's score counted (4 HINCRBY an aspect)
+    "tick_revisit": 32,     # the question, with the same tick's compaction and five stale deadline timers; "revisit.asked" counted (HGET of the rebuild cursor, 4 HINCRBY)
+    "revisit_answer": 50,   # the case reopened: state, queues, deadlines, three messages; its aggregates (solved, closed) moved back, "revisit.answered" and "revisit.relapsed" counted
     "tick_arm_digest": 4,   # once a local day per worker
     "tick_digest": 16,      # one station, one deputy on duty, one overdue case
 }
@@ -639,6 +639,14 @@ class ScriptTest(unittest.TestCase):
             ("sms", "13900000009", "notify", render("revisit_notice", **vars_)),
         ]))
         self.assertIsNone(r.hget(P + "res:sms:" + RESIDENT, "revisit_case"))
+        # The aggregates count the aspects and the revisit (reopened: no
+        # longer solved, closed, nor rated), and a rebuild agrees.
+        total = self.agg_report()["total"]
+        self.assertEqual({k: v for k, v in total.items() if k.startswith(("aspect.", "revisit."))},
+                         {"aspect.态度.5": 1, "aspect.速度.4": 1, "aspect.结果.5": 1,
+                          "revisit.asked": 1, "revisit.answered": 1, "revisit.relapsed": 1})
+        self.agg_rebuild(batch=100)
+        self.assertEqual(self.agg_report()["total"], total)
 
         # The digest: armed once however often asked, sent once when due.
         day = {"day": "2026-02-04", "at": t + 60, "w": 3, "m": 4}

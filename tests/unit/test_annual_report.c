@@ -24,17 +24,22 @@ static const char *names(void *ctx, enum report_dim dim, const char *key)
 }
 
 /* D1 (S01): 3 cases of street lights — 1 closed rated 5, 1 closed rated
- * 2 then 4 (so one rating.4), 1 resolved unrated; D2 (S02): 1 water case
- * withdrawn, 1 still assigned; plus a metric of another feature. */
+ * 2 then 4 (so one rating.4), 1 resolved unrated; both closed asked
+ * whether the fix held, one answered that it did not; their aspect 态度
+ * rated 5 and 4; D2 (S02): 1 water case withdrawn, 1 still assigned; plus
+ * a metric of a feature the report has no column for. */
 #define D1 "{\"received\":3,\"solved\":3,\"closed\":2,\"accepted\":3,\"rating.5\":1," \
-           "\"rating.4\":1,\"revisit.asked\":2}"
+           "\"rating.4\":1,\"revisit.asked\":2,\"revisit.answered\":1,\"revisit.relapsed\":1," \
+           "\"aspect.态度.5\":1,\"aspect.态度.4\":1,\"other.thing\":7}"
 #define D2 "{\"received\":2,\"withdrawn\":1}"
 static const char AGG[] =
     "{\"rows\":{\"deputy\":{\"D1\":" D1 ",\"D2\":" D2 "},"
     "\"station\":{\"S01\":" D1 ",\"S02\":" D2 "},"
     "\"category\":{\"infra.streetlight\":" D1 ",\"water\":" D2 "}},"
     "\"total\":{\"received\":5,\"solved\":3,\"closed\":2,\"withdrawn\":1,\"accepted\":3,"
-    "\"rating.5\":1,\"rating.4\":1,\"revisit.asked\":2},\"buckets\":12}";
+    "\"rating.5\":1,\"rating.4\":1,\"revisit.asked\":2,\"revisit.answered\":1,"
+    "\"revisit.relapsed\":1,\"aspect.态度.5\":1,\"aspect.态度.4\":1,\"other.thing\":7},"
+    "\"buckets\":12}";
 
 static json_t *build(void)
 {
@@ -97,7 +102,13 @@ static void test_figures(void **state)
     assert_true(json_real_value(json_object_get(t, "satisfaction_rate")) == 1.0);
     assert_int_equal(num(json_object_get(t, "ratings"), "4"), 1);
     assert_int_equal(num(json_object_get(t, "ratings"), "1"), 0);
-    assert_int_equal(num(json_object_get(t, "metrics"), "revisit.asked"), 2);
+    /* 回头看 and the aspects are figures; other metrics stay as they are */
+    assert_int_equal(num(t, "revisited"), 2);
+    assert_int_equal(num(t, "relapsed"), 1);
+    assert_true(json_real_value(json_object_get(t, "relapse_rate")) == 1.0);
+    assert_true(json_real_value(json_object_get(json_object_get(t, "aspect_means"), "态度")) == 4.5);
+    assert_int_equal(num(json_object_get(t, "metrics"), "other.thing"), 7);
+    assert_null(json_object_get(json_object_get(t, "metrics"), "revisit.asked"));
     assert_null(json_object_get(json_object_get(t, "metrics"), "accepted"));
     assert_string_equal(json_string_value(json_object_get(rep, "from")), "2026-01-01");
     /* rows most cases first, with names */
@@ -123,10 +134,12 @@ static void test_csv(void **state)
     assert_non_null(csv);
     const char *want =
         "section,key,name,received,accepted,solved,solve_rate,closed,withdrawn,open,rated,"
-        "rating_mean,satisfaction_rate,rating_1,rating_2,rating_3,rating_4,rating_5,metrics\r\n"
-        "total,,,5,3,3,0.6,2,1,1,2,4.5,1,0,0,0,1,1,revisit.asked=2\r\n"
-        "station,S01,幸福路<联络站>,3,3,3,1,2,0,0,2,4.5,1,0,0,0,1,1,revisit.asked=2\r\n"
-        "station,S02,,2,0,0,0,0,1,1,0,,,0,0,0,0,0,\r\n";
+        "rating_mean,satisfaction_rate,rating_1,rating_2,rating_3,rating_4,rating_5,"
+        "revisited,revisit_rate,relapsed,relapse_rate,aspect_means,metrics\r\n"
+        "total,,,5,3,3,0.6,2,1,1,2,4.5,1,0,0,0,1,1,2,0.6667,1,1,态度=4.5,other.thing=7\r\n"
+        "station,S01,幸福路<联络站>,3,3,3,1,2,0,0,2,4.5,1,0,0,0,1,1,2,0.6667,1,1,态度=4.5,"
+        "other.thing=7\r\n"
+        "station,S02,,2,0,0,0,0,1,1,0,,,0,0,0,0,0,0,,0,,,\r\n";
     assert_memory_equal(csv, want, strlen(want));
     assert_non_null(strstr(csv, "deputy,D1,王丽,3,"));
     assert_non_null(strstr(csv, "category,water,,2,"));
@@ -154,7 +167,11 @@ static void test_html(void **state)
     assert_non_null(strstr(html, "<dt>收集意见</dt><dd>5 件"));
     assert_non_null(strstr(html, "解决问题</dt><dd>3 件（解决率 60.0%）"));
     assert_non_null(strstr(html, "平均 4.50 分"));
-    assert_non_null(strstr(html, "revisit.asked"));
+    assert_non_null(strstr(html, "<h2>分项满意度</h2>"));
+    assert_non_null(strstr(html, "<tr><td>态度</td><td>4.50</td></tr>"));
+    assert_non_null(strstr(html, "<dt>回访</dt><dd>2 件（占已解决 66.7%）"));
+    assert_non_null(strstr(html, "问题反复</dt><dd>1 件（反复率 100.0%）"));
+    assert_non_null(strstr(html, "other.thing"));
     free(html);
     json_decref(rep);
 }

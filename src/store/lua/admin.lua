@@ -282,9 +282,8 @@ if op == 'label' then
   if previous ~= label then
     redis.call('HSET', k, 'category', label, 'title', '')
     -- the statistics count the case under its corrected category
-    local f = redis.call('HMGET', k, 'created', 'deputy', 'station', 'accepted_at', 'rating')
-    local c = { state = v[1], category = previous, created = f[1], deputy = f[2], station = f[3],
-                accepted_at = f[4], rating = f[5] }
+    local c = agg_load(k)
+    c.category = previous
     agg_case(c, -1)
     c.category = label
     agg_case(c, 1)
@@ -630,12 +629,9 @@ if op == 'agg_rebuild' then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', CASES, last, last)) do ids[#ids + 1] = id end
   local sums = {}
   for _, id in ipairs(ids) do
-    local v = redis.call('HMGET', case_key(id), 'state', 'accepted_at', 'rating', 'created',
-                         'deputy', 'station', 'category')
-    local created = tonumber(v[4])
-    if v[1] and created then
-      local c = { state = v[1], accepted_at = v[2], rating = v[3], deputy = v[5], station = v[6],
-                  category = v[7] }
+    local c = agg_load(case_key(id))
+    local created = tonumber(c.created)
+    if c.state and created then
       local day, month = agg_buckets(created)
       for _, m in ipairs(agg_facts(c)) do
         for _, f in ipairs({ agg_fields(m, c) }) do

@@ -13,7 +13,7 @@
 --
 -- Metrics (agg_facts): "received" (every case), "accepted" (taken on),
 -- "solved" (now resolved or closed), "closed", "withdrawn", "rating.N"
--- (its rating now).  They are kept exact as cases change: a state change
+-- (its rating now), "revisit.*" and "aspect.NAME.N" (step/68_revisit.lua).  They are kept exact as cases change: a state change
 -- bumps only the metrics the state changes (case_moved: opening,
 -- resolving, closing, reopening, withdrawing; accepting and progress move
 -- none), a rating replaces the case's previous one, a transfer or a
@@ -123,13 +123,32 @@ local function agg_state_moved(c, from, to)
   for m in pairs(now) do if not was[m] then agg_bump(m, c, 1) end end
 end
 
--- The metrics case `c` (its hash fields) counts in.
+-- The metrics case `c` (its whole hash: HGETALL) counts in.  Besides the
+-- state's and the rating: 回头看 ("revisit.asked", "revisit.answered",
+-- "revisit.relapsed": asked, answered at least once, a relapse at least
+-- once; step/68_revisit.lua) and each aspect's score ("aspect.态度.4").
 local function agg_facts(c)
   local f = { 'received' }
   for _, m in ipairs(AGG_STATE_FACTS[c.state] or {}) do f[#f + 1] = m end
   if c.accepted_at and c.accepted_at ~= '' then f[#f + 1] = 'accepted' end
   if tonumber(c.rating) then f[#f + 1] = 'rating.' .. tonumber(c.rating) end
+  if tonumber(c.revisit_asked) then f[#f + 1] = 'revisit.asked' end
+  if (tonumber(c.revisits) or 0) > 0 then f[#f + 1] = 'revisit.answered' end
+  if (tonumber(c.relapses) or 0) > 0 then f[#f + 1] = 'revisit.relapsed' end
+  for k, v in pairs(c) do
+    if string.sub(k, 1, 7) == 'aspect:' and tonumber(v) then
+      f[#f + 1] = 'aspect.' .. string.sub(k, 8) .. '.' .. tonumber(v)
+    end
+  end
   return f
+end
+
+-- A case hash as a table, as agg_facts reads it.
+local function agg_load(key)
+  local h = redis.call('HGETALL', key)
+  local c = {}
+  for i = 1, #h, 2 do c[h[i]] = h[i + 1] end
+  return c
 end
 
 -- Adds (n = 1) or takes away (n = -1) everything case `c` counts.

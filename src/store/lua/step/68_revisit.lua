@@ -29,14 +29,20 @@ end
 -- `aspect:<name>` (1-5) per configured aspect, in the names configured
 -- when the resident rated (a single digit leaves none).
 local function record_rating(c, r, scores)
-  -- A rating replaces the one before a reopening (lib/agg.lua).
+  -- A rating replaces the one before a reopening, aspects and all
+  -- (lib/agg.lua).
   if tonumber(c.rating) then agg_bump('rating.' .. tonumber(c.rating), c, -1) end
   agg_bump('rating.' .. r, c, 1)
+  for _, name in ipairs(ASPECTS) do
+    local old = tonumber(c['aspect:' .. name])
+    if old then agg_bump('aspect.' .. name .. '.' .. old, c, -1) end
+  end
   local fields = { 'rating', r, 'rated_at', nows }
   if type(scores) == 'table' and #scores == #ASPECTS then
     for i, name in ipairs(ASPECTS) do
       fields[#fields + 1] = 'aspect:' .. name
       fields[#fields + 1] = tonumber(scores[i])
+      agg_bump('aspect.' .. name .. '.' .. tonumber(scores[i]), c, 1)
     end
   end
   redis.call('HSET', case_key(c.id), unpack(fields))
@@ -57,7 +63,11 @@ local function record_revisit(c, outcome)
   local key = case_key(c.id)
   redis.call('HSET', key, 'revisit', outcome, 'revisit_at', nows)
   redis.call('HINCRBY', key, 'revisits', 1)
-  if outcome == 'relapsed' then redis.call('HINCRBY', key, 'relapses', 1) end
+  if (tonumber(c.revisits) or 0) == 0 then agg_bump('revisit.answered', c, 1) end
+  if outcome == 'relapsed' then
+    redis.call('HINCRBY', key, 'relapses', 1)
+    if (tonumber(c.relapses) or 0) == 0 then agg_bump('revisit.relapsed', c, 1) end
+  end
 end
 
 -- The revisit timer (armed with the closing, 50_deadlines.lua): a case
@@ -70,6 +80,7 @@ local function ask_revisit(id)
   local rk = res_key(c.channel, c.addr)
   local r = redis.call('HMGET', rk, 'optout', 'last_seen')
   if r[1] == '1' or not r[2] then return end
+  if not tonumber(c.revisit_asked) then agg_bump('revisit.asked', c, 1) end
   redis.call('HSET', case_key(id), 'revisit_asked', nows)
   redis.call('HSET', rk, 'revisit_case', id, 'revisit_at', nows)
   history(id, 'system', 'revisit_asked', '')
