@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,4 +69,38 @@ const char *case_id_parse(const char *s, const char *prefix, char *buf, size_t b
     memcpy(buf, prefix, pl);
     memcpy(buf + pl, digits, nd + 1);
     return buf;
+}
+
+static bool is_ascii_alnum(char c)
+{
+    return is_letter(c) || (c >= '0' && c <= '9');
+}
+
+char *case_id_swap_prefix(const char *text, size_t len, const char *from, const char *to,
+                          char *digits, size_t *outlen)
+{
+    size_t fl = from ? strlen(from) : 0, tl = to ? strlen(to) : 0;
+    if (!text || fl == 0 || tl == 0)
+        return NULL;
+    for (size_t i = 0; i + fl < len; i++) {
+        if ((i > 0 && is_ascii_alnum(text[i - 1])) || strncasecmp(text + i, from, fl) != 0)
+            continue;
+        size_t nd = 0;
+        while (i + fl + nd < len && text[i + fl + nd] >= '0' && text[i + fl + nd] <= '9')
+            nd++;
+        if (nd < 3 || nd > CASE_ID_MAX_DIGITS)
+            continue;
+        char *out = malloc(len - fl + tl + 1);
+        if (!out)
+            return NULL;
+        memcpy(out, text, i);
+        memcpy(out + i, to, tl);
+        memcpy(out + i + tl, text + i + fl, len - i - fl);
+        *outlen = len - fl + tl;
+        out[*outlen] = '\0';
+        memcpy(digits, text + i + fl, nd);
+        digits[nd] = '\0';
+        return out;
+    }
+    return NULL;
 }

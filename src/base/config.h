@@ -38,6 +38,7 @@ struct timers {
     long session_s;        /* how long the bot waits for a missing slot */
     long followup_s;       /* window for follow-up text on an open case */
     long dedupe_s;         /* how long platform message ids are remembered */
+    long common_window_s;  /* a concern joins a common issue opened within; 0: never */
 };
 
 struct limits {
@@ -71,6 +72,7 @@ struct config {
     char *redis_url;
     char *ns;              /* "namespace", default "mashang" */
     char *case_prefix;     /* default "M" */
+    char *common_prefix;   /* common issues' numbers, default "R" */
     char *roster_path;     /* resolved */
     char *intents_dir;     /* resolved */
     char *intents_cache;   /* resolved, or NULL: where trained models are kept

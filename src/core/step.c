@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "intents/normalize.h"
+#include "intents/similar.h"
 #include "core/outbox.h"
 #include "core/roster.h"
 #include "core/routing.h"
@@ -485,7 +486,26 @@ static void add_deputy_words(json_t *env, json_t *intent, const struct app *app,
     add_transfer_target(env, app->roster, norm, nlen, res, certain);
 }
 
-static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
+/* What a concern says, without its place, as a signature (intents/
+ * similar.h): step.lua compares it with the open cases of the same
+ * station, category and place to join a common issue. */
+static void add_signature(json_t *env, const struct app *app, const struct intent_result *res)
+{
+    const char *norm = intent_matcher_normalized(app->matcher);
+    size_t start = 0, end = 0;
+    for (size_t i = 0; i < res->nslots; i++)
+        if (strcmp(res->slots[i].name, "place") == 0)
+            start = res->slots[i].start, end = res->slots[i].end;
+    char sig[SIMILAR_SIG_SIZE];
+    if (similar_signature(norm, strlen(norm), start, end, sig) > 0)
+        json_object_set_new(env, "sig", json_string(sig));
+}
+
+/* The envelope of message `in`; `words` is the text the engine matched
+ * (the same message, or a deputy's with a common issue's number written
+ * as a case number, `common` its digits). */
+static json_t *envelope(struct app *app, const struct inbound *in, const struct inbound *words,
+                        const char *common, const struct deputy *dep,
                         const struct intent_result *res, const char *masked)
 {
     const struct config *cfg = app->cfg;
@@ -527,15 +547,20 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
 
     if (dep) {
         json_object_set_new(env, "deputy", json_string(dep->id));
-        add_deputy_words(env, intent, app, in, res);
+        add_deputy_words(env, intent, app, words, res);
     }
     /* Nothing left after normalisation (emoji only): not words, so not a
      * thanks or a rating whatever the engine made of it. */
     if (!*intent_matcher_normalized(app->matcher))
         json_object_set_new(env, "empty", json_true());
     const char *case_id = case_id_parse(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
-    if (case_id)
+    if (case_id && common && strcmp(case_id + strlen(cfg->case_prefix), common) == 0) {
+        char rid[64];
+        snprintf(rid, sizeof(rid), "%s%s", cfg->common_prefix, common);
+        json_object_set_new(env, "case", json_string(rid));
+    } else if (case_id) {
         json_object_set_new(env, "case", json_string(case_id));
+    }
     int rating = step_rating_value(intent_slot(res, "rating"));
     if (!rating && res->label && strcmp(res->label, "chat.rating") == 0)
         rating = step_rating_value(intent_matcher_normalized(app->matcher));
@@ -558,6 +583,8 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         struct route_plan plan;
         route_plan_build(app->roster, &ri, &plan);
         json_object_set_new(env, "route", route_json(&plan));
+        if (res->kind == INTENT_CONCERN)
+            add_signature(env, app, res);
     }
     return env;
 }
@@ -727,9 +754,18 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     else
         dep = roster_deputy_by_wechat(app->roster, in->addr);
 
+    /* A deputy may name a common issue (R1003) wherever a case number
+     * goes: the engine reads it as one, the envelope carries the R. */
+    struct inbound words = *in;
+    char common[CASE_ID_MAX_DIGITS + 1] = "";
+    char *swapped = NULL;
+    if (dep && (swapped = case_id_swap_prefix(in->text, in->len, app->cfg->common_prefix,
+                                              app->cfg->case_prefix, common, &words.len)))
+        words.text = swapped;
     struct intent_result res;
-    if (intent_match(app->intents, app->matcher, in->text, in->len,
+    if (intent_match(app->intents, app->matcher, words.text, words.len,
                      dep ? ROLE_DEPUTY : ROLE_RESIDENT, &res) < 0) {
+        free(swapped);
         finish(st, STEP_REJECTED, NULL, NULL);
         return;
     }
@@ -741,12 +777,14 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
      * messages are handled in the order they arrived.  Other residents'
      * are not held up by them. */
     if (!in->from_spool && app->spool && spool_waiting(app->spool, st->channel, st->addr)) {
+        free(swapped);
         finish(st, STEP_UNAVAILABLE, NULL, NULL);
         step_replay(app);
         return;
     }
 
-    json_t *env = envelope(app, in, dep, &res, st->masked);
+    json_t *env = envelope(app, in, &words, swapped ? common : NULL, dep, &res, st->masked);
+    free(swapped);
     /* The replies this message causes may go straight into this
      * instance's lease (20_outbox.lua), saving the claim call.  The lease
      * runs from now, not from when the message came (a replayed one may

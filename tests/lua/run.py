@@ -45,8 +45,15 @@ DEPUTY_PHONE = "13900000001"
 
 # Redis commands a script may run for each kind of message, at most.
 BUDGET = {
-    "open_first": 24,       # the first case of a namespace also moves seq:case past 1000
-    "open": 23,
+    # A concern naming a place looks for an open case of the same place it
+    # may join (65_common.lua): ZREVRANGE, ZADD and EXPIRE of the place's
+    # candidates, plus an HMGET for each candidate compared.
+    "open_first": 27,       # the first case of a namespace also moves seq:case past 1000
+    "open": 26,
+    # joining a second case into a new common issue: the candidate's HMGET,
+    # seq:common, the issue's hash and rank, the first case's mark and
+    # history; no deadline timers (the first case's stand for the issue)
+    "open_join": 34,
     "accept": 19,
     "status": 14,
     "resolve": 21,
@@ -105,7 +112,12 @@ DEPUTY_TR = tr_json("accept", "progress", "resolve", "transfer", "escalate")
 # The settings directory.c publishes in the field "opt", "name=value" lines.
 OPT = {"prefix": "MS", "dedupe_s": 86400, "rating_s": 259200, "session_s": 600,
        "followup_s": 3600, "accept_s": 86400, "progress_s": 259200, "resolve_s": 1296000,
-       "sender_per_minute": 10, "max_sessions": 10000}
+       "sender_per_minute": 10, "max_sessions": 10000,
+       "common_prefix": "R", "common_window_s": 1209600, "common_min": "0.30"}
+# A concern's signature as src/intents/similar.c writes it (sorted 6-hex
+# grams): the streetlight concern's, and one sharing nothing with it.
+SIG_LIGHT = "".join("%06x" % i for i in range(10, 30))
+SIG_OTHER = "".join("%06x" % i for i in range(100, 120))
 
 
 # --------------------------------------------------------------------------
@@ -266,12 +278,13 @@ class ScriptTest(unittest.TestCase):
         env.update(extra)
         return self.step(env, budget)
 
-    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first", addr=None):
+    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first", addr=None,
+                  place="幸福路12号", sig=SIG_LIGHT, route_to="d1"):
         intent = {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
-                  "slots": {"place": "幸福路12号"}, "title": "路灯不亮", "confidence": 0.93,
+                  "slots": {"place": place}, "title": "路灯不亮", "confidence": 0.93,
                   "review": False, "certain": True}
-        route = [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]
-        return self.resident(text, intent, now, budget, addr, route=route)
+        route = [{"rule": "area", "d": [route_to], "duty": [], "station": "s1"}]
+        return self.resident(text, intent, now, budget, addr, route=route, sig=sig)
 
     def whole_life(self, now, addr=None, text="幸福路12号的路灯坏了三天了", budget=None):
         """One case from its opening to its rating, every message it causes
@@ -370,7 +383,8 @@ class ScriptTest(unittest.TestCase):
 
     def per_case_keys(self):
         """Every key but the namespace's shared ones, type and TTL."""
-        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:")
+        # cplace: a place's open cases, forgotten with timers.common_window_s
+        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:", "cplace:")
         return {k[len(P):]: (self.r.type(k), self.r.ttl(k)) for k in self.r.keys(P + "*")
                 if not k[len(P):].startswith(shared)}
 
@@ -518,7 +532,7 @@ class ScriptTest(unittest.TestCase):
 
     def test_gauges_and_overdue(self):
         self.open_case(T0)
-        self.open_case(T0 + 10 * 86400, "幸福路14号的路灯也不亮", "open")
+        self.open_case(T0 + 10 * 86400, "幸福路14号的路灯也不亮", "open", place="幸福路14号")
         self.deputy("接单 MS1002", "cmd.accept", "MS1002", T0 + 10 * 86400 + 60, "accept")
         now = T0 + 10 * 86400 + 120
         # the first scrape of a namespace builds the gauge hash
@@ -536,7 +550,7 @@ class ScriptTest(unittest.TestCase):
 
     def test_gauges_rebuilt_once_after_upgrade(self):
         self.open_case(T0)
-        self.open_case(T0 + 60, "幸福路14号的路灯也不亮", "open")
+        self.open_case(T0 + 60, "幸福路14号的路灯也不亮", "open", place="幸福路14号")
         self.deputy("接单 MS1002", "cmd.accept", "MS1002", T0 + 120, "accept")
         # data of a version without the gauge hash and the deadline sets
         self.r.delete(P + "gauge:cases", P + "due:waiting", P + "due:working")
@@ -566,6 +580,99 @@ class ScriptTest(unittest.TestCase):
         status, text = self.run_script("wechat", args)
         self.assertEqual(status, "duplicate")
         self.assertEqual(text, render("welcome_deputy", deputy="张三", station="幸福路联络站"))
+
+
+    # -- common issues and 小组商 (65_common.lua, 80_deputies.lua) --------
+
+    def test_common_issue(self):
+        r = self.r
+        a, b, c, d, e = ("1380000000%d" % i for i in range(1, 6))
+        self.open_case(T0, addr=a)
+        self.outbox()
+        # a second resident, the same light in other words: a common issue
+        action, case, n, _ = self.open_case(T0 + 60, "幸福路12号路灯不亮", "open_join", addr=b)
+        self.assertEqual((action, case, n), ("case_opened", "MS1002", 2))
+        self.assertEqual(r.hget(P + "case:MS1002", "common"), "R1001")
+        self.assertEqual(r.hget(P + "case:MS1001", "common"), "R1001")
+        self.assertEqual(r.hget(P + "case:MS1002", "routed_by"), "common")
+        vars_ = dict(common="R1001", place="幸福路12号", topic="路灯不亮", count=2, case="MS1002",
+                     text="幸福路12号路灯不亮", deputy="张三", category="路灯", station="幸福路联络站",
+                     resident=b[:3] + "****" + b[-4:])
+        self.assertEqual(self.outbox(), [
+            ("sms", DEPUTY_PHONE, "notify", render("deputy_common", **vars_)),
+            ("sms", b, "reply", render("ack_common", **vars_)),
+        ])
+        # its own reminders are the first case's: nothing armed for it
+        self.assertEqual([t for t in r.zrange(P + "timers", 0, -1) if "MS1002" in t], [])
+        self.open_case(T0 + 120, addr=c, budget=None)
+        out = self.outbox()
+        self.assertIn("已有3位居民反映", out[0][3])
+        self.assertEqual(r.zscore(P + "commons", "R1001"), 3)
+        # another place, or other words at the same place: cases of their own
+        self.open_case(T0 + 180, "光明街3号的路灯坏了", None, addr=d, place="光明街3号")
+        self.open_case(T0 + 240, "幸福路12号井盖丢了", None, addr=e, sig=SIG_OTHER)
+        self.assertEqual(r.hmget(P + "case:MS1004", "common")[0], None)
+        self.assertEqual(r.hmget(P + "case:MS1005", "common")[0], None)
+        self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002 MS1003")
+        self.outbox()
+        # 待办 lists the issue once
+        action, _, _, _ = self.deputy("待办", "cmd.list", None, T0 + 300, None)
+        self.assertIn(render("deputy_common_item", common="R1001", topic="路灯不亮", count=3),
+                      self.outbox()[0][3])
+        # 办结 R1001: every resident told and asked to rate, the deputy answered once
+        action, case, n, _ = self.deputy("办结 R1001 已修好", "cmd.resolve", "R1001", T0 + 3600, None,
+                                         body="已修好", question=False)
+        self.assertEqual((action, case, n), ("common_resolve", "R1001", 4))
+        out = self.outbox()
+        self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b, c])
+        for o in out:
+            if o[2] == "push":
+                self.assertIn("请回复1-5评价", o[3])
+        self.assertEqual(out[-1], ("sms", DEPUTY_PHONE, "reply", render(
+            "deputy_common_done", common="R1001", action=TEMPLATES["action.resolve"], count=3)))
+        for addr, cid in ((a, "MS1001"), (b, "MS1002"), (c, "MS1003")):
+            self.assertEqual(r.hget(P + "res:sms:" + addr, "rating_case"), cid)
+            self.assertEqual(r.hget(P + "case:" + cid, "state"), "resolved")
+        self.assertEqual(r.hget(P + "case:MS1004", "state"), "assigned")
+        self.assertIsNone(r.zscore(P + "commons", "R1001"))
+
+    def test_group_deliberation(self):
+        r = self.r
+        d2_phone = "13900000002"
+        r.hset(CFG, mapping={
+            "d:d2": json.dumps({"name": "李四", "channel": "sms", "addr": d2_phone, "station": "s1",
+                                "station_name": "幸福路联络站"}),
+            "s:s1": json.dumps({"name": "幸福路联络站", "liaison": "d2", "group": ["d1", "d2"]})})
+        self.open_case(T0)
+        self.outbox()
+        action, case, _, _ = self.deputy("小组商 MS1001 涉及供电所", "cmd.deliberate", "MS1001", T0 + 60,
+                                         None, body="涉及供电所", question=False)
+        self.assertEqual((action, case), ("deliberation", "MS1001"))
+        out = self.outbox()
+        self.assertEqual([o[:3] for o in out], [("sms", d2_phone, "notify"), ("sms", DEPUTY_PHONE, "reply")])
+        self.assertIn("理由：涉及供电所", out[0][3])
+
+        def d2(text, label, body):
+            return self.deputy(text, label, "MS1001", T0 + 120, None, body=body, question=False,
+                               deputy="d2", msg={"channel": "sms", "addr": d2_phone, "text": text,
+                                                 "masked": "139****0002", "passive": False})
+        action, _, _, _ = d2("意见 MS1001 先联系供电所", "cmd.opinion", "先联系供电所")
+        self.assertEqual(action, "opinion")
+        out = self.outbox()
+        self.assertEqual(out[0], ("sms", DEPUTY_PHONE, "notify", render(
+            "group_opinion", case="MS1001", deputy="李四", text="先联系供电所")))
+        # only the liaison records the outcome
+        action, _, _, _ = self.deputy("议定 MS1001 周五前修复", "cmd.decide", "MS1001", T0 + 180, None,
+                                      body="周五前修复", question=False)
+        self.assertEqual(action, "not_liaison")
+        self.outbox()
+        action, _, _, _ = d2("议定 MS1001 周五前修复", "cmd.decide", "周五前修复")
+        self.assertEqual(action, "decided")
+        out = self.outbox()
+        self.assertIn(("sms", RESIDENT, "push", render("decided", case="MS1001", text="周五前修复")), out)
+        self.assertEqual(r.hget(P + "case:MS1001", "state"), "in_progress")
+        events = [json.loads(h)["event"] for h in r.lrange(P + "hist:MS1001", 0, -1)]
+        self.assertEqual(events[-3:], ["deliberation", "opinion", "decided"])
 
 
 class TemplateNames(unittest.TestCase):
