@@ -408,12 +408,18 @@ static json_t *events_json(const char *label)
     return a;
 }
 
-/* Labels whose text reaches the resident (progress, result, reply): for
- * these the text is cut from the message even when no body was marked. */
+/* Labels whose text is passed on (progress, result, reply and the
+ * outcome of 小组商 reach the resident; a request for 小组商 and an
+ * opinion reach deputies): for these the text is cut from the message
+ * even when no body was marked. */
 static bool relays_text(const char *label)
 {
-    return label && (strcmp(label, "cmd.progress") == 0 || strcmp(label, "cmd.resolve") == 0 ||
-                     strcmp(label, "cmd.reply") == 0);
+    static const char *const labels[] = { "cmd.progress", "cmd.resolve", "cmd.reply",
+                                          "cmd.deliberate", "cmd.opinion", "cmd.decide" };
+    for (size_t i = 0; label && i < sizeof(labels) / sizeof(labels[0]); i++)
+        if (strcmp(label, labels[i]) == 0)
+            return true;
+    return false;
 }
 
 /* The command's text as the deputy wrote it ("body") and whether it asks
@@ -476,7 +482,8 @@ static void add_deputy_words(json_t *env, json_t *intent, const struct app *app,
      * deputy is asked before it reaches the resident. */
     bool certain = res->certain && !(asks && !res->by_rule && res->label &&
                                      (strcmp(res->label, "cmd.progress") == 0 ||
-                                      strcmp(res->label, "cmd.resolve") == 0));
+                                      strcmp(res->label, "cmd.resolve") == 0 ||
+                                      strcmp(res->label, "cmd.decide") == 0));
     json_object_set_new(intent, "certain", json_boolean(certain));
     json_t *alts = json_array();
     for (size_t i = 0; alts && i < res->nalts && i < INTENT_MAX_ALTS; i++)
