@@ -900,6 +900,77 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
     }
 }
 
+/* The answer of a common issue's split or join by hand: stored when the
+ * action is one of `ok` (NULL-terminated). */
+static void on_common_reply(redisReply *r, void *arg)
+{
+    static const char *const ok[] = { "split", "dissolved", "joined", NULL };
+    struct assign *a = arg;
+    enum step_outcome outcome = STEP_UNAVAILABLE;
+    const char *action = NULL, *common = NULL;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+        action = r->element[0]->str;
+        common = r->element[1]->str;
+        outcome = STEP_REJECTED;
+        for (size_t i = 0; ok[i]; i++)
+            if (strcmp(action, ok[i]) == 0)
+                outcome = STEP_STORED;
+        if (outcome == STEP_STORED && a->app->outbox)
+            outbox_kick(a->app->outbox);
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        log_error("common_failed", "error=%s", LOG_STR(r->str));
+    }
+    log_info("common_by_hand", "outcome=%s action=%s common=%s",
+             outcome == STEP_STORED ? "stored" : "refused", LOG_STR(action ? action : "-"),
+             LOG_STR(common && *common ? common : "-"));
+    a->done(outcome, action, common, a->arg);
+    free(a);
+}
+
+void step_common(struct app *app, const char *op, const char *case_id, const char *target,
+                 const char *actor, step_done_fn done, void *arg)
+{
+    char idbuf[32], tbuf[32];
+    const struct config *cfg = app->cfg;
+    const char *id = case_id_parse(case_id, cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *tid = NULL;
+    bool join = strcmp(op, "join") == 0;
+    if (join && target) {
+        tid = case_id_parse(target, cfg->case_prefix, tbuf, sizeof(tbuf));
+        /* a common issue's number only with its letters: bare digits are a case */
+        if (!tid && isalpha((unsigned char)target[0]))
+            tid = case_id_parse(target, cfg->common_prefix, tbuf, sizeof(tbuf));
+    }
+    if (!id || (join && !tid)) {
+        done(STEP_REJECTED, id ? "unknown_target" : "unknown_case", id, arg);
+        return;
+    }
+    struct assign *a = calloc(1, sizeof(*a));
+    json_t *env = json_pack("{s:s, s:s, s:I, s:s, s:o, s:s, s:s, s:s}", "mode", "common", "op",
+                            join ? "join" : "split", "now", (json_int_t)wall_ms(), "cfg", app->digest,
+                            "tr", events_json("assign"), "case", id, "target", tid ? tid : "",
+                            "actor", actor ? actor : "admin");
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!a || !body) {
+        free(a);
+        free(body);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+        return;
+    }
+    a->app = app;
+    a->done = done;
+    a->arg = arg;
+    const char *argv[1] = { body };
+    int rc = store_script(app->store, SCRIPT_STEP, on_common_reply, a, 1, argv, NULL);
+    free(body);
+    if (rc < 0) {
+        free(a);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+    }
+}
+
 static void on_reroute_reply(redisReply *r, void *arg)
 {
     struct app *app = arg;

@@ -130,3 +130,93 @@ local function common_vars(m, extra)
   for k, v in pairs(extra or {}) do vars[k] = v end
   return vars
 end
+
+-- By hand (POST /admin/common/split and /join, src/admin/admin_common.c):
+-- env.op "split" takes case env.case out of its common issue; "join" puts
+-- it into env.target's (a common issue's number, or a case whose issue
+-- it joins or, without one, starts), handing it to the issue's deputy.
+-- Returns an action and the issue's number.
+local function common_drop(m, id)
+  local left = {}
+  for _, cid in ipairs(common_cases(m)) do
+    if cid ~= id then left[#left + 1] = cid end
+  end
+  return left
+end
+
+-- A case that leaves its issue, or is left alone in it, runs on its own
+-- deadlines again (only the issue's first case had them).
+local function on_its_own(cid, rid, actor, was_lead)
+  local c = load_case(cid)
+  if not c then return end
+  redis.call('HDEL', case_key(cid), 'common')
+  history(cid, actor, 'split', rid)
+  local st = SCHEMA.states[c.state]
+  if st and st.open and c.state ~= S.new and not was_lead then arm_all(c) end
+end
+
+local function common_split(c, actor)
+  local rid = c.common or ''
+  local m = rid ~= '' and load_common(rid)
+  if not m then return 'not_common', rid end
+  local left = common_drop(m, c.id)
+  on_its_own(c.id, rid, actor, c.id == m.lead)
+  if #left <= 1 then
+    -- one case is no common issue
+    for _, cid in ipairs(left) do on_its_own(cid, rid, actor, cid == m.lead) end
+    redis.call('DEL', common_key(rid))
+    redis.call('ZREM', K.commons, rid)
+    return 'dissolved', rid
+  end
+  local lead = m.lead
+  if lead == c.id then
+    lead = left[1]
+    local lc = load_case(lead)
+    if lc then arm_all(lc) end
+  end
+  redis.call('HSET', common_key(rid), 'cases', table.concat(left, ' '), 'count', #left,
+    'lead', lead, 'updated', nows)
+  if not m.resolved_at then redis.call('ZADD', K.commons, #left, rid) end
+  return 'split', rid
+end
+
+local function common_join(c, target, actor)
+  if c.common and c.common ~= '' then return 'already_common', c.common end
+  local st = SCHEMA.states[c.state]
+  if not st or not st.open or c.state == S.new then return 'bad_state', '' end
+  local m, t
+  if is_common_id(target) then
+    m = load_common(target)
+    if not m then return 'unknown_common', target end
+  else
+    t = load_case(target)
+    if not t or t.id == c.id then return 'unknown_case', target end
+    local tst = SCHEMA.states[t.state]
+    if not tst or not tst.open or t.state == S.new then return 'bad_state', '' end
+    if t.common and t.common ~= '' then m = load_common(t.common) end
+  end
+  -- the issue's deputy takes the case first: nothing is joined if not
+  local dep = m and m.deputy or t.deputy
+  if c.deputy ~= dep then
+    local a = transfer(c, dep, actor, m and m.id or t.id)
+    if a ~= 'transferred' then return a, m and m.id or '' end
+  end
+  if m then
+    m = common_add(m, nil, c.id, nil, m.station)
+  else
+    m = common_add(nil, { id = t.id, deputy = t.deputy, text = t.text }, c.id,
+      { label = t.category, title = t.title, place = t.place }, t.station)
+  end
+  redis.call('HSET', case_key(c.id), 'common', m.id)
+  history(c.id, actor, 'joined', m.id)
+  notify(person(m.deputy), render('deputy_common', common_vars(m, { case = c.id, text = c.text })), m.id)
+  return 'joined', m.id
+end
+
+local function common_by_hand()
+  local c = load_case(env.case)
+  if not c then return 'unknown_case', env.case end
+  local actor = env.actor or 'admin'
+  if env.op == 'split' then return common_split(c, actor) end
+  return common_join(c, env.target or '', actor)
+end
