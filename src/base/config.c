@@ -137,6 +137,8 @@ static const struct template_default template_defaults[] = {
     { "action.deliberate", "提请小组商", "" },
     { "action.opinion", "提出意见", "" },
     { "action.decide", "记录议定", "" },
+    { "action.split", "拆分", "" },
+    { "action.join", "合并", "" },
     /* A command as a choice of a numbered question (deputy_pick_command_item). */
     { "option.progress", "进展", "" },
     { "option.resolve", "办结", "" },
@@ -199,6 +201,11 @@ static const struct template_default template_defaults[] = {
       "common topic category place count cases text" },
     { "deputy_common_in", "【码上说】{from}代表转来{common}：{place}{topic}，{count}位居民反映。回复\"详情 {common}\"查看。",
       "common from place topic category count" },
+    { "deputy_split", "已将{case}移出{common}，单独办理。", "case common" },
+    { "deputy_joined", "已将{case}并入{common}，现有{count}位居民。", "case common count" },
+    { "deputy_not_common", "{case}不在共性问题中。", "case common" },
+    { "deputy_already_common", "{case}已在{common}中，请先\"拆分 {case}\"。", "case common" },
+    { "deputy_common_which", "请写明居民事项编号，如\"拆分 M1002\"、\"合并 M1005 {common}\"。", "common" },
     { "deputy_common_item", "{common}（{topic}）{count}人", "common topic place count" },
     /* 小组商: a deputy asks the station's group (docs/lifecycle.md). */
     { "group_ask",

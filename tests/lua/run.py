@@ -615,6 +615,21 @@ class ScriptTest(unittest.TestCase):
         self.assertEqual(r.hmget(P + "case:MS1005", "common")[0], None)
         self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002 MS1003")
         self.outbox()
+        # split out by hand (the step's mode "common"), on its own deadlines
+        action, rid, _, _ = self.step({"mode": "common", "op": "split", "case": "MS1003", "target": "",
+                                       "actor": "admin", "now": (T0 + 250) * 1000,
+                                       "tr": tr_json("transfer")}, None)
+        self.assertEqual((action, rid), ("split", "R1001"))
+        self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002")
+        self.assertIsNone(r.hget(P + "case:MS1003", "common"))
+        self.assertEqual(len([t for t in r.zrange(P + "timers", 0, -1) if "MS1003" in t]), 3)
+        self.assertEqual(r.zscore(P + "commons", "R1001"), 2)
+        # and joined again by its deputy, the R as the resident wrote it
+        action, case, _, _ = self.deputy("合并 MS1003 R1001", "cmd.join", "MS1003", T0 + 260, None)
+        self.assertEqual((action, case), ("joined", "MS1003"))
+        self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002 MS1003")
+        self.assertIn(("sms", DEPUTY_PHONE, "reply", render("deputy_joined", case="MS1003", common="R1001",
+                                                            count=3)), self.outbox())
         # 待办 lists the issue once
         action, _, _, _ = self.deputy("待办", "cmd.list", None, T0 + 300, None)
         self.assertIn(render("deputy_common_item", common="R1001", topic="路灯不亮", count=3),
@@ -635,6 +650,12 @@ class ScriptTest(unittest.TestCase):
             self.assertEqual(r.hget(P + "case:" + cid, "state"), "resolved")
         self.assertEqual(r.hget(P + "case:MS1004", "state"), "assigned")
         self.assertIsNone(r.zscore(P + "commons", "R1001"))
+        # one case left is no common issue
+        for cid, expected in (("MS1002", "split"), ("MS1001", "dissolved")):
+            action, _, _, _ = self.deputy("拆分 " + cid, "cmd.split", cid, T0 + 4000, None)
+            self.assertEqual(action, expected)
+        self.assertFalse(r.exists(P + "common:R1001"))
+        self.assertIsNone(r.hget(P + "case:MS1003", "common"))
 
     def test_group_deliberation(self):
         r = self.r

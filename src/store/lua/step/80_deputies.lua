@@ -4,7 +4,8 @@ local COMMAND_EVENT = { ['cmd.accept'] = 'accept', ['cmd.progress'] = 'progress'
                         ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail',
                         ['cmd.transfer'] = 'transfer', ['cmd.escalate'] = 'escalate',
                         ['cmd.reply'] = 'reply', ['cmd.deliberate'] = 'deliberate',
-                        ['cmd.opinion'] = 'opinion', ['cmd.decide'] = 'decide' }
+                        ['cmd.opinion'] = 'opinion', ['cmd.decide'] = 'decide',
+                        ['cmd.split'] = 'split', ['cmd.join'] = 'join' }
 -- 小组商 commands: the station's group, not only the case's deputy.
 local GROUP_EVENT = { opinion = true, decide = true }
 -- What each command's work answers when it was done (a common issue's
@@ -333,6 +334,59 @@ local function group_act(cmd, c, ev)
   return 'decided', id
 end
 
+-- 拆分 M1002 / 合并 M1005 R1001: the deputy's own cases only (the issue's
+-- deputy is theirs already, nothing is transferred).  The target of a
+-- join is read from the text as sent (the daemon wrote an R as a case
+-- number for matching): its last number, an R or a case.
+local function join_target(text)
+  local pre, num
+  for p, n in string.gmatch(string.upper(text or ''), '(%a*)(%d%d%d+)') do pre, num = p, n end
+  if not num then return nil end
+  if pre == '' then pre = opt.prefix end
+  return pre .. num
+end
+
+local function by_deputy(cmd, c, ev)
+  local me = env.deputy
+  local vars = { case = c.id, common = c.common or '' }
+  local action, rid
+  if ev == 'split' then
+    action, rid = common_split(c, me)
+  else
+    local target = join_target(msg.text)
+    local owner
+    if is_common_id(target) then
+      local m = load_common(target)
+      owner = m and m.deputy
+    else
+      owner = hget(case_key(target or ''), 'deputy')
+    end
+    if not target or not owner then
+      reply(render('deputy_unknown_case', { case = target or '' }), c.id)
+      return 'unknown_case', c.id
+    end
+    if owner ~= me then
+      reply(render('deputy_foreign_case', { case = target }), c.id)
+      return 'foreign_case', c.id
+    end
+    action, rid = common_join(c, target, me)
+  end
+  vars.common = rid or vars.common
+  if action == 'split' or action == 'dissolved' then
+    reply(render('deputy_split', vars), c.id)
+  elseif action == 'joined' then
+    local m = load_common(rid)
+    vars.count = m and m.count or ''
+    reply(render('deputy_joined', vars), c.id)
+  elseif action == 'not_common' or action == 'already_common' then
+    reply(render('deputy_' .. action, vars), c.id)
+  else
+    reply(render('deputy_bad_state', { case = c.id, state = state_name(c.state),
+      action = word('action.' .. ev) }), c.id)
+  end
+  return action, c.id
+end
+
 -- A command on a common issue (R1003): done case by case, each resident
 -- told as for their own case, the deputies answered once for the issue.
 -- 小组商 and 上报 work on the issue's first case (one deliberation, one
@@ -404,6 +458,10 @@ local function run_command(cmd)
     return 'deputy_help', nil
   end
   local id = cmd.case
+  if is_common_id(id) and (ev == 'split' or ev == 'join') then
+    reply(render('deputy_common_which', { common = id }), id)
+    return 'need_case', id
+  end
   if is_common_id(id) then return run_common(cmd, id, ev) end
   if not id then
     local open = redis.call('ZRANGE', K.dq .. me, 0, -1)
@@ -429,6 +487,7 @@ local function run_command(cmd)
     return 'foreign_case', id
   end
   if ev == 'detail' then return deputy_detail(c) end
+  if ev == 'split' or ev == 'join' then return by_deputy(cmd, c, ev) end
   if not cmd.certain then return ask_command(cmd, c) end
   return act(cmd, c, ev)
 end
