@@ -25,6 +25,7 @@ static const struct subcommand subcommands[] = {
       "  cases assign ID DEPUTY\n"
       "  cases label ID CATEGORY" },
     { "deputies", ctl_admin_main, "deputies" },
+    { "common", ctl_admin_main, "common [list] [--station S] [--limit N] | common split ID | common join ID INTO" },
     { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]" },
     { "reload", ctl_admin_main, "reload" },
     { "outbox", ctl_admin_main, "outbox dead|retry\n"

@@ -5,9 +5,11 @@ each to rate, another place stays apart; 小组商 reaches the station's
 group, 意见 the asking deputy, 议定 the resident (docs/lifecycle.md).
 One stack for the whole scenario, to keep the suite short."""
 
+import os
 import re
+import subprocess
 
-from harness import StackCase, wait_until
+from harness import MASHANGCTL as CTL, StackCase, wait_until
 
 R1, R2, R3, R4, R5 = ("+861380013800%d" % i for i in range(1, 6))
 WANG = "+8613900000001"        # 王丽 D0412, S01 (幸福路), its only deputy
@@ -88,6 +90,12 @@ class TestCommonAndGroup(StackCase):
         status, doc = self.stack.daemon.admin("/admin/common/join", "POST", {"case": c3, "into": "R1001"})
         self.assertEqual((status, doc["action"]), (200, "joined"), doc)
         self.expect(WANG, m, "R1001", "已有3位居民反映")
+        # the same list through mashangctl
+        env = dict(os.environ, MASHANG_URL=self.stack.daemon.url,
+                   MASHANG_ADMIN_TOKEN=self.stack.daemon.admin_token)
+        out = subprocess.run([CTL, "common"], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stdout, r"R1001\s+3\s+3\s+幸福路12号")
 
         # -- 办结 R1001 reaches all three, each asked to rate -------------
         m = self.say(WANG, "办结 R1001 已更换灯具")
