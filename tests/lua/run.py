@@ -657,6 +657,17 @@ class ScriptTest(unittest.TestCase):
         self.assertFalse(r.exists(P + "common:R1001"))
         self.assertIsNone(r.hget(P + "case:MS1003", "common"))
 
+    def test_common_issue_erased_resident(self):
+        r = self.r
+        a, b = "13800000001", "13800000002"
+        self.open_case(T0, addr=a)
+        self.open_case(T0 + 60, "幸福路12号路灯不亮", None, addr=b)
+        self.assertEqual(r.hget(P + "common:R1001", "text"), "幸福路12号的路灯坏了三天了")
+        self.run_script("admin", ["resident_erase", "sms", a, T0 + 120])
+        self.assertEqual(r.hget(P + "common:R1001", "text"), "[已删除]")
+        self.assertIsNone(r.hget(P + "case:MS1001", "sig"))
+        self.assertIsNotNone(r.hget(P + "case:MS1002", "sig"))
+
     def test_group_deliberation(self):
         r = self.r
         d2_phone = "13900000002"

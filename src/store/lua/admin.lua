@@ -270,7 +270,8 @@ if op == 'resident_erase' then
   local closed = 0
   for _, id in ipairs(ids) do
     local k = case_key(id)
-    local state, deputy, compacted = unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted'))
+    local state, deputy, compacted, common, text =
+      unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted', 'common', 'text'))
     if is_open(state) then
       -- Nobody could be told of progress any more: the case ends here.
       local created = redis.call('HGET', k, 'created')
@@ -281,6 +282,12 @@ if op == 'resident_erase' then
     end
     redis.call('HSET', k, 'addr', 'erased', 'masked', '***', 'text', '[已删除]', 'place', '',
       'latest', '', 'result', '')
+    -- the signature of the words goes with them, and the copy a common
+    -- issue keeps of its first case's text
+    redis.call('HDEL', k, 'sig')
+    if common and common ~= '' and text and redis.call('HGET', K.common .. common, 'text') == text then
+      redis.call('HSET', K.common .. common, 'text', '[已删除]')
+    end
     local hist = hist_read(id, compacted, 1, -1)
     for _, e in ipairs(hist) do
       if e.actor == 'resident' or e.event == 'opened' or e.event == 'followup' then

@@ -206,6 +206,11 @@ local function rate()
     set_state(c, next_state('reopen', c.state), 'resident', 'reopened', tostring(r))
     redis.call('ZADD', K.dq .. c.deputy, nows, id)
     arm_all(c)
+    -- a case of a common issue reopened: the issue is open again
+    if c.common and c.common ~= '' then
+      local n = tonumber(redis.call('HGET', K.common .. c.common, 'count'))
+      if n then redis.call('ZADD', K.commons, n, c.common) end
+    end
     local vars = { case = id, rating = r, deputy = p and p.name or '' }
     reply(render('rated_low', vars), id)
     local committee = cfg('committee')
