@@ -73,7 +73,8 @@ int similar_signature(const char *norm, size_t len, size_t skip_start, size_t sk
         free(g.h);
         return -1;
     }
-    qsort(g.h, g.n, sizeof(*g.h), cmp_u32);
+    if (g.n > 0) /* no grams: g.h is NULL, which qsort may not be given */
+        qsort(g.h, g.n, sizeof(*g.h), cmp_u32);
     size_t k = 0;
     for (size_t i = 0; i < g.n && k < SIMILAR_SIG_MAX; i++) {
         if (i > 0 && g.h[i] == g.h[i - 1])
