@@ -657,6 +657,38 @@ class ScriptTest(unittest.TestCase):
         self.assertFalse(r.exists(P + "common:R1001"))
         self.assertIsNone(r.hget(P + "case:MS1003", "common"))
 
+    def test_common_issue_moves_and_progress(self):
+        r = self.r
+        a, b = "13800000001", "13800000002"
+        d2_phone = "13900000002"
+        r.hset(CFG, "d:d2", json.dumps({"name": "李四", "channel": "sms", "addr": d2_phone,
+                                        "station": "s1", "station_name": "幸福路联络站"}))
+        self.open_case(T0, addr=a)
+        self.open_case(T0 + 60, "幸福路12号路灯不亮", None, addr=b)
+        self.outbox()
+        # 进展 R…: each resident, one answer
+        action, _, _, _ = self.deputy("进展 R1001 已报修", "cmd.progress", "R1001", T0 + 100, None,
+                                      body="已报修", question=False)
+        self.assertEqual(action, "common_progress")
+        out = self.outbox()
+        self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b])
+        self.assertEqual([o[:3] for o in out if o[2] != "push"], [("sms", DEPUTY_PHONE, "reply")])
+        # 转 R…: every case to the new deputy, who is told once
+        action, _, _, _ = self.deputy("转 R1001 d2", "cmd.transfer", "R1001", T0 + 200, None,
+                                      target="d2")
+        self.assertEqual(action, "common_transfer")
+        for cid in ("MS1001", "MS1002"):
+            self.assertEqual(r.hget(P + "case:" + cid, "deputy"), "d2")
+        self.assertEqual(r.hget(P + "common:R1001", "deputy"), "d2")
+        out = self.outbox()
+        self.assertEqual([o[3] for o in out if o[1] == d2_phone], [render(
+            "deputy_common_in", common="R1001", **{"from": "张三"}, place="幸福路12号", topic="路灯不亮",
+            count=2)])
+        self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b])
+        # the old deputy can no longer act on it
+        action, _, _, _ = self.deputy("办结 R1001", "cmd.resolve", "R1001", T0 + 300, None, body="")
+        self.assertEqual(action, "foreign_case")
+
     def test_common_issue_erased_resident(self):
         r = self.r
         a, b = "13800000001", "13800000002"

@@ -101,6 +101,15 @@ static void test_swap_prefix(void **state)
     out = case_id_swap_prefix(t, strlen(t), "R", "CASE", digits, &n);
     assert_string_equal(out, "进展 CASE2001: 已报修");
     free(out);
+    t = "办结 Ｒ１００３";                         /* typed full-width */
+    out = case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n);
+    assert_string_equal(out, "办结 M１００３");
+    assert_string_equal(digits, "1003");
+    free(out);
+    t = "r1 R1004";                               /* the first that is one */
+    out = case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n);
+    assert_string_equal(out, "r1 M1004");
+    free(out);
     /* Not a number: inside a word, too few or too many digits, none. */
     t = "BR1003";
     assert_null(case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n));

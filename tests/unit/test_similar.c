@@ -53,6 +53,8 @@ static void test_signature_form(void **state)
         assert_true(strncmp(s + (i - 1) * SIMILAR_HEX, s + i * SIMILAR_HEX, SIMILAR_HEX) < 0);
     assert_true(similar_cosine(s, s) > 0.999);
     assert_true(similar_cosine(s, "") == 0);
+    assert_int_equal(similar_signature("", 0, 0, 0, s), 0);   /* no grams, nothing sorted */
+    assert_string_equal(s, "");
     assert_true(similar_cosine(s, "12345") == 0); /* malformed */
     /* A long text keeps at most SIMILAR_SIG_MAX grams. */
     const char *longer = "幸福路十二号门口的那盏路灯已经坏了整整两个星期了晚上出门一片漆黑老人孩子都不敢走夜路希望尽快修好";
