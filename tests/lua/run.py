@@ -673,6 +673,12 @@ class ScriptTest(unittest.TestCase):
         out = self.outbox()
         self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b])
         self.assertEqual([o[:3] for o in out if o[2] != "push"], [("sms", DEPUTY_PHONE, "reply")])
+        # 转 R… naming nobody: asked whom to, nothing moved
+        action, _, _, _ = self.deputy("转 R1001", "cmd.transfer", "R1001", T0 + 150, None)
+        self.assertEqual(action, "unknown_deputy")
+        self.assertEqual(self.outbox(), [("sms", DEPUTY_PHONE, "reply", render(
+            "deputy_need_target", case="R1001", topic="路灯不亮"))])
+        self.assertEqual(r.hget(P + "case:MS1001", "deputy"), "d1")
         # 转 R…: every case to the new deputy, who is told once
         action, _, _, _ = self.deputy("转 R1001 d2", "cmd.transfer", "R1001", T0 + 200, None,
                                       target="d2")

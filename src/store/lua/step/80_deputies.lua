@@ -418,6 +418,8 @@ local function run_common(cmd, rid, ev)
     if ev == 'opinion' then return group_act(cmd, c, ev) end
     return act(cmd, c, ev)
   end
+  -- whom to: asked or refused as for a case, before any case is touched
+  if ev == 'transfer' and not cmd.target then return act(cmd, as_case, ev) end
   local done = 0
   hush.on = true
   for _, cid in ipairs(ids) do
@@ -437,6 +439,10 @@ local function run_common(cmd, rid, ev)
     redis.call('HSET', common_key(rid), 'deputy', cmd.target)
     local p = person(me)
     notify(person(cmd.target), render('deputy_common_in', common_vars(m, { from = p and p.name or '' })), rid)
+  elseif ev == 'decide' and m.deputy ~= me then
+    local p = person(me)
+    notify(person(m.deputy), render('deputy_group_decided', { case = rid, topic = vars.topic,
+      text = cmd.body or '', deputy = p and p.name or me }), rid)
   elseif ev == 'resolve' then
     redis.call('ZREM', K.commons, rid)
     redis.call('HSET', common_key(rid), 'resolved_at', nows)
