@@ -328,6 +328,15 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
         } else {
             http_send_error(req, 404, "not_found", "no such admin endpoint");
         }
+    } else if (strcmp(rest, "common") == 0) {
+        if (method_ok(req, M_GET))
+            admin_common_list(app, req);
+    } else if (strcmp(rest, "common/split") == 0) {
+        if (method_ok(req, M_POST))
+            admin_common_split(app, req);
+    } else if (strcmp(rest, "common/join") == 0) {
+        if (method_ok(req, M_POST))
+            admin_common_join(app, req);
     } else if (strcmp(rest, "deputies") == 0) {
         if (method_ok(req, M_GET))
             admin_deputies(app, req);

@@ -23,7 +23,7 @@
 
 /* Adds display names the roster and config know (looked up now: a reload
  * may have replaced the roster while Redis was answering). */
-static void add_names(const struct app *app, json_t *c)
+void admin_add_names(const struct app *app, json_t *c)
 {
     const char *dep = json_string_value(json_object_get(c, "deputy"));
     const struct deputy *d = dep ? roster_deputy(app->roster, dep) : NULL;
@@ -49,7 +49,7 @@ static void on_list(redisReply *r, void *arg)
         size_t i;
         json_t *c;
         json_array_foreach(cases, i, c)
-            add_names(call->app, c);
+            admin_add_names(call->app, c);
         admin_send(call->req, 200, json_pack("{s:o,s:O}", "cases", cases, "truncated",
                                              json_object_get(doc, "truncated") ? json_object_get(doc, "truncated") : json_false()));
         json_decref(doc);
@@ -150,7 +150,7 @@ static void on_show(redisReply *r, void *arg)
             }
             /* the resident appears masked only; the raw address never */
             json_object_del(c, "addr");
-            add_names(call->app, c);
+            admin_add_names(call->app, c);
             json_object_set_new(c, "history", admin_list_member(doc, "history"));
             admin_send(call->req, 200, c);
         }

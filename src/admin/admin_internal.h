@@ -75,6 +75,16 @@ int admin_query_long(struct evhttp_request *req, const char *name, long min, lon
 /* The request body as a JSON object; on failure answers 400 and returns NULL. */
 json_t *admin_body_object(struct evhttp_request *req);
 
+/* Adds deputy_name, station_name and category_name to case or common
+ * issue `c` (its deputy, station and category), from the roster and
+ * configuration of now. */
+void admin_add_names(const struct app *app, json_t *c);
+
+/* Common issues (src/admin/admin_common.c): the ranked list, split, join. */
+void admin_common_list(struct app *app, struct evhttp_request *req);
+void admin_common_split(struct app *app, struct evhttp_request *req);
+void admin_common_join(struct app *app, struct evhttp_request *req);
+
 /* Handlers; `id` is the path segment after /admin/cases/ (not validated). */
 void admin_cases_list(struct app *app, struct evhttp_request *req);
 void admin_case_show(struct app *app, struct evhttp_request *req, const char *id);

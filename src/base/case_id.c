@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,4 +69,48 @@ const char *case_id_parse(const char *s, const char *prefix, char *buf, size_t b
     memcpy(buf, prefix, pl);
     memcpy(buf + pl, digits, nd + 1);
     return buf;
+}
+
+char *case_id_swap_prefix(const char *text, size_t len, const char *from, const char *to,
+                          char *digits, size_t *outlen)
+{
+    size_t fl = from ? strlen(from) : 0, tl = to ? strlen(to) : 0, n;
+    if (!text || fl == 0 || tl == 0)
+        return NULL;
+    /* Character by character, letters and digits folded from full-width
+     * as case_id_parse reads them ("Ｒ１００３" too). */
+    char prev = 0;
+    for (size_t i = 0; i < len; i += n ? n : 1) {
+        char c = ascii_at(text, len, i, &n);
+        bool boundary = !(is_letter(prev) || (prev >= '0' && prev <= '9'));
+        prev = c;
+        if (!boundary)
+            continue;
+        size_t j = i, k = 0, m;
+        while (k < fl && is_letter(c = ascii_at(text, len, j, &m)) &&
+               (c | 0x20) == (from[k] | 0x20))
+            j += m, k++;
+        if (k < fl)
+            continue;
+        size_t start = j, nd = 0;
+        while (nd <= CASE_ID_MAX_DIGITS && (c = ascii_at(text, len, j, &m)) >= '0' && c <= '9') {
+            if (nd < CASE_ID_MAX_DIGITS)
+                digits[nd] = c;
+            nd++;
+            j += m;
+        }
+        if (nd < 3 || nd > CASE_ID_MAX_DIGITS)
+            continue;
+        digits[nd] = '\0';
+        char *out = malloc(len - (start - i) + tl + 1);
+        if (!out)
+            return NULL;
+        memcpy(out, text, i);
+        memcpy(out + i, to, tl);
+        memcpy(out + i + tl, text + start, len - start);
+        *outlen = len - (start - i) + tl;
+        out[*outlen] = '\0';
+        return out;
+    }
+    return NULL;
 }

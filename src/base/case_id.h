@@ -19,4 +19,17 @@
  * `s` or `prefix` is NULL, `s` is not a case id, or it does not fit. */
 const char *case_id_parse(const char *s, const char *prefix, char *buf, size_t bufsz);
 
+/* A common issue's number ("R1003": the configured `common_prefix`, then
+ * digits) in a deputy's text, written over as a case number so that the
+ * command's words match as with any case.  Looks for the first `from`
+ * (letters in any case, ASCII or full-width, as case_id_parse reads
+ * them) that follows no letter or digit and is followed by 3 to
+ * CASE_ID_MAX_DIGITS digits and no further digit.  Returns a malloc'd
+ * copy of `text` (`len` bytes, NUL-terminated, length in *outlen) with
+ * those letters replaced by `to`, the digits in `digits` as ASCII (at
+ * least CASE_ID_MAX_DIGITS + 1 bytes); NULL when there is none or memory
+ * is short.  The caller frees the copy. */
+char *case_id_swap_prefix(const char *text, size_t len, const char *from, const char *to,
+                          char *digits, size_t *outlen);
+
 #endif

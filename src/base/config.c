@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/jsonv.h"
 #include "base/log.h"
@@ -159,6 +160,11 @@ static const struct template_default template_defaults[] = {
     { "action.transfer", "转办", "" },
     { "action.escalate", "上报", "" },
     { "action.reply", "回复", "" },
+    { "action.deliberate", "提请小组商", "" },
+    { "action.opinion", "提出意见", "" },
+    { "action.decide", "记录议定", "" },
+    { "action.split", "拆分", "" },
+    { "action.join", "合并", "" },
     /* A command as a choice of a numbered question (deputy_pick_command_item). */
     { "option.progress", "进展", "" },
     { "option.resolve", "办结", "" },
@@ -167,6 +173,9 @@ static const struct template_default template_defaults[] = {
     { "option.reply", "回复", "" },
     { "option.accept", "接单", "" },
     { "option.escalate", "上报", "" },
+    { "option.deliberate", "小组商", "" },
+    { "option.opinion", "意见", "" },
+    { "option.decide", "议定", "" },
     { "state.new", "待分派", "" },
     { "state.assigned", "已转代表", "" },
     { "state.accepted", "已受理", "" },
@@ -204,6 +213,45 @@ static const struct template_default template_defaults[] = {
     { "rule.topic", "专业小组", "" },
     { "rule.default", "默认联络站", "" },
     { "rule.transfer", "转办", "" },
+    /* Common issues (共性问题, docs/lifecycle.md). */
+    { "rule.common", "共性问题", "" },
+    { "event.joined", "并入共性问题{text}", EVENT_VARS },
+    { "event.split", "移出共性问题{text}", EVENT_VARS },
+    { "ack_common",
+      "【码上说】已收到您反映的{topic}问题，编号{case}。已有{count}位居民反映同一问题，由{deputy}代表一并办理。",
+      "case topic category deputy station common place count text resident" },
+    { "deputy_common",
+      "【码上说】{common}：{place}{topic}，已有{count}位居民反映（新增{case}：{text}）。回复\"办结 {common} 结果\"一并答复。",
+      "common place topic category count case text resident" },
+    { "deputy_common_done", "已{action}{common}（{count}位居民），每位居民均已告知。",
+      "common action count place topic" },
+    { "deputy_common_none", "{common}没有可{action}的事项。", "common action" },
+    { "deputy_common_detail", "{common}（{topic}，{place}）：{count}位居民反映，{cases}。首次反映：{text}",
+      "common topic category place count cases text" },
+    { "deputy_common_in", "【码上说】{from}代表转来{common}：{place}{topic}，{count}位居民反映。回复\"详情 {common}\"查看。",
+      "common from place topic category count" },
+    { "deputy_split", "已将{case}移出{common}，单独办理。", "case common" },
+    { "deputy_joined", "已将{case}并入{common}，现有{count}位居民。", "case common count" },
+    { "deputy_not_common", "{case}不在共性问题中。", "case common" },
+    { "deputy_already_common", "{case}已在{common}中，请先\"拆分 {case}\"。", "case common" },
+    { "deputy_common_which", "请写明居民事项编号，如\"拆分 M1002\"、\"合并 M1005 {common}\"。", "common" },
+    { "deputy_common_item", "{common}（{topic}）{count}人", "common topic place count" },
+    /* 小组商: a deputy asks the station's group (docs/lifecycle.md). */
+    { "group_ask",
+      "【码上说】{deputy}代表提请小组商{case}（{topic}）：{text}。理由：{note}。回复\"意见 {case} 您的意见\"。",
+      "case topic category text note deputy station" },
+    { "deputy_group_sent", "已提请小组商{case}，已告知{count}位代表。", "case topic count" },
+    { "deputy_group_none", "{case}所在联络站没有其他代表，无法小组商。", "case topic" },
+    { "group_opinion", "{deputy}代表对{case}的意见：{text}", "case topic deputy text" },
+    { "deputy_opinion_noted", "已记录您对{case}的意见并转告{asker}代表。", "case topic asker" },
+    { "decided", "【码上说】{case}经代表小组商议定：{text}", "case topic text" },
+    { "deputy_group_decided", "{case}议定：{text}（{deputy}）", "case topic text deputy" },
+    { "deputy_decided", "已记录{case}的议定结果并告知居民。", "case topic" },
+    { "deputy_not_group", "{case}不属于您所在联络站。", "case" },
+    { "deputy_not_liaison", "{case}的议定结果由联络站负责人{liaison}记录。", "case liaison" },
+    { "event.deliberation", "提请小组商：{text}", EVENT_VARS },
+    { "event.opinion", "小组意见：{text}", EVENT_VARS },
+    { "event.decided", "小组商议定：{text}", EVENT_VARS },
 };
 
 #define NTEMPLATE_DEFAULTS (sizeof(template_defaults) / sizeof(template_defaults[0]))
@@ -442,7 +490,7 @@ static char *dir_of(const char *path)
 /* ---- sections ------------------------------------------------------------ */
 
 static const char *const top_fields[] = {
-    "listen", "listen_internal", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
+    "listen", "listen_internal", "redis", "namespace", "case_prefix", "common_prefix", "roster", "intents", "intents_cache", "spool",
     "admin_token",
     "country_code", "log_level", "workers", "redis_wait_replicas", "redis_wait_ms",
     "channels", "timers", "limits", "outbox",
@@ -482,6 +530,17 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
             ok = isalpha((unsigned char)c->case_prefix[i]) != 0;
         if (!ok)
             jv_error(v, "$.case_prefix", "must be 1-3 ASCII letters, got \"%s\"", c->case_prefix);
+    }
+    if (jv_string(v, root, "$", "common_prefix", "R", false, &c->common_prefix) == 0 &&
+        c->common_prefix) {
+        size_t len = strlen(c->common_prefix);
+        bool ok = len >= 1 && len <= 3;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = isalpha((unsigned char)c->common_prefix[i]) != 0;
+        if (!ok)
+            jv_error(v, "$.common_prefix", "must be 1-3 ASCII letters, got \"%s\"", c->common_prefix);
+        else if (c->case_prefix && strcasecmp(c->common_prefix, c->case_prefix) == 0)
+            jv_error(v, "$.common_prefix", "must differ from case_prefix (\"%s\")", c->case_prefix);
     }
 
     if (jv_string(v, root, "$", "roster", "deputies.json", false, &s) == 0 && s) {
@@ -633,7 +692,7 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
 {
     static const char *const timer_fields[] = {
         "accept_s", "progress_s", "resolve_s", "rating_s", "session_s", "followup_s", "dedupe_s",
-        "revisit_s", "digest_at", NULL,
+        "revisit_s", "digest_at", "common_window_s", NULL,
     };
     static const char *const limit_fields[] = { "body_max", "sender_per_minute", "max_sessions",
                                                   "max_connections", "header_timeout_s",
@@ -654,6 +713,8 @@ static void load_numbers(struct jv *v, json_t *root, struct config *c)
     jv_integer(v, o, "$.timers", "dedupe_s", 86400, 60, TEN_YEARS_S, &n);   c->timers.dedupe_s = (long)n;
     jv_integer(v, o, "$.timers", "revisit_s", 2592000, 0, TEN_YEARS_S, &n); c->timers.revisit_s = (long)n;
     load_digest_at(v, o, c);
+    jv_integer(v, o, "$.timers", "common_window_s", 1209600, 0, TEN_YEARS_S, &n);
+    c->timers.common_window_s = (long)n;
 
     o = jv_object(v, root, "$", "limits");
     if (o)
@@ -823,7 +884,7 @@ static void apply_env(struct jv *v, struct config *c)
  * once here keeps every caller free of NULL checks on required fields. */
 static bool complete(const struct config *c)
 {
-    if (!c->path || !c->dir || !c->listen_host || !c->redis_url || !c->ns || !c->case_prefix ||
+    if (!c->path || !c->dir || !c->listen_host || !c->redis_url || !c->ns || !c->case_prefix || !c->common_prefix ||
         !c->roster_path || !c->intents_dir || !c->spool_dir || !c->country_code || !c->log_level || !c->templates ||
         !c->categories)
         return false;
@@ -900,6 +961,7 @@ void config_free(struct config *c)
     free(c->redis_url);
     free(c->ns);
     free(c->case_prefix);
+    free(c->common_prefix);
     free(c->roster_path);
     free(c->intents_dir);
     free(c->spool_dir);

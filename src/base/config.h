@@ -40,6 +40,7 @@ struct timers {
     long dedupe_s;         /* how long platform message ids are remembered */
     long revisit_s;        /* 回头看: after a case closes, ask whether the fix held; 0 = never */
     int digest_at;         /* minutes after local midnight of the duty digest; -1 = none */
+    long common_window_s;  /* a concern joins a common issue opened within; 0: never */
 };
 
 /* "rating.aspects": the aspects a resident rates one digit each
@@ -77,6 +78,7 @@ struct config {
     char *redis_url;
     char *ns;              /* "namespace", default "mashang" */
     char *case_prefix;     /* default "M" */
+    char *common_prefix;   /* common issues' numbers, default "R" */
     char *roster_path;     /* resolved */
     char *intents_dir;     /* resolved */
     char *intents_cache;   /* resolved, or NULL: where trained models are kept

@@ -311,6 +311,7 @@ static int usage(void)
             "  cases assign ID DEPUTY [--note TEXT]\n"
             "  cases label ID CATEGORY\n"
             "  deputies [--json]\n"
+            "  common [list] [--station S] [--limit N] [--json] | common split ID | common join ID INTO\n"
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
             "  stats rebuild [--batch N]\n"
             "  report --year YYYY | --from YYYY-MM-DD --to YYYY-MM-DD [--station S] [--csv|--html|--json]\n"
@@ -653,6 +654,63 @@ static int cmd_deputies(const struct opts *o)
     return 0;
 }
 
+/* Common issues (docs/admin.md): the open ones, most residents first. */
+static void common_row(struct table *t, json_t *m)
+{
+    char dep[128], n[24], open[24], age[32];
+    const char *row[] = { str_of(m, "id"), num_of(m, "residents", n, sizeof(n)),
+                          num_of(m, "open", open, sizeof(open)), str_of(m, "place"), category_of(m),
+                          who(m, "deputy", "deputy_name", dep, sizeof(dep)),
+                          age_of(m, "created", age, sizeof(age)) };
+    table_add(t, row);
+}
+
+static int common_list(const struct opts *o)
+{
+    struct query q = { .len = 0 };
+    query_add(&q, "station", o->station);
+    query_add(&q, "limit", o->limit);
+    int rc;
+    json_t *doc = fetch_query(o, "/admin/common", &q, &rc);
+    if (!doc)
+        return rc;
+    struct table t = { .ncols = 7,
+                       .head = { "ID", "RESIDENTS", "OPEN", "PLACE", "CATEGORY", "DEPUTY", "AGE" } };
+    size_t n = table_show(&t, doc, "common", common_row);
+    printf("%zu common issue(s)\n", n);
+    json_decref(doc);
+    return 0;
+}
+
+/* common split ID | common join ID INTO */
+static int common_move(const struct opts *o, bool join)
+{
+    if (o->npos != (join ? 3u : 2u))
+        return usage();
+    json_t *body = json_pack("{s:s,s:s?}", "case", o->pos[1], "into", join ? o->pos[2] : NULL);
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    json_t *doc = b ? call_json(&o->conn, "POST", join ? "/admin/common/join" : "/admin/common/split", b)
+                    : NULL;
+    free(b);
+    if (!doc)
+        return 1;
+    printf("%s %s %s\n", str_of(doc, "case"), str_of(doc, "action"), str_of(doc, "common"));
+    json_decref(doc);
+    return 0;
+}
+
+static int cmd_common(const struct opts *o)
+{
+    if (o->npos == 0 || (o->npos == 1 && strcmp(o->pos[0], "list") == 0))
+        return common_list(o);
+    if (strcmp(o->pos[0], "split") == 0)
+        return common_move(o, false);
+    if (strcmp(o->pos[0], "join") == 0)
+        return common_move(o, true);
+    return usage();
+}
+
 static void stats_row(struct table *t, json_t *r)
 {
     char c[10][32];
@@ -955,7 +1013,8 @@ int ctl_admin_main(int argc, char **argv)
         int (*run)(const struct opts *o);
     } commands[] = {
         { "cases", cmd_cases }, { "deputies", cmd_deputies }, { "stats", cmd_stats },
-        { "reload", cmd_reload }, { "outbox", cmd_outbox }, { "report", cmd_report },
+        { "common", cmd_common }, { "report", cmd_report },
+        { "reload", cmd_reload }, { "outbox", cmd_outbox },
     };
     if (argc < 1)
         return usage();

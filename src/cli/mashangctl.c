@@ -28,6 +28,7 @@ static const struct subcommand subcommands[] = {
     { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]\n"
       "  stats rebuild [--batch N]" },
     { "report", ctl_admin_main, "report --year YYYY [--station S] [--csv|--html|--json]" },
+    { "common", ctl_admin_main, "common [list] [--station S] [--limit N] | common split ID | common join ID INTO" },
     { "reload", ctl_admin_main, "reload" },
     { "outbox", ctl_admin_main, "outbox dead|retry\n"
       "  (admin commands take --url URL (MASHANG_URL) and --token T (MASHANG_ADMIN_TOKEN))" },

@@ -13,6 +13,7 @@
 #include "core/channel_api.h"
 #include "core/roster.h"
 #include "core/schema.h"
+#include "intents/similar.h"
 #include "store/store.h"
 
 /* Field/value pairs of the directory hash, built fresh for each publish. */
@@ -119,11 +120,13 @@ static int add_options(const struct config *cfg, struct fields *f)
 {
     char *s;
     if (asprintf(&s, "prefix=%s\ndedupe_s=%ld\nrating_s=%ld\nsession_s=%ld\nfollowup_s=%ld\n"
-                 "accept_s=%ld\nprogress_s=%ld\nresolve_s=%ld\nsender_per_minute=%d\nmax_sessions=%d\n",
+                 "accept_s=%ld\nprogress_s=%ld\nresolve_s=%ld\nsender_per_minute=%d\nmax_sessions=%d\n"
+                 "common_prefix=%s\ncommon_window_s=%ld\ncommon_min=%.2f\n",
                  cfg->case_prefix, (long)cfg->timers.dedupe_s, (long)cfg->timers.rating_s,
                  (long)cfg->timers.session_s, (long)cfg->timers.followup_s, (long)cfg->timers.accept_s,
                  (long)cfg->timers.progress_s, (long)cfg->timers.resolve_s, cfg->limits.sender_per_minute,
-                 cfg->limits.max_sessions) < 0)
+                 cfg->limits.max_sessions, cfg->common_prefix, (long)cfg->timers.common_window_s,
+                 SIMILAR_COMMON_MIN) < 0)
         return -1;
     /* 回头看 and five-aspect ratings: appended so the lines above stay
      * as they were. */
@@ -202,6 +205,15 @@ static int build(const struct app *app, struct fields *f)
             json_decref(o);
             o = NULL;
         }
+        /* the station's deputies: its group for 小组商 (80_deputies.lua) */
+        json_t *group = json_array();
+        for (size_t j = 0; o && group && j < r->ndeputies; j++)
+            if (r->deputies[j].station && strcmp(r->deputies[j].station, st->id) == 0)
+                json_array_append_new(group, json_string(r->deputies[j].id));
+        if (o && group)
+            json_object_set_new(o, "group", group);
+        else
+            json_decref(group);
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(o);
         json_array_append_new(ids, json_string(st->id));

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "intents/normalize.h"
+#include "intents/similar.h"
 #include "core/outbox.h"
 #include "core/resident_words.h"
 #include "core/roster.h"
@@ -412,12 +413,18 @@ static json_t *events_json(const char *label)
     return a;
 }
 
-/* Labels whose text reaches the resident (progress, result, reply): for
- * these the text is cut from the message even when no body was marked. */
+/* Labels whose text is passed on (progress, result, reply and the
+ * outcome of 小组商 reach the resident; a request for 小组商 and an
+ * opinion reach deputies): for these the text is cut from the message
+ * even when no body was marked. */
 static bool relays_text(const char *label)
 {
-    return label && (strcmp(label, "cmd.progress") == 0 || strcmp(label, "cmd.resolve") == 0 ||
-                     strcmp(label, "cmd.reply") == 0);
+    static const char *const labels[] = { "cmd.progress", "cmd.resolve", "cmd.reply",
+                                          "cmd.deliberate", "cmd.opinion", "cmd.decide" };
+    for (size_t i = 0; label && i < sizeof(labels) / sizeof(labels[0]); i++)
+        if (strcmp(label, labels[i]) == 0)
+            return true;
+    return false;
 }
 
 /* The command's text as the deputy wrote it ("body") and whether it asks
@@ -480,7 +487,8 @@ static void add_deputy_words(json_t *env, json_t *intent, const struct app *app,
      * deputy is asked before it reaches the resident. */
     bool certain = res->certain && !(asks && !res->by_rule && res->label &&
                                      (strcmp(res->label, "cmd.progress") == 0 ||
-                                      strcmp(res->label, "cmd.resolve") == 0));
+                                      strcmp(res->label, "cmd.resolve") == 0 ||
+                                      strcmp(res->label, "cmd.decide") == 0));
     json_object_set_new(intent, "certain", json_boolean(certain));
     json_t *alts = json_array();
     for (size_t i = 0; alts && i < res->nalts && i < INTENT_MAX_ALTS; i++)
@@ -523,7 +531,26 @@ static json_t *today_json(const struct tm *tm)
                      "d", tm->tm_mday, "w", tm->tm_wday, "hm", hm);
 }
 
-static json_t *envelope(struct app *app, const struct inbound *in, const struct deputy *dep,
+/* What a concern says, without its place, as a signature (intents/
+ * similar.h): step.lua compares it with the open cases of the same
+ * station, category and place to join a common issue. */
+static void add_signature(json_t *env, const struct app *app, const struct intent_result *res)
+{
+    const char *norm = intent_matcher_normalized(app->matcher);
+    size_t start = 0, end = 0;
+    for (size_t i = 0; i < res->nslots; i++)
+        if (strcmp(res->slots[i].name, "place") == 0)
+            start = res->slots[i].start, end = res->slots[i].end;
+    char sig[SIMILAR_SIG_SIZE];
+    if (similar_signature(norm, strlen(norm), start, end, sig) > 0)
+        json_object_set_new(env, "sig", json_string(sig));
+}
+
+/* The envelope of message `in`; `words` is the text the engine matched
+ * (the same message, or a deputy's with a common issue's number written
+ * as a case number, `common` its digits). */
+static json_t *envelope(struct app *app, const struct inbound *in, const struct inbound *words,
+                        const char *common, const struct deputy *dep,
                         const struct intent_result *res, const char *masked)
 {
     const struct config *cfg = app->cfg;
@@ -565,15 +592,20 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
 
     if (dep) {
         json_object_set_new(env, "deputy", json_string(dep->id));
-        add_deputy_words(env, intent, app, in, res);
+        add_deputy_words(env, intent, app, words, res);
     }
     /* Nothing left after normalisation (emoji only): not words, so not a
      * thanks or a rating whatever the engine made of it. */
     if (!*intent_matcher_normalized(app->matcher))
         json_object_set_new(env, "empty", json_true());
     const char *case_id = case_id_parse(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
-    if (case_id)
+    if (case_id && common && strcmp(case_id + strlen(cfg->case_prefix), common) == 0) {
+        char rid[64];
+        snprintf(rid, sizeof(rid), "%s%s", cfg->common_prefix, common);
+        json_object_set_new(env, "case", json_string(rid));
+    } else if (case_id) {
         json_object_set_new(env, "case", json_string(case_id));
+    }
     int rating = step_rating_value(intent_slot(res, "rating"));
     if (!rating && res->label && strcmp(res->label, "chat.rating") == 0)
         rating = step_rating_value(intent_matcher_normalized(app->matcher));
@@ -601,6 +633,8 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
         struct route_plan plan;
         route_plan_build(app->roster, &ri, &plan);
         json_object_set_new(env, "route", route_json(&plan));
+        if (res->kind == INTENT_CONCERN)
+            add_signature(env, app, res);
     }
     return env;
 }
@@ -822,9 +856,18 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     else
         dep = roster_deputy_by_wechat(app->roster, in->addr);
 
+    /* A deputy may name a common issue (R1003) wherever a case number
+     * goes: the engine reads it as one, the envelope carries the R. */
+    struct inbound words = *in;
+    char common[CASE_ID_MAX_DIGITS + 1] = "";
+    char *swapped = NULL;
+    if (dep && (swapped = case_id_swap_prefix(in->text, in->len, app->cfg->common_prefix,
+                                              app->cfg->case_prefix, common, &words.len)))
+        words.text = swapped;
     struct intent_result res;
-    if (intent_match(app->intents, app->matcher, in->text, in->len,
+    if (intent_match(app->intents, app->matcher, words.text, words.len,
                      dep ? ROLE_DEPUTY : ROLE_RESIDENT, &res) < 0) {
+        free(swapped);
         finish(st, STEP_REJECTED, NULL, NULL);
         return;
     }
@@ -836,12 +879,14 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
      * messages are handled in the order they arrived.  Other residents'
      * are not held up by them. */
     if (!in->from_spool && app->spool && spool_waiting(app->spool, st->channel, st->addr)) {
+        free(swapped);
         finish(st, STEP_UNAVAILABLE, NULL, NULL);
         step_replay(app);
         return;
     }
 
-    json_t *env = envelope(app, in, dep, &res, st->masked);
+    json_t *env = envelope(app, in, &words, swapped ? common : NULL, dep, &res, st->masked);
+    free(swapped);
     /* The replies this message causes may go straight into this
      * instance's lease (20_outbox.lua), saving the claim call.  The lease
      * runs from now, not from when the message came (a replayed one may
@@ -987,6 +1032,77 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
     a->arg = arg;
     const char *argv[1] = { body };
     int rc = store_script(app->store, SCRIPT_STEP, on_assign_reply, a, 1, argv, NULL);
+    free(body);
+    if (rc < 0) {
+        free(a);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+    }
+}
+
+/* The answer of a common issue's split or join by hand: stored when the
+ * action is one of `ok` (NULL-terminated). */
+static void on_common_reply(redisReply *r, void *arg)
+{
+    static const char *const ok[] = { "split", "dissolved", "joined", NULL };
+    struct assign *a = arg;
+    enum step_outcome outcome = STEP_UNAVAILABLE;
+    const char *action = NULL, *common = NULL;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+        action = r->element[0]->str;
+        common = r->element[1]->str;
+        outcome = STEP_REJECTED;
+        for (size_t i = 0; ok[i]; i++)
+            if (strcmp(action, ok[i]) == 0)
+                outcome = STEP_STORED;
+        if (outcome == STEP_STORED && a->app->outbox)
+            outbox_kick(a->app->outbox);
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        log_error("common_failed", "error=%s", LOG_STR(r->str));
+    }
+    log_info("common_by_hand", "outcome=%s action=%s common=%s",
+             outcome == STEP_STORED ? "stored" : "refused", LOG_STR(action ? action : "-"),
+             LOG_STR(common && *common ? common : "-"));
+    a->done(outcome, action, common, a->arg);
+    free(a);
+}
+
+void step_common(struct app *app, const char *op, const char *case_id, const char *target,
+                 const char *actor, step_done_fn done, void *arg)
+{
+    char idbuf[32], tbuf[32];
+    const struct config *cfg = app->cfg;
+    const char *id = case_id_parse(case_id, cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *tid = NULL;
+    bool join = strcmp(op, "join") == 0;
+    if (join && target) {
+        tid = case_id_parse(target, cfg->case_prefix, tbuf, sizeof(tbuf));
+        /* a common issue's number only with its letters: bare digits are a case */
+        if (!tid && isalpha((unsigned char)target[0]))
+            tid = case_id_parse(target, cfg->common_prefix, tbuf, sizeof(tbuf));
+    }
+    if (!id || (join && !tid)) {
+        done(STEP_REJECTED, id ? "unknown_target" : "unknown_case", id, arg);
+        return;
+    }
+    struct assign *a = calloc(1, sizeof(*a));
+    json_t *env = json_pack("{s:s, s:s, s:I, s:s, s:o, s:s, s:s, s:s}", "mode", "common", "op",
+                            join ? "join" : "split", "now", (json_int_t)wall_ms(), "cfg", app->digest,
+                            "tr", events_json("assign"), "case", id, "target", tid ? tid : "",
+                            "actor", actor ? actor : "admin");
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!a || !body) {
+        free(a);
+        free(body);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+        return;
+    }
+    a->app = app;
+    a->done = done;
+    a->arg = arg;
+    const char *argv[1] = { body };
+    int rc = store_script(app->store, SCRIPT_STEP, on_common_reply, a, 1, argv, NULL);
     free(body);
     if (rc < 0) {
         free(a);

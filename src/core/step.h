@@ -56,6 +56,17 @@ void step_tick(struct app *app);
 void step_assign(struct app *app, const char *case_id, const char *deputy_id, const char *actor,
                  const char *note, step_done_fn done, void *arg);
 
+/* A common issue by hand (docs/admin.md): `op` "split" takes case
+ * `case_id` out of its common issue; "join" puts it into `target`'s (a
+ * common issue's number, or a case whose issue it joins or starts with
+ * it), handing it to the issue's deputy.  `done` gets STEP_STORED with
+ * action "split", "dissolved" (one case was left) or "joined" and the
+ * issue's number, else STEP_REJECTED with the reason ("unknown_case",
+ * "unknown_target", "unknown_common", "not_common", "already_common",
+ * "bad_state", a refused transfer's) or STEP_UNAVAILABLE. */
+void step_common(struct app *app, const char *op, const char *case_id, const char *target,
+                 const char *actor, step_done_fn done, void *arg);
+
 /* After a roster reload: moves the open cases of the deputies in
  * `removed` (ids no longer in the roster) to their station's liaison, else
  * the default liaison, and tells the committee.  Fire and forget; the

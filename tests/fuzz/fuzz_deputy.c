@@ -1,9 +1,12 @@
 /* A deputy's text ("接单 M1001", "进展 1001 已联系路灯所", "待办"): command
  * intents are tried too, and the case id slot goes through case_id_parse()
- * as the step does.  See fuzz_intents_match.h. */
+ * as the step does; a common issue's number (R1003) is written as a case
+ * number first, as the step does, and the text's signature (similar.h)
+ * must be well formed and alike to itself.  See fuzz_intents_match.h. */
 #include "fuzz_intents_match.h"
 #include "base/case_id.h"
 #include "core/step.h"
+#include "intents/similar.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,6 +30,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int v = step_rating_value(rating);
             FUZZ_CHECK(v >= 0 && v <= 5);
         }
+    }
+    /* texts with NUL bytes never reach the engine (fuzz_intents_run) */
+    if (text && memchr(text, '\0', len) == NULL) {
+        char digits[CASE_ID_MAX_DIGITS + 1];
+        size_t slen = 0;
+        char *swapped = case_id_swap_prefix(text, len, "R", "M", digits, &slen);
+        if (swapped) {
+            FUZZ_CHECK(strlen(swapped) == slen && strlen(digits) >= 3);
+            intent_match(fi->set, fi->m, swapped, slen, ROLE_DEPUTY, &r);
+            free(swapped);
+        }
+        const char *norm = intent_matcher_normalized(fi->m);
+        char sig[SIMILAR_SIG_SIZE];
+        int n = similar_signature(norm, strlen(norm), 0, strlen(norm) / 2, sig);
+        FUZZ_CHECK(n >= 0 && n <= SIMILAR_SIG_MAX && strlen(sig) == (size_t)n * SIMILAR_HEX);
+        FUZZ_CHECK(n == 0 || similar_cosine(sig, sig) > 0.999);
     }
     free(text);
     return 0;

@@ -52,8 +52,15 @@ DEPUTY_PHONE = "13900000001"
 # year's report read 12 hashes, not 365; the two fields keep each hash to
 # deputies plus categories rather than their product.
 BUDGET = {
-    "open_first": 30,       # the first case of a namespace also moves seq:case past 1000 and marks the aggregates complete
-    "open": 28,
+    # A concern naming a place also looks for an open case of the same
+    # place it may join (65_common.lua): ZREVRANGE, ZADD and EXPIRE of the
+    # place's candidates, plus an HMGET for each candidate compared.
+    "open_first": 33,       # the first case of a namespace also moves seq:case past 1000 and marks the aggregates complete
+    "open": 31,
+    # joining a second case into a new common issue: the candidate's HMGET,
+    # seq:common, the issue's hash and rank, the first case's mark and
+    # history; no deadline timers (the first case's stand for the issue)
+    "open_join": 39,
     "accept": 24,
     "status": 14,
     "resolve": 26,
@@ -119,7 +126,12 @@ DEPUTY_TR = tr_json("accept", "progress", "resolve", "transfer", "escalate")
 # The settings directory.c publishes in the field "opt", "name=value" lines.
 OPT = {"prefix": "MS", "dedupe_s": 86400, "rating_s": 259200, "session_s": 600,
        "followup_s": 3600, "accept_s": 86400, "progress_s": 259200, "resolve_s": 1296000,
-       "sender_per_minute": 10, "max_sessions": 10000}
+       "sender_per_minute": 10, "max_sessions": 10000,
+       "common_prefix": "R", "common_window_s": 1209600, "common_min": "0.30"}
+# A concern's signature as src/intents/similar.c writes it (sorted 6-hex
+# grams): the streetlight concern's, and one sharing nothing with it.
+SIG_LIGHT = "".join("%06x" % i for i in range(10, 30))
+SIG_OTHER = "".join("%06x" % i for i in range(100, 120))
 
 
 # --------------------------------------------------------------------------
@@ -280,12 +292,13 @@ class ScriptTest(unittest.TestCase):
         env.update(extra)
         return self.step(env, budget)
 
-    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first", addr=None):
+    def open_case(self, now=T0, text="幸福路12号的路灯坏了三天了", budget="open_first", addr=None,
+                  place="幸福路12号", sig=SIG_LIGHT, route_to="d1"):
         intent = {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
-                  "slots": {"place": "幸福路12号"}, "title": "路灯不亮", "confidence": 0.93,
+                  "slots": {"place": place}, "title": "路灯不亮", "confidence": 0.93,
                   "review": False, "certain": True}
-        route = [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]
-        return self.resident(text, intent, now, budget, addr, route=route)
+        route = [{"rule": "area", "d": [route_to], "duty": [], "station": "s1"}]
+        return self.resident(text, intent, now, budget, addr, route=route, sig=sig)
 
     def whole_life(self, now, addr=None, text="幸福路12号的路灯坏了三天了", budget=None):
         """One case from its opening to its rating, every message it causes
@@ -384,7 +397,9 @@ class ScriptTest(unittest.TestCase):
 
     def per_case_keys(self):
         """Every key but the namespace's shared ones, type and TTL."""
-        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:", "agg:")
+        # cplace: a place's open cases, forgotten with timers.common_window_s
+        shared = ("cases", "gauge:", "due:", "dq:", "cfg:", "seq:", "timers", "rcases:", "agg:",
+                  "cplace:")
         return {k[len(P):]: (self.r.type(k), self.r.ttl(k)) for k in self.r.keys(P + "*")
                 if not k[len(P):].startswith(shared)}
 
@@ -532,7 +547,7 @@ class ScriptTest(unittest.TestCase):
 
     def test_gauges_and_overdue(self):
         self.open_case(T0)
-        self.open_case(T0 + 10 * 86400, "幸福路14号的路灯也不亮", "open")
+        self.open_case(T0 + 10 * 86400, "幸福路14号的路灯也不亮", "open", place="幸福路14号")
         self.deputy("接单 MS1002", "cmd.accept", "MS1002", T0 + 10 * 86400 + 60, "accept")
         now = T0 + 10 * 86400 + 120
         # the first scrape of a namespace builds the gauge hash
@@ -550,7 +565,7 @@ class ScriptTest(unittest.TestCase):
 
     def test_gauges_rebuilt_once_after_upgrade(self):
         self.open_case(T0)
-        self.open_case(T0 + 60, "幸福路14号的路灯也不亮", "open")
+        self.open_case(T0 + 60, "幸福路14号的路灯也不亮", "open", place="幸福路14号")
         self.deputy("接单 MS1002", "cmd.accept", "MS1002", T0 + 120, "accept")
         # data of a version without the gauge hash and the deadline sets
         self.r.delete(P + "gauge:cases", P + "due:waiting", P + "due:working")
@@ -801,6 +816,184 @@ class ScriptTest(unittest.TestCase):
         self.assertNotIn("counts", stats("", ""))
         self.agg_rebuild(batch=100)
         self.assertEqual(stats("", "")["counts"], after["rows"]["deputy"])
+
+
+    # -- common issues and 小组商 (65_common.lua, 80_deputies.lua) --------
+
+    def test_common_issue(self):
+        r = self.r
+        a, b, c, d, e = ("1380000000%d" % i for i in range(1, 6))
+        self.open_case(T0, addr=a)
+        self.outbox()
+        # a second resident, the same light in other words: a common issue
+        action, case, n, _ = self.open_case(T0 + 60, "幸福路12号路灯不亮", "open_join", addr=b)
+        self.assertEqual((action, case, n), ("case_opened", "MS1002", 2))
+        self.assertEqual(r.hget(P + "case:MS1002", "common"), "R1001")
+        self.assertEqual(r.hget(P + "case:MS1001", "common"), "R1001")
+        self.assertEqual(r.hget(P + "case:MS1002", "routed_by"), "common")
+        vars_ = dict(common="R1001", place="幸福路12号", topic="路灯不亮", count=2, case="MS1002",
+                     text="幸福路12号路灯不亮", deputy="张三", category="路灯", station="幸福路联络站",
+                     resident=b[:3] + "****" + b[-4:])
+        self.assertEqual(self.outbox(), [
+            ("sms", DEPUTY_PHONE, "notify", render("deputy_common", **vars_)),
+            ("sms", b, "reply", render("ack_common", **vars_)),
+        ])
+        # its own reminders are the first case's: nothing armed for it
+        self.assertEqual([t for t in r.zrange(P + "timers", 0, -1) if "MS1002" in t], [])
+        self.open_case(T0 + 120, addr=c, budget=None)
+        out = self.outbox()
+        self.assertIn("已有3位居民反映", out[0][3])
+        self.assertEqual(r.zscore(P + "commons", "R1001"), 3)
+        # another place, or other words at the same place: cases of their own
+        self.open_case(T0 + 180, "光明街3号的路灯坏了", None, addr=d, place="光明街3号")
+        self.open_case(T0 + 240, "幸福路12号井盖丢了", None, addr=e, sig=SIG_OTHER)
+        self.assertEqual(r.hmget(P + "case:MS1004", "common")[0], None)
+        self.assertEqual(r.hmget(P + "case:MS1005", "common")[0], None)
+        self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002 MS1003")
+        self.outbox()
+        # split out by hand (the step's mode "common"), on its own deadlines
+        action, rid, _, _ = self.step({"mode": "common", "op": "split", "case": "MS1003", "target": "",
+                                       "actor": "admin", "now": (T0 + 250) * 1000,
+                                       "tr": tr_json("transfer")}, None)
+        self.assertEqual((action, rid), ("split", "R1001"))
+        self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002")
+        self.assertIsNone(r.hget(P + "case:MS1003", "common"))
+        self.assertEqual(len([t for t in r.zrange(P + "timers", 0, -1) if "MS1003" in t]), 3)
+        self.assertEqual(r.zscore(P + "commons", "R1001"), 2)
+        # and joined again by its deputy, the R as the resident wrote it
+        action, case, _, _ = self.deputy("合并 MS1003 R1001", "cmd.join", "MS1003", T0 + 260, None)
+        self.assertEqual((action, case), ("joined", "MS1003"))
+        self.assertEqual(r.hget(P + "common:R1001", "cases"), "MS1001 MS1002 MS1003")
+        self.assertIn(("sms", DEPUTY_PHONE, "reply", render("deputy_joined", case="MS1003", common="R1001",
+                                                            count=3)), self.outbox())
+        # 待办 lists the issue once
+        action, _, _, _ = self.deputy("待办", "cmd.list", None, T0 + 300, None)
+        self.assertIn(render("deputy_common_item", common="R1001", topic="路灯不亮", count=3),
+                      self.outbox()[0][3])
+        # 办结 R1001: every resident told and asked to rate, the deputy answered once
+        action, case, n, _ = self.deputy("办结 R1001 已修好", "cmd.resolve", "R1001", T0 + 3600, None,
+                                         body="已修好", question=False)
+        self.assertEqual((action, case, n), ("common_resolve", "R1001", 4))
+        out = self.outbox()
+        self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b, c])
+        for o in out:
+            if o[2] == "push":
+                self.assertIn("请回复1-5评价", o[3])
+        self.assertEqual(out[-1], ("sms", DEPUTY_PHONE, "reply", render(
+            "deputy_common_done", common="R1001", action=TEMPLATES["action.resolve"], count=3)))
+        for addr, cid in ((a, "MS1001"), (b, "MS1002"), (c, "MS1003")):
+            self.assertEqual(r.hget(P + "res:sms:" + addr, "rating_case"), cid)
+            self.assertEqual(r.hget(P + "case:" + cid, "state"), "resolved")
+        self.assertEqual(r.hget(P + "case:MS1004", "state"), "assigned")
+        self.assertIsNone(r.zscore(P + "commons", "R1001"))
+        # one case left is no common issue
+        for cid, expected in (("MS1002", "split"), ("MS1001", "dissolved")):
+            action, _, _, _ = self.deputy("拆分 " + cid, "cmd.split", cid, T0 + 4000, None)
+            self.assertEqual(action, expected)
+        self.assertFalse(r.exists(P + "common:R1001"))
+        self.assertIsNone(r.hget(P + "case:MS1003", "common"))
+
+    def test_common_issue_moves_and_progress(self):
+        r = self.r
+        a, b = "13800000001", "13800000002"
+        d2_phone = "13900000002"
+        r.hset(CFG, "d:d2", json.dumps({"name": "李四", "channel": "sms", "addr": d2_phone,
+                                        "station": "s1", "station_name": "幸福路联络站"}))
+        self.open_case(T0, addr=a)
+        self.open_case(T0 + 60, "幸福路12号路灯不亮", None, addr=b)
+        self.outbox()
+        # 进展 R…: each resident, one answer
+        action, _, _, _ = self.deputy("进展 R1001 已报修", "cmd.progress", "R1001", T0 + 100, None,
+                                      body="已报修", question=False)
+        self.assertEqual(action, "common_progress")
+        out = self.outbox()
+        self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b])
+        self.assertEqual([o[:3] for o in out if o[2] != "push"], [("sms", DEPUTY_PHONE, "reply")])
+        # 转 R… naming nobody: asked whom to, nothing moved
+        action, _, _, _ = self.deputy("转 R1001", "cmd.transfer", "R1001", T0 + 150, None)
+        self.assertEqual(action, "unknown_deputy")
+        self.assertEqual(self.outbox(), [("sms", DEPUTY_PHONE, "reply", render(
+            "deputy_need_target", case="R1001", topic="路灯不亮"))])
+        self.assertEqual(r.hget(P + "case:MS1001", "deputy"), "d1")
+        # 转 R…: every case to the new deputy, who is told once
+        action, _, _, _ = self.deputy("转 R1001 d2", "cmd.transfer", "R1001", T0 + 200, None,
+                                      target="d2")
+        self.assertEqual(action, "common_transfer")
+        for cid in ("MS1001", "MS1002"):
+            self.assertEqual(r.hget(P + "case:" + cid, "deputy"), "d2")
+        self.assertEqual(r.hget(P + "common:R1001", "deputy"), "d2")
+        out = self.outbox()
+        self.assertEqual([o[3] for o in out if o[1] == d2_phone], [render(
+            "deputy_common_in", common="R1001", **{"from": "张三"}, place="幸福路12号", topic="路灯不亮",
+            count=2)])
+        self.assertEqual(sorted(o[1] for o in out if o[2] == "push"), [a, b])
+        # the old deputy can no longer act on it
+        action, _, _, _ = self.deputy("办结 R1001", "cmd.resolve", "R1001", T0 + 300, None, body="")
+        self.assertEqual(action, "foreign_case")
+
+    def test_common_issue_erased_resident(self):
+        r = self.r
+        a, b = "13800000001", "13800000002"
+        self.open_case(T0, addr=a)
+        self.open_case(T0 + 60, "幸福路12号路灯不亮", None, addr=b)
+        self.assertEqual(r.hget(P + "common:R1001", "text"), "幸福路12号的路灯坏了三天了")
+        self.run_script("admin", ["resident_erase", "sms", a, T0 + 120])
+        self.assertEqual(r.hget(P + "common:R1001", "text"), "[已删除]")
+        self.assertIsNone(r.hget(P + "case:MS1001", "sig"))
+        self.assertIsNotNone(r.hget(P + "case:MS1002", "sig"))
+
+    def test_common_issue_needs_the_same_category_and_station_still(self):
+        """A case relabelled or transferred since it was listed at its place
+        is not joined by a later concern of the place's old category."""
+        r = self.r
+        self.open_case(T0, addr="13800000001")
+        self.run_script("admin", ["label", "MS1001", "other", T0 + 30])
+        self.open_case(T0 + 60, "幸福路12号路灯不亮", None, addr="13800000002")
+        self.assertIsNone(r.hget(P + "case:MS1002", "common"))
+        r.hset(CFG, "d:d2", json.dumps({"name": "李四", "channel": "sms", "addr": "13900000002",
+                                        "station": "s2", "station_name": "光明村联络站"}))
+        self.step({"mode": "assign", "now": (T0 + 90) * 1000, "case": "MS1002", "target": "d2",
+                   "actor": "admin", "note": "", "tr": tr_json("transfer")}, None)
+        self.open_case(T0 + 120, "幸福路12号的路灯又坏了", None, addr="13800000003")
+        self.assertIsNone(r.hget(P + "case:MS1003", "common"))
+
+    def test_group_deliberation(self):
+        r = self.r
+        d2_phone = "13900000002"
+        r.hset(CFG, mapping={
+            "d:d2": json.dumps({"name": "李四", "channel": "sms", "addr": d2_phone, "station": "s1",
+                                "station_name": "幸福路联络站"}),
+            "s:s1": json.dumps({"name": "幸福路联络站", "liaison": "d2", "group": ["d1", "d2"]})})
+        self.open_case(T0)
+        self.outbox()
+        action, case, _, _ = self.deputy("小组商 MS1001 涉及供电所", "cmd.deliberate", "MS1001", T0 + 60,
+                                         None, body="涉及供电所", question=False)
+        self.assertEqual((action, case), ("deliberation", "MS1001"))
+        out = self.outbox()
+        self.assertEqual([o[:3] for o in out], [("sms", d2_phone, "notify"), ("sms", DEPUTY_PHONE, "reply")])
+        self.assertIn("理由：涉及供电所", out[0][3])
+
+        def d2(text, label, body):
+            return self.deputy(text, label, "MS1001", T0 + 120, None, body=body, question=False,
+                               deputy="d2", msg={"channel": "sms", "addr": d2_phone, "text": text,
+                                                 "masked": "139****0002", "passive": False})
+        action, _, _, _ = d2("意见 MS1001 先联系供电所", "cmd.opinion", "先联系供电所")
+        self.assertEqual(action, "opinion")
+        out = self.outbox()
+        self.assertEqual(out[0], ("sms", DEPUTY_PHONE, "notify", render(
+            "group_opinion", case="MS1001", deputy="李四", text="先联系供电所")))
+        # only the liaison records the outcome
+        action, _, _, _ = self.deputy("议定 MS1001 周五前修复", "cmd.decide", "MS1001", T0 + 180, None,
+                                      body="周五前修复", question=False)
+        self.assertEqual(action, "not_liaison")
+        self.outbox()
+        action, _, _, _ = d2("议定 MS1001 周五前修复", "cmd.decide", "周五前修复")
+        self.assertEqual(action, "decided")
+        out = self.outbox()
+        self.assertIn(("sms", RESIDENT, "push", render("decided", case="MS1001", text="周五前修复")), out)
+        self.assertEqual(r.hget(P + "case:MS1001", "state"), "in_progress")
+        events = [json.loads(h)["event"] for h in r.lrange(P + "hist:MS1001", 0, -1)]
+        self.assertEqual(events[-3:], ["deliberation", "opinion", "decided"])
 
 
 class TemplateNames(unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -83,6 +84,42 @@ static void test_buffer(void **state)
     assert_null(case_id_parse("1", "CASE", buf, 4));               /* prefix alone fills it */
 }
 
+/* A common issue's number in a deputy's text is read as a case number. */
+static void test_swap_prefix(void **state)
+{
+    (void)state;
+    char digits[CASE_ID_MAX_DIGITS + 1];
+    size_t n = 0;
+    const char *t = "办结R1003 路灯已修好";
+    char *out = case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n);
+    assert_non_null(out);
+    assert_string_equal(out, "办结M1003 路灯已修好");
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(digits, "1003");
+    free(out);
+    t = "进展 r2001: 已报修";                    /* any case; longer prefixes */
+    out = case_id_swap_prefix(t, strlen(t), "R", "CASE", digits, &n);
+    assert_string_equal(out, "进展 CASE2001: 已报修");
+    free(out);
+    t = "办结 Ｒ１００３";                         /* typed full-width */
+    out = case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n);
+    assert_string_equal(out, "办结 M１００３");
+    assert_string_equal(digits, "1003");
+    free(out);
+    t = "r1 R1004";                               /* the first that is one */
+    out = case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n);
+    assert_string_equal(out, "r1 M1004");
+    free(out);
+    /* Not a number: inside a word, too few or too many digits, none. */
+    t = "BR1003";
+    assert_null(case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n));
+    t = "R12 R1234567890123";
+    assert_null(case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n));
+    t = "接单 M1003";
+    assert_null(case_id_swap_prefix(t, strlen(t), "R", "M", digits, &n));
+    assert_null(case_id_swap_prefix(t, strlen(t), "", "M", digits, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +127,7 @@ int main(void)
         cmocka_unit_test(test_configured_prefix),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_buffer),
+        cmocka_unit_test(test_swap_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,6 +114,8 @@ static void test_defaults(void **state)
     assert_string_equal(c->redis_url, "redis://127.0.0.1:6379");
     assert_string_equal(c->ns, "mashang");
     assert_string_equal(c->case_prefix, "M");
+    assert_string_equal(c->common_prefix, "R");
+    assert_int_equal(c->timers.common_window_s, 14 * 86400);
     snprintf(want, sizeof(want), "%s/deputies.json", fx->dir);
     assert_string_equal(c->roster_path, want);
     snprintf(want, sizeof(want), "%s/../intents", fx->dir);
@@ -339,6 +341,20 @@ static void test_wrong_types(void **state)
     expect_problem(fx, "$.limits.body_max", "expected an integer");
     expect_problem(fx, "$.templates.help", "expected a string");
     expect_problem(fx, "$.categories.pets", "non-empty string");
+}
+
+/* A common issue's number must not read as a case number. */
+static void test_common_prefix(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(load(fx, "{ \"common_prefix\": \"m\", \"timers\": { \"common_window_s\": -1 } }"), -1);
+    expect_problem(fx, "$.common_prefix", "must differ from case_prefix");
+    expect_problem(fx, "$.timers.common_window_s", "out of range");
+    assert_int_equal(load(fx, "{ \"common_prefix\": \"R2\" }"), -1);
+    expect_problem(fx, "$.common_prefix", "1-3 ASCII letters");
+    assert_int_equal(load(fx, "{ \"common_prefix\": \"GX\", \"timers\": { \"common_window_s\": 0 } }"), 0);
+    assert_string_equal(fx->c.common_prefix, "GX");
+    assert_int_equal(fx->c.timers.common_window_s, 0);
 }
 
 static void test_bad_values(void **state)
@@ -874,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_fields_all_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_common_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_required_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_gateway_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_forms, setup, teardown),

@@ -119,6 +119,37 @@ if op == 'show' then
   return cjson.encode({ found = true, case = c, history = hist })
 end
 
+-- common_list STATION LIMIT -> {common: [{id, station, category, title,
+-- place, deputy, lead, residents, open, cases, created, updated}]}: the
+-- open common issues, most residents first (the station's 重点问题),
+-- only STATION's if not empty.  An issue whose cases were all handled
+-- one by one is left out.
+if op == 'common_list' then
+  local station, limit = ARGV[2] or '', tonumber(ARGV[3]) or 100
+  local out = {}
+  local ids = redis.call('ZREVRANGE', K.commons, 0, SCAN_MAX - 1)
+  for _, rid in ipairs(ids) do
+    if #out >= limit then break end
+    local h = redis.call('HGETALL', K.common .. rid)
+    local m = {}
+    for i = 1, #h, 2 do m[h[i]] = h[i + 1] end
+    if m.id and (station == '' or m.station == station) then
+      local cases, open = {}, 0
+      for cid in string.gmatch(m.cases or '', '%S+') do
+        cases[#cases + 1] = cid
+        if is_open(redis.call('HGET', case_key(cid), 'state')) then open = open + 1 end
+      end
+      if open > 0 then
+        out[#out + 1] = { id = m.id, station = m.station or '', category = m.category or '',
+          title = m.title or '', place = m.place or '', deputy = m.deputy or '', lead = m.lead or '',
+          residents = #cases, open = open, cases = cases, created = tonumber(m.created) or 0,
+          updated = tonumber(m.updated) or 0 }
+      end
+    end
+  end
+  return cjson.encode({ common = out })
+end
+
 -- deputies ID... -> [[id, open, oldest_id, oldest_since], ...] in argument order
 if op == 'deputies' then
   local out = {}
@@ -224,7 +255,8 @@ if op == 'resident_erase' then
   local closed = 0
   for _, id in ipairs(ids) do
     local k = case_key(id)
-    local state, deputy, compacted = unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted'))
+    local state, deputy, compacted, common, text =
+      unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted', 'common', 'text'))
     if is_open(state) then
       -- Nobody could be told of progress any more: the case ends here.
       local created = redis.call('HGET', k, 'created')
@@ -235,6 +267,12 @@ if op == 'resident_erase' then
     end
     redis.call('HSET', k, 'addr', 'erased', 'masked', '***', 'text', '[已删除]', 'place', '',
       'latest', '', 'result', '')
+    -- the signature of the words goes with them, and the copy a common
+    -- issue keeps of its first case's text
+    redis.call('HDEL', k, 'sig')
+    if common and common ~= '' and text and redis.call('HGET', K.common .. common, 'text') == text then
+      redis.call('HSET', K.common .. common, 'text', '[已删除]')
+    end
     local hist = hist_read(id, compacted, 1, -1)
     for _, e in ipairs(hist) do
       if e.actor == 'resident' or e.event == 'opened' or e.event == 'followup' then

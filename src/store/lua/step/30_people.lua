@@ -31,7 +31,7 @@ local function note_deputy_channel(id)
   end
 end
 local function notify(p, text, case_id)
-  if not p then return end
+  if not p or hush.on then return end
   local channel, addr = reach(p)
   send(channel, addr, text, case_id, 'notify')
 end

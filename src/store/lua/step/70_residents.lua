@@ -8,6 +8,20 @@ local function open_case(r, info)
   local rk = res_key(r.channel, r.addr)
   local dep, rule = route(info.route, rk)
   local p = person(dep)
+  -- A concern like an open one of the same station, category and place
+  -- joins its common issue (65_common.lua), with the issue's deputy.
+  local m
+  local cand = p and common_candidate(p.station, info.label, info.place, info.sig, id)
+  if cand then
+    m = cand.common ~= '' and load_common(cand.common) or nil
+    local cdep = m and m.deputy or cand.deputy
+    if person(cdep) then
+      dep, rule, p = cdep, 'common', person(cdep)
+      m = common_add(m, cand, id, info, p.station)
+    else
+      m = nil
+    end
+  end
   local c = { id = id, category = info.label, title = info.title or '' }
   -- Opened and, with a deputy, assigned at once: the case hash and its
   -- history are written in their final form, one command each.
@@ -24,6 +38,14 @@ local function open_case(r, info)
     fields[#fields + 1] = 'clock'
     fields[#fields + 1] = nows
     hist[2] = cjson.encode({ ts = nows, actor = 'system', event = 'assigned', text = dep .. ' ' .. rule })
+  end
+  if info.sig and info.sig ~= '' then
+    fields[#fields + 1] = 'sig'
+    fields[#fields + 1] = info.sig
+  end
+  if m then
+    fields[#fields + 1] = 'common'
+    fields[#fields + 1] = m.id
   end
   if tonumber(info.confidence) then
     fields[#fields + 1] = 'confidence'
@@ -49,13 +71,20 @@ local function open_case(r, info)
     c.state = state
     c.clock = tostring(nows)
     redis.call('ZADD', K.dq .. dep, nows, id)
-    arm_first(id)
-    notify(p, render('deputy_new', vars), id)
+    if m then
+      -- One notice per issue as it grows; the reminders are those of
+      -- its first case.
+      notify(p, render('deputy_common', common_vars(m, { case = id, text = info.text })), m.id)
+    else
+      arm_first(id)
+      notify(p, render('deputy_new', vars), id)
+    end
   end
+  local ack = m and render('ack_common', common_vars(m, vars)) or render('ack', vars)
   if msg.passive and r.channel == msg.channel and r.addr == msg.addr then
-    reply(render('ack', vars), id)
+    reply(ack, id)
   else
-    send(r.channel, r.addr, render('ack', vars), id, 'reply')
+    send(r.channel, r.addr, ack, id, 'reply')
   end
   return 'case_opened', id
 end
@@ -65,7 +94,7 @@ local function sender() return { channel = msg.channel, addr = msg.addr, masked 
 local function info_from_message()
   return { label = intent.label, title = intent.title, intent = intent.name, text = msg.text,
            place = slots.place, route = env.route, confidence = intent.confidence,
-           review = intent.review }
+           review = intent.review, sig = env.sig }
 end
 
 -- An open question to the sender (a resident's missing place, a deputy's
@@ -180,6 +209,11 @@ local function rate()
     set_state(c, next_state('reopen', c.state), 'resident', 'reopened', tostring(r))
     redis.call('ZADD', K.dq .. c.deputy, nows, id)
     arm_all(c)
+    -- a case of a common issue reopened: the issue is open again
+    if c.common and c.common ~= '' then
+      local n = tonumber(redis.call('HGET', K.common .. c.common, 'count'))
+      if n then redis.call('ZADD', K.commons, n, c.common) end
+    end
     local vars = { case = id, rating = r, deputy = p and p.name or '' }
     reply(render('rated_low', vars), id)
     local committee = cfg('committee')

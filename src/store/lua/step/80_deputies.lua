@@ -3,7 +3,15 @@
 local COMMAND_EVENT = { ['cmd.accept'] = 'accept', ['cmd.progress'] = 'progress',
                         ['cmd.resolve'] = 'resolve', ['cmd.detail'] = 'detail',
                         ['cmd.transfer'] = 'transfer', ['cmd.escalate'] = 'escalate',
-                        ['cmd.reply'] = 'reply' }
+                        ['cmd.reply'] = 'reply', ['cmd.deliberate'] = 'deliberate',
+                        ['cmd.opinion'] = 'opinion', ['cmd.decide'] = 'decide',
+                        ['cmd.split'] = 'split', ['cmd.join'] = 'join' }
+-- 小组商 commands: the station's group, not only the case's deputy.
+local GROUP_EVENT = { opinion = true, decide = true }
+-- What each command's work answers when it was done (a common issue's
+-- cases are counted by it).
+local DONE_ACTION = { accepted = true, progress = true, resolved = true, relayed = true,
+                      transferred = true, escalated = true, decided = true }
 -- When the engine is unsure of a command it offers its own guesses first,
 -- then these, up to OFFER_MAX choices.
 local OFFER_ORDER = { 'cmd.progress', 'cmd.resolve', 'cmd.detail', 'cmd.transfer', 'cmd.reply',
@@ -25,12 +33,26 @@ local function deputy_list(me)
     reply(render('deputy_list_empty', {}))
     return 'list', nil
   end
-  local items = {}
+  local items, commons, counts = {}, {}, {}
   for i = 1, #ids, 2 do
     local c = load_case(ids[i])
-    if c then
+    if c and c.common and c.common ~= '' then
+      -- the cases of a common issue are one item, with their number
+      if not counts[c.common] then
+        items[#items + 1] = c.common
+        commons[c.common] = c
+        counts[c.common] = 0
+      end
+      counts[c.common] = counts[c.common] + 1
+    elseif c then
       items[#items + 1] = render('deputy_list_item', { case = c.id, topic = topic_of(c),
         age = age(ids[i + 1]), state = state_name(c.state) })
+    end
+  end
+  for i, item in ipairs(items) do
+    if counts[item] then
+      items[i] = render('deputy_common_item', { common = item, topic = topic_of(commons[item]),
+        place = commons[item].place or '', count = counts[item] })
     end
   end
   reply(render('deputy_list', { count = #items, items = table.concat(items, '；') }))
@@ -193,6 +215,23 @@ local function act(cmd, c, ev)
     reply(render(level and 'deputy_escalated' or 'deputy_escalated_already', vars), id)
     return level and 'escalated' or 'escalated_already', id
   end
+  if ev == 'deliberate' then
+    local st = station(c.station)
+    local others = {}
+    for _, d in ipairs(st and st.group or {}) do
+      if d ~= me and person(d) then others[#others + 1] = d end
+    end
+    if #others == 0 then
+      reply(render('deputy_group_none', vars), id)
+      return 'group_none', id
+    end
+    history(id, me, 'deliberation', body)
+    redis.call('HSET', case_key(id), 'group_by', me, 'group_at', nows)
+    vars.note, vars.text, vars.count = body, c.text, #others
+    for _, d in ipairs(others) do notify(person(d), render('group_ask', vars), id) end
+    reply(render('deputy_group_sent', vars), id)
+    return 'deliberation', id
+  end
   if ev == 'reply' then
     if c.state == S.closed or c.state == S.withdrawn then
       reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
@@ -252,6 +291,179 @@ local function act(cmd, c, ev)
   return 'resolved', id
 end
 
+-- 意见 and 议定 on case `c`: from any deputy of the case's station
+-- (its group), and the outcome from the station's liaison (the case's
+-- deputy where the station has none).  The outcome reaches the resident
+-- as progress.
+local function group_act(cmd, c, ev)
+  local me, id = env.deputy, c.id
+  local p = person(me)
+  local body = cmd.body or ''
+  local st = station(c.station)
+  local vars = { case = id, deputy = p and p.name or me, text = body, topic = topic_of(c) }
+  if ev == 'opinion' then
+    local member = c.deputy == me
+    for _, d in ipairs(st and st.group or {}) do member = member or d == me end
+    if not member then
+      reply(render('deputy_not_group', vars), id)
+      return 'not_group', id
+    end
+    history(id, me, 'opinion', vars.deputy .. '：' .. body)
+    local asker = (c.group_by and c.group_by ~= '') and c.group_by or c.deputy
+    vars.asker = name_of(asker)
+    if asker ~= me then notify(person(asker), render('group_opinion', vars), id) end
+    reply(render('deputy_opinion_noted', vars), id)
+    return 'opinion', id
+  end
+  -- decide
+  local liaison = (st and st.liaison and st.liaison ~= '') and st.liaison or c.deputy
+  if me ~= liaison then
+    vars.liaison = name_of(liaison)
+    reply(render('deputy_not_liaison', vars), id)
+    return 'not_liaison', id
+  end
+  if not (SCHEMA.states[c.state] and SCHEMA.states[c.state].open) then
+    reply(render('deputy_bad_state', { case = id, state = state_name(c.state),
+      action = word('action.decide') }), id)
+    return 'bad_state', id
+  end
+  local to = allowed('progress', c.state)
+  if to then
+    set_state(c, to, me, 'decided', body)
+  else
+    history(id, me, 'decided', body)
+  end
+  redis.call('HSET', case_key(id), 'latest', body)
+  if not c.progress_at then redis.call('HSET', case_key(id), 'progress_at', nows) end
+  push(c, render('decided', vars))
+  local told = { [me] = true }
+  for _, d in ipairs({ c.deputy, c.group_by }) do
+    if d and d ~= '' and not told[d] then
+      told[d] = true
+      notify(person(d), render('deputy_group_decided', vars), id)
+    end
+  end
+  reply(render('deputy_decided', vars), id)
+  return 'decided', id
+end
+
+-- 拆分 M1002 / 合并 M1005 R1001: the deputy's own cases only (the issue's
+-- deputy is theirs already, nothing is transferred).  The target of a
+-- join is read from the text as sent (the daemon wrote an R as a case
+-- number for matching): its last number, an R or a case.
+local function join_target(text)
+  local pre, num
+  for p, n in string.gmatch(string.upper(text or ''), '(%a*)(%d%d%d+)') do pre, num = p, n end
+  if not num then return nil end
+  if pre == '' then pre = opt.prefix end
+  return pre .. num
+end
+
+local function by_deputy(cmd, c, ev)
+  local me = env.deputy
+  local vars = { case = c.id, common = c.common or '' }
+  local action, rid
+  if ev == 'split' then
+    action, rid = common_split(c, me)
+  else
+    local target = join_target(msg.text)
+    local owner
+    if is_common_id(target) then
+      local m = load_common(target)
+      owner = m and m.deputy
+    else
+      owner = hget(case_key(target or ''), 'deputy')
+    end
+    if not target or not owner then
+      reply(render('deputy_unknown_case', { case = target or '' }), c.id)
+      return 'unknown_case', c.id
+    end
+    if owner ~= me then
+      reply(render('deputy_foreign_case', { case = target }), c.id)
+      return 'foreign_case', c.id
+    end
+    action, rid = common_join(c, target, me)
+  end
+  vars.common = rid or vars.common
+  if action == 'split' or action == 'dissolved' then
+    reply(render('deputy_split', vars), c.id)
+  elseif action == 'joined' then
+    local m = load_common(rid)
+    vars.count = m and m.count or ''
+    reply(render('deputy_joined', vars), c.id)
+  elseif action == 'not_common' or action == 'already_common' then
+    reply(render('deputy_' .. action, vars), c.id)
+  else
+    reply(render('deputy_bad_state', { case = c.id, state = state_name(c.state),
+      action = word('action.' .. ev) }), c.id)
+  end
+  return action, c.id
+end
+
+-- A command on a common issue (R1003): done case by case, each resident
+-- told as for their own case, the deputies answered once for the issue.
+-- 小组商 and 上报 work on the issue's first case (one deliberation, one
+-- escalation), 议定 on every case.
+local function run_common(cmd, rid, ev)
+  local me = env.deputy
+  local m = load_common(rid)
+  if not m then
+    reply(render('deputy_unknown_case', { case = rid }))
+    return 'unknown_case', rid
+  end
+  if m.deputy ~= me and not GROUP_EVENT[ev] then
+    reply(render('deputy_foreign_case', { case = rid }))
+    return 'foreign_case', rid
+  end
+  local ids = common_cases(m)
+  if ev == 'detail' then
+    reply(render('deputy_common_detail', common_vars(m, { cases = table.concat(ids, '、') })), rid)
+    return 'detail', rid
+  end
+  local as_case = { id = rid, title = m.title, category = m.category }
+  if not cmd.certain then return ask_command(cmd, as_case) end
+  if ev == 'deliberate' or ev == 'escalate' or ev == 'opinion' then
+    local c = load_case(m.lead)
+    if not c then
+      reply(render('deputy_unknown_case', { case = rid }))
+      return 'unknown_case', rid
+    end
+    if ev == 'opinion' then return group_act(cmd, c, ev) end
+    return act(cmd, c, ev)
+  end
+  -- whom to: asked or refused as for a case, before any case is touched
+  if ev == 'transfer' and not cmd.target then return act(cmd, as_case, ev) end
+  local done = 0
+  hush.on = true
+  for _, cid in ipairs(ids) do
+    local c = load_case(cid)
+    if c and (c.deputy == me or ev == 'decide') then
+      local a = GROUP_EVENT[ev] and group_act(cmd, c, ev) or act(cmd, c, ev)
+      if DONE_ACTION[a] then done = done + 1 end
+    end
+  end
+  hush.on = false
+  local vars = common_vars(m, { action = word('action.' .. ev), count = done })
+  if done == 0 then
+    reply(render('deputy_common_none', vars), rid)
+    return 'bad_state', rid
+  end
+  if ev == 'transfer' then
+    redis.call('HSET', common_key(rid), 'deputy', cmd.target)
+    local p = person(me)
+    notify(person(cmd.target), render('deputy_common_in', common_vars(m, { from = p and p.name or '' })), rid)
+  elseif ev == 'decide' and m.deputy ~= me then
+    local p = person(me)
+    notify(person(m.deputy), render('deputy_group_decided', { case = rid, topic = vars.topic,
+      text = cmd.body or '', deputy = p and p.name or me }), rid)
+  elseif ev == 'resolve' then
+    redis.call('ZREM', K.commons, rid)
+    redis.call('HSET', common_key(rid), 'resolved_at', nows)
+  end
+  reply(render('deputy_common_done', vars), rid)
+  return 'common_' .. ev, rid
+end
+
 -- A command from a message or a confirmed question: find its case (ask
 -- when the deputy has several open and named none), check it is theirs,
 -- and ask again when the engine was unsure what the deputy meant.
@@ -265,6 +477,11 @@ local function run_command(cmd)
     return 'deputy_help', nil
   end
   local id = cmd.case
+  if is_common_id(id) and (ev == 'split' or ev == 'join') then
+    reply(render('deputy_common_which', { common = id }), id)
+    return 'need_case', id
+  end
+  if is_common_id(id) then return run_common(cmd, id, ev) end
   if not id then
     local open = redis.call('ZRANGE', K.dq .. me, 0, -1)
     if #open > 1 then return ask_case(cmd, open) end
@@ -280,11 +497,16 @@ local function run_command(cmd)
     reply(render('deputy_unknown_case', { case = id }))
     return 'unknown_case', id
   end
+  if GROUP_EVENT[ev] then
+    if not cmd.certain then return ask_command(cmd, c) end
+    return group_act(cmd, c, ev)
+  end
   if c.deputy ~= me then
     reply(render('deputy_foreign_case', { case = id }))
     return 'foreign_case', id
   end
   if ev == 'detail' then return deputy_detail(c) end
+  if ev == 'split' or ev == 'join' then return by_deputy(cmd, c, ev) end
   if not cmd.certain then return ask_command(cmd, c) end
   return act(cmd, c, ev)
 end

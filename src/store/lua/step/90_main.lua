@@ -50,6 +50,8 @@ elseif env.mode == 'reroute' then
     end
   end
   action, case_id = 'rerouted', tostring(moved)
+elseif env.mode == 'common' then
+  action, case_id = common_by_hand()
 elseif env.mode == 'assign' then
   local c = load_case(env.case)
   if c then
