@@ -121,7 +121,7 @@ static const struct template_default template_defaults[] = {
     { "reception", "【码上说】{station}下次接待：{date}（{weekday}）{time}，{place}。",
       "station date weekday time place" },
     { "reception_none", "【码上说】{station}暂未公布接待日。有问题可直接发来，我们转代表办理。", "station" },
-    { "digest", "{date}值班摘要（{station}）：新反映{new}件{new_items}；超期{overdue}件{overdue_items}。",
+    { "digest", "{date}值班摘要（{station}）：新反映{new}件{new_items}；超期{overdue}件{overdue_items}；共性问题{common}个{common_items}。",
       "date station new new_items overdue overdue_items" },
     { "weekday.0", "周日", "" },
     { "weekday.1", "周一", "" },

@@ -77,7 +77,7 @@ BUDGET = {
     "tick_revisit": 32,     # the question, with the same tick's compaction and five stale deadline timers; "revisit.asked" counted (HGET of the rebuild cursor, 4 HINCRBY)
     "revisit_answer": 50,   # the case reopened: state, queues, deadlines, three messages; its aggregates (solved, closed) moved back, "revisit.answered" and "revisit.relapsed" counted
     "tick_arm_digest": 4,   # once a local day per worker
-    "tick_digest": 16,      # one station, one deputy on duty, one overdue case
+    "tick_digest": 20,      # one station, one deputy on duty, one overdue case, two new ones (an HMGET each) and their common issue (ZREVRANGE, HGET)
 }
 
 
@@ -663,6 +663,12 @@ class ScriptTest(unittest.TestCase):
         self.agg_rebuild(batch=100)
         self.assertEqual(self.agg_report()["total"], total)
 
+        # Two residents on a light elsewhere: a common issue of the station.
+        self.open_case(t - 20, "光明街3号的路灯坏了", None, addr="13800000011", place="光明街3号")
+        self.open_case(t - 10, "光明街3号路灯不亮", None, addr="13800000012", place="光明街3号")
+        self.assertEqual(r.hget(P + "case:MS1003", "common"), "R1001")
+        self.outbox()
+
         # The digest: armed once however often asked, sent once when due.
         day = {"day": "2026-02-04", "at": t + 60, "w": 3, "m": 4}
         for _ in range(2):
@@ -672,8 +678,8 @@ class ScriptTest(unittest.TestCase):
                          ["digest|2026-02-04|3|4"])
         self.tick(t + 60, "tick_digest")
         self.assertEqual(self.outbox(), [("sms", DEPUTY_PHONE, "notify", render(
-            "digest", date="2月4日", station="幸福路联络站", new=0, new_items="", overdue=1,
-            overdue_items="：" + case))])
+            "digest", date="2月4日", station="幸福路联络站", new=2, new_items="：MS1002、MS1003",
+            overdue=1, overdue_items="：" + case, common=1, common_items="：R1001（2人）"))])
         self.step({"mode": "tick", "now": (t + 61) * 1000, "tr": tr_json("rate", "escalate"), "digest": day},
                   None)
         self.tick(t + 62)

@@ -113,6 +113,15 @@ local function fire_digest(day, w, m)
         'LIMIT', 0, DIGEST_SCAN))
     end
   end
+  -- Open common issues (共性问题), most residents first: "R1003（5人）".
+  local commons = {}   -- station -> { "R1003（5人）", ... }
+  local ranked = redis.call('ZREVRANGE', K.commons, 0, DIGEST_SCAN - 1, 'WITHSCORES')
+  for i = 1, #ranked, 2 do
+    local sid = redis.call('HGET', K.common .. ranked[i], 'station') or ''
+    commons[sid] = commons[sid] or {}
+    local l = commons[sid]
+    l[#l + 1] = ranked[i] .. '（' .. ranked[i + 1] .. '人）'
+  end
   local function items(ids)
     if #ids == 0 then return '' end
     local shown = {}
@@ -132,8 +141,10 @@ local function fire_digest(day, w, m)
       if p then
         if not text then
           local l = lists[sid] or { new = {}, overdue = {} }
+          local cl = commons[sid] or {}
           text = render('digest', { date = date, station = st.name, new = #l.new,
-            new_items = items(l.new), overdue = #l.overdue, overdue_items = items(l.overdue) })
+            new_items = items(l.new), overdue = #l.overdue, overdue_items = items(l.overdue),
+            common = #cl, common_items = items(cl) })
         end
         notify(p, text, '')
       end
