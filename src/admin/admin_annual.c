@@ -101,7 +101,7 @@ static bool station_ok(const char *s)
 
 void admin_report(struct app *app, struct evhttp_request *req)
 {
-    static const char *const allowed[] = { "year", "from", "to", "station", "format", NULL };
+    static const char *const allowed[] = { "year", "from", "to", "station", "format", "key_min", NULL };
     struct evkeyvalq q;
     if (admin_query(req, &q, allowed) < 0)
         return;
@@ -110,7 +110,11 @@ void admin_report(struct app *app, struct evhttp_request *req)
     struct report_range range;
     const char *bad = NULL;
     enum report_format fmt = FORMAT_JSON;
-    if (report_range_parse(evhttp_find_header(&q, "year"), evhttp_find_header(&q, "from"),
+    const char *key_min_s = evhttp_find_header(&q, "key_min");
+    long key_min = REPORT_KEY_MIN_DEFAULT;
+    if (key_min_s && admin_parse_long(key_min_s, 2, 100000, &key_min) < 0) {
+        bad = "key_min: 2-100000 expected";
+    } else if (report_range_parse(evhttp_find_header(&q, "year"), evhttp_find_header(&q, "from"),
                            evhttp_find_header(&q, "to"), &range, &bad) < 0) {
         /* bad is set */
     } else if (station && *station && !station_ok(station)) {
@@ -130,8 +134,10 @@ void admin_report(struct app *app, struct evhttp_request *req)
     call->to = atol(range.to);
     snprintf(call->station, sizeof(call->station), "%s", station ? station : "");
     evhttp_clear_headers(&q);
-    const char *argv[] = { "report", range.from, range.to, call->station };
-    admin_script(call, on_report, 4, argv);
+    char km[24];
+    snprintf(km, sizeof(km), "%ld", key_min);
+    const char *argv[] = { "report", range.from, range.to, call->station, km };
+    admin_script(call, on_report, 5, argv);
 }
 
 /* ---- POST /admin/stats/rebuild ----------------------------------------- */

@@ -245,9 +245,37 @@ static json_t *iso_day(const char *d)
     return json_string(s);
 }
 
-/* Key problems: the common issues above a size once that feature counts
- * them; until then, the categories with the most cases, said as such. */
+/* Key problems (重点问题): the common issues of the range with at least
+ * "key_min" residents, most first, as admin.lua's report found them; when
+ * there are none, the categories with the most cases, said as such. */
 #define KEY_PROBLEMS_MAX 10
+
+static json_t *key_problems(json_t *agg, json_t *out, report_name_fn name, void *ctx)
+{
+    json_t *commons = json_object_get(agg, "commons");
+    json_int_t key_min = json_integer_value(json_object_get(agg, "key_min"));
+    char note[160];
+    if (json_array_size(commons) > 0) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(commons, i, c) {
+            const char *cn = name ? name(ctx, REPORT_CATEGORY, json_string_value(json_object_get(c, "category"))) : NULL;
+            const char *sn = name ? name(ctx, REPORT_STATION, json_string_value(json_object_get(c, "station"))) : NULL;
+            json_object_set_new(c, "category_name", json_string(cn ? cn : ""));
+            json_object_set_new(c, "station_name", json_string(sn ? sn : ""));
+        }
+        snprintf(note, sizeof(note), "%lld位以上居民反映的共性问题，按反映人数排列（共%lld个）",
+                 (long long)key_min, (long long)json_integer_value(json_object_get(agg, "commons_total")));
+        return json_pack("{s:s,s:s,s:O}", "source", "common_issues", "note", note, "items", commons);
+    }
+    json_t *items = json_array(), *cats = json_object_get(out, "categories");
+    for (size_t i = 0; items && i < json_array_size(cats) && i < KEY_PROBLEMS_MAX; i++)
+        json_array_append(items, json_array_get(cats, i));
+    snprintf(note, sizeof(note), "没有%lld位以上居民反映的共性问题，按意见最多的类别列出",
+             (long long)(key_min > 0 ? key_min : REPORT_KEY_MIN_DEFAULT));
+    return json_pack("{s:s,s:s,s:o}", "source", "categories", "note", note, "items",
+                     items ? items : json_array());
+}
 
 json_t *report_build(json_t *agg, const struct report_range *range, const char *station,
                      report_name_fn name, void *ctx)
@@ -276,13 +304,7 @@ json_t *report_build(json_t *agg, const struct report_range *range, const char *
             goto fail;
         json_object_set_new(out, lists[d], list);
     }
-    json_t *items = json_array(), *cats = json_object_get(out, "categories");
-    for (size_t i = 0; items && i < json_array_size(cats) && i < KEY_PROBLEMS_MAX; i++)
-        json_array_append(items, json_array_get(cats, i));
-    json_object_set_new(out, "key_problems",
-                        json_pack("{s:s,s:s,s:o}", "source", "categories", "note",
-                                  "尚无共性问题记录，暂按意见最多的类别列出", "items",
-                                  items ? items : json_array()));
+    json_object_set_new(out, "key_problems", key_problems(agg, out, name, ctx));
     json_decref(empty);
     return out;
 fail:
@@ -441,6 +463,29 @@ static void html_mean(FILE *f, json_t *v)
         fputs("—", f);
 }
 
+/* The key problems when they are common issues: number, problem, place,
+ * residents, and whether it is solved. */
+static void html_commons(FILE *f, json_t *items)
+{
+    fputs("<table><thead><tr><th>编号</th><th>问题</th><th>地点</th><th>反映人数</th><th>办理情况</th>"
+          "</tr></thead><tbody>\n", f);
+    size_t i;
+    json_t *c;
+    json_array_foreach(items, i, c) {
+        fputs("<tr><td>", f);
+        html_text(f, str(c, "id"));
+        fputs("</td><td>", f);
+        html_text(f, *str(c, "title") ? str(c, "title") : *str(c, "category_name") ? str(c, "category_name")
+                                                          : str(c, "category"));
+        fputs("</td><td>", f);
+        html_text(f, str(c, "place"));
+        fputs("</td><td>", f);
+        html_num(f, json_object_get(c, "count"));
+        fprintf(f, "</td><td>%s</td></tr>\n", json_is_true(json_object_get(c, "solved")) ? "已办结" : "办理中");
+    }
+    fputs("</tbody></table>\n", f);
+}
+
 static void html_table(FILE *f, const char *title, const char *head, json_t *rows)
 {
     if (title)
@@ -587,7 +632,10 @@ char *report_html(const json_t *report_c)
     fputs("<h2>重点问题</h2>\n<p>", f);
     html_text(f, str(kp, "note"));
     fputs("</p>\n", f);
-    html_table(f, NULL, "类别", json_object_get(kp, "items"));
+    if (strcmp(str(kp, "source"), "common_issues") == 0)
+        html_commons(f, json_object_get(kp, "items"));
+    else
+        html_table(f, NULL, "类别", json_object_get(kp, "items"));
     html_table(f, "各联络站", "联络站", json_object_get(report, "stations"));
     html_table(f, "各代表", "代表", json_object_get(report, "deputies"));
     html_table(f, "各类别", "类别", json_object_get(report, "categories"));

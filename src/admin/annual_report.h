@@ -13,6 +13,10 @@ enum report_dim { REPORT_DEPUTY = 0, REPORT_STATION, REPORT_CATEGORY, REPORT_DIM
  * unknown.  Borrowed: valid until report_build returns. */
 typedef const char *(*report_name_fn)(void *ctx, enum report_dim dim, const char *key);
 
+/* Key problems (重点问题) are the common issues with at least this many
+ * residents unless the request says otherwise (key_min). */
+#define REPORT_KEY_MIN_DEFAULT 3
+
 /* A range of whole days, China time, both included: "YYYYMMDD". */
 struct report_range {
     char from[9], to[9];

@@ -122,7 +122,7 @@ static const struct template_default template_defaults[] = {
       "station date weekday time place" },
     { "reception_none", "【码上说】{station}暂未公布接待日。有问题可直接发来，我们转代表办理。", "station" },
     { "digest", "{date}值班摘要（{station}）：新反映{new}件{new_items}；超期{overdue}件{overdue_items}；共性问题{common}个{common_items}。",
-      "date station new new_items overdue overdue_items" },
+      "date station new new_items overdue overdue_items common common_items" },
     { "weekday.0", "周日", "" },
     { "weekday.1", "周一", "" },
     { "weekday.2", "周二", "" },

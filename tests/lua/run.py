@@ -59,8 +59,9 @@ BUDGET = {
     "open": 31,
     # joining a second case into a new common issue: the candidate's HMGET,
     # seq:common, the issue's hash and rank, the first case's mark and
-    # history; no deadline timers (the first case's stand for the issue)
-    "open_join": 39,
+    # history, its entry in commons:days (the report's key problems); no
+    # deadline timers (the first case's stand for the issue)
+    "open_join": 40,
     "accept": 24,
     "status": 14,
     "resolve": 26,
@@ -850,6 +851,15 @@ class ScriptTest(unittest.TestCase):
         out = self.outbox()
         self.assertIn("已有3位居民反映", out[0][3])
         self.assertEqual(r.zscore(P + "commons", "R1001"), 3)
+        # the year's key problems: common issues of at least KEY_MIN residents
+        report = lambda key_min, station="": json.loads(self.run_script(
+            "admin", ["report", "20260101", "20261231", station, key_min]))
+        self.assertEqual(report(3)["commons"], [{
+            "id": "R1001", "station": "s1", "category": "infra.streetlight", "title": "路灯不亮",
+            "place": "幸福路12号", "count": 3, "solved": False}])
+        self.assertEqual(report(3)["commons_total"], 1)
+        self.assertNotIn("commons", report(4))
+        self.assertNotIn("commons", report(3, "s2"))
         # another place, or other words at the same place: cases of their own
         self.open_case(T0 + 180, "光明街3号的路灯坏了", None, addr=d, place="光明街3号")
         self.open_case(T0 + 240, "幸福路12号井盖丢了", None, addr=e, sig=SIG_OTHER)

@@ -176,6 +176,41 @@ static void test_html(void **state)
     json_decref(rep);
 }
 
+/* With common issues of at least key_min residents, they are the key
+ * problems, named and shown in their own table; without, the categories. */
+static void test_key_problems_are_common_issues(void **state)
+{
+    (void)state;
+    json_t *agg = json_loads(AGG, 0, NULL);
+    assert_non_null(agg);
+    json_object_set_new(agg, "key_min", json_integer(3));
+    json_object_set_new(agg, "commons_total", json_integer(1));
+    json_object_set_new(agg, "commons", json_loads(
+        "[{\"id\":\"R1001\",\"station\":\"S01\",\"category\":\"infra.streetlight\","
+        "\"title\":\"\",\"place\":\"幸福路12号\",\"count\":5,\"solved\":true}]", 0, NULL));
+    struct report_range r;
+    const char *err;
+    assert_int_equal(report_range_parse("2026", NULL, NULL, &r, &err), 0);
+    json_t *rep = report_build(agg, &r, NULL, names, NULL);
+    json_decref(agg);
+    json_t *kp = json_object_get(rep, "key_problems");
+    assert_string_equal(json_string_value(json_object_get(kp, "source")), "common_issues");
+    assert_non_null(strstr(json_string_value(json_object_get(kp, "note")), "3位以上"));
+    json_t *item = json_array_get(json_object_get(kp, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(item, "category_name")), "路灯");
+    assert_string_equal(json_string_value(json_object_get(item, "station_name")), "幸福路<联络站>");
+    char *html = report_html(rep);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<tr><td>R1001</td><td>路灯</td><td>幸福路12号</td><td>5</td><td>已办结</td></tr>"));
+    free(html);
+    json_decref(rep);
+
+    rep = build();
+    kp = json_object_get(rep, "key_problems");
+    assert_string_equal(json_string_value(json_object_get(kp, "source")), "categories");
+    json_decref(rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_figures),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_html),
+        cmocka_unit_test(test_key_problems_are_common_issues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

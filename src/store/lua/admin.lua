@@ -536,13 +536,38 @@ local function agg_sum(lo, hi, station)
   return { deputy = deputy, station = st_rows, category = category }, total, buckets
 end
 
+-- report FROM TO STATION [KEY_MIN] -> the aggregates' rows and total of
+-- the range, and its key problems (src/admin/annual_report.c).
+local KEY_PROBLEMS_MAX = 10
 if op == 'report' then
   local lo, hi, station = day_number(ARGV[2]), day_number(ARGV[3]), ARGV[4] or ''
   if not lo or not hi or lo > hi or hi - lo > 3660 then
     return redis.error_reply('ERR report: FROM and TO are days YYYYMMDD, at most ten years apart')
   end
   local rows, total, buckets = agg_sum(lo, hi, station)
-  return cjson.encode({ rows = rows, total = total, buckets = buckets,
+  -- Key problems: the common issues made in the range (of `station`), with
+  -- at least KEY_MIN residents (ARGV[5]), most residents first.
+  local key_min = tonumber(ARGV[5]) or 3
+  local ids = redis.call('ZRANGEBYSCORE', K.common_days, lo * 86400 - AGG_TZ_S,
+    (hi + 1) * 86400 - AGG_TZ_S - 1, 'LIMIT', 0, SCAN_MAX)
+  local commons = {}
+  for _, rid in ipairs(ids) do
+    local v = redis.call('HMGET', K.common .. rid, 'station', 'category', 'title', 'place', 'count',
+      'resolved_at')
+    local n = tonumber(v[5]) or 0
+    if n >= key_min and (station == '' or v[1] == station) then
+      commons[#commons + 1] = { id = rid, station = v[1] or '', category = v[2] or '',
+        title = v[3] or '', place = v[4] or '', count = n, solved = v[6] ~= false }
+    end
+  end
+  table.sort(commons, function(a, b)
+    if a.count ~= b.count then return a.count > b.count end
+    return a.id < b.id
+  end)
+  local key = {}
+  for i = 1, math.min(#commons, KEY_PROBLEMS_MAX) do key[i] = commons[i] end
+  return cjson.encode({ rows = rows, total = total, buckets = buckets, key_min = key_min,
+                        commons = #key > 0 and key or nil, commons_total = #commons,
                         rebuilding = redis.call('EXISTS', K.agg_rebuild) == 1 })
 end
 

@@ -101,7 +101,10 @@ end
 local function new_common_id()
   local n = redis.call('INCR', K.seq_common)
   if n < 1001 then n = redis.call('INCRBY', K.seq_common, 1001 - n) end
-  return opt.common_prefix .. n
+  local rid = opt.common_prefix .. n
+  -- the year's key problems (admin.lua report) are read from here
+  redis.call('ZADD', K.common_days, nows, rid)
+  return rid
 end
 
 -- Adds case `id` to common issue `m` (a loaded hash), or to a new one
