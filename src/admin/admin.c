@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "admin/admin_internal.h"
+#include "admin/console.h"
 #include "base/config.h"
 #include "intents/intents.h"
 #include "intents/intents_json.h"
@@ -246,18 +247,30 @@ static void outbox_uncertain_route(struct app *app, struct evhttp_request *req, 
         admin_outbox_uncertain_settle(app, req, id, how);
 }
 
+static void admin_dispatch(struct app *app, struct evhttp_request *req, const char *path);
+
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
 {
     if (!app->cfg->admin_token || !*app->cfg->admin_token) {
         http_send_error(req, 404, "admin_disabled", "no admin_token configured");
         return;
     }
-    if (!authorized(app, req)) {
-        log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-        http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+    if (authorized(app, req)) {
+        admin_dispatch(app, req, path);
         return;
     }
+    /* The console's pages: a session cookie (and CSRF token) instead. */
+    if (!evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization") &&
+        console_session_auth(app, req, path, admin_dispatch))
+        return;
+    log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+    http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+}
+
+/* An authenticated request to path ("/admin/..."). */
+static void admin_dispatch(struct app *app, struct evhttp_request *req, const char *path)
+{
     /* "/admin/x/" is "/admin/x"; segments are matched exactly. */
     char p[256];
     size_t n = strlen(path);
@@ -293,9 +306,15 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
         } else if (strcmp(slash, "/label") == 0) {
             if (method_ok(req, M_POST))
                 admin_case_label(app, req, id);
+        } else if (strcmp(slash, "/note") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_note(app, req, id);
         } else {
             http_send_error(req, 404, "not_found", "no such admin endpoint");
         }
+    } else if (strcmp(rest, "categories") == 0) {
+        if (method_ok(req, M_GET))
+            admin_categories(app, req);
     } else if (strcmp(rest, "deputies") == 0) {
         if (method_ok(req, M_GET))
             admin_deputies(app, req);

@@ -67,6 +67,10 @@ json_t *admin_body_object(struct evhttp_request *req);
 void admin_cases_list(struct app *app, struct evhttp_request *req);
 void admin_case_show(struct app *app, struct evhttp_request *req, const char *id);
 void admin_case_assign(struct app *app, struct evhttp_request *req, const char *id);
+/* The console's additions (admin_console.c): an internal note in a
+ * case's history, and the categories of the configuration. */
+void admin_case_note(struct app *app, struct evhttp_request *req, const char *id);
+void admin_categories(struct app *app, struct evhttp_request *req);
 void admin_deputies(struct app *app, struct evhttp_request *req);
 void admin_stats(struct app *app, struct evhttp_request *req);
 void admin_outbox_dead(struct app *app, struct evhttp_request *req);

@@ -400,7 +400,7 @@ static const char *const top_fields[] = {
     "listen", "listen_internal", "redis", "namespace", "case_prefix", "roster", "intents", "intents_cache", "spool",
     "admin_token",
     "country_code", "log_level", "workers", "channels", "timers", "limits", "outbox",
-    "templates", "categories", NULL,
+    "templates", "categories", "console", NULL,
 };
 
 static void load_top(struct jv *v, json_t *root, struct config *c)
@@ -491,6 +491,28 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
 
     jv_integer(v, root, "$", "workers", 0, 0, 64, &n);
     c->workers = (int)n;
+}
+
+/* "console": where the console's files are and how its sessions live. */
+static void load_console(struct jv *v, json_t *root, struct config *c)
+{
+    static const char *const fields[] = { "dir", "session_s", "secure_cookie", NULL };
+    json_t *o = jv_object(v, root, "$", "console");
+    char *s = NULL;
+    long long n;
+
+    if (o)
+        jv_check_fields(v, o, "$.console", fields);
+    if (jv_string(v, o, "$.console", "dir", "../console", false, &s) == 0 && s) {
+        if (!*s)
+            jv_error(v, "$.console.dir", "must not be empty");
+        else
+            c->console.dir = path_join(c->dir, s);
+    }
+    free(s);
+    jv_integer(v, o, "$.console", "session_s", 28800, 60, 30LL * 86400, &n);
+    c->console.session_s = (long)n;
+    jv_bool(v, o, "$.console", "secure_cookie", false, &c->console.secure_cookie);
 }
 
 /* Each member of "channels" goes to the parser of its section. */
@@ -752,6 +774,7 @@ int config_load(const char *path, const struct config_sections *sections, struct
     load_numbers(&v, root, &c);
     load_templates(&v, root, &c);
     load_categories(&v, root, &c);
+    load_console(&v, root, &c);
     apply_env(&v, &c);
     if (v.errors)
         goto fail;
@@ -793,6 +816,7 @@ void config_free(struct config *c)
     free(c->intents_dir);
     free(c->spool_dir);
     free(c->intents_cache);
+    free(c->console.dir);
     free(c->admin_token);
     free(c->country_code);
     free(c->log_level);

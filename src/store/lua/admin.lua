@@ -2,7 +2,7 @@
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
 -- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
--- resident_erase, label and routed is read-only (gauges but once: it
+-- resident_erase, label, note and routed is read-only (gauges but once: it
 -- builds the case gauges of data older than them).  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
@@ -314,6 +314,15 @@ if op == 'label' then
   for i = 5, #ARGV do loads[#loads + 1] = redis.call('ZCARD', K.dq .. ARGV[i]) end
   return cjson.encode({ found = true, previous = previous, state = v[1], deputy = v[3] or '',
                         routed_by = v[4] or '', loads = loads })
+end
+
+-- note ID NOW TEXT -> {found}: an administrator's internal note, appended
+-- to the case's history and sent to nobody (src/admin/admin_note.c).
+if op == 'note' then
+  local id, now, text = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+  if redis.call('EXISTS', case_key(id)) == 0 then return cjson.encode({ found = false }) end
+  redis.call('RPUSH', K.hist .. id, cjson.encode({ ts = now, actor = 'admin', event = 'note', text = text }))
+  return cjson.encode({ found = true })
 end
 
 -- routed ID DEPUTY RULE -> {state, deputy, routed_by}: after the transfer a

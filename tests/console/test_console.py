@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""The web console in a real browser (`make console-test`): Debian's
+chromium, driven headless by drive.mjs (playwright-core from npm), against
+the real mashangd with real Redis and Kannel (tests/e2e/harness.py).
+
+One stack and one browser session cover the day's work of a station:
+sign-in (a wrong token refused), a case opened by SMS on the board (and a
+second one appearing there without a reload), reassigning it (the new
+deputy gets an SMS), a category correction (kept as a training example),
+an internal note, the statistics charts drawn from the API's numbers, the
+intents playground, a dead letter retried, no errors in the browser's
+console, axe-core finding no serious accessibility violation on any page,
+and the board usable on a phone-sized screen.  SCREENSHOTS=DIR keeps a
+screenshot of each page (docs/console.md uses them)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
+
+from harness import REPO, StackCase, wait_until  # noqa: E402
+
+NS = "{mashang}:"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+DRIVER = os.path.join(HERE, "drive.mjs")
+R1, R2, R3 = "+8613800138031", "+8613800138032", "+8613800138033"
+RETRIED = "【码上说】控制台重发测试"
+LAMP = "幸福路12号的路灯坏了三天了，晚上走路看不见"
+WATER = "光明村的自来水停了两天了，老人做饭都难"
+
+with open(os.path.join(REPO, "config", "deputies.json"), encoding="utf-8") as f:
+    PHONE = {d["id"]: d["phone"] for d in json.load(f)["deputies"]}
+
+
+class ConsoleInBrowser(StackCase):
+
+    def setUp(self):
+        for path, what in ((CHROMIUM, "chromium"),
+                           (os.path.join(REPO, "node_modules", "playwright-core"), "playwright-core"),
+                           (os.path.join(REPO, "console", "vendor", "echarts.min.js"), "echarts")):
+            if not os.path.exists(path):
+                self.fail("%s missing (%s): run scripts/console-deps.sh as root" % (what, path))
+        super().setUp()
+        self.d = self.stack.daemon
+        self.r = self.stack.redis.client
+
+    def open_case(self, phone, text):
+        before = self.stack.mt_count(phone)
+        self.stack.send_mo(phone, text)
+        ack = self.stack.kannel.wait_mt(phone, "编号", timeout=15, after=before)
+        cid = ack.split("编号", 1)[1][:5]
+        self.assertRegex(cid, r"^M\d{4}$", ack)
+        return cid
+
+    def dead_letter(self):
+        """A message that failed for good, as outbox_result.lua leaves it."""
+        now_ms = int(time.time() * 1000)
+        self.r.hset(NS + "out:900", mapping={
+            "channel": "sms", "to": R3, "text": RETRIED, "case": "", "kind": "notify",
+            "attempts": 8, "created": now_ms, "state": "dead", "last_error": "HTTP 503",
+            "dead_at": now_ms})
+        self.r.rpush(NS + "outbox:dead", "900")
+
+    def test_a_day_at_the_console(self):
+        cid = self.open_case(R1, LAMP)
+        case = self.d.admin("/admin/cases/" + cid)[1]
+        old = case["deputy"]
+        new = "D0008" if old != "D0008" else "D0007"
+        self.dead_letter()
+        shots = os.environ.get("SCREENSHOTS") or ""
+        env = dict(os.environ, CONSOLE_URL=self.d.url, CONSOLE_TOKEN=self.d.admin_token,
+                   CASE_ID=cid, NEW_DEPUTY=new, CHROMIUM=CHROMIUM, SCREENSHOTS=shots,
+                   NODE_PATH=os.path.join(REPO, "node_modules"))
+        drv = subprocess.Popen(["node", DRIVER], cwd=REPO, env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+        second = None
+        result = None
+        try:
+            for line in drv.stdout:
+                line = line.strip()
+                print("drive:", line, flush=True)
+                if line == "need: second-case":
+                    # signed in: one session in Redis, with an expiry
+                    keys = list(self.r.scan_iter(NS + "console:session:*"))
+                    self.assertEqual(len(keys), 1)
+                    self.assertTrue(0 < self.r.ttl(keys[0]) <= 28800)
+                    # while the board is open: a new case by SMS, no reload
+                    second = self.open_case(R2, WATER)
+                    drv.stdin.write(second + "\n")
+                    drv.stdin.flush()
+                elif line.startswith("result: "):
+                    result = json.loads(line[8:])
+            rc = drv.wait(timeout=240)
+        finally:
+            if drv.poll() is None:
+                drv.kill()
+                drv.wait()
+        self.assertEqual(rc, 0, "the browser driver failed (see its output above)")
+        self.assertIsNotNone(result)
+        self.assertIsNotNone(second)
+
+        # what the browser did, seen from the server
+        self.stack.kannel.wait_mt(PHONE[new], cid, timeout=15)
+        case = self.d.admin("/admin/cases/" + cid)[1]
+        self.assertEqual(case["deputy"], new)
+        self.assertEqual(case["category"], result["corrected_to"])
+        events = [(e["actor"], e["event"]) for e in case["history"]]
+        self.assertIn(("admin", "category_corrected"), events)
+        notes = [e["text"] for e in case["history"] if e["event"] == "note"]
+        self.assertEqual(notes, [result["note"]])
+        corr = self.d.admin("/admin/intents/corrections")[1]["corrections"]
+        self.assertEqual([(c["case"], c["label"]) for c in corr], [(cid, result["corrected_to"])])
+        self.assertEqual(self.r.llen(NS + "outbox:dead"), 0)
+        self.stack.kannel.wait_mt(R3, "控制台重发测试", timeout=15)
+        # the session lives in Redis with an expiry, and sign-out removed it
+        self.assertEqual(result["signed_out"], True)
+        self.assertEqual(list(self.r.scan_iter(NS + "console:session:*")), [])
+        self.assertNotIn(self.d.admin_token, self.d.log)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
