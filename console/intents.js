@@ -1,6 +1,8 @@
 /* 意图: the playground — a message as a resident or a deputy would send
  * it, and the decision the loaded intents take (intent, label, slots,
- * candidates), from POST /admin/intents/test. */
+ * candidates), from POST /admin/intents/test — and the intent files:
+ * read, checked as `mashangctl intents check` does (problems beside their
+ * line), saved and reloaded only when the whole set is clean. */
 'use strict';
 (() => {
   const h = Console.h;
@@ -45,6 +47,79 @@
       }
     });
     el.append(h('h1', {}, '意图'), h('h2', {}, '试一试'), form, out);
+    await files(el);
+  }
+
+  /* The file with each problem beside its line. */
+  function annotated(name, text, problems) {
+    const byLine = new Map();
+    for (const p of problems) {
+      if (p.file === name && p.line) byLine.set(p.line, (byLine.get(p.line) || []).concat(p.message));
+    }
+    const lines = text.split('\n');
+    const other = problems.filter((p) => p.file !== name || !p.line);
+    return h('div', {},
+      other.length ? h('ul', { class: 'error' }, other.map((p) =>
+        h('li', {}, (p.file ? p.file + (p.line ? ':' + p.line : '') + '：' : '') + p.message))) : null,
+      // each problem line with one line of context either side, numbered as in the file
+      h('ol', { class: 'code', 'aria-label': name + ' 的检查结果' }, lines.map((l, i) => {
+        if (!(byLine.has(i + 1) || byLine.has(i) || byLine.has(i + 2))) return null;
+        const msgs = byLine.get(i + 1);
+        return h('li', { value: String(i + 1), class: msgs ? 'bad' : null, 'data-line': msgs ? String(i + 1) : null },
+          h('code', {}, l || ' '),
+          msgs ? h('span', { class: 'problem', role: 'note' }, `${name}:${i + 1} ` + msgs.join('；')) : null);
+      })));
+  }
+
+  async function files(el) {
+    const doc = await Console.api('/admin/intents/files');
+    const list = doc.files || [];
+    if (!list.length) return;
+    const pick = h('select', { id: 'f-name' }, list.map((f) => h('option', { value: f.name }, f.name)));
+    const text = h('textarea', { id: 'f-text', rows: '18', spellcheck: 'false', class: 'code-edit' });
+    const status = h('div', { class: 'flash', role: 'status', 'aria-live': 'polite' });
+    const report = h('div', { id: 'f-report' });
+    const show = () => {
+      const f = list.find((x) => x.name === pick.value);
+      text.value = f ? f.text : '';
+      status.textContent = '';
+      report.replaceChildren();
+    };
+    async function run(save) {
+      const body = { name: pick.value, text: text.value };
+      status.className = 'flash';
+      status.textContent = save ? '正在检查并保存……' : '正在检查（训练模型约需几秒）……';
+      report.replaceChildren();
+      for (const b of buttons) b.disabled = true;
+      try {
+        const r = await Console.api(save ? '/admin/intents/save' : '/admin/intents/check', body);
+        const counts = `${r.intents} 个意图，${r.examples} 条例句，${r.counters} 条反例`;
+        if (r.ok && save && r.saved) {
+          Console.flash(status, `已保存并重新加载（${counts}）；原文件备份为 ${r.backup}。`, true);
+          const f = list.find((x) => x.name === pick.value);
+          if (f) f.text = text.value;
+        } else if (r.ok) {
+          Console.flash(status, `检查通过：${counts}，没有问题。`, true);
+        } else {
+          Console.flash(status, `有 ${r.problems.length} 个问题` + (save ? '，未保存' : '') + '：', false);
+          report.replaceChildren(annotated(pick.value, text.value, r.problems));
+        }
+      } catch (e) {
+        Console.flash(status, '失败：' + e.message, false);
+      } finally {
+        for (const b of buttons) b.disabled = false;
+      }
+    }
+    const buttons = [h('button', { type: 'button', id: 'f-check', onclick: () => run(false) }, '检查'),
+      h('button', { type: 'button', id: 'f-save', class: 'secondary', onclick: () => run(true) }, '检查并保存')];
+    pick.addEventListener('change', show);
+    el.append(h('h2', {}, '意图文件'),
+      h('section', { class: 'card', 'aria-label': '意图文件' },
+        h('p', { class: 'hint' }, '与 mashangctl intents check 相同的检查：只有整套意图没有问题时才会保存并重新加载，原文件保留为 .bak。'),
+        h('label', { for: 'f-name' }, '文件'), pick,
+        h('label', { for: 'f-text' }, '内容'), text,
+        h('div', { class: 'pager' }, buttons), status, report));
+    show();
   }
 
   Console.pages.intents = { title: '意图', render };

@@ -327,6 +327,15 @@ static void admin_dispatch(struct app *app, struct evhttp_request *req, const ch
     } else if (strcmp(rest, "intents/test") == 0) {
         if (method_ok(req, M_POST))
             admin_intents_test(app, req);
+    } else if (strcmp(rest, "intents/files") == 0) {
+        if (method_ok(req, M_GET))
+            admin_intents_files(app, req);
+    } else if (strcmp(rest, "intents/check") == 0) {
+        if (method_ok(req, M_POST))
+            admin_intents_check(app, req);
+    } else if (strcmp(rest, "intents/save") == 0) {
+        if (method_ok(req, M_POST))
+            admin_intents_save(app, req);
     } else if (strcmp(rest, "intents/corrections") == 0) {
         if (method_ok(req, M_GET))
             admin_intents_corrections(app, req);

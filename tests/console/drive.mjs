@@ -168,6 +168,30 @@ async function main() {
     await axe(page, 'intents');
     await shot(page, 'intents');
 
+    // -- an intent file: a broken pattern is refused with its line shown,
+    //    a clean edit is saved (and the daemon reloads)
+    await page.selectOption('#f-name', 'chat.intents');
+    const original = await page.inputValue('#f-text');
+    const broken = original.replace(/\n*$/, '\n') + '\n[console_broken]\nkind     = chat\nlabel    = chat.rating\npattern  = ^好(的\nexample  = 好的\n';
+    const badLine = broken.split('\n').indexOf('pattern  = ^好(的') + 1;
+    await page.fill('#f-text', broken);
+    await page.click('#f-check');
+    await page.waitForSelector(`ol.code li.bad[data-line="${badLine}"]`, { timeout: 60000 });
+    const why = await page.textContent(`ol.code li.bad[data-line="${badLine}"] .problem`);
+    expect(why.startsWith(`chat.intents:${badLine}`), 'the broken pattern is shown beside its line: ' + why);
+    await shot(page, 'intents-check');
+    await page.click('#f-save');
+    await page.waitForSelector(`ol.code li.bad[data-line="${badLine}"]`, { timeout: 60000 });
+    expect((await page.textContent('#f-report').then(() => page.textContent('.flash.error'))).includes('未保存'),
+      'a set with a problem is not saved');
+    await axe(page, 'intents (problems)');
+    const edited = original.replace(/\n*$/, '\n') + '# 控制台编辑测试\n';
+    await page.fill('#f-text', edited);
+    await page.click('#f-save');
+    await page.waitForSelector('.flash.ok >> text=已保存', { timeout: 60000 });
+    expect(true, 'a clean edit is saved');
+    result.intents_saved = 'chat.intents';
+
     // -- outbox: the dead letter, retried
     await page.click('#nav a[href="#/outbox"]');
     await page.waitForSelector('tr[data-message="900"]');

@@ -8,15 +8,19 @@ sign-in (a wrong token refused), a case opened by SMS on the board (and a
 second one appearing there without a reload), reassigning it (the new
 deputy gets an SMS), a category correction (kept as a training example),
 an internal note, the statistics charts drawn from the API's numbers, the
-intents playground, a dead letter retried, no errors in the browser's
+intents playground, an intent file edit (a broken pattern refused with
+its line shown, a clean one saved, backed up and reloaded), a dead letter
+retried, no errors in the browser's
 console, axe-core finding no serious accessibility violation on any page,
 and the board usable on a phone-sized screen.  SCREENSHOTS=DIR keeps a
 screenshot of each page (docs/console.md uses them)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -40,6 +44,15 @@ with open(os.path.join(REPO, "config", "deputies.json"), encoding="utf-8") as f:
 class ConsoleInBrowser(StackCase):
 
     def setUp(self):
+        # the intent files the console edits: a scratch copy of intents/
+        self.intents = tempfile.mkdtemp(prefix="console-intents-")
+        self.addCleanup(shutil.rmtree, self.intents, True)
+        src = os.path.join(REPO, "intents")
+        for name in os.listdir(src):
+            if name.endswith(".intents") or name == "model.conf":
+                shutil.copy(os.path.join(src, name), self.intents)
+        os.symlink(os.path.join(src, "train"), os.path.join(self.intents, "train"))
+        self.overrides = {"intents": self.intents}
         for path, what in ((CHROMIUM, "chromium"),
                            (os.path.join(REPO, "node_modules", "playwright-core"), "playwright-core"),
                            (os.path.join(REPO, "console", "vendor", "echarts.min.js"), "echarts")):
@@ -120,6 +133,15 @@ class ConsoleInBrowser(StackCase):
         # the session lives in Redis with an expiry, and sign-out removed it
         self.assertEqual(result["signed_out"], True)
         self.assertEqual(list(self.r.scan_iter(NS + "console:session:*")), [])
+        # the clean edit was saved, the old file kept, and the set reloaded
+        path = os.path.join(self.intents, result["intents_saved"])
+        with open(path, encoding="utf-8") as f:
+            self.assertIn("# 控制台编辑测试", f.read())
+        with open(path + ".bak", encoding="utf-8") as f:
+            self.assertNotIn("控制台编辑测试", f.read())
+        with open(os.path.join(REPO, "intents", result["intents_saved"]), encoding="utf-8") as f:
+            self.assertNotIn("控制台编辑测试", f.read())
+        wait_until(lambda: "event=reloaded" in self.d.log, 30, "the daemon reloaded")
         self.assertNotIn(self.d.admin_token, self.d.log)
 
 
