@@ -43,7 +43,7 @@
   function matches(c) {
     const q = filters.q.trim();
     if (!q) return true;
-    return [c.id, c.title, c.latest, c.place, c.category_name, c.deputy_name, c.masked]
+    return [c.id, c.text, c.title, c.latest, c.place, c.category_name, c.deputy_name, c.masked]
       .some((v) => v && String(v).includes(q));
   }
 
@@ -87,7 +87,7 @@
           h('td', { 'data-label': '编号' }, h('a', { href: '#/case/' + c.id }, c.id)),
           h('td', { 'data-label': '状态' }, Console.stateBadge(c)),
           h('td', { 'data-label': '类别' }, c.category_name || c.category || ''),
-          h('td', { 'data-label': '内容' }, c.latest || c.title || ''),
+          h('td', { 'data-label': '内容' }, c.text || c.title || ''),
           h('td', { 'data-label': '地点' }, c.place || ''),
           h('td', { 'data-label': '代表' }, c.deputy_name || c.deputy || '未分派'),
           h('td', { 'data-label': '联络站' }, c.station_name || c.station || ''),

@@ -7,6 +7,12 @@
 (() => {
   const h = Console.h;
 
+  /* A byte span of the normalised text (the engine counts UTF-8 bytes). */
+  function span(text, start, end) {
+    const bytes = new TextEncoder().encode(text || '');
+    return new TextDecoder().decode(bytes.slice(start, end));
+  }
+
   function result(r) {
     const slots = Object.entries(r.slots || {});
     return h('div', { class: 'card', id: 'i-result' },
@@ -18,8 +24,13 @@
         h('dt', {}, '归一化'), h('dd', {}, r.normalized || ''),
         h('dt', {}, '槽位'), h('dd', {}, slots.length ? slots.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('，') : '—'),
         h('dt', {}, '用时'), h('dd', {}, r.us !== undefined ? Number(r.us).toFixed(0) + ' 微秒' : '')),
-      h('h2', {}, '解释（候选）'),
-      h('pre', {}, JSON.stringify(r.candidates || [], null, 2)));
+      h('h2', {}, '解释：匹配到的规则'),
+      (r.candidates || []).length ? h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['意图', '类别', '优先级', '匹配的文字'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, r.candidates.map((c) => h('tr', {},
+          h('td', {}, c.intent), h('td', {}, c.label), h('td', { class: 'num' }, String(c.priority)),
+          h('td', {}, span(r.normalized, c.start, c.end) || '—'))))))
+        : h('p', { class: 'muted' }, '没有规则匹配；由学习的模型判断（置信度 ' + Console.num(r.confidence, 2) + '）。'));
   }
 
   async function render(el) {

@@ -61,8 +61,8 @@
     chart(el, {
       title: { text: title, textStyle: { fontSize: 14 } },
       tooltip: { trigger: 'axis' },
-      legend: { top: 24, data: ['收到', '办结'] },
-      grid: { top: 60, left: 40, right: 10, bottom: 60, containLabel: true },
+      legend: { bottom: 0, data: ['收到', '办结'] },
+      grid: { top: 40, left: 10, right: 10, bottom: 30, containLabel: true },
       xAxis: { type: 'category', data: rows.map((r) => rowName(by, r)), axisLabel: { interval: 0, rotate: rows.length > 4 ? 30 : 0 } },
       yAxis: { type: 'value', minInterval: 1 },
       series: [{ name: '收到', type: 'bar', data: rows.map((r) => r.received) },
@@ -74,7 +74,7 @@
     chart(el, {
       title: { text: title, textStyle: { fontSize: 14 } },
       tooltip: { trigger: 'item' },
-      series: [{ name: '收到', type: 'pie', radius: '60%', top: 30,
+      series: [{ name: '收到', type: 'pie', radius: '55%', top: 20,
                  data: rows.map((r) => ({ name: rowName(by, r), value: r.received })) }],
     });
   }
@@ -131,8 +131,8 @@
       const mrows = mdocs.map((d, i) => ({ label: ms[i].label, received: sum(d.rows, 'received'), resolved: sum(d.rows, 'resolved') }));
       chart(cMonth, {
         title: { text: '按月收到与办结（按提交月份）', textStyle: { fontSize: 14 } },
-        tooltip: { trigger: 'axis' }, legend: { top: 24, data: ['收到', '办结'] },
-        grid: { top: 60, left: 40, right: 10, bottom: 30, containLabel: true },
+        tooltip: { trigger: 'axis' }, legend: { bottom: 0, data: ['收到', '办结'] },
+        grid: { top: 40, left: 10, right: 10, bottom: 30, containLabel: true },
         xAxis: { type: 'category', data: mrows.map((m) => m.label) }, yAxis: { type: 'value', minInterval: 1 },
         series: [{ name: '收到', type: 'line', data: mrows.map((m) => m.received) },
                  { name: '办结', type: 'line', data: mrows.map((m) => m.resolved) }],

@@ -34,6 +34,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.path.join(HERE, "drive.mjs")
 R1, R2, R3 = "+8613800138031", "+8613800138032", "+8613800138033"
 RETRIED = "【码上说】控制台重发测试"
+# SCREENSHOTS only: a few more cases, so the pictures show something
+EXTRA = (("+8613800138041", "幸福社区垃圾站好几天没人清运了，味道很大"),
+         ("+8613800138042", "光明街路口的红绿灯坏了，车和人都乱走"),
+         ("+8613800138043", "幸福路菜市场门口占道经营，早上堵得走不动"))
 LAMP = "幸福路12号的路灯坏了三天了，晚上走路看不见"
 WATER = "光明村的自来水停了两天了，老人做饭都难"
 
@@ -79,14 +83,34 @@ class ConsoleInBrowser(StackCase):
             "dead_at": now_ms})
         self.r.rpush(NS + "outbox:dead", "900")
 
+    def wait_state(self, cid, state):
+        wait_until(lambda: self.d.admin("/admin/cases/" + cid)[1].get("state") == state, 15,
+                   "%s %s" % (cid, state))
+
+    def screenshot_data(self):
+        """More cases for the pictures of docs/console.md: other places and
+        categories, one accepted, one resolved and rated."""
+        ids = [self.open_case(phone, text) for phone, text in EXTRA]
+        for cid, words in ((ids[0], ("接单 %s", "办结 %s 已通知环卫所清运")), (ids[1], ("接单 %s",))):
+            dep = self.d.admin("/admin/cases/" + cid)[1]["deputy"]
+            for w, state in zip(words, ("accepted", "resolved")):
+                self.stack.send_mo(PHONE[dep], w % cid)
+                self.wait_state(cid, state)
+        self.stack.kannel.wait_mt(EXTRA[0][0], ids[0], timeout=15)
+        self.stack.send_mo(EXTRA[0][0], "5")
+        self.wait_state(ids[0], "closed")
+        return len(ids)
+
     def test_a_day_at_the_console(self):
+        shots = os.environ.get("SCREENSHOTS") or ""
+        extra = self.screenshot_data() if shots else 0
         cid = self.open_case(R1, LAMP)
         case = self.d.admin("/admin/cases/" + cid)[1]
         old = case["deputy"]
         new = "D0008" if old != "D0008" else "D0007"
         self.dead_letter()
-        shots = os.environ.get("SCREENSHOTS") or ""
         env = dict(os.environ, CONSOLE_URL=self.d.url, CONSOLE_TOKEN=self.d.admin_token,
+                   CASES_TOTAL=str(2 + extra),
                    CASE_ID=cid, NEW_DEPUTY=new, CHROMIUM=CHROMIUM, SCREENSHOTS=shots,
                    NODE_PATH=os.path.join(REPO, "node_modules"))
         drv = subprocess.Popen(["node", DRIVER], cwd=REPO, env=env, stdin=subprocess.PIPE,

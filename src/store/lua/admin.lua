@@ -52,7 +52,7 @@ end
 
 local LIST_FIELDS = { 'id', 'state', 'category', 'title', 'deputy', 'station', 'routed_by',
                       'created', 'updated', 'accepted_at', 'resolved_at', 'rating', 'place',
-                      'latest', 'masked', 'channel' }
+                      'latest', 'masked', 'channel', 'text' }
 local NUMERIC = { created = true, updated = true, accepted_at = true, resolved_at = true,
                   rating = true, rated_at = true, confidence = true }
 
