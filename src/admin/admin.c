@@ -249,6 +249,22 @@ static void outbox_uncertain_route(struct app *app, struct evhttp_request *req, 
 
 static void admin_dispatch(struct app *app, struct evhttp_request *req, const char *path);
 
+/* "{id}/retry" after /admin/outbox/dead/. */
+static void outbox_dead_route(struct app *app, struct evhttp_request *req, const char *seg)
+{
+    char id[72];
+    const char *slash = strchr(seg, '/');
+    size_t idlen = slash ? (size_t)(slash - seg) : 0;
+    if (idlen == 0 || idlen >= sizeof(id) || strcmp(slash, "/retry") != 0) {
+        http_send_error(req, 404, "not_found", "no such admin endpoint");
+        return;
+    }
+    memcpy(id, seg, idlen);
+    id[idlen] = '\0';
+    if (method_ok(req, M_POST))
+        admin_outbox_dead_retry(app, req, id);
+}
+
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
 {
     if (!app->cfg->admin_token || !*app->cfg->admin_token) {
@@ -348,6 +364,8 @@ static void admin_dispatch(struct app *app, struct evhttp_request *req, const ch
     } else if (strcmp(rest, "outbox/uncertain") == 0) {
         if (method_ok(req, M_GET))
             admin_outbox_uncertain(app, req);
+    } else if (strncmp(rest, "outbox/dead/", 12) == 0) {
+        outbox_dead_route(app, req, rest + 12);
     } else if (strncmp(rest, "outbox/uncertain/", 17) == 0) {
         outbox_uncertain_route(app, req, rest + 17);
     } else if (strcmp(rest, "residents") == 0) {

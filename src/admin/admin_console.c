@@ -1,7 +1,8 @@
 /* The small endpoints the web console needs beside the others:
  * POST /admin/cases/{id}/note, an administrator's internal note, kept in
  * the case's history ({"actor": "admin", "event": "note"}) and sent to
- * nobody; GET /admin/categories, the labels a case may be corrected to. */
+ * nobody; GET /admin/categories, the labels a case may be corrected to;
+ * POST /admin/outbox/dead/{id}/retry, one dead letter sent again. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,9 +10,11 @@
 #include <event2/http.h>
 
 #include "admin/admin_internal.h"
+#include "admin/admin_stats.h"
 #include "base/case_id.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "base/utf8.h"
 #include "http/reply.h"
 
@@ -74,4 +77,37 @@ void admin_categories(struct app *app, struct evhttp_request *req)
         json_array_append_new(list, json_pack("{s:s,s:s}", "label", app->cfg->categories[i].key,
                                               "name", app->cfg->categories[i].text));
     admin_send(req, 200, list ? json_pack("{s:o}", "categories", list) : NULL);
+}
+
+static void on_retried(redisReply *r, void *arg)
+{
+    struct admin_call *call = arg;
+    json_t *doc = admin_script_json(r, call->req);
+    if (doc) {
+        const char *result = json_string_value(json_object_get(doc, "result"));
+        if (!result || strcmp(result, "unknown") == 0) {
+            http_send_error(call->req, 404, "not_found", "no such dead letter");
+            json_decref(doc);
+        } else {
+            log_info("admin_outbox_retry", "id=%s result=%s", LOG_STR(call->id), LOG_STR(result));
+            admin_send(call->req, 200, doc);
+        }
+    }
+    admin_call_free(call);
+}
+
+void admin_outbox_dead_retry(struct app *app, struct evhttp_request *req, const char *id)
+{
+    if (!admin_outbox_id_ok(id)) {
+        http_send_error(req, 400, "bad_id", "outbox id: " ADMIN_OUTBOX_ID_RULE);
+        return;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call)
+        return;
+    snprintf(call->id, sizeof(call->id), "%s", id); /* for the log; may be cut */
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", wall_ms());
+    const char *argv[] = { "outbox_retry_one", id, now };
+    admin_script(call, on_retried, 3, argv);
 }

@@ -197,8 +197,12 @@ async function main() {
     // -- outbox: the dead letter, retried
     await page.click('#nav a[href="#/outbox"]');
     await page.waitForSelector('tr[data-message="900"]');
+    await page.waitForSelector('tr[data-message="901"]');
     await axe(page, 'outbox');
     await shot(page, 'outbox');
+    await page.click('tr[data-message="901"] button');
+    await page.waitForSelector('tr[data-message="901"]', { state: 'detached' });
+    expect((await page.textContent('p.flash.ok')).includes('901'), 'one dead letter retried alone');
     await page.click('text=全部重试');
     await page.waitForSelector('p.flash.ok');
     expect((await page.textContent('p.flash.ok')).includes('已重新排队 1 条'), 'the dead letter is queued again');

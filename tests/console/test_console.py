@@ -10,7 +10,7 @@ deputy gets an SMS), a category correction (kept as a training example),
 an internal note, the statistics charts drawn from the API's numbers, the
 intents playground, an intent file edit (a broken pattern refused with
 its line shown, a clean one saved, backed up and reloaded), a dead letter
-retried, no errors in the browser's
+retried alone and the rest all at once, no errors in the browser's
 console, axe-core finding no serious accessibility violation on any page,
 and the board usable on a phone-sized screen.  SCREENSHOTS=DIR keeps a
 screenshot of each page (docs/console.md uses them)."""
@@ -34,6 +34,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.path.join(HERE, "drive.mjs")
 R1, R2, R3 = "+8613800138031", "+8613800138032", "+8613800138033"
 RETRIED = "【码上说】控制台重发测试"
+RETRIED_ONE = "【码上说】控制台单条重发"
 # SCREENSHOTS only: a few more cases, so the pictures show something
 EXTRA = (("+8613800138041", "幸福社区垃圾站好几天没人清运了，味道很大"),
          ("+8613800138042", "光明街路口的红绿灯坏了，车和人都乱走"),
@@ -74,14 +75,15 @@ class ConsoleInBrowser(StackCase):
         self.assertRegex(cid, r"^M\d{4}$", ack)
         return cid
 
-    def dead_letter(self):
-        """A message that failed for good, as outbox_result.lua leaves it."""
+    def dead_letters(self):
+        """Two messages that failed for good, as outbox_result.lua leaves them."""
         now_ms = int(time.time() * 1000)
-        self.r.hset(NS + "out:900", mapping={
-            "channel": "sms", "to": R3, "text": RETRIED, "case": "", "kind": "notify",
-            "attempts": 8, "created": now_ms, "state": "dead", "last_error": "HTTP 503",
-            "dead_at": now_ms})
-        self.r.rpush(NS + "outbox:dead", "900")
+        for oid, text in (("900", RETRIED), ("901", RETRIED_ONE)):
+            self.r.hset(NS + "out:" + oid, mapping={
+                "channel": "sms", "to": R3, "text": text, "case": "", "kind": "notify",
+                "attempts": 8, "created": now_ms, "state": "dead", "last_error": "HTTP 503",
+                "dead_at": now_ms})
+            self.r.rpush(NS + "outbox:dead", oid)
 
     def wait_state(self, cid, state):
         wait_until(lambda: self.d.admin("/admin/cases/" + cid)[1].get("state") == state, 15,
@@ -108,7 +110,7 @@ class ConsoleInBrowser(StackCase):
         case = self.d.admin("/admin/cases/" + cid)[1]
         old = case["deputy"]
         new = "D0008" if old != "D0008" else "D0007"
-        self.dead_letter()
+        self.dead_letters()
         env = dict(os.environ, CONSOLE_URL=self.d.url, CONSOLE_TOKEN=self.d.admin_token,
                    CASES_TOTAL=str(2 + extra),
                    CASE_ID=cid, NEW_DEPUTY=new, CHROMIUM=CHROMIUM, SCREENSHOTS=shots,
@@ -153,6 +155,7 @@ class ConsoleInBrowser(StackCase):
         corr = self.d.admin("/admin/intents/corrections")[1]["corrections"]
         self.assertEqual([(c["case"], c["label"]) for c in corr], [(cid, result["corrected_to"])])
         self.assertEqual(self.r.llen(NS + "outbox:dead"), 0)
+        self.stack.kannel.wait_mt(R3, "控制台单条重发", timeout=15)
         self.stack.kannel.wait_mt(R3, "控制台重发测试", timeout=15)
         # the session lives in Redis with an expiry, and sign-out removed it
         self.assertEqual(result["signed_out"], True)

@@ -2,7 +2,7 @@
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
 -- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
--- resident_erase, label, note and routed is read-only (gauges but once: it
+-- resident_erase, label, note, outbox_retry_one and routed is read-only (gauges but once: it
 -- builds the case gauges of data older than them).  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
@@ -314,6 +314,20 @@ if op == 'label' then
   for i = 5, #ARGV do loads[#loads + 1] = redis.call('ZCARD', K.dq .. ARGV[i]) end
   return cjson.encode({ found = true, previous = previous, state = v[1], deputy = v[3] or '',
                         routed_by = v[4] or '', loads = loads })
+end
+
+-- outbox_retry_one ID NOW -> one dead letter queued again, due now, as
+-- outbox_retry does for them all: {result = "retried"|"dropped"|"unknown"}
+-- ("dropped": its hash had expired, it left the list with nothing to send).
+if op == 'outbox_retry_one' then
+  local id, now = ARGV[2], tonumber(ARGV[3])
+  if redis.call('LREM', K.outbox_dead, 0, id) == 0 then return cjson.encode({ result = 'unknown' }) end
+  local k = K.out .. id
+  if redis.call('EXISTS', k) == 0 then return cjson.encode({ result = 'dropped' }) end
+  redis.call('HSET', k, 'state', 'ready', 'attempts', 0, 'retried_at', now)
+  redis.call('HDEL', k, 'owner', 'dead_at')
+  redis.call('ZADD', K.outbox_ready, now, id)
+  return cjson.encode({ result = 'retried' })
 end
 
 -- note ID NOW TEXT -> {found}: an administrator's internal note, appended
