@@ -23,11 +23,12 @@ static const struct subcommand subcommands[] = {
       "cases list [--state S] [--deputy D] [--station S] [--category C] [--overdue]\n"
       "  cases show ID\n"
       "  cases assign ID DEPUTY\n"
-      "  cases label ID CATEGORY" },
+      "  cases label ID CATEGORY\n"
+      "  cases note ID TEXT" },
     { "deputies", ctl_admin_main, "deputies" },
     { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]" },
     { "reload", ctl_admin_main, "reload" },
-    { "outbox", ctl_admin_main, "outbox dead|retry\n"
+    { "outbox", ctl_admin_main, "outbox dead|retry [ID]\n"
       "  (admin commands take --url URL (MASHANG_URL) and --token T (MASHANG_ADMIN_TOKEN))" },
 };
 

@@ -27,7 +27,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
-from harness import REPO, StackCase, wait_until  # noqa: E402
+from harness import MASHANGCTL, REPO, StackCase, wait_until  # noqa: E402
 
 NS = "{mashang}:"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -152,6 +152,18 @@ class ConsoleInBrowser(StackCase):
         self.assertIn(("admin", "category_corrected"), events)
         notes = [e["text"] for e in case["history"] if e["event"] == "note"]
         self.assertEqual(notes, [result["note"]])
+        # the same endpoints from mashangctl
+        env = dict(os.environ, MASHANG_URL=self.d.url, MASHANG_ADMIN_TOKEN=self.d.admin_token)
+        out = subprocess.run([MASHANGCTL, "cases", "note", cid, "居民来电补充：路灯杆也歪了"], env=env,
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual((out.returncode, out.stdout.strip()), (0, cid + " noted"), out.stderr)
+        case = self.d.admin("/admin/cases/" + cid)[1]
+        self.assertEqual([e["text"] for e in case["history"] if e["event"] == "note"][-1],
+                         "居民来电补充：路灯杆也歪了")
+        out = subprocess.run([MASHANGCTL, "outbox", "retry", "901"], env=env,
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 1, "901 is no longer dead: %r" % (out,))
+        self.assertIn("404", out.stderr)
         corr = self.d.admin("/admin/intents/corrections")[1]["corrections"]
         self.assertEqual([(c["case"], c["label"]) for c in corr], [(cid, result["corrected_to"])])
         self.assertEqual(self.r.llen(NS + "outbox:dead"), 0)
