@@ -54,7 +54,15 @@
         options.map(([v, t]) => h('option', { value: v, selected: v === value }, t))));
   }
 
-  async function board(el) {
+  /* "#/cases/deputy=D0412" (from the deputies page) narrows the board to
+   * one deputy or station. */
+  async function board(el, arg) {
+    const m = /^(deputy|station)=(.+)$/.exec(arg || '');
+    if (m) {
+      filters = { state: '', station: '', deputy: '', category: '', overdue: false, from: '', to: '', q: '' };
+      filters[m[1]] = m[2];
+      page = 0;
+    }
     const [deps, cats] = await Promise.all([Console.api('/admin/deputies'), Console.api('/admin/categories')]);
     const stations = new Map();
     for (const d of deps.deputies) stations.set(d.station, d.station_name || d.station);

@@ -38,10 +38,10 @@
     el.append(h('h1', {}, '代表'),
       h('h2', {}, '联络站'),
       table('各联络站汇总（全部时间）', '联络站', [...stations.entries()].map(([id, st]) =>
-        row(h('th', { scope: 'row' }, st.name), st.open, ss.get(id)))),
+        row(h('th', { scope: 'row' }, h('a', { href: '#/cases/station=' + encodeURIComponent(id) }, st.name)), st.open, ss.get(id)))),
       h('h2', {}, '代表'),
       table('每位代表（全部时间）', '代表', deps.deputies.map((d) =>
-        row(h('th', { scope: 'row' }, h('a', { href: '#/cases', 'data-deputy': d.id }, `${d.name} ${d.id}`),
+        row(h('th', { scope: 'row' }, h('a', { href: '#/cases/deputy=' + encodeURIComponent(d.id), 'data-deputy': d.id }, `${d.name} ${d.id}`),
           h('div', { class: 'muted' }, d.station_name || d.station)), d.open, sd.get(d.id)))));
   }
 

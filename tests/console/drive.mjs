@@ -124,6 +124,9 @@ async function main() {
     await page.waitForSelector(`a[data-deputy="${NEW_DEPUTY}"]`);
     await axe(page, 'deputies');
     await shot(page, 'deputies');
+    await page.click(`a[data-deputy="${NEW_DEPUTY}"]`);
+    await page.waitForSelector(`tr[data-case="${CASE}"]`);
+    expect(await page.$eval('#f-deputy', (s) => s.value) === NEW_DEPUTY, "a deputy's name opens the board of their cases");
 
     // -- statistics: the charts carry the API's numbers
     await page.click('#nav a[href="#/stats"]');
