@@ -1,6 +1,6 @@
 /* 案件: the board (filters, newest first, paged, refreshed every 15 s)
  * and one case (its place in the stations' loop, the timeline, and the
- * actions: reassign, correct the category, an internal note). */
+ * actions: reassign, correct the category, an internal note, withdraw). */
 'use strict';
 (() => {
   const h = Console.h;
@@ -189,6 +189,22 @@
       } catch (e) { Console.flash(msg, '添加失败：' + e.message, false); }
     });
 
+    const open = !['resolved', 'closed', 'withdrawn'].includes(c.state);
+    const withdraw = h('form', { class: 'card', 'aria-label': '撤销案件' },
+      h('h2', {}, '撤销案件'),
+      h('p', { class: 'hint' }, '用于重复、误报或群众电话要求撤销的案件。原因会以短信告知群众和代表。'),
+      h('label', { for: 'w-note' }, '撤销原因'),
+      h('input', { id: 'w-note', type: 'text', required: true, maxlength: '60', disabled: !open }),
+      h('button', { type: 'submit', disabled: !open }, '撤销'));
+    withdraw.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        await Console.api(`/admin/cases/${c.id}/withdraw`, { note: withdraw.querySelector('#w-note').value });
+        Console.flash(msg, '案件已撤销，群众和代表会收到短信。', true);
+        setTimeout(reload, 600);
+      } catch (e) { Console.flash(msg, '撤销失败：' + e.message, false); }
+    });
+
     const dep = ds.find((d) => d.id === c.deputy);
     el.append(
       h('p', {}, h('a', { href: '#/cases' }, '← 返回案件列表')),
@@ -206,7 +222,7 @@
           h('dt', {}, '提交时间'), h('dd', {}, Console.time(c.created)),
           c.rating ? [h('dt', {}, '评价'), h('dd', {}, c.rating + ' 星')] : null)),
       msg,
-      h('div', { class: 'actions' }, assign, label, note),
+      h('div', { class: 'actions' }, assign, label, note, withdraw),
       h('h2', {}, '时间线'),
       h('ol', { class: 'timeline' }, (c.history || []).map((e) => h('li', {},
         h('div', { class: 'when' }, `${Console.time(e.ts)} · ${actorName(e.actor, ds)} · ${e.event}`),

@@ -325,6 +325,9 @@ static void admin_dispatch(struct app *app, struct evhttp_request *req, const ch
         } else if (strcmp(slash, "/note") == 0) {
             if (method_ok(req, M_POST))
                 admin_case_note(app, req, id);
+        } else if (strcmp(slash, "/withdraw") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_withdraw(app, req, id);
         } else {
             http_send_error(req, 404, "not_found", "no such admin endpoint");
         }

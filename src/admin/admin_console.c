@@ -2,6 +2,7 @@
  * POST /admin/cases/{id}/note, an administrator's internal note, kept in
  * the case's history ({"actor": "admin", "event": "note"}) and sent to
  * nobody; GET /admin/categories, the labels a case may be corrected to;
+ * POST /admin/cases/{id}/withdraw, an administrator's withdrawal;
  * POST /admin/outbox/dead/{id}/retry, one dead letter sent again. */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "core/step.h"
 #include "base/utf8.h"
 #include "http/reply.h"
 
@@ -110,4 +112,55 @@ void admin_outbox_dead_retry(struct app *app, struct evhttp_request *req, const 
     snprintf(now, sizeof(now), "%lld", wall_ms());
     const char *argv[] = { "outbox_retry_one", id, now };
     admin_script(call, on_retried, 3, argv);
+}
+
+static void on_withdrawn(enum step_outcome outcome, const char *action, const char *case_id,
+                         void *arg)
+{
+    struct admin_call *call = arg;
+    (void)case_id;
+    if (outcome == STEP_STORED) {
+        log_info("admin_withdraw", "case=%s", LOG_STR(call->id));
+        admin_send(call->req, 200, json_pack("{s:s,s:s,s:s}", "id", call->id, "action", "withdrawn",
+                                             "state", "withdrawn"));
+    } else if (outcome == STEP_UNAVAILABLE) {
+        http_send_error(call->req, 503, "redis_unavailable", "Redis cannot be reached");
+    } else if (action && strcmp(action, "unknown_case") == 0) {
+        http_send_error(call->req, 404, "unknown_case", "no such case");
+    } else if (action && strcmp(action, "bad_state") == 0) {
+        http_send_error(call->req, 409, "bad_state", "the case cannot be withdrawn in its state");
+    } else {
+        http_send_error(call->req, 400, "rejected", action ? action : "rejected");
+    }
+    admin_call_free(call);
+}
+
+void admin_case_withdraw(struct app *app, struct evhttp_request *req, const char *id)
+{
+    json_t *body = admin_body_object(req);
+    if (!body)
+        return;
+    json_t *jn = json_object_get(body, "note");
+    const char *note = json_string_value(jn);
+    size_t len = json_string_length(jn);
+    if (!note || len == 0 || len > NOTE_MAX_BYTES || strlen(note) != len || !utf8_valid(note, len)) {
+        json_decref(body);
+        http_send_error(req, 400, "bad_request", "\"note\": why, 1-2000 bytes (the resident is told)");
+        return;
+    }
+    char idbuf[48];
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    if (!cid) {
+        json_decref(body);
+        http_send_error(req, 404, "unknown_case", "no such case");
+        return;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (!call) {
+        json_decref(body);
+        return;
+    }
+    snprintf(call->id, sizeof(call->id), "%s", cid);
+    step_withdraw(app, call->id, "admin", note, on_withdrawn, call);
+    json_decref(body);
 }

@@ -71,6 +71,8 @@ void admin_case_assign(struct app *app, struct evhttp_request *req, const char *
  * case's history, and the categories of the configuration. */
 void admin_case_note(struct app *app, struct evhttp_request *req, const char *id);
 void admin_categories(struct app *app, struct evhttp_request *req);
+/* POST /admin/cases/{id}/withdraw: an administrator's withdrawal. */
+void admin_case_withdraw(struct app *app, struct evhttp_request *req, const char *id);
 /* POST /admin/outbox/dead/{id}/retry (`id` not validated). */
 void admin_outbox_dead_retry(struct app *app, struct evhttp_request *req, const char *id);
 /* The intent files (admin_intents.c): list them, check an edit as

@@ -59,6 +59,8 @@ static const struct template_default template_defaults[] = {
     { "thanks", "【码上说】不客气，有事随时码上说。", "" },
     { "withdrawn", "【码上说】{case}已撤销。", "case topic" },
     { "deputy_withdrawn", "{case}已被居民撤销。", "case topic" },
+    { "withdrawn_admin", "【码上说】{case}（{topic}）已由联络站撤销：{note}", "case topic note" },
+    { "deputy_withdrawn_admin", "{case}（{topic}）已由联络站撤销：{note}", "case topic note" },
     { "ask_place", "【码上说】请问具体在哪个村/小区/路段？", "topic" },
     { "deputy_help", "指令：待办｜接单 编号｜进展 编号 内容｜办结 编号 结果｜详情 编号｜回复 编号 内容｜转 编号 代表姓名", "" },
     { "deputy_unknown_case", "没有找到编号{case}的事项，请核对。", "case" },

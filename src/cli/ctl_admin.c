@@ -310,6 +310,7 @@ static int usage(void)
             "  cases assign ID DEPUTY [--note TEXT]\n"
             "  cases label ID CATEGORY\n"
             "  cases note ID TEXT\n"
+            "  cases withdraw ID REASON\n"
             "  deputies [--json]\n"
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
             "  reload\n"
@@ -620,6 +621,20 @@ static int cases_note(const struct opts *o)
     return 0;
 }
 
+/* cases withdraw ID REASON: withdrawn by the station; the resident and
+ * the deputy are told the reason. */
+static int cases_withdraw(const struct opts *o)
+{
+    if (o->npos != 3)
+        return usage();
+    json_t *doc = post_case(o, "/withdraw", json_pack("{s:s}", "note", o->pos[2]));
+    if (!doc)
+        return 1;
+    printf("%s %s\n", str_of(doc, "id"), str_of(doc, "state"));
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_cases(const struct opts *o)
 {
     if (o->npos < 1)
@@ -634,6 +649,8 @@ static int cmd_cases(const struct opts *o)
         return cases_label(o);
     if (strcmp(o->pos[0], "note") == 0)
         return cases_note(o);
+    if (strcmp(o->pos[0], "withdraw") == 0)
+        return cases_withdraw(o);
     return usage();
 }
 

@@ -24,7 +24,8 @@ static const struct subcommand subcommands[] = {
       "  cases show ID\n"
       "  cases assign ID DEPUTY\n"
       "  cases label ID CATEGORY\n"
-      "  cases note ID TEXT" },
+      "  cases note ID TEXT\n"
+      "  cases withdraw ID REASON" },
     { "deputies", ctl_admin_main, "deputies" },
     { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]" },
     { "reload", ctl_admin_main, "reload" },

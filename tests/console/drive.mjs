@@ -119,6 +119,16 @@ async function main() {
     await axe(page, 'case');
     await shot(page, 'case');
 
+    // -- the second case withdrawn by the station
+    await page.goto(URL + '/console/#/case/' + second);
+    await page.waitForSelector('#w-note');
+    await page.fill('#w-note', '与另一案件重复');
+    await page.click('form[aria-label="撤销案件"] button');
+    await page.waitForSelector('p.flash.ok');
+    await page.waitForFunction(() => document.querySelector('#w-note') && document.querySelector('#w-note').disabled);
+    expect((await page.textContent('dl.kv')).includes('已撤回'), `case ${second} withdrawn`);
+    result.withdrawn = second;
+
     // -- deputies
     await page.click('#nav a[href="#/deputies"]');
     await page.waitForSelector(`a[data-deputy="${NEW_DEPUTY}"]`);

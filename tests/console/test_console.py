@@ -7,8 +7,8 @@ One stack and one browser session cover the day's work of a station:
 sign-in (a wrong token refused), a case opened by SMS on the board (and a
 second one appearing there without a reload), reassigning it (the new
 deputy gets an SMS), a category correction (kept as a training example),
-an internal note, the statistics charts drawn from the API's numbers, the
-intents playground, an intent file edit (a broken pattern refused with
+an internal note, the second case withdrawn (resident and deputy told),
+the statistics charts drawn from the API's numbers, the intents playground, an intent file edit (a broken pattern refused with
 its line shown, a clean one saved, backed up and reloaded), a dead letter
 retried alone and the rest all at once, no errors in the browser's
 console, axe-core finding no serious accessibility violation on any page,
@@ -152,6 +152,14 @@ class ConsoleInBrowser(StackCase):
         self.assertIn(("admin", "category_corrected"), events)
         notes = [e["text"] for e in case["history"] if e["event"] == "note"]
         self.assertEqual(notes, [result["note"]])
+        # the second case, withdrawn: off the deputy's queue, both told
+        wd = self.d.admin("/admin/cases/" + second)[1]
+        self.assertEqual(wd["state"], "withdrawn")
+        self.assertIn(("admin", "withdrawn", "与另一案件重复"),
+                      [(e["actor"], e["event"], e["text"]) for e in wd["history"]])
+        self.stack.kannel.wait_mt(R2, "已由联络站撤销", timeout=15)
+        self.stack.kannel.wait_mt(PHONE[wd["deputy"]], second + "（", timeout=15)
+        self.assertIsNone(self.r.zscore(NS + "dq:" + wd["deputy"], second))
         # the same endpoints from mashangctl
         env = dict(os.environ, MASHANG_URL=self.d.url, MASHANG_ADMIN_TOKEN=self.d.admin_token)
         out = subprocess.run([MASHANGCTL, "cases", "note", cid, "居民来电补充：路灯杆也歪了"], env=env,
@@ -160,6 +168,10 @@ class ConsoleInBrowser(StackCase):
         case = self.d.admin("/admin/cases/" + cid)[1]
         self.assertEqual([e["text"] for e in case["history"] if e["event"] == "note"][-1],
                          "居民来电补充：路灯杆也歪了")
+        out = subprocess.run([MASHANGCTL, "cases", "withdraw", second, "再撤一次"], env=env,
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 1, "withdrawn twice: %r" % (out,))
+        self.assertIn("409", out.stderr)
         out = subprocess.run([MASHANGCTL, "outbox", "retry", "901"], env=env,
                              capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 1, "901 is no longer dead: %r" % (out,))
