@@ -233,7 +233,10 @@ static void *check_thread(void *arg)
     } else if (scratch_fill(j) < 0) {
         j->setup_failed = true;
     } else {
-        struct intent_set *s = intent_set_load_cached(j->scratch, j->app->cfg->intents_cache, &j->d);
+        /* Not through the model cache: two checks of one text at once
+         * would write the same cache file (its temporary name is per
+         * process, not per thread). */
+        struct intent_set *s = intent_set_load(j->scratch, &j->d);
         struct intent_matcher *m = s ? intent_matcher_new() : NULL;
         if (s && m) {
             j->loaded = true;
