@@ -126,6 +126,13 @@
   }
 
   const ACTORS = { resident: '群众', system: '系统', admin: '管理员' };
+  /* The history's event names (the step script's) as staff say them. */
+  const EVENTS = {
+    opened: '提交', assigned: '分派', accepted: '接单', progress: '进展', resolved: '办结',
+    rated: '评价', reopened: '重新办理', closed_unrated: '未评价关闭', withdrawn: '撤销',
+    transferred: '改派', escalated: '上报', reminded: '提醒', followup: '补充', asked: '询问',
+    reply: '回复', category_corrected: '更正类别', note: '备注', erased: '删除个人信息',
+  };
 
   function actorName(a, deps) {
     if (ACTORS[a]) return ACTORS[a];
@@ -225,7 +232,7 @@
       h('div', { class: 'actions' }, assign, label, note, withdraw),
       h('h2', {}, '时间线'),
       h('ol', { class: 'timeline' }, (c.history || []).map((e) => h('li', {},
-        h('div', { class: 'when' }, `${Console.time(e.ts)} · ${actorName(e.actor, ds)} · ${e.event}`),
+        h('div', { class: 'when' }, `${Console.time(e.ts)} · ${actorName(e.actor, ds)} · ${EVENTS[e.event] || e.event}`),
         h('div', {}, e.text || '')))));
   }
 
