@@ -93,6 +93,15 @@
 
   function sum(rows, k) { return rows.reduce((a, r) => a + (r[k] || 0), 0); }
 
+  /* Mean rating over rows from their 1-5 counts: {mean (null if none), n}. */
+  function satisfaction(rows) {
+    let n = 0, total = 0;
+    for (const r of rows) {
+      for (const [k, c] of Object.entries(r.ratings || {})) { n += c; total += Number(k) * c; }
+    }
+    return { mean: n ? total / n : null, n };
+  }
+
   async function render(el) {
     const sel = h('select', { id: 's-period' },
       [['all', '全部时间'], ['year', '今年'], ['month', '本月'], ['30d', '最近30天']].map(([v, t]) =>
@@ -117,18 +126,21 @@
       const st = docs[0].rows;
       const received = sum(st, 'received');
       const resolved = sum(st, 'resolved');
-      const rated = st.reduce((a, x) => a + Object.values(x.ratings || {}).reduce((p, q) => p + q, 0), 0);
-      const ratingSum = st.reduce((a, x) => a + Object.entries(x.ratings || {}).reduce((p, [k, n]) => p + Number(k) * n, 0), 0);
+      const sat = satisfaction(st);
       totals.replaceChildren(h('dl', { class: 'kv' },
         h('dt', {}, '收到'), h('dd', { 'data-total': 'received' }, String(received)),
         h('dt', {}, '受理'), h('dd', { 'data-total': 'accepted' }, String(sum(st, 'accepted'))),
         h('dt', {}, '办结'), h('dd', { 'data-total': 'resolved' }, String(resolved)),
         h('dt', {}, '办结率'), h('dd', {}, received ? (resolved / received * 100).toFixed(1) + '%' : '—'),
         h('dt', {}, '逾期'), h('dd', { 'data-total': 'overdue' }, String(sum(st, 'overdue'))),
-        h('dt', {}, '满意度'), h('dd', {}, rated ? `${(ratingSum / rated).toFixed(2)} 分（${rated} 人评价）` : '暂无评价')));
+        h('dt', {}, '满意度'), h('dd', {}, sat.n ? `${sat.mean.toFixed(2)} 分（${sat.n} 人评价）` : '暂无评价')));
       bars(cStation, '各联络站收到与办结', st, 'station');
       pie(cCategory, '问题类别', docs[2].rows, 'category');
-      const mrows = mdocs.map((d, i) => ({ label: ms[i].label, received: sum(d.rows, 'received'), resolved: sum(d.rows, 'resolved') }));
+      const mrows = mdocs.map((d, i) => {
+        const sat = satisfaction(d.rows);
+        return { label: ms[i].label, received: sum(d.rows, 'received'), accepted: sum(d.rows, 'accepted'),
+                 resolved: sum(d.rows, 'resolved'), overdue: sum(d.rows, 'overdue'), rating: sat.mean, rated: sat.n };
+      });
       chart(cMonth, {
         title: { text: '按月收到与办结（按提交月份）', textStyle: { fontSize: 14 } },
         tooltip: { trigger: 'axis' }, legend: { bottom: 0, data: ['收到', '办结'] },
@@ -139,10 +151,14 @@
       });
       el.querySelector('#month-table').replaceChildren(h('div', { class: 'table-wrap' }, h('table', { 'data-stats': 'month' },
         h('caption', { class: 'muted' }, '按月'),
-        h('thead', {}, h('tr', {}, ['月份', '收到', '办结', '办结率'].map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null }, t)))),
+        h('thead', {}, h('tr', {}, ['月份', '收到', '受理', '办结', '办结率', '逾期', '平均评分', '评价数']
+          .map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null }, t)))),
         h('tbody', {}, mrows.map((m) => h('tr', {}, h('th', { scope: 'row' }, m.label),
-          h('td', { class: 'num' }, String(m.received)), h('td', { class: 'num' }, String(m.resolved)),
-          h('td', { class: 'num' }, m.received ? (m.resolved / m.received * 100).toFixed(1) + '%' : '—')))))));
+          h('td', { class: 'num' }, String(m.received)), h('td', { class: 'num' }, String(m.accepted)),
+          h('td', { class: 'num' }, String(m.resolved)),
+          h('td', { class: 'num' }, m.received ? (m.resolved / m.received * 100).toFixed(1) + '%' : '—'),
+          h('td', { class: 'num' }, String(m.overdue)), h('td', { class: 'num' }, Console.num(m.rating, 2)),
+          h('td', { class: 'num' }, String(m.rated))))))));
       tables.replaceChildren(...GROUPS.map(([by, name], i) => h('section', { class: 'card' },
         h('h2', {}, '按' + name), table(by, '按' + name + '统计', docs[i].rows, r))));
     }

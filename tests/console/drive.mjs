@@ -121,7 +121,8 @@ async function main() {
 
     // -- the second case withdrawn by the station
     await page.goto(URL + '/console/#/case/' + second);
-    await page.waitForSelector('#w-note');
+    await page.waitForFunction((id) => document.querySelector('h1')?.textContent === '案件 ' + id &&
+      document.querySelector('#w-note'), second);
     await page.fill('#w-note', '与另一案件重复');
     await page.click('form[aria-label="撤销案件"] button');
     await page.waitForSelector('p.flash.ok');
@@ -217,8 +218,9 @@ async function main() {
     await page.waitForSelector('tr[data-message="901"]', { state: 'detached' });
     expect((await page.textContent('p.flash.ok')).includes('901'), 'one dead letter retried alone');
     await page.click('text=全部重试');
-    await page.waitForSelector('p.flash.ok');
-    expect((await page.textContent('p.flash.ok')).includes('已重新排队 1 条'), 'the dead letter is queued again');
+    // the flash of the single retry is still there: wait for the new text
+    await page.waitForFunction(() => /已重新排队 \d+ 条/.test(document.querySelector('p.flash')?.textContent || ''));
+    expect((await page.textContent('p.flash.ok')).includes('已重新排队 1 条'), 'the other dead letter is queued again');
     await page.waitForSelector('text=没有发送失败的消息。');
 
     // -- a phone: the board fits the screen and opens a case
