@@ -121,7 +121,7 @@ async function main() {
 
     // -- the second case withdrawn by the station
     await page.goto(URL + '/console/#/case/' + second);
-    await page.waitForFunction((id) => document.querySelector('h1')?.textContent === '案件 ' + id &&
+    await page.waitForFunction((id) => document.querySelector('#page h1')?.textContent === '案件 ' + id &&
       document.querySelector('#w-note'), second);
     await page.fill('#w-note', '与另一案件重复');
     await page.click('form[aria-label="撤销案件"] button');
