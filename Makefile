@@ -31,7 +31,7 @@ SCHEMA   = src/core/schema.def
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test lua-test unit unit-valgrind asan e2e faults eval check bench bench-redis bench-memory bench-report fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
+.PHONY: all deps run test console-test lua-test unit unit-valgrind asan e2e faults eval check bench bench-redis bench-memory bench-report fuzz fuzz-build fuzz-smoke valgrind install clean stop pkgcheck
 all: $(BUILD)/mashangd $(BUILD)/mashangctl
 
 deps:
@@ -105,6 +105,7 @@ test: deps
 	$(MAKE) lua-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
+	$(MAKE) console-test
 	$(MAKE) valgrind
 
 unit: $(UNIT_BIN)
@@ -150,6 +151,13 @@ lua-test: $(BUILD)/gen/lua/.joined
 
 e2e: all
 	@/usr/bin/python3 tests/e2e/run.py $(E2E)
+
+# The web console in Debian's chromium (headless, playwright-core) against
+# a real stack: one browser session through every page (tests/console).
+# SCREENSHOTS=docs/console refreshes the pictures of docs/console.md.
+console-test: all
+	@scripts/console-deps.sh
+	@BUILD=$(BUILD) /usr/bin/python3 tests/console/test_console.py
 
 # Fault scenarios (also part of the e2e suite that `make test` runs).
 faults: all

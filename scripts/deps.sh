@@ -15,7 +15,8 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+# The web console's browser, font and npm packages: scripts/console-deps.sh.
+[ -z "$missing" ] && exec "$(dirname "$0")/console-deps.sh"
 
 if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages:$missing (run as root or install them)" >&2
@@ -26,3 +27,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+exec "$(dirname "$0")/console-deps.sh"

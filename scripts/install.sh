@@ -12,14 +12,20 @@ DOC="$DESTDIR$PREFIX/share/doc/mashang"
 ETC="$DESTDIR/etc/mashang"
 UNIT="$DESTDIR/etc/systemd/system"
 
-install -d "$BIN" "$SHARE/intents" "$DOC" "$ETC" "$UNIT"
+install -d "$BIN" "$SHARE/intents" "$SHARE/console/vendor" "$DOC" "$ETC" "$UNIT"
 install -m 0755 build/mashangd build/mashangctl "$BIN/"
 install -m 0644 intents/*.intents "$SHARE/intents/"
+# The web console's pages, with ECharts from npm (scripts/console-deps.sh).
+[ -f console/vendor/echarts.min.js ] || scripts/console-deps.sh
+install -m 0644 console/*.html console/*.js console/*.css console/*.svg "$SHARE/console/"
+install -m 0644 console/vendor/echarts.min.js "$SHARE/console/vendor/"
+install -m 0644 node_modules/echarts/LICENSE "$SHARE/console/vendor/echarts.LICENSE"
 install -m 0644 README.md docs/*.md "$DOC/"
 if [ ! -e "$ETC/mashang.json" ]; then
     # The shipped config with absolute paths for an installed system.
     sed -e "s|\"intents\": \"../intents\"|\"intents\": \"$PREFIX/share/mashang/intents\"|" \
         -e "s|\"spool\": \"../var/spool\"|\"spool\": \"/var/lib/mashang/spool\"|" \
+        -e "s|\"dir\": \"../console\"|\"dir\": \"$PREFIX/share/mashang/console\"|" \
         config/mashang.json > "$ETC/mashang.json"
     chmod 0640 "$ETC/mashang.json"
 fi

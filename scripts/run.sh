@@ -132,6 +132,7 @@ start() {
     cat <<EOF
 mashang is running.
   mashangd   http://$addr  (pid $(cat "$RUN/mashangd.pid"), health: http://$addr/healthz)
+  console    http://$addr/console/  (sign in with admin_token of $CONFIG)
   redis      $redis_note
   kannel     sendsms http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms, admin http://127.0.0.1:$ADMIN_PORT/status
   logs       $VAR/log/mashangd.log  $VAR/kannel/{bearerbox,smsbox,fakesmsc}.log

@@ -17,6 +17,7 @@
 
 #include "admin/admin_internal.h"
 #include "admin/admin_stats.h"
+#include "admin/console.h"
 #include "base/config.h"
 #include "intents/intents.h"
 #include "intents/intents_json.h"
@@ -278,18 +279,46 @@ static void outbox_uncertain_route(struct app *app, struct evhttp_request *req, 
         admin_outbox_uncertain_settle(app, req, id, how);
 }
 
+static void admin_dispatch(struct app *app, struct evhttp_request *req, const char *path);
+
+/* "{id}/retry" after /admin/outbox/dead/. */
+static void outbox_dead_route(struct app *app, struct evhttp_request *req, const char *seg)
+{
+    char id[72];
+    const char *slash = strchr(seg, '/');
+    size_t idlen = slash ? (size_t)(slash - seg) : 0;
+    if (idlen == 0 || idlen >= sizeof(id) || strcmp(slash, "/retry") != 0) {
+        http_send_error(req, 404, "not_found", "no such admin endpoint");
+        return;
+    }
+    memcpy(id, seg, idlen);
+    id[idlen] = '\0';
+    if (method_ok(req, M_POST))
+        admin_outbox_dead_retry(app, req, id);
+}
+
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
 {
     if (!app->cfg->admin_token || !*app->cfg->admin_token) {
         http_send_error(req, 404, "admin_disabled", "no admin_token configured");
         return;
     }
-    if (!authorized(app, req)) {
-        log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-        http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+    if (authorized(app, req)) {
+        admin_dispatch(app, req, path);
         return;
     }
+    /* The console's pages: a session cookie (and CSRF token) instead. */
+    if (!evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization") &&
+        console_session_auth(app, req, path, admin_dispatch))
+        return;
+    log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+    http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+}
+
+/* An authenticated request to path ("/admin/..."). */
+static void admin_dispatch(struct app *app, struct evhttp_request *req, const char *path)
+{
     /* "/admin/x/" is "/admin/x"; segments are matched exactly. */
     char p[256];
     size_t n = strlen(path);
@@ -325,6 +354,12 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
         } else if (strcmp(slash, "/label") == 0) {
             if (method_ok(req, M_POST))
                 admin_case_label(app, req, id);
+        } else if (strcmp(slash, "/note") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_note(app, req, id);
+        } else if (strcmp(slash, "/withdraw") == 0) {
+            if (method_ok(req, M_POST))
+                admin_case_withdraw(app, req, id);
         } else {
             http_send_error(req, 404, "not_found", "no such admin endpoint");
         }
@@ -337,6 +372,9 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "common/join") == 0) {
         if (method_ok(req, M_POST))
             admin_common_join(app, req);
+    } else if (strcmp(rest, "categories") == 0) {
+        if (method_ok(req, M_GET))
+            admin_categories(app, req);
     } else if (strcmp(rest, "deputies") == 0) {
         if (method_ok(req, M_GET))
             admin_deputies(app, req);
@@ -355,6 +393,15 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "intents/test") == 0) {
         if (method_ok(req, M_POST))
             admin_intents_test(app, req);
+    } else if (strcmp(rest, "intents/files") == 0) {
+        if (method_ok(req, M_GET))
+            admin_intents_files(app, req);
+    } else if (strcmp(rest, "intents/check") == 0) {
+        if (method_ok(req, M_POST))
+            admin_intents_check(app, req);
+    } else if (strcmp(rest, "intents/save") == 0) {
+        if (method_ok(req, M_POST))
+            admin_intents_save(app, req);
     } else if (strcmp(rest, "intents/corrections") == 0) {
         if (method_ok(req, M_GET))
             admin_intents_corrections(app, req);
@@ -367,6 +414,8 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     } else if (strcmp(rest, "outbox/uncertain") == 0) {
         if (method_ok(req, M_GET))
             admin_outbox_uncertain(app, req);
+    } else if (strncmp(rest, "outbox/dead/", 12) == 0) {
+        outbox_dead_route(app, req, rest + 12);
     } else if (strncmp(rest, "outbox/uncertain/", 17) == 0) {
         outbox_uncertain_route(app, req, rest + 17);
     } else if (strcmp(rest, "residents") == 0) {

@@ -89,6 +89,19 @@ void admin_common_join(struct app *app, struct evhttp_request *req);
 void admin_cases_list(struct app *app, struct evhttp_request *req);
 void admin_case_show(struct app *app, struct evhttp_request *req, const char *id);
 void admin_case_assign(struct app *app, struct evhttp_request *req, const char *id);
+/* The console's additions (admin_console.c): an internal note in a
+ * case's history, and the categories of the configuration. */
+void admin_case_note(struct app *app, struct evhttp_request *req, const char *id);
+void admin_categories(struct app *app, struct evhttp_request *req);
+/* POST /admin/cases/{id}/withdraw: an administrator's withdrawal. */
+void admin_case_withdraw(struct app *app, struct evhttp_request *req, const char *id);
+/* POST /admin/outbox/dead/{id}/retry (`id` not validated). */
+void admin_outbox_dead_retry(struct app *app, struct evhttp_request *req, const char *id);
+/* The intent files (admin_intents.c): list them, check an edit as
+ * `mashangctl intents check` does, save a clean one and reload. */
+void admin_intents_files(struct app *app, struct evhttp_request *req);
+void admin_intents_check(struct app *app, struct evhttp_request *req);
+void admin_intents_save(struct app *app, struct evhttp_request *req);
 void admin_deputies(struct app *app, struct evhttp_request *req);
 void admin_stats(struct app *app, struct evhttp_request *req);
 /* The annual report and the aggregates' rebuild (src/admin/admin_annual.c). */

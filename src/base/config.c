@@ -61,6 +61,8 @@ static const struct template_default template_defaults[] = {
     { "thanks", "【码上说】不客气，有事随时码上说。", "" },
     { "withdrawn", "【码上说】{case}已撤销。", "case topic" },
     { "deputy_withdrawn", "{case}已被居民撤销。", "case topic" },
+    { "withdrawn_admin", "【码上说】{case}（{topic}）已由联络站撤销：{note}", "case topic note" },
+    { "deputy_withdrawn_admin", "{case}（{topic}）已由联络站撤销：{note}", "case topic note" },
     { "ask_place", "【码上说】请问具体在哪个村/小区/路段？", "topic" },
     { "deputy_help", "指令：待办｜接单 编号｜进展 编号 内容｜办结 编号 结果｜详情 编号｜回复 编号 内容｜转 编号 代表姓名", "" },
     { "deputy_unknown_case", "没有找到编号{case}的事项，请核对。", "case" },
@@ -494,7 +496,7 @@ static const char *const top_fields[] = {
     "admin_token",
     "country_code", "log_level", "workers", "redis_wait_replicas", "redis_wait_ms",
     "channels", "timers", "limits", "outbox",
-    "templates", "categories", "rating", NULL,
+    "templates", "categories", "rating", "console", NULL,
 };
 
 static void load_top(struct jv *v, json_t *root, struct config *c)
@@ -600,6 +602,28 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
     c->redis_wait_replicas = (int)n;
     jv_integer(v, root, "$", "redis_wait_ms", 1000, 1, 60000, &n);
     c->redis_wait_ms = (int)n;
+}
+
+/* "console": where the console's files are and how its sessions live. */
+static void load_console(struct jv *v, json_t *root, struct config *c)
+{
+    static const char *const fields[] = { "dir", "session_s", "secure_cookie", NULL };
+    json_t *o = jv_object(v, root, "$", "console");
+    char *s = NULL;
+    long long n;
+
+    if (o)
+        jv_check_fields(v, o, "$.console", fields);
+    if (jv_string(v, o, "$.console", "dir", "../console", false, &s) == 0 && s) {
+        if (!*s)
+            jv_error(v, "$.console.dir", "must not be empty");
+        else
+            c->console.dir = path_join(c->dir, s);
+    }
+    free(s);
+    jv_integer(v, o, "$.console", "session_s", 28800, 60, 30LL * 86400, &n);
+    c->console.session_s = (long)n;
+    jv_bool(v, o, "$.console", "secure_cookie", false, &c->console.secure_cookie);
 }
 
 /* Each member of "channels" goes to the parser of its section. */
@@ -924,6 +948,7 @@ int config_load(const char *path, const struct config_sections *sections, struct
     load_templates(&v, root, &c);
     load_categories(&v, root, &c);
     load_rating(&v, root, &c);
+    load_console(&v, root, &c);
     apply_env(&v, &c);
     if (v.errors)
         goto fail;
@@ -966,6 +991,7 @@ void config_free(struct config *c)
     free(c->intents_dir);
     free(c->spool_dir);
     free(c->intents_cache);
+    free(c->console.dir);
     free(c->admin_token);
     free(c->country_code);
     free(c->log_level);

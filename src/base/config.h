@@ -68,6 +68,13 @@ struct template_entry {
     char *text;
 };
 
+/* The web console under /console/ (docs/console.md). */
+struct console_config {
+    char *dir;             /* resolved; its static files, default ../console */
+    long session_s;        /* a signed-in session lives this long in Redis */
+    bool secure_cookie;    /* the session cookie says Secure (behind TLS) */
+};
+
 struct config {
     char *path;            /* as given */
     char *dir;             /* directory of path */
@@ -97,6 +104,7 @@ struct config {
     struct timers timers;
     struct limits limits;
     struct outbox_config outbox;
+    struct console_config console;
     struct template_entry *templates;   /* defaults merged with "templates" */
     size_t ntemplates;
     struct template_entry *categories;  /* label -> display name (市政设施) */

@@ -310,13 +310,15 @@ static int usage(void)
             "  cases show ID [--json]\n"
             "  cases assign ID DEPUTY [--note TEXT]\n"
             "  cases label ID CATEGORY\n"
+            "  cases note ID TEXT\n"
+            "  cases withdraw ID REASON\n"
             "  deputies [--json]\n"
             "  common [list] [--station S] [--limit N] [--json] | common split ID | common join ID INTO\n"
             "  stats [--by deputy|station|category] [--from T] [--to T] [--csv|--json]\n"
             "  stats rebuild [--batch N]\n"
             "  report --year YYYY | --from YYYY-MM-DD --to YYYY-MM-DD [--station S] [--csv|--html|--json]\n"
             "  reload\n"
-            "  outbox dead [--limit N] [--json] | outbox retry\n"
+            "  outbox dead [--limit N] [--json] | outbox retry [ID]\n"
             "  outbox uncertain [--limit N] [--json] | outbox uncertain resend|drop ID\n"
             "  intents corrections [--label CATEGORY] [--from T] [--limit N] [--json]\n"
             "  intents review [--limit N] [--json]\n"
@@ -614,6 +616,33 @@ static int cases_label(const struct opts *o)
     return 0;
 }
 
+/* cases note ID TEXT: an internal note in the case's history. */
+static int cases_note(const struct opts *o)
+{
+    if (o->npos != 3)
+        return usage();
+    json_t *doc = post_case(o, "/note", json_pack("{s:s}", "text", o->pos[2]));
+    if (!doc)
+        return 1;
+    printf("%s noted\n", str_of(doc, "id"));
+    json_decref(doc);
+    return 0;
+}
+
+/* cases withdraw ID REASON: withdrawn by the station; the resident and
+ * the deputy are told the reason. */
+static int cases_withdraw(const struct opts *o)
+{
+    if (o->npos != 3)
+        return usage();
+    json_t *doc = post_case(o, "/withdraw", json_pack("{s:s}", "note", o->pos[2]));
+    if (!doc)
+        return 1;
+    printf("%s %s\n", str_of(doc, "id"), str_of(doc, "state"));
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_cases(const struct opts *o)
 {
     if (o->npos < 1)
@@ -626,6 +655,10 @@ static int cmd_cases(const struct opts *o)
         return cases_assign(o);
     if (strcmp(o->pos[0], "label") == 0)
         return cases_label(o);
+    if (strcmp(o->pos[0], "note") == 0)
+        return cases_note(o);
+    if (strcmp(o->pos[0], "withdraw") == 0)
+        return cases_withdraw(o);
     return usage();
 }
 
@@ -899,6 +932,18 @@ static int cmd_outbox(const struct opts *o)
         char a[24], b[24];
         printf("moved %s message(s) back to the ready queue; %s still dead\n",
                num_of(doc, "moved", a, sizeof(a)), num_of(doc, "remaining", b, sizeof(b)));
+        json_decref(doc);
+        return 0;
+    }
+    if (o->npos == 2 && strcmp(o->pos[0], "retry") == 0) {
+        if (!admin_outbox_id_ok(o->pos[1]))
+            return usage();
+        char path[160];
+        snprintf(path, sizeof(path), "/admin/outbox/dead/%s/retry", o->pos[1]);
+        json_t *doc = call_json(&o->conn, "POST", path, NULL);
+        if (!doc)
+            return 1;
+        printf("%s: %s\n", o->pos[1], str_of(doc, "result"));
         json_decref(doc);
         return 0;
     }

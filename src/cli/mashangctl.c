@@ -23,14 +23,16 @@ static const struct subcommand subcommands[] = {
       "cases list [--state S] [--deputy D] [--station S] [--category C] [--overdue]\n"
       "  cases show ID\n"
       "  cases assign ID DEPUTY\n"
-      "  cases label ID CATEGORY" },
+      "  cases label ID CATEGORY\n"
+      "  cases note ID TEXT\n"
+      "  cases withdraw ID REASON" },
     { "deputies", ctl_admin_main, "deputies" },
     { "stats", ctl_admin_main, "stats [--by deputy|station|category] [--from T] [--to T] [--csv]\n"
       "  stats rebuild [--batch N]" },
     { "report", ctl_admin_main, "report --year YYYY [--station S] [--csv|--html|--json]" },
     { "common", ctl_admin_main, "common [list] [--station S] [--limit N] | common split ID | common join ID INTO" },
     { "reload", ctl_admin_main, "reload" },
-    { "outbox", ctl_admin_main, "outbox dead|retry\n"
+    { "outbox", ctl_admin_main, "outbox dead|retry [ID]\n"
       "  (admin commands take --url URL (MASHANG_URL) and --token T (MASHANG_ADMIN_TOKEN))" },
 };
 

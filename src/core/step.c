@@ -981,6 +981,7 @@ struct assign {
     struct app *app;
     step_done_fn done;
     void *arg;
+    const char *stored;    /* the action that means done: "transferred", "withdrawn" */
 };
 
 static void on_assign_reply(redisReply *r, void *arg)
@@ -992,7 +993,7 @@ static void on_assign_reply(redisReply *r, void *arg)
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
         action = r->element[0]->str;
         case_id = r->element[1]->str;
-        outcome = strcmp(action, "transferred") == 0 ? STEP_STORED : STEP_REJECTED;
+        outcome = strcmp(action, a->stored) == 0 ? STEP_STORED : STEP_REJECTED;
         if (outcome == STEP_STORED && a->app->outbox)
             outbox_kick(a->app->outbox);
     } else if (r && r->type == REDIS_REPLY_ERROR) {
@@ -1030,6 +1031,42 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
     a->app = app;
     a->done = done;
     a->arg = arg;
+    a->stored = "transferred";
+    const char *argv[1] = { body };
+    int rc = store_script(app->store, SCRIPT_STEP, on_assign_reply, a, 1, argv, NULL);
+    free(body);
+    if (rc < 0) {
+        free(a);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+    }
+}
+
+void step_withdraw(struct app *app, const char *case_id, const char *actor, const char *note,
+                   step_done_fn done, void *arg)
+{
+    char idbuf[32];
+    const char *id = case_id_parse(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    if (!id) {
+        done(STEP_REJECTED, "unknown_case", NULL, arg);
+        return;
+    }
+    struct assign *a = calloc(1, sizeof(*a));
+    json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:s, s:s, s:s}", "mode", "withdraw",
+                            "now", (json_int_t)wall_ms(), "cfg", app->digest, "tr",
+                            events_json("chat.withdraw"), "case", id, "actor",
+                            actor ? actor : "admin", "note", note ? note : "");
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!a || !body) {
+        free(a);
+        free(body);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+        return;
+    }
+    a->app = app;
+    a->done = done;
+    a->arg = arg;
+    a->stored = "withdrawn";
     const char *argv[1] = { body };
     int rc = store_script(app->store, SCRIPT_STEP, on_assign_reply, a, 1, argv, NULL);
     free(body);

@@ -66,6 +66,13 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
  * "bad_state", a refused transfer's) or STEP_UNAVAILABLE. */
 void step_common(struct app *app, const char *op, const char *case_id, const char *target,
                  const char *actor, step_done_fn done, void *arg);
+/* Withdraws case `case_id` on behalf of `actor` (an administrator): the
+ * case leaves the deputy's and the resident's open lists, `note` goes into
+ * its history, the resident and the deputy are told.  `done` gets
+ * STEP_STORED with action "withdrawn", or STEP_REJECTED with
+ * "unknown_case" / "bad_state". */
+void step_withdraw(struct app *app, const char *case_id, const char *actor, const char *note,
+                   step_done_fn done, void *arg);
 
 /* After a roster reload: moves the open cases of the deputies in
  * `removed` (ids no longer in the roster) to their station's liaison, else

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "admin/admin.h"
+#include "admin/console.h"
 #include "core/outbox.h"
 #include "daemon/channels.h"
 #include "http/reply.h"
@@ -40,7 +41,7 @@ struct http_routes *daemon_routes(struct app *app)
 {
     struct http_routes *t = http_routes_new();
     if (!t || http_routes_add(t, healthz, 1, app) < 0 || channels_routes(t, app) < 0 ||
-        admin_routes(t, app) < 0) {
+        admin_routes(t, app) < 0 || console_routes(t, app) < 0) {
         http_routes_free(t);
         return NULL;
     }

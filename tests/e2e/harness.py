@@ -695,6 +695,7 @@ class Daemon:
             "intents_cache": intents_cache(),
             "admin_token": self.admin_token,
             "spool": os.path.join(self.dir, "spool"),
+            "console": {"dir": os.path.join(REPO, "console")},
             "channels": {"sms": {
                 "type": "kannel",
                 "sendsms_url": k.sendsms_url,

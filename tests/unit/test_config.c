@@ -724,6 +724,29 @@ static void test_categories(void **state)
     assert_int_equal(n, 16);   /* 15 built in + pets */
 }
 
+/* The web console: where its pages are, how long a session lasts. */
+static void test_console(void **state)
+{
+    struct fixture *fx = *state;
+    char want[256];
+    assert_int_equal(load(fx, "{}"), 0);
+    snprintf(want, sizeof(want), "%s/../console", fx->dir);
+    assert_string_equal(fx->c.console.dir, want);
+    assert_int_equal(fx->c.console.session_s, 28800);
+    assert_false(fx->c.console.secure_cookie);
+
+    assert_int_equal(load(fx, "{\"console\":{\"dir\":\"/srv/console\",\"session_s\":600,"
+                              "\"secure_cookie\":true}}"), 0);
+    assert_string_equal(fx->c.console.dir, "/srv/console");
+    assert_int_equal(fx->c.console.session_s, 600);
+    assert_true(fx->c.console.secure_cookie);
+
+    assert_int_equal(load(fx, "{\"console\":{\"dir\":\"\",\"session_s\":5,\"cookie\":1}}"), -1);
+    expect_problem(fx, "$.console.dir", "must not be empty");
+    expect_problem(fx, "$.console.session_s", "out of range");
+    expect_problem(fx, "$.console.cookie", "unknown field");
+}
+
 /* Gateway timeouts per channel: defaults, values, bounds. */
 static void test_channel_timeouts(void **state)
 {
@@ -901,6 +924,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_merge_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channel_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sections_come_from_the_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),

@@ -148,6 +148,10 @@ static void test_routes_by_door_and_method(void **state)
     assert_routed(&v, "/admin/");
     http_decide(routes, &f, EVHTTP_REQ_GET, "/admin/cases", HTTP_DOOR_PUBLIC, &v);
     assert_int_equal(v.outcome, HTTP_NOT_FOUND);
+    http_decide(routes, &f, EVHTTP_REQ_GET, "/console/stats.js", HTTP_DOOR_INTERNAL, &v);
+    assert_routed(&v, "/console/");
+    http_decide(routes, &f, EVHTTP_REQ_POST, "/console/login", HTTP_DOOR_PUBLIC, &v);
+    assert_int_equal(v.outcome, HTTP_NOT_FOUND);
     http_decide(routes, &f, EVHTTP_REQ_GET, "/", HTTP_DOOR_PUBLIC | HTTP_DOOR_INTERNAL, &v);
     assert_int_equal(v.outcome, HTTP_NOT_FOUND);
     assert_int_equal(v.refused, 0);

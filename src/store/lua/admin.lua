@@ -2,8 +2,9 @@
 --
 -- KEYS[1] is the prefix "{ns}:"; ARGV[1] the operation, then its
 -- arguments.  Every operation but outbox_retry, outbox_uncertain_settle,
--- resident_erase, label, routed and agg_rebuild is read-only (gauges but
--- once: it builds the case gauges of data older than them).  Answers
+-- resident_erase, label, note, outbox_retry_one, routed and agg_rebuild is
+-- read-only (gauges but once: it builds the case gauges of data older than
+-- them).  Answers
 -- are one JSON document (cjson) that the daemon parses and reshapes, so
 -- the C side owns the HTTP format.  Each walk over the all-cases zset is
 -- bounded by SCAN_MAX so an administrator's click can never stall Redis
@@ -55,7 +56,7 @@ end
 
 local LIST_FIELDS = { 'id', 'state', 'category', 'title', 'deputy', 'station', 'routed_by',
                       'created', 'updated', 'accepted_at', 'resolved_at', 'rating', 'place',
-                      'latest', 'masked', 'channel' }
+                      'latest', 'masked', 'channel', 'text' }
 local NUMERIC = { created = true, updated = true, accepted_at = true, resolved_at = true,
                   rating = true, rated_at = true, confidence = true }
 
@@ -343,6 +344,29 @@ if op == 'label' then
   for i = 5, #ARGV do loads[#loads + 1] = redis.call('ZCARD', K.dq .. ARGV[i]) end
   return cjson.encode({ found = true, previous = previous, state = v[1], deputy = v[3] or '',
                         routed_by = v[4] or '', loads = loads })
+end
+
+-- outbox_retry_one ID NOW -> one dead letter queued again, due now, as
+-- outbox_retry does for them all: {result = "retried"|"dropped"|"unknown"}
+-- ("dropped": its hash had expired, it left the list with nothing to send).
+if op == 'outbox_retry_one' then
+  local id, now = ARGV[2], tonumber(ARGV[3])
+  if redis.call('LREM', K.outbox_dead, 0, id) == 0 then return cjson.encode({ result = 'unknown' }) end
+  local k = K.out .. id
+  if redis.call('EXISTS', k) == 0 then return cjson.encode({ result = 'dropped' }) end
+  redis.call('HSET', k, 'state', 'ready', 'attempts', 0, 'retried_at', now)
+  redis.call('HDEL', k, 'owner', 'dead_at')
+  redis.call('ZADD', K.outbox_ready, now, id)
+  return cjson.encode({ result = 'retried' })
+end
+
+-- note ID NOW TEXT -> {found}: an administrator's internal note, appended
+-- to the case's history and sent to nobody (src/admin/admin_note.c).
+if op == 'note' then
+  local id, now, text = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+  if redis.call('EXISTS', case_key(id)) == 0 then return cjson.encode({ found = false }) end
+  redis.call('RPUSH', K.hist .. id, cjson.encode({ ts = now, actor = 'admin', event = 'note', text = text }))
+  return cjson.encode({ found = true })
 end
 
 -- routed ID DEPUTY RULE -> {state, deputy, routed_by}: after the transfer a

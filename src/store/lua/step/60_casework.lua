@@ -37,6 +37,24 @@ local function transfer(c, target, actor, note)
   return 'transferred'
 end
 
+-- An administrator withdraws case `c` (a duplicate, a test, a resident's
+-- wish given by telephone): it leaves the deputy's and the resident's open
+-- lists like a resident's own withdrawal, and both are told.  Returns an
+-- action name.
+local function admin_withdraw(c, actor, note)
+  local to = allowed('withdraw', c.state)
+  if not to then return 'bad_state' end
+  set_state(c, to, actor, 'withdrawn', note or '')
+  if c.channel and c.channel ~= '' and c.addr and c.addr ~= '' then
+    redis.call('ZREM', rcases_key(c.channel, c.addr), c.id)
+  end
+  if c.deputy ~= '' then redis.call('ZREM', K.dq .. c.deputy, c.id) end
+  local vars = { case = c.id, topic = topic_of(c), note = note or '' }
+  push(c, render('withdrawn_admin', vars))
+  notify(person(c.deputy), render('deputy_withdrawn_admin', vars), c.id)
+  return 'withdrawn'
+end
+
 -- Sends case `c` up one level (station liaison, then committee), or to
 -- at least `min_level`.  Returns the level reached, or nil if already there.
 local function escalate(c, actor, note, min_level)

@@ -59,6 +59,13 @@ elseif env.mode == 'assign' then
   else
     action, case_id = 'unknown_case', env.case
   end
+elseif env.mode == 'withdraw' then
+  local c = load_case(env.case)
+  if c then
+    action, case_id = admin_withdraw(c, env.actor, env.note), env.case
+  else
+    action, case_id = 'unknown_case', env.case
+  end
 elseif env.role == 'deputy' then
   note_deputy_channel(env.deputy)
   action, case_id = deputy()
