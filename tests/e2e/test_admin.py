@@ -461,7 +461,8 @@ class TestAnnualReport(AdminCase):
 
         # bad queries
         for q in ("", "year=26", "year=2026&from=2026-01-01&to=2026-01-02", "from=2026-02-30&to=2026-03-01",
-                  "year=2026&format=pdf", "year=2026&station=S%2001", "year=2026&by=deputy"):
+                  "year=2026&format=pdf", "year=2026&station=S%2001", "year=2026&by=deputy",
+                  "year=2026&key_min=1", "year=2026&key_min=x"):
             self.assertEqual(self.raw("/admin/report?" + q)[0], 400, q)
         self.assertEqual(self.raw("/admin/report?year=2026", "POST", body="{}")[0], 405)
         self.assertEqual(self.raw("/admin/stats/rebuild?batch=0", "POST")[0], 400)
