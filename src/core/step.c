@@ -977,37 +977,69 @@ void step_tick(struct app *app)
     free(body);
 }
 
-struct assign {
+/* A step an administrator asked for (assign, withdraw, a common issue by
+ * hand): one envelope, one call of the step script, and the answer mapped
+ * to STEP_STORED when its action is one of `stored`. */
+struct admin_step {
     struct app *app;
     step_done_fn done;
     void *arg;
-    const char *stored;    /* the action that means done: "transferred", "withdrawn" */
+    const char *const *stored;   /* NULL-terminated; static */
+    const char *what;            /* the log event; static */
 };
 
-static void on_assign_reply(redisReply *r, void *arg)
+static void on_admin_step_reply(redisReply *r, void *arg)
 {
-    struct assign *a = arg;
+    struct admin_step *a = arg;
     enum step_outcome outcome = STEP_UNAVAILABLE;
-    const char *action = NULL, *case_id = NULL;
+    const char *action = NULL, *id = NULL;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
         action = r->element[0]->str;
-        case_id = r->element[1]->str;
-        outcome = strcmp(action, a->stored) == 0 ? STEP_STORED : STEP_REJECTED;
+        id = r->element[1]->str;
+        outcome = STEP_REJECTED;
+        for (size_t i = 0; a->stored[i]; i++)
+            if (strcmp(action, a->stored[i]) == 0)
+                outcome = STEP_STORED;
         if (outcome == STEP_STORED && a->app->outbox)
             outbox_kick(a->app->outbox);
     } else if (r && r->type == REDIS_REPLY_ERROR) {
-        log_error("assign_failed", "error=%s", LOG_STR(r->str));
+        log_error("admin_step_failed", "what=%s error=%s", a->what, LOG_STR(r->str));
     }
-    log_info("case_assign", "outcome=%s action=%s case=%s", outcome == STEP_STORED ? "stored" : "refused",
-             LOG_STR(action ? action : "-"), LOG_STR(case_id ? case_id : "-"));
-    a->done(outcome, action, case_id, a->arg);
+    log_info(a->what, "outcome=%s action=%s id=%s", outcome == STEP_STORED ? "stored" : "refused",
+             LOG_STR(action ? action : "-"), LOG_STR(id && *id ? id : "-"));
+    a->done(outcome, action, id, a->arg);
     free(a);
+}
+
+/* Sends envelope `env` (taken: always released); `done` is called once,
+ * here with STEP_UNAVAILABLE when nothing could be sent. */
+static void admin_step_send(struct app *app, json_t *env, const char *const *stored, const char *what,
+                            step_done_fn done, void *arg)
+{
+    struct admin_step *a = calloc(1, sizeof(*a));
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    if (!a || !body) {
+        free(a);
+        free(body);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+        return;
+    }
+    *a = (struct admin_step){ .app = app, .done = done, .arg = arg, .stored = stored, .what = what };
+    const char *argv[1] = { body };
+    int rc = store_script(app->store, SCRIPT_STEP, on_admin_step_reply, a, 1, argv, NULL);
+    free(body);
+    if (rc < 0) {
+        free(a);
+        done(STEP_UNAVAILABLE, NULL, NULL, arg);
+    }
 }
 
 void step_assign(struct app *app, const char *case_id, const char *deputy_id, const char *actor,
                  const char *note, step_done_fn done, void *arg)
 {
+    static const char *const stored[] = { "transferred", NULL };
     char idbuf[32];
     const char *id = case_id_parse(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     const struct deputy *d = roster_deputy(app->roster, deputy_id);
@@ -1015,98 +1047,34 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
         done(STEP_REJECTED, id ? "unknown_deputy" : "unknown_case", id, arg);
         return;
     }
-    struct assign *a = calloc(1, sizeof(*a));
     json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:s, s:s, s:s, s:s}", "mode", "assign",
                             "now", (json_int_t)wall_ms(), "cfg", app->digest, "tr", events_json("assign"),
                             "case", id, "target", d->id, "actor", actor ? actor : "admin",
                             "note", note ? note : "");
-    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    json_decref(env);
-    if (!a || !body) {
-        free(a);
-        free(body);
-        done(STEP_UNAVAILABLE, NULL, NULL, arg);
-        return;
-    }
-    a->app = app;
-    a->done = done;
-    a->arg = arg;
-    a->stored = "transferred";
-    const char *argv[1] = { body };
-    int rc = store_script(app->store, SCRIPT_STEP, on_assign_reply, a, 1, argv, NULL);
-    free(body);
-    if (rc < 0) {
-        free(a);
-        done(STEP_UNAVAILABLE, NULL, NULL, arg);
-    }
+    admin_step_send(app, env, stored, "case_assign", done, arg);
 }
 
 void step_withdraw(struct app *app, const char *case_id, const char *actor, const char *note,
                    step_done_fn done, void *arg)
 {
+    static const char *const stored[] = { "withdrawn", NULL };
     char idbuf[32];
     const char *id = case_id_parse(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
     if (!id) {
         done(STEP_REJECTED, "unknown_case", NULL, arg);
         return;
     }
-    struct assign *a = calloc(1, sizeof(*a));
     json_t *env = json_pack("{s:s, s:I, s:s, s:o, s:s, s:s, s:s}", "mode", "withdraw",
                             "now", (json_int_t)wall_ms(), "cfg", app->digest, "tr",
                             events_json("chat.withdraw"), "case", id, "actor",
                             actor ? actor : "admin", "note", note ? note : "");
-    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    json_decref(env);
-    if (!a || !body) {
-        free(a);
-        free(body);
-        done(STEP_UNAVAILABLE, NULL, NULL, arg);
-        return;
-    }
-    a->app = app;
-    a->done = done;
-    a->arg = arg;
-    a->stored = "withdrawn";
-    const char *argv[1] = { body };
-    int rc = store_script(app->store, SCRIPT_STEP, on_assign_reply, a, 1, argv, NULL);
-    free(body);
-    if (rc < 0) {
-        free(a);
-        done(STEP_UNAVAILABLE, NULL, NULL, arg);
-    }
-}
-
-/* The answer of a common issue's split or join by hand: stored when the
- * action is one of `ok` (NULL-terminated). */
-static void on_common_reply(redisReply *r, void *arg)
-{
-    static const char *const ok[] = { "split", "dissolved", "joined", NULL };
-    struct assign *a = arg;
-    enum step_outcome outcome = STEP_UNAVAILABLE;
-    const char *action = NULL, *common = NULL;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
-        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
-        action = r->element[0]->str;
-        common = r->element[1]->str;
-        outcome = STEP_REJECTED;
-        for (size_t i = 0; ok[i]; i++)
-            if (strcmp(action, ok[i]) == 0)
-                outcome = STEP_STORED;
-        if (outcome == STEP_STORED && a->app->outbox)
-            outbox_kick(a->app->outbox);
-    } else if (r && r->type == REDIS_REPLY_ERROR) {
-        log_error("common_failed", "error=%s", LOG_STR(r->str));
-    }
-    log_info("common_by_hand", "outcome=%s action=%s common=%s",
-             outcome == STEP_STORED ? "stored" : "refused", LOG_STR(action ? action : "-"),
-             LOG_STR(common && *common ? common : "-"));
-    a->done(outcome, action, common, a->arg);
-    free(a);
+    admin_step_send(app, env, stored, "case_withdraw", done, arg);
 }
 
 void step_common(struct app *app, const char *op, const char *case_id, const char *target,
                  const char *actor, step_done_fn done, void *arg)
 {
+    static const char *const stored[] = { "split", "dissolved", "joined", NULL };
     char idbuf[32], tbuf[32];
     const struct config *cfg = app->cfg;
     const char *id = case_id_parse(case_id, cfg->case_prefix, idbuf, sizeof(idbuf));
@@ -1122,29 +1090,11 @@ void step_common(struct app *app, const char *op, const char *case_id, const cha
         done(STEP_REJECTED, id ? "unknown_target" : "unknown_case", id, arg);
         return;
     }
-    struct assign *a = calloc(1, sizeof(*a));
     json_t *env = json_pack("{s:s, s:s, s:I, s:s, s:o, s:s, s:s, s:s}", "mode", "common", "op",
                             join ? "join" : "split", "now", (json_int_t)wall_ms(), "cfg", app->digest,
                             "tr", events_json("assign"), "case", id, "target", tid ? tid : "",
                             "actor", actor ? actor : "admin");
-    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    json_decref(env);
-    if (!a || !body) {
-        free(a);
-        free(body);
-        done(STEP_UNAVAILABLE, NULL, NULL, arg);
-        return;
-    }
-    a->app = app;
-    a->done = done;
-    a->arg = arg;
-    const char *argv[1] = { body };
-    int rc = store_script(app->store, SCRIPT_STEP, on_common_reply, a, 1, argv, NULL);
-    free(body);
-    if (rc < 0) {
-        free(a);
-        done(STEP_UNAVAILABLE, NULL, NULL, arg);
-    }
+    admin_step_send(app, env, stored, "common_by_hand", done, arg);
 }
 
 static void on_reroute_reply(redisReply *r, void *arg)
