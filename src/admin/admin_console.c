@@ -39,36 +39,50 @@ static void on_note(redisReply *r, void *arg)
     admin_call_free(call);
 }
 
+/* Field `name` of `body`: 1-NOTE_MAX_BYTES bytes of UTF-8 text without a
+ * NUL, borrowed from `body`; else answers 400 with `why` and returns NULL. */
+static const char *note_field(struct evhttp_request *req, json_t *body, const char *name,
+                              const char *why)
+{
+    json_t *j = json_object_get(body, name);
+    const char *text = json_string_value(j);
+    size_t len = json_string_length(j);
+    if (!text || len == 0 || len > NOTE_MAX_BYTES || strlen(text) != len || !utf8_valid(text, len)) {
+        http_send_error(req, 400, "bad_request", why);
+        return NULL;
+    }
+    return text;
+}
+
+/* The call about case `id` (its canonical id in call->id); NULL when `id`
+ * is no case id (answered 404) or memory ran out. */
+static struct admin_call *case_call(struct app *app, struct evhttp_request *req, const char *id)
+{
+    char idbuf[48];
+    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    if (!cid) {
+        http_send_error(req, 404, "unknown_case", "no such case");
+        return NULL;
+    }
+    struct admin_call *call = admin_call_new(app, req);
+    if (call)
+        snprintf(call->id, sizeof(call->id), "%s", cid);
+    return call;
+}
+
 void admin_case_note(struct app *app, struct evhttp_request *req, const char *id)
 {
     json_t *body = admin_body_object(req);
     if (!body)
         return;
-    json_t *jt = json_object_get(body, "text");
-    const char *text = json_string_value(jt);
-    size_t len = json_string_length(jt);
-    if (!text || len == 0 || len > NOTE_MAX_BYTES || strlen(text) != len || !utf8_valid(text, len)) {
-        json_decref(body);
-        http_send_error(req, 400, "bad_request", "\"text\": 1-2000 bytes of text");
-        return;
+    const char *text = note_field(req, body, "text", "\"text\": 1-2000 bytes of text");
+    struct admin_call *call = text ? case_call(app, req, id) : NULL;
+    if (call) {
+        char now[24];
+        snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+        const char *argv[] = { "note", call->id, now, text };
+        admin_script(call, on_note, 4, argv);
     }
-    char idbuf[48];
-    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
-    if (!cid) {
-        json_decref(body);
-        http_send_error(req, 404, "unknown_case", "no such case");
-        return;
-    }
-    struct admin_call *call = admin_call_new(app, req);
-    if (!call) {
-        json_decref(body);
-        return;
-    }
-    snprintf(call->id, sizeof(call->id), "%s", cid);
-    char now[24];
-    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    const char *argv[] = { "note", call->id, now, text };
-    admin_script(call, on_note, 4, argv);
     json_decref(body);
 }
 
@@ -140,27 +154,9 @@ void admin_case_withdraw(struct app *app, struct evhttp_request *req, const char
     json_t *body = admin_body_object(req);
     if (!body)
         return;
-    json_t *jn = json_object_get(body, "note");
-    const char *note = json_string_value(jn);
-    size_t len = json_string_length(jn);
-    if (!note || len == 0 || len > NOTE_MAX_BYTES || strlen(note) != len || !utf8_valid(note, len)) {
-        json_decref(body);
-        http_send_error(req, 400, "bad_request", "\"note\": why, 1-2000 bytes (the resident is told)");
-        return;
-    }
-    char idbuf[48];
-    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
-    if (!cid) {
-        json_decref(body);
-        http_send_error(req, 404, "unknown_case", "no such case");
-        return;
-    }
-    struct admin_call *call = admin_call_new(app, req);
-    if (!call) {
-        json_decref(body);
-        return;
-    }
-    snprintf(call->id, sizeof(call->id), "%s", cid);
-    step_withdraw(app, call->id, "admin", note, on_withdrawn, call);
+    const char *note = note_field(req, body, "note", "\"note\": why, 1-2000 bytes (the resident is told)");
+    struct admin_call *call = note ? case_call(app, req, id) : NULL;
+    if (call)
+        step_withdraw(app, call->id, "admin", note, on_withdrawn, call);
     json_decref(body);
 }
