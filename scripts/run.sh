@@ -89,7 +89,7 @@ start() {
     else
         redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$ROOT/$VAR/redis" \
             --appendonly yes --appendfsync everysec --auto-aof-rewrite-min-size 256mb \
-            --maxmemory-policy noeviction --daemonize yes \
+            --maxmemory-policy noeviction --hash-max-listpack-value 512 --daemonize yes \
             --pidfile "$ROOT/$RUN/redis.pid" --logfile "$ROOT/$VAR/log/redis.log" >/dev/null
         wait_for 10 "Redis on port $REDIS_PORT" "" redis_ping
         redis_note="redis://127.0.0.1:$REDIS_PORT (AOF in $VAR/redis)"

@@ -430,8 +430,8 @@ def bench(tmp, procs, daemon, ctl, openloop, peer):
             f.write(out)
         return parse_wrk(out)
 
-    def openloop_run(rate, count=0, seconds=0, progress=0, on_progress=None, tag="o"):
-        argv = [openloop, "-h", "127.0.0.1", "-P", str(mport), "-m", messages,
+    def openloop_run(rate, count=0, seconds=0, progress=0, on_progress=None, tag="o", port=None):
+        argv = [openloop, "-h", "127.0.0.1", "-P", str(port or mport), "-m", messages,
                 "-R", str(rate), "-c", str(CONNECTIONS), "-t", f"{tag}{int(time.time())}"]
         if count:
             argv += ["-n", str(count)]
@@ -696,6 +696,40 @@ def bench(tmp, procs, daemon, ctl, openloop, peer):
     say("Redis memory per closed case (scripts/bench/redis_memory.py)")
     res["closed_case"] = closed_case_memory()
     say("  " + res["closed_case"]["output"].replace("\n", "\n  "))
+
+    # -- what redis_wait_replicas 1 costs (docs/scaling.md): a replica of
+    # the same Redis and a second daemon that waits for it (its own
+    # namespace), the same wrk and the same low-rate latency run.  Last,
+    # because feeding a replica costs the primary CPU from then on.
+    say("[+] redis_wait_replicas 1: a replica, and a daemon that WAITs for it")
+    wport, wdport = free_port(), free_port()
+    wdir = os.path.join(tmp, "replica")
+    os.makedirs(wdir)
+    wp = procs.start("replica", ["redis-server", "--bind", "127.0.0.1", "--port", str(wport),
+                                 "--dir", wdir, "--appendonly", "no", "--save", "",
+                                 "--replicaof", "127.0.0.1", str(rport)],
+                     os.path.join(tmp, "replica.log"))
+    replica = Redis(wport)
+    wait_until("replica in sync", lambda: port_open(wport) and
+               replica.info("replication").get("master_link_status") == "up", wp, 60)
+    wcfg = dict(cfg, listen=f"127.0.0.1:{wdport}", namespace="benchwait", redis_wait_replicas=1)
+    wcfg_path = os.path.join(tmp, "mashang-wait.json")
+    with open(wcfg_path, "w") as f:
+        json.dump(wcfg, f, ensure_ascii=False, indent=1)
+    wd = procs.start("mashangd-wait", [daemon, "-c", wcfg_path], os.path.join(tmp, "mashangd-wait.log"))
+    wait_until("mashangd (wait) ready", lambda: port_open(wdport), wd, 30)
+    time.sleep(1.0)
+    openloop_run(0, count=500, tag="wwarm", port=wdport)
+    ww = wrk(f"http://127.0.0.1:{wdport}/sms/kannel", os.path.join(HERE, "mo.lua"), tag="wait")
+    wlo = openloop_run(100, seconds=min(5, DURATION), tag="wlow", port=wdport)
+    res["wait_replicas"] = {"wrk": ww, "low_rate": wlo,
+                            "ratio": ww["rps"] / ms["rps"] if ms["rps"] else 0}
+    say(f"  {ww['rps']:.0f} req/s ({res['wait_replicas']['ratio'] * 100:.0f} % of without), "
+        f"at 100 req/s p50 {fmt_us(wlo['p50_us'])} p99 {fmt_us(wlo['p99_us'])} "
+        f"(without: p50 {fmt_us(res['low_rate']['p50_us'])} p99 {fmt_us(res['low_rate']['p99_us'])})")
+    for p in (wd, wp):
+        p.terminate()
+        p.wait()
     res["elapsed_s"] = round(time.time() - t_start, 1)
     res["loadavg_end"] = loadavg()
 
@@ -759,6 +793,10 @@ def summary(res):
          f"{res['redis_after_run']['grown'] / max(1, res['redis_after_run']['messages']):.0f}"
          f" B / message while the cases are open and their windows run "
          f"(Redis holds {res['redis_after_run']['human']} in all)", ""),
+        ("with redis_wait_replicas 1", f"{res['wait_replicas']['wrk']['rps']:.0f} req/s",
+         f"{res['wait_replicas']['ratio'] * 100:.0f} % of the rate without; at 100 req/s p50 "
+         f"{fmt_us(res['wait_replicas']['low_rate']['p50_us'])}, p99 "
+         f"{fmt_us(res['wait_replicas']['low_rate']['p99_us'])} (a local replica)", ""),
         ("intents engine", f"median {it['median_us']} µs", f"p99 {it['p99_us']} µs; models {it.get('models')}; "
          "target median < 30 µs", "PASS" if it["median_us"] is not None and
          it["median_us"] < TARGET_INTENTS_US else "MISS"),

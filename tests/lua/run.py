@@ -953,10 +953,14 @@ class ScriptTest(unittest.TestCase):
         self.open_case(T0, addr=a)
         self.open_case(T0 + 60, "幸福路12号路灯不亮", None, addr=b)
         self.assertEqual(r.hget(P + "common:R1001", "text"), "幸福路12号的路灯坏了三天了")
+        place = P + "cplace:s1|infra.streetlight|幸福路12号"
+        self.assertEqual(sorted(m.split(":")[0] for m in r.zrange(place, 0, -1)), ["MS1001", "MS1002"])
         self.run_script("admin", ["resident_erase", "sms", a, T0 + 120])
         self.assertEqual(r.hget(P + "common:R1001", "text"), "[已删除]")
-        self.assertIsNone(r.hget(P + "case:MS1001", "sig"))
-        self.assertIsNotNone(r.hget(P + "case:MS1002", "sig"))
+        # the erased resident's signature is gone, the other's stays
+        self.assertEqual([m.split(":")[0] for m in r.zrange(place, 0, -1)], ["MS1002"])
+        # no case hash keeps a signature (it would unpack the compact hash)
+        self.assertEqual(r.object("encoding", P + "case:MS1002"), "listpack")
 
     def test_common_issue_needs_the_same_category_and_station_still(self):
         """A case relabelled or transferred since it was listed at its place

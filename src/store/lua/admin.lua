@@ -19,6 +19,7 @@
 --@use casestate
 --@use history
 --@use settle
+--@use cplace
 local P = KEYS[1]
 local op = ARGV[1]
 local SCAN_MAX = 50000
@@ -256,8 +257,9 @@ if op == 'resident_erase' then
   local closed = 0
   for _, id in ipairs(ids) do
     local k = case_key(id)
-    local state, deputy, compacted, common, text =
-      unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted', 'common', 'text'))
+    local state, deputy, compacted, common, text, station, category, place =
+      unpack(redis.call('HMGET', k, 'state', 'deputy', 'compacted', 'common', 'text', 'station',
+        'category', 'place'))
     if is_open(state) then
       -- Nobody could be told of progress any more: the case ends here.
       local created = redis.call('HGET', k, 'created')
@@ -268,9 +270,14 @@ if op == 'resident_erase' then
     end
     redis.call('HSET', k, 'addr', 'erased', 'masked', '***', 'text', '[已删除]', 'place', '',
       'latest', '', 'result', '')
-    -- the signature of the words goes with them, and the copy a common
-    -- issue keeps of its first case's text
-    redis.call('HDEL', k, 'sig')
+    -- the signature of the words goes with them (lib/cplace.lua), and the
+    -- copy a common issue keeps of its first case's text
+    if place and place ~= '' then
+      local pk = cplace_key(station or '', category or '', place)
+      for _, m in ipairs(redis.call('ZRANGE', pk, 0, -1)) do
+        if cplace_parse(m) == id then redis.call('ZREM', pk, m) end
+      end
+    end
     if common and common ~= '' and text and redis.call('HGET', K.common .. common, 'text') == text then
       redis.call('HSET', K.common .. common, 'text', '[已删除]')
     end

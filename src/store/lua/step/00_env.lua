@@ -20,6 +20,7 @@
 --@use agg
 --@use casestate
 --@use history
+--@use cplace
 local S = SCHEMA.S
 local P = KEYS[1]
 local env = cjson.decode(ARGV[1])

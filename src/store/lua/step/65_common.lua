@@ -49,9 +49,6 @@ local function sig_cosine(a, b)
   return both / math.sqrt(na * nb)
 end
 
-local function place_key(station_id, label, place)
-  return K.cplace .. station_id .. '|' .. label .. '|' .. place
-end
 
 -- The open case of the same station, category and place that case `id`
 -- (signature `sig`) should join, as {id, deputy, common, text}, or nil;
@@ -64,23 +61,24 @@ local function common_candidate(station_id, label, place, sig, id)
      not sig or sig == '' then
     return nil
   end
-  local pk = place_key(station_id, label, place)
+  local pk = cplace_key(station_id, label, place)
   local rows = redis.call('ZREVRANGE', pk, 0, COMMON_CANDIDATES - 1, 'WITHSCORES')
   local best, best_cos, gone = nil, tonumber(opt.common_min) or 1, {}
   for i = 1, #rows, 2 do
-    local cid, ts = rows[i], tonumber(rows[i + 1])
+    local cid, csig = cplace_parse(rows[i])
+    local ts = tonumber(rows[i + 1])
     if ts < nows - window then
-      gone[#gone + 1] = cid
+      gone[#gone + 1] = rows[i]
     else
-      local v = redis.call('HMGET', case_key(cid), 'state', 'sig', 'deputy', 'common', 'text',
-        'category', 'station')
+      local v = redis.call('HMGET', case_key(cid), 'state', 'category', 'deputy', 'common', 'text',
+        'station')
       local st = v[1] and SCHEMA.states[v[1]]
       -- A case transferred to another station or given another category
       -- since it was listed here no longer shares the place's problem.
-      if not st or not st.open or v[1] == S.new or v[6] ~= label or v[7] ~= station_id then
-        gone[#gone + 1] = cid
+      if not st or not st.open or v[1] == S.new or v[2] ~= label or v[6] ~= station_id then
+        gone[#gone + 1] = rows[i]
       else
-        local cos = sig_cosine(sig, v[2] or '')
+        local cos = sig_cosine(sig, csig)
         if cos >= best_cos then
           best, best_cos = { id = cid, deputy = v[3] or '', common = v[4] or '', text = v[5] or '' }, cos
         end
@@ -88,7 +86,7 @@ local function common_candidate(station_id, label, place, sig, id)
     end
   end
   if #gone > 0 then redis.call('ZREM', pk, unpack(gone)) end
-  redis.call('ZADD', pk, nows, id)
+  redis.call('ZADD', pk, nows, cplace_member(id, sig))
   -- A place nobody writes about again is forgotten with its window.
   redis.call('EXPIRE', pk, window)
   -- Past the candidates compared, older entries are never read again.

@@ -39,10 +39,6 @@ local function open_case(r, info)
     fields[#fields + 1] = nows
     hist[2] = cjson.encode({ ts = nows, actor = 'system', event = 'assigned', text = dep .. ' ' .. rule })
   end
-  if info.sig and info.sig ~= '' then
-    fields[#fields + 1] = 'sig'
-    fields[#fields + 1] = info.sig
-  end
   if m then
     fields[#fields + 1] = 'common'
     fields[#fields + 1] = m.id
