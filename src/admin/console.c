@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "base/cidr.h"
 #include "base/config.h"
 #include "base/form.h"
 #include "base/log.h"
@@ -31,6 +32,13 @@
 /* The Redis key of a session, after the namespace prefix; its value is
  * the session's CSRF token, its TTL the session's life. */
 #define SESSION_KEY "console:session:"
+/* Sign-in attempts of one peer address (after the namespace prefix): a
+ * counter living LOGIN_WINDOW_S from the first attempt; past
+ * LOGIN_ATTEMPTS_MAX every attempt is refused, the right token too, so
+ * guessing it learns nothing.  A successful sign-in clears it. */
+#define LOGIN_KEY "console:login:"
+#define LOGIN_ATTEMPTS_MAX 10
+#define LOGIN_WINDOW_S 600
 #define TOKEN_BYTES 32
 #define TOKEN_HEX (2 * TOKEN_BYTES)
 #define FILE_MAX (8L << 20)
@@ -201,6 +209,8 @@ struct console_call {
     struct app *app;
     struct evhttp_request *req;
     console_then_fn then;
+    bool token_ok;                 /* sign-in: the form's token was right */
+    char login_key[128];           /* sign-in: the peer's attempt counter */
     char sid[TOKEN_HEX + 1];
     char csrf[TOKEN_HEX + 1];
     char path[256];
@@ -312,6 +322,56 @@ static bool token_ok(const struct app *app, const struct form_field *f)
     return f && f->len == n && CRYPTO_memcmp(f->value, token, n) == 0;
 }
 
+/* Starts the session of a sign-in whose token was right. */
+static void open_session(struct console_call *c)
+{
+    if (random_hex(c->sid) < 0 || random_hex(c->csrf) < 0) {
+        http_send_error(c->req, 503, "unavailable", "no randomness");
+        free(c);
+        return;
+    }
+    char key[160], ttl[24];
+    session_key(c->app, c->sid, key, sizeof(key));
+    snprintf(ttl, sizeof(ttl), "%ld", c->app->cfg->console.session_s);
+    const char *argv[] = { "SET", key, c->csrf, "EX", ttl };
+    call_redis(c, on_login_stored, 5, argv);
+}
+
+static void ignore_reply(redisReply *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+}
+
+/* The peer's attempts so far, this one counted. */
+static void on_login_counted(redisReply *r, void *arg)
+{
+    struct console_call *c = arg;
+    if (!reply_ok(r, c->req)) {
+        free(c);
+        return;
+    }
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : LOGIN_ATTEMPTS_MAX + 1;
+    if (n > LOGIN_ATTEMPTS_MAX) {
+        log_warn("console_login", "result=throttled attempts=%lld", n);
+        char after[16];
+        snprintf(after, sizeof(after), "%d", LOGIN_WINDOW_S);
+        evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", after);
+        http_send_error(c->req, 429, "too_many_attempts", "too many sign-in attempts; try again later");
+        free(c);
+        return;
+    }
+    if (!c->token_ok) {
+        log_warn("console_login", "result=refused attempts=%lld", n);
+        see_other(c->req, "/console/?failed=1");
+        free(c);
+        return;
+    }
+    const char *argv[] = { "DEL", c->login_key };
+    store_command(c->app->store, ignore_reply, NULL, 2, argv, NULL);
+    open_session(c);
+}
+
 static void login(struct app *app, struct evhttp_request *req)
 {
     size_t len;
@@ -325,24 +385,25 @@ static void login(struct app *app, struct evhttp_request *req)
     free(body);
     bool ok = rc == 0 && token_ok(app, form_get(&f, "token"));
     form_free(&f);
-    if (!ok) {
-        log_warn("console_login", "result=refused");
-        see_other(req, "/console/?failed=1");
-        return;
-    }
     struct console_call *c = call_new(app, req);
     if (!c)
         return;
-    if (random_hex(c->sid) < 0 || random_hex(c->csrf) < 0) {
-        http_send_error(req, 503, "unavailable", "no randomness");
+    c->token_ok = ok;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char peer[64];
+    cidr_peer_string(conn ? evhttp_connection_get_addr(conn) : NULL, peer, sizeof(peer));
+    snprintf(c->login_key, sizeof(c->login_key), "%s%s%s", store_prefix(app->store), LOGIN_KEY, peer);
+    /* Counted before the token is judged; the window starts at the first. */
+    char window[16];
+    snprintf(window, sizeof(window), "%d", LOGIN_WINDOW_S);
+    const char *start[] = { "SET", c->login_key, "0", "EX", window, "NX" };
+    const char *incr[] = { "INCR", c->login_key };
+    if (store_command(app->store, ignore_reply, NULL, 6, start, NULL) < 0) {
+        http_send_error(req, 503, "redis_unavailable", "Redis cannot be reached");
         free(c);
         return;
     }
-    char key[160], ttl[24];
-    session_key(app, c->sid, key, sizeof(key));
-    snprintf(ttl, sizeof(ttl), "%ld", app->cfg->console.session_s);
-    const char *argv[] = { "SET", key, c->csrf, "EX", ttl };
-    call_redis(c, on_login_stored, 5, argv);
+    call_redis(c, on_login_counted, 2, incr);
 }
 
 static void on_logout(redisReply *r, void *arg)

@@ -194,6 +194,39 @@ class ConsoleInBrowser(StackCase):
             self.assertNotIn("控制台编辑测试", f.read())
         wait_until(lambda: "event=reloaded" in self.d.log, 30, "the daemon reloaded")
         self.assertNotIn(self.d.admin_token, self.d.log)
+        self.check_sign_in_throttled()
+
+    def sign_in(self, token):
+        """POST /console/login from this host: (status, Location, Set-Cookie)."""
+        import http.client
+        import urllib.parse
+        conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        try:
+            conn.request("POST", "/console/login", urllib.parse.urlencode({"token": token}),
+                         {"Content-Type": "application/x-www-form-urlencoded"})
+            r = conn.getresponse()
+            r.read()
+            return r.status, r.getheader("Location"), r.getheader("Set-Cookie")
+        finally:
+            conn.close()
+
+    def check_sign_in_throttled(self):
+        """Ten attempts a peer in ten minutes: then every one is refused,
+        the right token too; a sign-in clears the count."""
+        for key in self.r.scan_iter(NS + "console:login:*"):
+            self.r.delete(key)
+        for _ in range(10):
+            status, where, _ = self.sign_in("guess")
+            self.assertEqual((status, where), (303, "/console/?failed=1"))
+        self.assertEqual(self.sign_in("guess")[0], 429)
+        self.assertEqual(self.sign_in(self.d.admin_token)[0], 429)
+        key = NS + "console:login:127.0.0.1"
+        self.assertTrue(0 < self.r.ttl(key) <= 600)
+        self.r.delete(key)
+        status, where, cookie = self.sign_in(self.d.admin_token)
+        self.assertEqual((status, where), (303, "/console/"))
+        self.assertIn("mashang_session=", cookie)
+        self.assertFalse(self.r.exists(key))
 
 
 if __name__ == "__main__":
