@@ -6,8 +6,9 @@
 -- in the step that opens the case, so that two residents writing at the
 -- same moment end in one issue.
 
--- The newest open cases of one place compared, at most.
-local COMMON_CANDIDATES = 16
+-- The newest open cases of one place compared, at most.  Each costs an
+-- HMGET; cases of a common issue already compared are not compared again.
+local COMMON_CANDIDATES = 8
 
 local function is_common_id(id)
   local pre = opt.common_prefix or ''
@@ -31,24 +32,27 @@ local function common_cases(m)
   return ids
 end
 
--- The cosine of two signatures: sorted runs of 6 hex digits (similar.h).
-local function sig_cosine(a, b)
-  local na, nb = math.floor(#a / 6), math.floor(#b / 6)
-  if na == 0 or nb == 0 then return 0 end
-  local i, j, both = 0, 0, 0
-  while i < na and j < nb do
-    local x, y = string.sub(a, i * 6 + 1, i * 6 + 6), string.sub(b, j * 6 + 1, j * 6 + 6)
-    if x == y then
-      both, i, j = both + 1, i + 1, j + 1
-    elseif x < y then
-      i = i + 1
-    else
-      j = j + 1
-    end
+-- The cosine of two signatures (runs of 6 hex digits, similar.h): the
+-- grams of the new concern as a set, made once (sig_grams), against each
+-- candidate's.  A set lookup a gram: a merge walk with string.sub cost ten
+-- times more Lua for the same answer.
+local function sig_grams(sig)
+  local set, n = {}, 0
+  for g in string.gmatch(sig, '......') do
+    set[g] = true
+    n = n + 1
   end
+  return set, n
+end
+local function sig_cosine(set, na, b)
+  local nb, both = 0, 0
+  for g in string.gmatch(b, '......') do
+    nb = nb + 1
+    if set[g] then both = both + 1 end
+  end
+  if na == 0 or nb == 0 then return 0 end
   return both / math.sqrt(na * nb)
 end
-
 
 -- The open case of the same station, category and place that case `id`
 -- (signature `sig`) should join, as {id, deputy, common, text}, or nil;
@@ -64,6 +68,8 @@ local function common_candidate(station_id, label, place, sig, id)
   local pk = cplace_key(station_id, label, place)
   local rows = redis.call('ZREVRANGE', pk, 0, COMMON_CANDIDATES - 1, 'WITHSCORES')
   local best, best_cos, gone = nil, tonumber(opt.common_min) or 1, {}
+  local grams, ngrams = sig_grams(sig)
+  local seen = {}   -- common issues compared: one of their cases speaks for all
   for i = 1, #rows, 2 do
     local cid, csig = cplace_parse(rows[i])
     local ts = tonumber(rows[i + 1])
@@ -77,8 +83,9 @@ local function common_candidate(station_id, label, place, sig, id)
       -- since it was listed here no longer shares the place's problem.
       if not st or not st.open or v[1] == S.new or v[2] ~= label or v[6] ~= station_id then
         gone[#gone + 1] = rows[i]
-      else
-        local cos = sig_cosine(sig, csig)
+      elseif not (v[4] and seen[v[4]]) then
+        if v[4] then seen[v[4]] = true end
+        local cos = sig_cosine(grams, ngrams, csig)
         if cos >= best_cos then
           best, best_cos = { id = cid, deputy = v[3] or '', common = v[4] or '', text = v[5] or '' }, cos
         end
