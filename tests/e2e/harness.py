@@ -926,6 +926,32 @@ class SharedStackCase(unittest.TestCase):
         return self.stack.redis.client
 
 
+class PhoneTalk:
+    """Conversations by SMS in a StackCase: `PARTIES` are the numbers whose
+    messages a test follows.  say() sends an MO and returns how many MTs
+    each party had before it, so expect() and since() look only at what
+    came after."""
+
+    PARTIES = ()
+    MT_TIMEOUT = 15
+
+    def marks(self):
+        return {n: self.stack.mt_count(n) for n in self.PARTIES}
+
+    def say(self, sender, text):
+        m = self.marks()
+        self.stack.send_mo(sender, text)
+        return m
+
+    def expect(self, to, marks, *needles, timeout=None):
+        """The first MT to `to` after `marks` holding every needle."""
+        return self.stack.kannel.wait_mt(to, lambda t: all(n in t for n in needles),
+                                         timeout=timeout or self.MT_TIMEOUT, after=marks[to])
+
+    def since(self, to, marks):
+        return self.stack.kannel.mts(to)[marks[to]:]
+
+
 class StackCase(unittest.TestCase):
     """A fresh Redis, Kannel and mashangd for every test (case ids start at
     M1001, nothing leaks between tests); their logs are printed when the

@@ -8,7 +8,7 @@ import re
 import time
 import unittest
 
-from harness import REPO, Daemon, StackCase, wait_until
+from harness import PhoneTalk, REPO, Daemon, StackCase, wait_until
 
 RESIDENT = "+8613800138000"
 RESIDENT2 = "+8613800138111"
@@ -21,27 +21,15 @@ LAMP = "幸福路12号的路灯坏了三天了"
 MT_TIMEOUT = 15
 
 
-class CaseWork(StackCase):
+class CaseWork(PhoneTalk, StackCase):
+    PARTIES = (RESIDENT, WANG, LI, ZHAO, COMMITTEE)
+
     overrides = {"outbox": {"backoff_ms": 200}}
 
     def setUp(self):
         super().setUp()
         self.r = self.stack.redis.client
 
-    def marks(self):
-        return {n: self.stack.mt_count(n) for n in (RESIDENT, WANG, LI, ZHAO, COMMITTEE)}
-
-    def say(self, sender, text):
-        m = self.marks()
-        self.stack.send_mo(sender, text)
-        return m
-
-    def expect(self, to, marks, *needles, timeout=MT_TIMEOUT):
-        return self.stack.kannel.wait_mt(to, lambda t: all(n in t for n in needles),
-                                         timeout=timeout, after=marks[to])
-
-    def mts_since(self, to, marks):
-        return self.stack.kannel.mts(to)[marks[to]:]
 
     def case(self, cid):
         return self.r.hgetall("{mashang}:case:%s" % cid)
@@ -179,7 +167,7 @@ class TestResidentSide(CaseWork):
         self.expect(WANG, m, "M1001")
         m2 = self.say(RESIDENT, "查询")
         self.expect(RESIDENT, m2, "已联系路灯所")   # the answer to their own question
-        pushed = [t for t in self.mts_since(RESIDENT, m) if t.startswith("【码上说】M1001进展")]
+        pushed = [t for t in self.since(RESIDENT, m) if t.startswith("【码上说】M1001进展")]
         self.assertEqual(pushed, [])
         m = self.say(RESIDENT, "订阅")
         self.expect(RESIDENT, m, "恢复")
@@ -199,7 +187,7 @@ class TestTimers(CaseWork):
         self.expect(COMMITTEE, m, "M1001", timeout=12)
         c = self.case("M1001")
         self.assertEqual(c["escalated"], "2")
-        reminders = [t for t in self.mts_since(WANG, m) if "时限过半" in t]
+        reminders = [t for t in self.since(WANG, m) if "时限过半" in t]
         self.assertEqual(len(reminders), 1)
 
     def test_accepting_in_time_stops_the_accept_timers(self):
@@ -207,7 +195,7 @@ class TestTimers(CaseWork):
         self.expect(WANG, m, "M1001")
         self.say(WANG, "接单 M1001")
         time.sleep(7)
-        self.assertEqual([t for t in self.mts_since(WANG, m) if "时限" in t], [])
+        self.assertEqual([t for t in self.since(WANG, m) if "时限" in t], [])
         self.assertNotIn("escalated", self.case("M1001"))
 
     def test_rating_window_closes_unrated(self):
@@ -231,10 +219,10 @@ class TestTwoInstances(CaseWork):
             self.expect(RESIDENT, m, "M1001")
             self.expect(COMMITTEE, m, "M1001", timeout=12)
             time.sleep(1.5)
-            wang = self.mts_since(WANG, m)
+            wang = self.since(WANG, m)
             self.assertEqual(len([t for t in wang if "时限过半" in t]), 1, wang)
             self.assertEqual(len([t for t in wang if "已到" in t]), 1, wang)
-            self.assertEqual(len(self.mts_since(COMMITTEE, m)), 1)
+            self.assertEqual(len(self.since(COMMITTEE, m)), 1)
         finally:
             second.stop()
 

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 
-from harness import MASHANGCTL as CTL, StackCase, wait_until
+from harness import PhoneTalk, MASHANGCTL as CTL, StackCase, wait_until
 
 R1, R2, R3, R4, R5 = ("+861380013800%d" % i for i in range(1, 6))
 WANG = "+8613900000001"        # 王丽 D0412, S01 (幸福路), its only deputy
@@ -18,27 +18,15 @@ ZHAO = "+8613900000003"        # 赵秀英 D0008, S02
 MT_TIMEOUT = 15
 
 
-class TestCommonAndGroup(StackCase):
+class TestCommonAndGroup(PhoneTalk, StackCase):
+    PARTIES = (R1, R2, R3, R4, R5, WANG, LI, ZHAO)
+
     overrides = {"outbox": {"backoff_ms": 200}}
 
     def setUp(self):
         super().setUp()
         self.r = self.stack.redis.client
 
-    def marks(self):
-        return {n: self.stack.mt_count(n) for n in (R1, R2, R3, R4, R5, WANG, LI, ZHAO)}
-
-    def say(self, sender, text):
-        m = self.marks()
-        self.stack.send_mo(sender, text)
-        return m
-
-    def expect(self, to, marks, *needles):
-        return self.stack.kannel.wait_mt(to, lambda t: all(n in t for n in needles),
-                                         timeout=MT_TIMEOUT, after=marks[to])
-
-    def since(self, to, marks):
-        return self.stack.kannel.mts(to)[marks[to]:]
 
     def case(self, cid):
         return self.r.hgetall("{mashang}:case:%s" % cid)

@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import MASHANGCTL, REPO, StackCase
+from harness import PhoneTalk, MASHANGCTL, REPO, StackCase
 
 RESIDENT = "+8613800138000"
 WANG = "+8613900000001"        # 王丽 D0412, the only deputy of S01 (幸福路)
@@ -22,11 +22,12 @@ ZHANG = "+8613900000006"       # 张伟 D0201
 LAMP = "幸福路12号的路灯坏了三天了"
 WATER = "幸福路8号停水两天了，一滴水都没有"
 NOISE = "幸福路20号工地半夜施工，噪音吵得睡不着"
-MT_TIMEOUT = 15
 QUIET_S = 2.5                  # how long "nothing arrives" is watched
 
 
-class DeputyWords(StackCase):
+class DeputyWords(PhoneTalk, StackCase):
+    PARTIES = (RESIDENT, WANG, LI, ZHANG)
+
     timers = {"session_s": 30}
     overrides = {"outbox": {"backoff_ms": 200}}
 
@@ -34,25 +35,11 @@ class DeputyWords(StackCase):
         super().setUp()
         self.r = self.stack.redis.client
 
-    def marks(self):
-        return {n: self.stack.mt_count(n) for n in (RESIDENT, WANG, LI, ZHANG)}
-
-    def say(self, sender, text):
-        m = self.marks()
-        self.stack.send_mo(sender, text)
-        return m
-
-    def expect(self, to, marks, *needles, timeout=MT_TIMEOUT):
-        return self.stack.kannel.wait_mt(to, lambda t: all(n in t for n in needles),
-                                         timeout=timeout, after=marks[to])
-
-    def mts_since(self, to, marks):
-        return self.stack.kannel.mts(to)[marks[to]:]
 
     def quiet(self, to, marks, seconds=QUIET_S):
         """Nothing (more) reached `to` since `marks` within `seconds`."""
         time.sleep(seconds)
-        self.assertEqual(self.mts_since(to, marks), [])
+        self.assertEqual(self.since(to, marks), [])
 
     def case(self, cid):
         return self.r.hgetall("{mashang}:case:%s" % cid)
@@ -190,7 +177,7 @@ class TestNumberedQuestions(DeputyWords):
         m = self.say(WANG, "1")
         time.sleep(QUIET_S)
         self.assertEqual([self.case(c)["state"] for c in ("M1001", "M1002", "M1003")], ["assigned"] * 3)
-        self.assertEqual([t for t in self.mts_since(RESIDENT, m) if "受理" in t], [])
+        self.assertEqual([t for t in self.since(RESIDENT, m) if "受理" in t], [])
         self.assertFalse(self.r.hexists("{mashang}:res:sms:%s" % WANG, "session"))
 
 
@@ -203,13 +190,13 @@ class TestQuestionExpires(DeputyWords):
         m = self.say(WANG, "办结 问题已处理")
         self.expect(WANG, m, "您有2件待办")
         time.sleep(4)
-        self.assertEqual(self.mts_since(WANG, m)[1:], [])      # expired without a word
+        self.assertEqual(self.since(WANG, m)[1:], [])      # expired without a word
         self.assertFalse(self.r.hexists("{mashang}:res:sms:%s" % WANG, "session"))
         self.assertEqual(self.r.zcard("{mashang}:sessions"), 0)
         m = self.say(WANG, "1")
         time.sleep(QUIET_S)
         self.assertEqual([self.case(c)["state"] for c in ("M1001", "M1002")], ["assigned"] * 2)
-        self.assertEqual(self.mts_since(RESIDENT, m), [])
+        self.assertEqual(self.since(RESIDENT, m), [])
 
 
 class TestTransferByName(DeputyWords):

@@ -11,14 +11,13 @@ import os
 import tempfile
 import time
 
-from harness import REPO, Daemon, StackCase, wait_until
+from harness import PhoneTalk, REPO, Daemon, StackCase, wait_until
 
 RESIDENT = "+8613800138000"
 RESIDENT2 = "+8613800138111"
 WANG = "+8613900000001"        # 王丽 D0412, S01 (幸福路), liaison of S01
 COMMITTEE = "+8613900000099"
 LAMP = "幸福路12号的路灯坏了三天了"
-MT_TIMEOUT = 15
 WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]   # tm_wday of Python: Monday = 0
 
 # S01 receives on Tuesday mornings and on the 10th; 王丽 is on duty daily.
@@ -62,24 +61,15 @@ def next_reception(tm):
     return None
 
 
-class StationCase(StackCase):
+class StationCase(PhoneTalk, StackCase):
+    PARTIES = (RESIDENT, RESIDENT2, WANG, COMMITTEE)
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="e2e-revisit-")
         self.overrides = dict(self.overrides or {}, roster=roster_file(self.tmp))
         super().setUp()
         self.r = self.stack.redis.client
 
-    def marks(self):
-        return {n: self.stack.mt_count(n) for n in (RESIDENT, RESIDENT2, WANG, COMMITTEE)}
-
-    def say(self, sender, text):
-        m = self.marks()
-        self.stack.send_mo(sender, text)
-        return m
-
-    def expect(self, to, marks, *needles, timeout=MT_TIMEOUT):
-        return self.stack.kannel.wait_mt(to, lambda t: all(n in t for n in needles),
-                                         timeout=timeout, after=marks[to])
 
     def case(self, cid):
         return self.r.hgetall("{mashang}:case:%s" % cid)
