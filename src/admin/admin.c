@@ -26,6 +26,8 @@
 #include "base/metrics.h"
 #include "http/reply.h"
 #include "http/route.h"
+#include "core/app.h"
+#include "core/tenant.h"
 #include "store/store.h"
 
 /* ---- helpers shared by src/admin_*.c ----------------------------------- */
@@ -50,6 +52,10 @@ void admin_call_free(struct admin_call *c)
 
 void admin_send(struct evhttp_request *req, int code, json_t *doc)
 {
+    /* A many-county deployment names the county in every answer. */
+    const char *tenant = evhttp_find_header(evhttp_request_get_output_headers(req), "X-Mashang-Tenant");
+    if (tenant && json_is_object(doc) && !json_object_get(doc, "tenant"))
+        json_object_set_new(doc, "tenant", json_string(tenant));
     char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(doc);
     if (!s) {
@@ -179,16 +185,31 @@ json_t *admin_body_object(struct evhttp_request *req)
 
 /* ---- authentication ---------------------------------------------------- */
 
-/* Constant-time check of "Authorization: Bearer <token>". */
-static int authorized(const struct app *app, struct evhttp_request *req)
+/* The bearer token of the request, or NULL. */
+static const char *bearer(struct evhttp_request *req)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    return h && strncmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+}
+
+/* Constant-time check of the top-level token, which reaches every tenant. */
+static bool top_token(const struct app *app, const char *given)
 {
     const char *token = app->cfg->admin_token;
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!token || !*token || !h || strncmp(h, "Bearer ", 7) != 0)
-        return 0;
-    const char *given = h + 7;
+    if (!token || !*token || !given)
+        return false;
     size_t n = strlen(token);
     return strlen(given) == n && CRYPTO_memcmp(given, token, n) == 0;
+}
+
+static bool any_token(const struct app *app)
+{
+    if (app->cfg->admin_token && *app->cfg->admin_token)
+        return true;
+    for (size_t i = 0; i < tenant_count(app); i++)
+        if (tenant_at(app, i)->tenant->admin_token)
+            return true;
+    return false;
 }
 
 /* ---- reload and intents test ------------------------------------------- */
@@ -297,23 +318,92 @@ static void outbox_dead_route(struct app *app, struct evhttp_request *req, const
         admin_outbox_dead_retry(app, req, id);
 }
 
+/* GET /admin/tenants: the tenants this token reaches. */
+static void admin_tenants(struct app *any, struct evhttp_request *req, const struct app *only)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < tenant_count(any); i++) {
+        const struct app *t = tenant_at(any, i);
+        if (only && t != only)
+            continue;
+        json_t *numbers = json_array();
+        for (size_t k = 0; numbers && k < t->tenant->nnumbers; k++)
+            json_array_append_new(numbers, json_string(t->tenant->numbers[k]));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "id", t->tenant->id,
+                                              "name", t->tenant->name ? t->tenant->name : t->tenant->id,
+                                              "namespace", t->tenant->ns, "case_prefix",
+                                              t->tenant->case_prefix, "numbers",
+                                              numbers ? numbers : json_null(),
+                                              "redis", store_connected(t->store)));
+    }
+    admin_send(req, 200, list ? json_pack("{s:o}", "tenants", list) : NULL);
+}
+
+/* "/admin/tenants/<id>/rest" names a tenant: its app (NULL when unknown),
+ * and `path` rewritten to "/admin/rest" in buf. */
+static struct app *path_tenant(struct app *any, const char **path, char *buf, size_t sz)
+{
+    const char *p = *path + strlen("/admin/tenants/");
+    const char *slash = strchr(p, '/');
+    char id[72];
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n >= sizeof(id))
+        return NULL;
+    memcpy(id, p, n);
+    id[n] = '\0';
+    snprintf(buf, sz, "/admin/%s", slash ? slash + 1 : "");
+    *path = buf;
+    return tenant_by_id(any, id);
+}
+
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
 {
-    if (!app->cfg->admin_token || !*app->cfg->admin_token) {
+    if (!any_token(app)) {
         http_send_error(req, 404, "admin_disabled", "no admin_token configured");
         return;
     }
-    if (authorized(app, req)) {
+    const char *given = bearer(req);
+    bool top = top_token(app, given);
+    struct app *own = top ? NULL : tenant_by_token(app, given);
+    if (!top && !own) {
+        /* The console's pages: a session cookie (and CSRF token) instead;
+         * a single-county deployment's console only (docs/console.md). */
+        if (!given && !tenant_many(app) && console_session_auth(app, req, path, admin_dispatch))
+            return;
+        log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+        return;
+    }
+    if (!tenant_many(app)) {
         admin_dispatch(app, req, path);
         return;
     }
-    /* The console's pages: a session cookie (and CSRF token) instead. */
-    if (!evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization") &&
-        console_session_auth(app, req, path, admin_dispatch))
+    char rewritten[256];
+    struct app *t = own;
+    if (strcmp(path, "/admin/tenants") == 0 || strcmp(path, "/admin/tenants/") == 0) {
+        if (method_ok(req, M_GET))
+            admin_tenants(app, req, own);
         return;
-    log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-    http_send_error(req, 401, "unauthorized", "missing or wrong bearer token");
+    }
+    if (strncmp(path, "/admin/tenants/", 15) == 0) {
+        struct app *named = path_tenant(app, &path, rewritten, sizeof(rewritten));
+        /* Another county's is as unknown to a county's token as a made-up one. */
+        if (!named || (own && named != own)) {
+            http_send_error(req, 404, "no_tenant", "no such tenant");
+            return;
+        }
+        t = named;
+    }
+    if (!t && strcmp(path, "/admin/reload") != 0) {
+        http_send_error(req, 400, "tenant_required",
+                        "this deployment serves several counties: use /admin/tenants/<id>/... "
+                        "(GET /admin/tenants lists them)");
+        return;
+    }
+    if (t)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Mashang-Tenant", t->tenant->id);
+    admin_dispatch(t ? t : app, req, path);
 }
 
 /* An authenticated request to path ("/admin/..."). */
@@ -434,25 +524,30 @@ static void admin_dispatch(struct app *app, struct evhttp_request *req, const ch
 
 /* ---- /metrics ---------------------------------------------------------- */
 
-/* A scrape waiting for the Redis gauges; owns `buf` (the counters). */
+/* A scrape waiting for the Redis gauges of each tenant in turn; owns
+ * `buf` (the counters) and the tenants' answers. */
 struct scrape {
+    struct app *app;           /* any tenant: its `tenants` are walked */
     struct evhttp_request *req;
     struct evbuffer *buf;
+    size_t count;              /* tenants when the scrape began */
+    size_t next;               /* the tenant asked now */
+    json_t **gauges;           /* one per tenant, NULL when Redis did not answer */
 };
 
-static void send_scrape(struct scrape *s)
+static size_t scrape_count(const struct scrape *s)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(s->req), "Content-Type",
-                      "text/plain; version=0.0.4");
-    evhttp_send_reply(s->req, 200, "OK", s->buf);
-    evbuffer_free(s->buf);
-    free(s);
+    return s->count;
 }
 
-static void gauge(struct evbuffer *b, const char *name, const char *help, json_int_t v)
+static void scrape_free(struct scrape *s)
 {
-    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
-                        (long long)v);
+    for (size_t i = 0; s->gauges && i < scrape_count(s); i++)
+        json_decref(s->gauges[i]);
+    free(s->gauges);
+    if (s->buf)
+        evbuffer_free(s->buf);
+    free(s);
 }
 
 static json_int_t int_member(json_t *o, const char *key)
@@ -460,39 +555,78 @@ static json_int_t int_member(json_t *o, const char *key)
     return json_integer_value(json_object_get(o, key));
 }
 
-/* Appends the gauges from admin.lua's "gauges" answer. */
-static void render_gauges(struct evbuffer *b, json_t *g)
+/* `{tenant="x",` / `{` and the closing part of a sample's labels. */
+static void sample(struct evbuffer *b, const char *name, const char *tenant, const char *label,
+                   const char *value_of_label, long long v)
 {
-    json_t *states = json_object_get(g, "states");
-    evbuffer_add_printf(b, "# HELP mashang_cases Cases by state (kept by the Redis scripts, read at scrape time).\n"
-                           "# TYPE mashang_cases gauge\n");
-    for (int s = 0; s < CASE_STATE_COUNT; s++) {
-        const char *name = case_state_name((enum case_state)s);
-        evbuffer_add_printf(b, "mashang_cases{state=\"%s\"} %lld\n", name,
-                            (long long)int_member(states, name));
+    evbuffer_add_printf(b, "%s", name);
+    if (tenant || label) {
+        evbuffer_add_printf(b, "{");
+        if (tenant)
+            evbuffer_add_printf(b, "tenant=\"%s\"%s", tenant, label ? "," : "");
+        if (label)
+            evbuffer_add_printf(b, "%s=\"%s\"", label, value_of_label);
+        evbuffer_add_printf(b, "}");
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(states, key, v) {
-        /* a state this build does not know (newer script): still shown */
-        if (case_state_parse(key) < 0 && strspn(key, "abcdefghijklmnopqrstuvwxyz_") == strlen(key))
-            evbuffer_add_printf(b, "mashang_cases{state=\"%s\"} %lld\n", key,
-                                (long long)json_integer_value(v));
-    }
-    gauge(b, "mashang_cases_overdue", "Open cases past their accept or resolve deadline.",
-          int_member(g, "overdue"));
-    gauge(b, "mashang_cases_scan_truncated",
-          "Always 0: the scripts keep the case gauges, no scrape walks the cases.",
-          json_is_true(json_object_get(g, "truncated")));
-    gauge(b, "mashang_outbox_ready", "Outbound messages waiting to be sent.", int_member(g, "ready"));
-    gauge(b, "mashang_outbox_inflight", "Outbound messages leased to a sender.",
-          int_member(g, "inflight"));
-    gauge(b, "mashang_outbox_dead", "Outbound messages in the dead-letter list.",
-          int_member(g, "dead"));
-    gauge(b, "mashang_outbox_uncertain",
-          "Outbound messages sent without an answer, set aside for an administrator.",
-          int_member(g, "uncertain"));
+    evbuffer_add_printf(b, " %lld\n", v);
 }
+
+static void family(struct evbuffer *b, const char *name, const char *help)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+/* A gauge from each tenant's answer (one sample per tenant that answered;
+ * the tenant label only when the deployment has several). */
+static void gauge_all(struct scrape *s, const char *name, const char *help, const char *key)
+{
+    family(s->buf, name, help);
+    for (size_t i = 0; i < scrape_count(s); i++)
+        if (s->gauges[i])
+            sample(s->buf, name, tenant_many(s->app) ? tenant_at(s->app, i)->tenant->id : NULL, NULL,
+                   NULL, strcmp(key, "truncated") == 0
+                             ? json_is_true(json_object_get(s->gauges[i], key))
+                             : (long long)int_member(s->gauges[i], key));
+}
+
+/* Appends the gauges from admin.lua's "gauges" answers. */
+static void render_gauges(struct scrape *s)
+{
+    struct evbuffer *b = s->buf;
+    bool many = tenant_many(s->app);
+    family(b, "mashang_redis_up", "1 when Redis answered the gauge query of this scrape.");
+    for (size_t i = 0; i < scrape_count(s); i++)
+        sample(b, "mashang_redis_up", many ? tenant_at(s->app, i)->tenant->id : NULL, NULL, NULL,
+               s->gauges[i] != NULL);
+    family(b, "mashang_cases", "Cases by state (kept by the Redis scripts, read at scrape time).");
+    for (size_t i = 0; i < scrape_count(s); i++) {
+        json_t *states = json_object_get(s->gauges[i], "states");
+        const char *tenant = many ? tenant_at(s->app, i)->tenant->id : NULL;
+        if (!s->gauges[i])
+            continue;
+        for (int st = 0; st < CASE_STATE_COUNT; st++) {
+            const char *name = case_state_name((enum case_state)st);
+            sample(b, "mashang_cases", tenant, "state", name, (long long)int_member(states, name));
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(states, key, v) {
+            /* a state this build does not know (newer script): still shown */
+            if (case_state_parse(key) < 0 && strspn(key, "abcdefghijklmnopqrstuvwxyz_") == strlen(key))
+                sample(b, "mashang_cases", tenant, "state", key, (long long)json_integer_value(v));
+        }
+    }
+    gauge_all(s, "mashang_cases_overdue", "Open cases past their accept or resolve deadline.", "overdue");
+    gauge_all(s, "mashang_cases_scan_truncated",
+              "Always 0: the scripts keep the case gauges, no scrape walks the cases.", "truncated");
+    gauge_all(s, "mashang_outbox_ready", "Outbound messages waiting to be sent.", "ready");
+    gauge_all(s, "mashang_outbox_inflight", "Outbound messages leased to a sender.", "inflight");
+    gauge_all(s, "mashang_outbox_dead", "Outbound messages in the dead-letter list.", "dead");
+    gauge_all(s, "mashang_outbox_uncertain",
+              "Outbound messages sent without an answer, set aside for an administrator.", "uncertain");
+}
+
+static void ask_next(struct scrape *s);
 
 static void on_gauges(redisReply *r, void *arg)
 {
@@ -501,15 +635,36 @@ static void on_gauges(redisReply *r, void *arg)
     if (r && r->type == REDIS_REPLY_STRING)
         g = json_loadb(r->str, r->len, 0, NULL);
     if (json_is_object(g)) {
-        gauge(s->buf, "mashang_redis_up", "1 when Redis answered the gauge query of this scrape.", 1);
-        render_gauges(s->buf, g);
+        s->gauges[s->next] = g;
     } else {
         if (r && r->type == REDIS_REPLY_ERROR)
             log_error("metrics_gauges_failed", "error=%s", LOG_STR(r->str));
-        gauge(s->buf, "mashang_redis_up", "1 when Redis answered the gauge query of this scrape.", 0);
+        json_decref(g);
     }
-    json_decref(g);
-    send_scrape(s);
+    s->next++;
+    ask_next(s);
+}
+
+/* Asks the next tenant's Redis, or sends the page when all have answered. */
+static void ask_next(struct scrape *s)
+{
+    if (s->next >= scrape_count(s)) {
+        render_gauges(s);
+        evhttp_add_header(evhttp_request_get_output_headers(s->req), "Content-Type",
+                          "text/plain; version=0.0.4");
+        evhttp_send_reply(s->req, 200, "OK", s->buf);
+        scrape_free(s);
+        return;
+    }
+    struct app *app = tenant_at(s->app, s->next);
+    char now[24], accept_s[24], resolve_s[24];
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    snprintf(accept_s, sizeof(accept_s), "%ld", app->cfg->timers.accept_s);
+    snprintf(resolve_s, sizeof(resolve_s), "%ld", app->cfg->timers.resolve_s);
+    const char *argv[] = { "gauges", now, accept_s, resolve_s };
+    if (!store_connected(app->store) ||
+        store_script(app->store, SCRIPT_ADMIN, on_gauges, s, 4, argv, NULL) < 0)
+        on_gauges(NULL, s); /* Redis down: the counters alone */
 }
 
 void metrics_handle(struct app *app, struct evhttp_request *req)
@@ -520,26 +675,21 @@ void metrics_handle(struct app *app, struct evhttp_request *req)
         return;
     }
     struct scrape *s = calloc(1, sizeof(*s));
-    struct evbuffer *buf = evbuffer_new();
-    if (!s || !buf) {
-        free(s);
-        if (buf)
-            evbuffer_free(buf);
+    if (s) {
+        s->app = app;
+        s->count = tenant_count(app);
+        s->buf = evbuffer_new();
+        s->gauges = calloc(scrape_count(s), sizeof(*s->gauges));
+    }
+    if (!s || !s->buf || !s->gauges) {
+        if (s)
+            scrape_free(s);
         http_send_error(req, 503, "unavailable", "out of memory");
         return;
     }
     s->req = req;
-    s->buf = buf;
-    metrics_render(app->metrics, buf);
-
-    char now[24], accept_s[24], resolve_s[24];
-    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    snprintf(accept_s, sizeof(accept_s), "%ld", app->cfg->timers.accept_s);
-    snprintf(resolve_s, sizeof(resolve_s), "%ld", app->cfg->timers.resolve_s);
-    const char *argv[] = { "gauges", now, accept_s, resolve_s };
-    if (!store_connected(app->store) ||
-        store_script(app->store, SCRIPT_ADMIN, on_gauges, s, 4, argv, NULL) < 0)
-        on_gauges(NULL, s); /* Redis down: the counters alone */
+    metrics_render(app->metrics, s->buf);
+    ask_next(s);
 }
 
 /* ---- routes ------------------------------------------------------------------ */

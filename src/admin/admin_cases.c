@@ -162,7 +162,7 @@ static void on_show(redisReply *r, void *arg)
 void admin_case_show(struct app *app, struct evhttp_request *req, const char *id)
 {
     char idbuf[48];
-    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->tenant->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return;
@@ -234,7 +234,7 @@ void admin_case_assign(struct app *app, struct evhttp_request *req, const char *
         return;
     }
     char idbuf[48];
-    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->tenant->case_prefix, idbuf, sizeof(idbuf));
     const struct deputy *d = roster_deputy(app->roster, json_string_value(jd));
     if (!cid || !d) {
         json_decref(body);

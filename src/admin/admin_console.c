@@ -59,7 +59,7 @@ static const char *note_field(struct evhttp_request *req, json_t *body, const ch
 static struct admin_call *case_call(struct app *app, struct evhttp_request *req, const char *id)
 {
     char idbuf[48];
-    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->tenant->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return NULL;

@@ -128,12 +128,12 @@ static void free_list(char **names, size_t n)
 void admin_intents_files(struct app *app, struct evhttp_request *req)
 {
     size_t n;
-    char **names = list_files(app->cfg->intents_dir, &n);
+    char **names = list_files(app->tenant->intents_dir, &n);
     json_t *files = json_array();
     for (size_t i = 0; files && i < n; i++) {
         char path[4096];
         size_t len = 0;
-        snprintf(path, sizeof(path), "%s/%s", app->cfg->intents_dir, names[i]);
+        snprintf(path, sizeof(path), "%s/%s", app->tenant->intents_dir, names[i]);
         char *text = read_all(path, &len);
         if (text && utf8_valid(text, len))
             json_array_append_new(files, json_pack("{s:s,s:s%}", "name", names[i], "text", text, len));
@@ -169,7 +169,7 @@ struct check_job {
  * its new text), model.conf, and a link to the training files. */
 static int scratch_fill(struct check_job *j)
 {
-    const char *src = j->app->cfg->intents_dir;
+    const char *src = j->app->tenant->intents_dir;
     char from[4096], to[4096];
     size_t n;
     char **names = list_files(src, &n);
@@ -277,7 +277,7 @@ static json_t *problem(const char *scratch, const char *item)
 static int save_and_reload(struct check_job *j)
 {
     char path[4096], bak[4096 + 8];
-    snprintf(path, sizeof(path), "%s/%s", j->app->cfg->intents_dir, j->name);
+    snprintf(path, sizeof(path), "%s/%s", j->app->tenant->intents_dir, j->name);
     snprintf(bak, sizeof(bak), "%s.bak", path);
     size_t len = 0;
     char *old = read_all(path, &len);
@@ -344,7 +344,7 @@ static void check_or_save(struct app *app, struct evhttp_request *req, bool save
         http_send_error(req, 400, "bad_request", "\"name\" must be an existing NAME.intents file");
         return;
     }
-    snprintf(path, sizeof(path), "%s/%s", app->cfg->intents_dir, name);
+    snprintf(path, sizeof(path), "%s/%s", app->tenant->intents_dir, name);
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
         json_decref(body);
         http_send_error(req, 404, "unknown_file", "no such intents file");

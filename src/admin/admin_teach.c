@@ -271,7 +271,7 @@ void admin_case_label(struct app *app, struct evhttp_request *req, const char *i
         return;
     }
     char idbuf[48];
-    const char *cid = case_id_parse(id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *cid = case_id_parse(id, app->tenant->case_prefix, idbuf, sizeof(idbuf));
     if (!cid) {
         http_send_error(req, 404, "unknown_case", "no such case");
         return;

@@ -23,6 +23,7 @@
 #include "base/config.h"
 #include "base/form.h"
 #include "base/log.h"
+#include "core/tenant.h"
 #include "http/reply.h"
 #include "http/route.h"
 #include "store/store.h"
@@ -109,9 +110,11 @@ static void see_other(struct evhttp_request *req, const char *location)
     evhttp_send_reply(req, 303, "See Other", NULL);
 }
 
+/* A many-county deployment has no console yet: its sessions would have to
+ * name their county (docs/console.md); the admin API serves each. */
 static bool admin_enabled(const struct app *app)
 {
-    return app->cfg->admin_token && *app->cfg->admin_token;
+    return !tenant_many(app) && app->cfg->admin_token && *app->cfg->admin_token;
 }
 
 /* ---- static files ---------------------------------------------------------- */

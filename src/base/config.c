@@ -1,6 +1,7 @@
 /* config/mashang.json: defaults, validation with JSON paths, environment
  * overrides and the built-in reply templates. */
 #include "base/config.h"
+#include "base/config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -469,7 +470,16 @@ static bool redis_url_valid(const char *url)
     return true;
 }
 
-static char *path_join(const char *dir, const char *rel)
+bool config_prefix_ok(const char *s)
+{
+    size_t len = strlen(s);
+    bool ok = len >= 1 && len <= 3;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalpha((unsigned char)s[i]) != 0;
+    return ok;
+}
+
+char *config_path_join(const char *dir, const char *rel)
 {
     char *out = NULL;
     if (rel[0] == '/')
@@ -496,7 +506,7 @@ static const char *const top_fields[] = {
     "admin_token",
     "country_code", "log_level", "workers", "redis_wait_replicas", "redis_wait_ms",
     "channels", "timers", "limits", "outbox",
-    "templates", "categories", "rating", "console", NULL,
+    "templates", "categories", "rating", "console", "tenants", NULL,
 };
 
 static void load_top(struct jv *v, json_t *root, struct config *c)
@@ -525,21 +535,12 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
         (!*c->ns || strlen(c->ns) > 64 || !config_chars_ok(c->ns, "_-")))
         jv_error(v, "$.namespace", "must be 1-64 characters of A-Z a-z 0-9 _ -");
 
-    if (jv_string(v, root, "$", "case_prefix", "M", false, &c->case_prefix) == 0 && c->case_prefix) {
-        size_t len = strlen(c->case_prefix);
-        bool ok = len >= 1 && len <= 3;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = isalpha((unsigned char)c->case_prefix[i]) != 0;
-        if (!ok)
-            jv_error(v, "$.case_prefix", "must be 1-3 ASCII letters, got \"%s\"", c->case_prefix);
-    }
+    if (jv_string(v, root, "$", "case_prefix", "M", false, &c->case_prefix) == 0 && c->case_prefix &&
+        !config_prefix_ok(c->case_prefix))
+        jv_error(v, "$.case_prefix", "must be 1-3 ASCII letters, got \"%s\"", c->case_prefix);
     if (jv_string(v, root, "$", "common_prefix", "R", false, &c->common_prefix) == 0 &&
         c->common_prefix) {
-        size_t len = strlen(c->common_prefix);
-        bool ok = len >= 1 && len <= 3;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = isalpha((unsigned char)c->common_prefix[i]) != 0;
-        if (!ok)
+        if (!config_prefix_ok(c->common_prefix))
             jv_error(v, "$.common_prefix", "must be 1-3 ASCII letters, got \"%s\"", c->common_prefix);
         else if (c->case_prefix && strcasecmp(c->common_prefix, c->case_prefix) == 0)
             jv_error(v, "$.common_prefix", "must differ from case_prefix (\"%s\")", c->case_prefix);
@@ -549,14 +550,14 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
         if (!*s)
             jv_error(v, "$.roster", "must not be empty");
         else
-            c->roster_path = path_join(c->dir, s);
+            c->roster_path = config_path_join(c->dir, s);
     }
     free(s);
     if (jv_string(v, root, "$", "intents", "../intents", false, &s) == 0 && s) {
         if (!*s)
             jv_error(v, "$.intents", "must not be empty");
         else
-            c->intents_dir = path_join(c->dir, s);
+            c->intents_dir = config_path_join(c->dir, s);
     }
     free(s);
 
@@ -564,7 +565,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
         if (!*s)
             jv_error(v, "$.intents_cache", "must not be empty (leave it out for no cache)");
         else
-            c->intents_cache = path_join(c->dir, s);
+            c->intents_cache = config_path_join(c->dir, s);
     }
     free(s);
 
@@ -572,7 +573,7 @@ static void load_top(struct jv *v, json_t *root, struct config *c)
         if (!*s)
             jv_error(v, "$.spool", "must not be empty");
         else
-            c->spool_dir = path_join(c->dir, s);
+            c->spool_dir = config_path_join(c->dir, s);
     }
     free(s);
 
@@ -618,7 +619,7 @@ static void load_console(struct jv *v, json_t *root, struct config *c)
         if (!*s)
             jv_error(v, "$.console.dir", "must not be empty");
         else
-            c->console.dir = path_join(c->dir, s);
+            c->console.dir = config_path_join(c->dir, s);
     }
     free(s);
     jv_integer(v, o, "$.console", "session_s", 28800, 60, 30LL * 86400, &n);
@@ -918,7 +919,7 @@ static bool complete(const struct config *c)
     for (size_t i = 0; i < c->ncategories; i++)
         if (!c->categories[i].key || !c->categories[i].text)
             return false;
-    return true;
+    return c->ntenants > 0;
 }
 
 int config_load(const char *path, const struct config_sections *sections, struct config *out,
@@ -950,6 +951,7 @@ int config_load(const char *path, const struct config_sections *sections, struct
     load_rating(&v, root, &c);
     load_console(&v, root, &c);
     apply_env(&v, &c);
+    config_load_tenants(&v, root, &c);
     if (v.errors)
         goto fail;
     if (!complete(&c)) {
@@ -1003,6 +1005,7 @@ void config_free(struct config *c)
     free(c->section_conf);
     entries_free(c->templates, c->ntemplates);
     entries_free(c->categories, c->ncategories);
+    config_free_tenants(c);
     memset(c, 0, sizeof(*c));
 }
 

@@ -75,6 +75,34 @@ struct console_config {
     bool secure_cookie;    /* the session cookie says Secure (behind TLS) */
 };
 
+/* One county (or district) a deployment serves: its own namespace in
+ * Redis (its own hash tag, so tenants spread over a cluster's slots),
+ * roster, case numbers and administrators, and the service numbers,
+ * WeChat accounts and chat channels its residents write to.  A config
+ * without "tenants" has exactly one, "default", built from the top-level
+ * fields, which then serves every inbound message as before. */
+struct tenant_conf {
+    char *id;              /* 1-64 of A-Z a-z 0-9 _ - */
+    char *name;            /* display name; NULL: the id */
+    char *ns;              /* "namespace", default the id */
+    char *case_prefix;     /* default the top-level one */
+    char *common_prefix;   /* default the top-level one */
+    char *roster_path;     /* resolved */
+    char *intents_dir;     /* resolved; default the top-level (shared) set */
+    bool own_intents;      /* "intents" given: the set is this tenant's alone */
+    char *spool_dir;       /* resolved: spool/<id> with tenants, else spool */
+    char *admin_token;     /* NULL: only the top-level token reaches it */
+    char **numbers;        /* SMS service numbers (Kannel's "to"), digits */
+    size_t nnumbers;
+    char **wechat;         /* names under channels.wechat */
+    size_t nwechat;
+    char **chat;           /* names under channels.chat */
+    size_t nchat;
+};
+
+/* At most this many tenants in one config. */
+#define CONFIG_TENANTS_MAX 4096
+
 struct config {
     char *path;            /* as given */
     char *dir;             /* directory of path */
@@ -111,6 +139,9 @@ struct config {
     size_t ncategories;
     char *rating_aspects[RATING_ASPECTS_MAX];  /* owned; the first n_rating_aspects are set */
     size_t n_rating_aspects;
+    struct tenant_conf *tenants;        /* at least one (config_tenants.c) */
+    size_t ntenants;
+    bool multi_tenant;                  /* "tenants" given: inbound must name one */
 };
 
 /* Loads and validates `path`; the members of "channels" are the
@@ -141,6 +172,9 @@ const char *config_builtin_category(const char *label);
 /* What the parser of section `name` returned; NULL when the section is
  * absent or unknown. */
 const void *config_section(const struct config *c, const char *name);
+
+/* The tenant with `id`, or NULL. */
+const struct tenant_conf *config_tenant(const struct config *c, const char *id);
 
 /* Checks channel parsers share. */
 /* An http:// or https:// URL with a host and no blanks. */

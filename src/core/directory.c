@@ -116,16 +116,16 @@ static char *contact_json(const struct app *app, const char *name, const char *p
 /* The settings step.lua works with, field "opt", one "name=value" line
  * each: they change only with the configuration, so they travel with the
  * directory (and its digest) instead of with every message. */
-static int add_options(const struct config *cfg, struct fields *f)
+static int add_options(const struct config *cfg, const struct tenant_conf *t, struct fields *f)
 {
     char *s;
     if (asprintf(&s, "prefix=%s\ndedupe_s=%ld\nrating_s=%ld\nsession_s=%ld\nfollowup_s=%ld\n"
                  "accept_s=%ld\nprogress_s=%ld\nresolve_s=%ld\nsender_per_minute=%d\nmax_sessions=%d\n"
                  "common_prefix=%s\ncommon_window_s=%ld\ncommon_min=%.2f\n",
-                 cfg->case_prefix, (long)cfg->timers.dedupe_s, (long)cfg->timers.rating_s,
+                 t->case_prefix, (long)cfg->timers.dedupe_s, (long)cfg->timers.rating_s,
                  (long)cfg->timers.session_s, (long)cfg->timers.followup_s, (long)cfg->timers.accept_s,
                  (long)cfg->timers.progress_s, (long)cfg->timers.resolve_s, cfg->limits.sender_per_minute,
-                 cfg->limits.max_sessions, cfg->common_prefix, (long)cfg->timers.common_window_s,
+                 cfg->limits.max_sessions, t->common_prefix, (long)cfg->timers.common_window_s,
                  SIMILAR_COMMON_MIN) < 0)
         return -1;
     /* 回头看 and five-aspect ratings: appended so the lines above stay
@@ -181,7 +181,7 @@ static int build(const struct app *app, struct fields *f)
 {
     const struct config *cfg = app->cfg;
     const struct roster *r = app->roster;
-    if (add_options(cfg, f) < 0)
+    if (add_options(cfg, app->tenant, f) < 0)
         return -1;
     for (size_t i = 0; i < cfg->ntemplates; i++)
         if (fields_add(f, "t:", cfg->templates[i].key, strdup(cfg->templates[i].text)) < 0)

@@ -598,10 +598,10 @@ static json_t *envelope(struct app *app, const struct inbound *in, const struct 
      * thanks or a rating whatever the engine made of it. */
     if (!*intent_matcher_normalized(app->matcher))
         json_object_set_new(env, "empty", json_true());
-    const char *case_id = case_id_parse(intent_slot(res, "case"), cfg->case_prefix, idbuf, sizeof(idbuf));
-    if (case_id && common && strcmp(case_id + strlen(cfg->case_prefix), common) == 0) {
+    const char *case_id = case_id_parse(intent_slot(res, "case"), app->tenant->case_prefix, idbuf, sizeof(idbuf));
+    if (case_id && common && strcmp(case_id + strlen(app->tenant->case_prefix), common) == 0) {
         char rid[64];
-        snprintf(rid, sizeof(rid), "%s%s", cfg->common_prefix, common);
+        snprintf(rid, sizeof(rid), "%s%s", app->tenant->common_prefix, common);
         json_object_set_new(env, "case", json_string(rid));
     } else if (case_id) {
         json_object_set_new(env, "case", json_string(case_id));
@@ -861,8 +861,8 @@ void step_submit(struct app *app, const struct inbound *in, step_done_fn done, v
     struct inbound words = *in;
     char common[CASE_ID_MAX_DIGITS + 1] = "";
     char *swapped = NULL;
-    if (dep && (swapped = case_id_swap_prefix(in->text, in->len, app->cfg->common_prefix,
-                                              app->cfg->case_prefix, common, &words.len)))
+    if (dep && (swapped = case_id_swap_prefix(in->text, in->len, app->tenant->common_prefix,
+                                              app->tenant->case_prefix, common, &words.len)))
         words.text = swapped;
     struct intent_result res;
     if (intent_match(app->intents, app->matcher, words.text, words.len,
@@ -1041,7 +1041,7 @@ void step_assign(struct app *app, const char *case_id, const char *deputy_id, co
 {
     static const char *const stored[] = { "transferred", NULL };
     char idbuf[32];
-    const char *id = case_id_parse(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *id = case_id_parse(case_id, app->tenant->case_prefix, idbuf, sizeof(idbuf));
     const struct deputy *d = roster_deputy(app->roster, deputy_id);
     if (!id || !d) {
         done(STEP_REJECTED, id ? "unknown_deputy" : "unknown_case", id, arg);
@@ -1059,7 +1059,7 @@ void step_withdraw(struct app *app, const char *case_id, const char *actor, cons
 {
     static const char *const stored[] = { "withdrawn", NULL };
     char idbuf[32];
-    const char *id = case_id_parse(case_id, app->cfg->case_prefix, idbuf, sizeof(idbuf));
+    const char *id = case_id_parse(case_id, app->tenant->case_prefix, idbuf, sizeof(idbuf));
     if (!id) {
         done(STEP_REJECTED, "unknown_case", NULL, arg);
         return;
@@ -1076,15 +1076,15 @@ void step_common(struct app *app, const char *op, const char *case_id, const cha
 {
     static const char *const stored[] = { "split", "dissolved", "joined", NULL };
     char idbuf[32], tbuf[32];
-    const struct config *cfg = app->cfg;
-    const char *id = case_id_parse(case_id, cfg->case_prefix, idbuf, sizeof(idbuf));
+    const struct tenant_conf *t = app->tenant;
+    const char *id = case_id_parse(case_id, t->case_prefix, idbuf, sizeof(idbuf));
     const char *tid = NULL;
     bool join = strcmp(op, "join") == 0;
     if (join && target) {
-        tid = case_id_parse(target, cfg->case_prefix, tbuf, sizeof(tbuf));
+        tid = case_id_parse(target, t->case_prefix, tbuf, sizeof(tbuf));
         /* a common issue's number only with its letters: bare digits are a case */
         if (!tid && isalpha((unsigned char)target[0]))
-            tid = case_id_parse(target, cfg->common_prefix, tbuf, sizeof(tbuf));
+            tid = case_id_parse(target, t->common_prefix, tbuf, sizeof(tbuf));
     }
     if (!id || (join && !tid)) {
         done(STEP_REJECTED, id ? "unknown_target" : "unknown_case", id, arg);

@@ -20,15 +20,25 @@
 #include "base/metrics.h"
 #include "core/roster.h"
 #include "core/spool.h"
+#include "core/app.h"
+#include "core/channel_api.h"
 #include "daemon/channels.h"
 #include "daemon/worker.h"
 
 #define MAX_WORKERS 64
 
-struct daemon {
+/* A configuration the daemon loaded, at start or by a reload, with the
+ * spools of its tenants.  Every generation is kept until exit: workers'
+ * apps and requests in flight point into them, and a reload is rare. */
+struct generation {
+    struct generation *prev;
     struct config cfg;
+    struct spool **spools;          /* one per tenant of cfg, shared with earlier ones */
+};
+
+struct daemon {
+    struct generation *gen;         /* the newest */
     struct dataset *ds;             /* the dataset in service (own reference) */
-    struct spool *spool;
     struct metrics_set *metrics;    /* one shard per worker */
     struct worker *workers[MAX_WORKERS];
     int nworkers;
@@ -44,30 +54,30 @@ static void usage(FILE *out)
                  "  --check   validate configuration, roster and intents, then exit 0/1\n");
 }
 
-/* Loads roster and intents into a new dataset; NULL with every problem in d. */
-static struct dataset *load_dataset(const struct config *cfg, struct diag *d)
+/* Every account and channel a tenant names must be configured. */
+static int check_channels(const struct config *cfg, struct diag *d)
 {
-    struct roster *roster = calloc(1, sizeof(*roster));
-    struct intent_set *intents = NULL;
-    int ok = roster != NULL;
-
-    if (ok && roster_load_cfg(cfg->roster_path, cfg, roster, d) < 0) {
-        free(roster);
-        roster = NULL;
-        ok = 0;
-    }
-    intents = intent_set_load_cached(cfg->intents_dir, cfg->intents_cache, d);
-    if (!intents)
-        ok = 0;
-    struct dataset *ds = ok ? dataset_new(roster, intents) : NULL;
-    if (!ds) {
-        if (roster) {
-            roster_free(roster);
-            free(roster);
+    int bad = 0;
+    struct app probe = { .cfg = cfg };
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        const struct tenant_conf *t = &cfg->tenants[i];
+        probe.tenant = t;
+        static const char *const kinds[] = { "wechat", "chat" };
+        for (size_t k = 0; k < 2; k++) {
+            char **names = k == 0 ? t->wechat : t->chat;
+            size_t n = k == 0 ? t->nwechat : t->nchat;
+            for (size_t j = 0; j < n; j++) {
+                char channel[96];
+                snprintf(channel, sizeof(channel), "%s:%s", kinds[k], names[j]);
+                if (!channels_api.configured(&probe, channel)) {
+                    diag_add(d, "%s: $.tenants[%zu].%s[%zu]: no channels.%s.%s is configured", cfg->path,
+                             i, kinds[k], j, kinds[k], names[j]);
+                    bad = -1;
+                }
+            }
         }
-        intent_set_free(intents);
     }
-    return ds;
+    return bad;
 }
 
 static int check_only(const char *path)
@@ -77,18 +87,25 @@ static int check_only(const char *path)
     int rc = 1;
     diag_init(&d);
     if (config_load(path, &channels_config, &cfg, &d) == 0) {
-        struct dataset *ds = load_dataset(&cfg, &d);
-        if (ds) {
+        struct dataset *ds = dataset_load(&cfg, &d);
+        if (ds && check_channels(&cfg, &d) == 0) {
             struct intent_matcher *m = intent_matcher_new();
-            int failures = m ? intent_set_check(ds->intents, m, &d) : 1;
+            int failures = m ? 0 : 1;
+            size_t deputies = 0, stations = 0;
+            for (size_t i = 0; i < ds->nsets && !failures; i++)
+                failures = intent_set_check(ds->sets[i], m, &d);
             intent_matcher_free(m);
+            for (size_t i = 0; i < ds->n; i++) {
+                deputies += ds->rosters[i]->ndeputies;
+                stations += ds->rosters[i]->nstations;
+            }
             if (!failures) {
-                printf("ok: %s, %zu deputies in %zu stations, %zu intents\n", path,
-                       ds->roster->ndeputies, ds->roster->nstations, intent_set_size(ds->intents));
+                printf("ok: %s, %zu tenant(s), %zu deputies in %zu stations, %zu intents\n", path,
+                       cfg.ntenants, deputies, stations, intent_set_size(ds->intents[0]));
                 rc = 0;
             }
-            dataset_unref(ds);
         }
+        dataset_unref(ds);
         config_free(&cfg);
     }
     diag_print(&d, stderr);
@@ -96,34 +113,105 @@ static int check_only(const char *path)
     return rc;
 }
 
+/* What a reload cannot change while requests are in flight: the error,
+ * or NULL.  Listening addresses, Redis, workers and limits are read at
+ * start only (docs/configuration.md). */
+static const char *reload_refused(const struct config *was, const struct config *now, char *buf,
+                                  size_t sz)
+{
+    if (was->multi_tenant != now->multi_tenant)
+        return "switching between one and several tenants needs a restart";
+    for (size_t i = 0; i < was->ntenants; i++) {
+        const struct tenant_conf *t = config_tenant(now, was->tenants[i].id);
+        if (!t) {
+            snprintf(buf, sz, "tenant %s was removed: that needs a restart", was->tenants[i].id);
+            return buf;
+        }
+        if (strcmp(t->ns, was->tenants[i].ns) != 0) {
+            snprintf(buf, sz, "tenant %s changed its namespace: that needs a restart", t->id);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* The spools of `now`'s tenants: those `was` had are shared, new ones
+ * opened.  NULL (logged) on error, nothing left open. */
+static struct spool **spools_for(const struct generation *was, const struct config *now)
+{
+    struct spool **sp = calloc(now->ntenants, sizeof(*sp));
+    for (size_t i = 0; sp && i < now->ntenants; i++) {
+        for (size_t j = 0; j < was->cfg.ntenants && !sp[i]; j++)
+            if (strcmp(was->cfg.tenants[j].id, now->tenants[i].id) == 0)
+                sp[i] = was->spools[j];
+        if (!sp[i] && !(sp[i] = spool_open(now->tenants[i].spool_dir))) {
+            for (size_t k = 0; k < i; k++) {
+                bool shared = false;
+                for (size_t j = 0; j < was->cfg.ntenants; j++)
+                    shared = shared || was->spools[j] == sp[k];
+                if (!shared)
+                    spool_close(sp[k]);
+            }
+            free(sp);
+            return NULL;
+        }
+    }
+    return sp;
+}
+
+static void reload_failed(struct diag *d, const char *why)
+{
+    for (size_t i = 0; i < d->n; i++)
+        log_error("reload_failed", "problem=%s", LOG_STR(d->items[i]));
+    if (why)
+        log_error("reload_failed", "problem=%s", LOG_STR(why));
+    log_error("reload_failed", "kept=previous");
+    diag_free(d);
+}
+
+/* SIGHUP: the configuration file again (tenants added, their numbers,
+ * accounts and tokens, templates and timers), every roster and the
+ * intents.  All of it or nothing: a problem keeps the previous set. */
 static void reload(struct daemon *dm)
 {
     struct diag d;
+    char why[160];
     diag_init(&d);
-    struct dataset *ds = load_dataset(&dm->cfg, &d);
-    if (!ds) {
-        for (size_t i = 0; i < d.n; i++)
-            log_error("reload_failed", "problem=%s", LOG_STR(d.items[i]));
-        log_error("reload_failed", "kept=previous");
-        diag_free(&d);
+    struct generation *gen = calloc(1, sizeof(*gen));
+    if (!gen) {
+        reload_failed(&d, "out of memory");
+        return;
+    }
+    if (config_load(dm->gen->cfg.path, &channels_config, &gen->cfg, &d) < 0) {
+        free(gen);
+        reload_failed(&d, NULL);
+        return;
+    }
+    const char *refused = reload_refused(&dm->gen->cfg, &gen->cfg, why, sizeof(why));
+    struct dataset *ds = !refused && check_channels(&gen->cfg, &d) == 0 ? dataset_load(&gen->cfg, &d)
+                                                                          : NULL;
+    if (ds && !(gen->spools = spools_for(dm->gen, &gen->cfg)))
+        refused = "a new tenant's spool could not be opened";
+    if (!ds || refused) {
+        dataset_unref(ds);
+        config_free(&gen->cfg);
+        free(gen);
+        reload_failed(&d, refused);
         return;
     }
     diag_free(&d);
+    gen->prev = dm->gen;
+    dm->gen = gen;
 
-    /* Deputies who left the roster: one worker hands their cases on. */
-    const struct roster *old = dm->ds->roster;
-    const char **removed = calloc(old->ndeputies + 1, sizeof(*removed));
-    size_t nremoved = 0;
-    for (size_t i = 0; removed && i < old->ndeputies; i++)
-        if (!roster_deputy(ds->roster, old->deputies[i].id))
-            removed[nremoved++] = old->deputies[i].id;
+    /* Deputies who left a roster: one worker hands their cases on. */
+    size_t deputies = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        deputies += ds->rosters[i]->ndeputies;
     for (int i = 0; i < dm->nworkers; i++)
-        if (worker_reload(dm->workers[i], ds, removed, i == 0 ? nremoved : 0) < 0)
-            log_error("reload_failed", "worker=%d error=\"out of memory\" removed=%zu", i,
-                      i == 0 ? nremoved : 0);
-    free(removed);
-    log_info("reloaded", "deputies=%zu intents=%zu removed=%zu workers=%d", ds->roster->ndeputies,
-             intent_set_size(ds->intents), nremoved, dm->nworkers);
+        if (worker_reload(dm->workers[i], &gen->cfg, gen->spools, ds, i == 0) < 0)
+            log_error("reload_failed", "worker=%d error=\"out of memory\"", i);
+    log_info("reloaded", "tenants=%zu deputies=%zu intents=%zu workers=%d", ds->n, deputies,
+             intent_set_size(ds->intents[0]), dm->nworkers);
     dataset_unref(dm->ds);
     dm->ds = ds;
 }
@@ -189,16 +277,20 @@ static size_t connection_share(const struct config *cfg, int nworkers)
 
 static int run(struct daemon *dm)
 {
-    dm->spool = spool_open(dm->cfg.spool_dir);
-    if (!dm->spool)
+    const struct config *cfg = &dm->gen->cfg;
+    dm->gen->spools = calloc(cfg->ntenants, sizeof(*dm->gen->spools));
+    if (!dm->gen->spools)
         return 1;
-    int want = worker_count(&dm->cfg);
-    size_t conn_share = connection_share(&dm->cfg, want);
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (!(dm->gen->spools[i] = spool_open(cfg->tenants[i].spool_dir)))
+            return 1;
+    int want = worker_count(cfg);
+    size_t conn_share = connection_share(cfg, want);
     dm->metrics = metrics_set_new((size_t)want);
     if (!dm->metrics)
         return 1;
     for (int i = 0; i < want; i++) {
-        struct worker *w = worker_new(i, &dm->cfg, dm->ds, dm->spool,
+        struct worker *w = worker_new(i, cfg, dm->ds, dm->gen->spools,
                                       metrics_shard(dm->metrics, (size_t)i), conn_share);
         if (!w)
             return 1;
@@ -216,9 +308,12 @@ static int run(struct daemon *dm)
     for (int i = 0; i < dm->nworkers; i++)
         if (worker_start(dm->workers[i]) < 0)
             return 1;
-    log_info("started", "pid=%ld config=%s workers=%d listen=%s:%d deputies=%zu intents=%zu",
-             (long)getpid(), dm->cfg.path, dm->nworkers, dm->cfg.listen_host, dm->cfg.listen_port,
-             dm->ds->roster->ndeputies, intent_set_size(dm->ds->intents));
+    size_t deputies = 0;
+    for (size_t i = 0; i < dm->ds->n; i++)
+        deputies += dm->ds->rosters[i]->ndeputies;
+    log_info("started", "pid=%ld config=%s workers=%d listen=%s:%d tenants=%zu deputies=%zu intents=%zu",
+             (long)getpid(), cfg->path, dm->nworkers, cfg->listen_host, cfg->listen_port,
+             cfg->ntenants, deputies, intent_set_size(dm->ds->intents[0]));
     event_base_dispatch(dm->base);
     log_info("stopped", "pid=%ld", (long)getpid());
     return 0;
@@ -240,8 +335,16 @@ static void teardown(struct daemon *dm)
         event_base_free(dm->base);
     dataset_unref(dm->ds);
     metrics_set_free(dm->metrics);
-    spool_close(dm->spool);
-    config_free(&dm->cfg);
+    /* The newest generation has every spool (no reload removes a tenant). */
+    for (size_t i = 0; dm->gen && dm->gen->spools && i < dm->gen->cfg.ntenants; i++)
+        spool_close(dm->gen->spools[i]);
+    while (dm->gen) {
+        struct generation *prev = dm->gen->prev;
+        free(dm->gen->spools);
+        config_free(&dm->gen->cfg);
+        free(dm->gen);
+        dm->gen = prev;
+    }
 }
 
 /* libevent's own messages ("[warn] ...") would break the key=value format
@@ -278,19 +381,22 @@ int main(int argc, char **argv)
     static struct daemon dm;
     struct diag d;
     diag_init(&d);
-    if (config_load(path, &channels_config, &dm.cfg, &d) < 0) {
+    dm.gen = calloc(1, sizeof(*dm.gen));
+    if (!dm.gen || config_load(path, &channels_config, &dm.gen->cfg, &d) < 0) {
         diag_print(&d, stderr);
         diag_free(&d);
+        free(dm.gen);
         return 1;
     }
     enum log_level lvl;
-    if (log_level_parse(dm.cfg.log_level, &lvl) == 0)
+    if (log_level_parse(dm.gen->cfg.log_level, &lvl) == 0)
         log_set_level(lvl);
-    dm.ds = load_dataset(&dm.cfg, &d);
+    dm.ds = check_channels(&dm.gen->cfg, &d) == 0 ? dataset_load(&dm.gen->cfg, &d) : NULL;
     diag_print(&d, stderr);
     diag_free(&d);
     if (!dm.ds) {
-        config_free(&dm.cfg);
+        config_free(&dm.gen->cfg);
+        free(dm.gen);
         return 1;
     }
 

@@ -2,7 +2,12 @@
  * channel table. */
 #include "daemon/routes.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "base/config.h"
+#include "core/app.h"
+#include "core/tenant.h"
 
 #include "admin/admin.h"
 #include "admin/console.h"
@@ -21,12 +26,19 @@ static void handle_healthz(void *ctx, struct evhttp_request *req, const char *pa
     char body[256];
     (void)path;
     (void)rest;
-    int ok = store_connected(app->store);
+    /* Degraded while any county's Redis is away (its messages spool). */
+    size_t up = 0, pending = 0, inflight = 0, n = tenant_count(app);
+    for (size_t i = 0; i < n; i++) {
+        const struct app *t = tenant_at(app, i);
+        up += store_connected(t->store) ? 1 : 0;
+        pending += store_pending(t->store);
+        inflight += t->outbox ? outbox_inflight(t->outbox) : 0;
+    }
+    bool ok = up == n;
     snprintf(body, sizeof(body),
              "{\"status\":\"%s\",\"redis\":%s,\"version\":\"%s\",\"redis_pending\":%zu,"
-             "\"outbox_inflight\":%zu}",
-             ok ? "ok" : "degraded", ok ? "true" : "false", MASHANG_VERSION,
-             store_pending(app->store), app->outbox ? outbox_inflight(app->outbox) : 0);
+             "\"outbox_inflight\":%zu,\"tenants\":%zu,\"tenants_redis_up\":%zu}",
+             ok ? "ok" : "degraded", ok ? "true" : "false", MASHANG_VERSION, pending, inflight, n, up);
     http_send_json(req, ok ? 200 : 503, body);
 }
 

@@ -21,20 +21,73 @@
 #include "http/server.h"
 #include "core/spool.h"
 #include "core/step.h"
+#include "core/tenant.h"
 #include "daemon/channels.h"
 #include "daemon/routes.h"
 #include "store/store.h"
 
 #define SHUTDOWN_GRACE_S 10
 
-struct dataset *dataset_new(struct roster *roster, struct intent_set *intents)
+static void dataset_free(struct dataset *ds)
+{
+    for (size_t i = 0; ds->rosters && i < ds->n; i++)
+        if (ds->rosters[i]) {
+            roster_free(ds->rosters[i]);
+            free(ds->rosters[i]);
+        }
+    for (size_t i = 0; i < ds->nsets; i++)
+        intent_set_free(ds->sets[i]);
+    free(ds->rosters);
+    free(ds->intents);
+    free(ds->sets);
+    free(ds);
+}
+
+/* The set of `dir`, loaded once for all tenants that use it. */
+static struct intent_set *intents_for(struct dataset *ds, const struct config *cfg,
+                                      const char *const *dirs, const char *dir, struct diag *d)
+{
+    for (size_t i = 0; i < ds->n && dirs[i]; i++)
+        if (strcmp(dirs[i], dir) == 0 && ds->intents[i])
+            return ds->intents[i];
+    struct intent_set *set = intent_set_load_cached(dir, cfg->intents_cache, d);
+    if (set)
+        ds->sets[ds->nsets++] = set;
+    return set;
+}
+
+struct dataset *dataset_load(const struct config *cfg, struct diag *d)
 {
     struct dataset *ds = calloc(1, sizeof(*ds));
-    if (!ds)
-        return NULL;
-    atomic_init(&ds->refs, 1);
-    ds->roster = roster;
-    ds->intents = intents;
+    const char **dirs = calloc(cfg->ntenants + 1, sizeof(*dirs));
+    bool ok = ds && dirs;
+    if (ok) {
+        atomic_init(&ds->refs, 1);
+        ds->n = cfg->ntenants;
+        ds->rosters = calloc(ds->n, sizeof(*ds->rosters));
+        ds->intents = calloc(ds->n, sizeof(*ds->intents));
+        ds->sets = calloc(ds->n, sizeof(*ds->sets));
+        ok = ds->rosters && ds->intents && ds->sets;
+    }
+    bool loaded = ok;
+    for (size_t i = 0; loaded && i < ds->n; i++) {
+        const struct tenant_conf *t = &cfg->tenants[i];
+        struct roster *r = calloc(1, sizeof(*r));
+        if (r && roster_load_cfg(t->roster_path, cfg, r, d) < 0) {
+            free(r);
+            r = NULL;
+        }
+        ds->rosters[i] = r;
+        ds->intents[i] = intents_for(ds, cfg, dirs, t->intents_dir, d);
+        dirs[i] = t->intents_dir;
+        if (!r || !ds->intents[i])
+            ok = false;   /* carry on: every tenant's problems are reported */
+    }
+    free(dirs);
+    if (!ok && ds) {
+        dataset_free(ds);
+        ds = NULL;
+    }
     return ds;
 }
 
@@ -48,21 +101,20 @@ void dataset_unref(struct dataset *ds)
 {
     if (!ds || atomic_fetch_sub(&ds->refs, 1) != 1)
         return;
-    roster_free(ds->roster);
-    free(ds->roster);
-    intent_set_free(ds->intents);
-    free(ds);
+    dataset_free(ds);
 }
 
-/* One reload handed to a worker: the dataset to take and the deputies
- * who left with it.  Queued, never replaced: each reload of a quick
- * succession takes effect in turn, with its own reroutes.  Owns a
- * reference on ds and the strings. */
+/* One reload handed to a worker: the configuration whose tenants now
+ * count and their dataset.  Queued, never replaced: each reload of a
+ * quick succession takes effect in turn, with its own reroutes.  Owns a
+ * reference on ds; `cfg` and `spools` belong to the daemon, which keeps
+ * every configuration it loaded until it exits. */
 struct reload {
     struct reload *next;
+    const struct config *cfg;
+    struct spool *const *spools;
     struct dataset *ds;
-    char **removed;
-    size_t nremoved;
+    bool reroute;
 };
 
 static void reload_free(struct reload *r)
@@ -70,18 +122,19 @@ static void reload_free(struct reload *r)
     if (!r)
         return;
     dataset_unref(r->ds);
-    for (size_t i = 0; i < r->nremoved; i++)
-        free(r->removed[i]);
-    free(r->removed);
     free(r);
 }
 
 struct worker {
     int index;
-    struct app app;
+    struct tenant_set set;  /* one app per tenant, in the config's order */
+    struct app shared;      /* what every app of this worker shares (a template) */
     struct dataset *ds;
     pthread_t thread;
     bool started;
+    bool stopping;
+    struct event_base *base;
+    struct server *server;
     struct event *tick_ev;
     struct event *wake_ev;
     struct event *drain_ev;
@@ -98,18 +151,29 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    if (!w->app.stopping && store_connected(w->app.store)) {
-        step_tick(&w->app);
-        step_replay(&w->app);
+    for (size_t i = 0; i < w->set.n; i++) {
+        struct app *app = w->set.apps[i];
+        if (!app->stopping && store_connected(app->store)) {
+            step_tick(app);
+            step_replay(app);
+        }
     }
 }
 
 static void on_store_ready(void *arg)
 {
-    struct worker *w = arg;
-    directory_publish(&w->app);
-    outbox_kick(w->app.outbox);
-    step_replay(&w->app);
+    struct app *app = arg;
+    directory_publish(app);
+    outbox_kick(app->outbox);
+    step_replay(app);
+}
+
+static size_t busy(const struct worker *w)
+{
+    size_t n = server_inflight(w->server);
+    for (size_t i = 0; i < w->set.n; i++)
+        n += outbox_inflight(w->set.apps[i]->outbox) + store_pending(w->set.apps[i]->store);
+    return n;
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -117,39 +181,145 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    size_t busy = server_inflight(w->app.server) + outbox_inflight(w->app.outbox) +
-                  store_pending(w->app.store);
-    if (busy == 0 || ++w->drain_ticks > SHUTDOWN_GRACE_S * 20) {
-        if (busy)
-            log_warn("shutdown_forced", "worker=%d busy=%zu", w->index, busy);
-        event_base_loopexit(w->app.base, NULL);
+    size_t n = busy(w);
+    if (n == 0 || ++w->drain_ticks > SHUTDOWN_GRACE_S * 20) {
+        if (n)
+            log_warn("shutdown_forced", "worker=%d busy=%zu", w->index, n);
+        event_base_loopexit(w->base, NULL);
     }
 }
 
 static void begin_stop(struct worker *w)
 {
-    if (w->app.stopping)
+    if (w->stopping)
         return;
-    w->app.stopping = true;
-    server_stop_accepting(w->app.server);
+    w->stopping = true;
+    for (size_t i = 0; i < w->set.n; i++)
+        w->set.apps[i]->stopping = true;
+    server_stop_accepting(w->server);
     struct timeval tv = { 0, 50 * 1000 };
-    w->drain_ev = event_new(w->app.base, -1, EV_PERSIST, on_drain_tick, w);
+    w->drain_ev = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
     if (!w->drain_ev || event_add(w->drain_ev, &tv) < 0)
-        event_base_loopexit(w->app.base, NULL);
+        event_base_loopexit(w->base, NULL);
 }
 
-/* Takes over r's dataset reference. */
+/* The deputies of `old` that `now` no longer has (pointers into old). */
+static const char **departed(const struct roster *old, const struct roster *now, size_t *n)
+{
+    const char **ids = calloc(old->ndeputies + 1, sizeof(*ids));
+    *n = 0;
+    for (size_t i = 0; ids && i < old->ndeputies; i++)
+        if (!roster_deputy(now, old->deputies[i].id))
+            ids[(*n)++] = old->deputies[i].id;
+    return ids;
+}
+
+/* One tenant's app on the worker's loop: its own store and outbox, the
+ * worker's shared parts copied from its template.  NULL (logged) on error. */
+static struct app *app_new(struct worker *w, const struct config *cfg, size_t i,
+                           struct spool *spool)
+{
+    struct app *app = malloc(sizeof(*app));
+    if (!app)
+        return NULL;
+    *app = w->shared;
+    app->tenant = &cfg->tenants[i];
+    app->spool = spool;
+    app->roster = w->ds->rosters[i];
+    app->intents = w->ds->intents[i];
+    app->server = w->server;
+    if (directory_prepare(app) < 0 ||
+        !(app->store = store_new(w->base, cfg->redis_url, app->tenant->ns)) ||
+        !(app->outbox = outbox_new(app))) {
+        log_error("startup_failed", "worker=%d tenant=%s what=\"redis url or outbox\"", w->index,
+                  app->tenant->id);
+        store_free(app->store);
+        free(app);
+        return NULL;
+    }
+    store_on_ready(app->store, on_store_ready, app);
+    return app;
+}
+
+/* Frees one app's own parts (not the worker's shared ones). */
+static void app_free(struct worker *w, struct app *app)
+{
+    if (app->spool && w->base)
+        spool_forget(app->spool, w->base);   /* a forced stop: fsyncs still due */
+    outbox_free(app->outbox);
+    app->outbox = NULL;    /* steps answered by store_free below find no outbox */
+    store_free(app->store);
+    free(app);
+}
+
+static struct app *app_of(struct worker *w, const char *id)
+{
+    for (size_t i = 0; i < w->set.n; i++)
+        if (strcmp(w->set.apps[i]->tenant->id, id) == 0)
+            return w->set.apps[i];
+    return NULL;
+}
+
+/* Takes over r's dataset reference and its configuration's tenants:
+ * tenants it adds get their apps; the deputies who left a roster hand
+ * their cases on (with the old roster still valid for the names).  The
+ * daemon checked that no tenant was removed or moved to another
+ * namespace (main.c). */
 static void swap_dataset(struct worker *w, struct reload *r)
 {
     struct dataset *old = w->ds;
+    const struct config *cfg = r->cfg;
+    struct app **apps = calloc(cfg->ntenants + w->set.n, sizeof(*apps));
+    if (!apps) {
+        log_error("reload_failed", "worker=%d error=\"out of memory\"", w->index);
+        return;
+    }
     w->ds = r->ds;
     r->ds = NULL;
-    w->app.roster = w->ds->roster;
-    w->app.intents = w->ds->intents;
-    directory_prepare(&w->app);
-    directory_publish(&w->app);
-    if (r->nremoved)
-        step_reroute(&w->app, (const char *const *)r->removed, r->nremoved);
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        struct app *app = app_of(w, cfg->tenants[i].id);
+        bool added = !app;
+        if (added) {
+            app = app_new(w, cfg, i, r->spools[i]);
+            if (!app)
+                continue;
+            log_info("tenant_added", "worker=%d tenant=%s", w->index, app->tenant->id);
+        }
+        const struct roster *was = app->roster;
+        app->cfg = cfg;
+        app->tenant = &cfg->tenants[i];
+        app->roster = w->ds->rosters[i];
+        app->intents = w->ds->intents[i];
+        app->tenants = &w->set;
+        directory_prepare(app);
+        directory_publish(app);
+        size_t n = 0;
+        const char **removed = r->reroute && !added ? departed(was, app->roster, &n) : NULL;
+        if (n) {
+            log_info("reroute", "tenant=%s removed=%zu", app->tenant->id, n);
+            step_reroute(app, removed, n);
+        }
+        free(removed);
+        apps[i] = app;
+    }
+    /* An app that could not be made keeps no slot: compact.  A tenant the
+     * configuration no longer has (main.c refuses that reload) would keep
+     * serving at the end rather than vanish under requests in flight. */
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (apps[i])
+            apps[n++] = apps[i];
+    for (size_t i = 0; i < w->set.n; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = apps[j] == w->set.apps[i];
+        if (!kept)
+            apps[n++] = w->set.apps[i];
+    }
+    w->shared.cfg = cfg;
+    free(w->set.apps);
+    w->set.apps = apps;
+    w->set.n = n;
     dataset_unref(old);
 }
 
@@ -181,69 +351,77 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 
 static void worker_teardown(struct worker *w)
 {
-    struct app *app = &w->app;
     if (w->drain_ev)
         event_free(w->drain_ev);
     if (w->tick_ev)
         event_free(w->tick_ev);
     if (w->wake_ev)
         event_free(w->wake_ev);
-    server_free(app->server);
-    if (app->spool && app->base)
-        spool_forget(app->spool, app->base);   /* a forced stop: fsyncs still due */
-    outbox_free(app->outbox);
-    app->outbox = NULL;    /* steps answered by store_free below find no outbox */
-    http_client_free(app->http);
-    store_free(app->store);
-    intent_matcher_free(app->matcher);
-    if (app->base)
-        event_base_free(app->base);
+    server_free(w->server);
+    for (size_t i = 0; i < w->set.n; i++)
+        app_free(w, w->set.apps[i]);
+    free(w->set.apps);
+    http_client_free(w->shared.http);
+    intent_matcher_free(w->shared.matcher);
+    if (w->base)
+        event_base_free(w->base);
     dataset_unref(w->ds);
-    memset(app, 0, sizeof(*app));
+    memset(&w->set, 0, sizeof(w->set));
+    memset(&w->shared, 0, sizeof(w->shared));
+    w->base = NULL;
+    w->server = NULL;
     w->ds = NULL;
 }
 
 struct worker *worker_new(int index, const struct config *cfg, struct dataset *ds,
-                          struct spool *spool, struct metrics *metrics, size_t conn_cap)
+                          struct spool *const *spools, struct metrics *metrics, size_t conn_cap)
 {
     struct worker *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
-    struct app *app = &w->app;
+    struct app *shared = &w->shared;
     char host[48] = "localhost";
 
     w->index = index;
     pthread_mutex_init(&w->lock, NULL);
     w->reloads_tail = &w->reloads;
     w->ds = dataset_ref(ds);
-    app->cfg = cfg;
-    app->spool = spool;
-    app->roster = ds->roster;
-    app->intents = ds->intents;
-    gethostname(host, sizeof(host) - 1);
-    snprintf(app->instance, sizeof(app->instance), "%s:%ld:%d", host, (long)getpid(), index);
-
-    app->channels = &channels_api;
-    app->base = event_base_new();
-    if (!app->base || directory_prepare(app) < 0)
+    w->set.apps = calloc(cfg->ntenants, sizeof(*w->set.apps));
+    w->base = event_base_new();
+    if (!w->set.apps || !w->base)
         goto fail;
-    app->store = store_new(app->base, cfg->redis_url, cfg->ns);
-    app->http = http_client_new(app->base);
-    app->matcher = intent_matcher_new();
-    app->metrics = metrics;
-    if (!app->store || !app->http || !app->matcher || !app->metrics) {
-        log_error("startup_failed", "worker=%d what=\"redis url, http client or matcher\"", index);
+
+    /* What every tenant of this worker shares. */
+    shared->cfg = cfg;
+    shared->tenants = &w->set;
+    shared->base = w->base;
+    shared->channels = &channels_api;
+    shared->metrics = metrics;
+    gethostname(host, sizeof(host) - 1);
+    snprintf(shared->instance, sizeof(shared->instance), "%s:%ld:%d", host, (long)getpid(), index);
+    shared->http = http_client_new(w->base);
+    shared->matcher = intent_matcher_new();
+    if (!shared->http || !shared->matcher || !metrics) {
+        log_error("startup_failed", "worker=%d what=\"http client or matcher\"", index);
         goto fail;
     }
-    app->outbox = outbox_new(app);
-    app->server = server_new(app->base, cfg, daemon_routes(app), app->metrics, conn_cap);
-    if (!app->outbox || !app->server)
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        if (!(w->set.apps[i] = app_new(w, cfg, i, spools ? spools[i] : NULL)))
+            goto fail;
+        w->set.n++;
+    }
+    /* The routes' context is the first tenant: handlers find the one a
+     * request is for through app->tenants (core/tenant.h). */
+    w->server = server_new(w->base, cfg, daemon_routes(w->set.apps[0]), metrics, conn_cap);
+    if (!w->server)
         goto fail;
-    store_on_ready(app->store, on_store_ready, w);
+    shared->server = w->server;
+    for (size_t i = 0; i < w->set.n; i++)
+        w->set.apps[i]->server = w->server;
 
     struct timeval tick = { 1, 0 };
-    w->tick_ev = event_new(app->base, -1, EV_PERSIST, on_tick, w);
-    w->wake_ev = event_new(app->base, -1, EV_PERSIST, on_wake, w);
+    w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+    w->wake_ev = event_new(w->base, -1, EV_PERSIST, on_wake, w);
     if (!w->tick_ev || !w->wake_ev || event_add(w->tick_ev, &tick) < 0 || event_add(w->wake_ev, NULL) < 0)
         goto fail;
     return w;
@@ -257,8 +435,9 @@ fail:
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    log_info("worker_started", "worker=%d instance=%s", w->index, w->app.instance);
-    event_base_dispatch(w->app.base);
+    log_info("worker_started", "worker=%d instance=%s tenants=%zu", w->index, w->shared.instance,
+             w->set.n);
+    event_base_dispatch(w->base);
     log_info("worker_stopped", "worker=%d", w->index);
     return NULL;
 }
@@ -276,19 +455,16 @@ static void wake(struct worker *w)
     event_active(w->wake_ev, EV_READ, 0);
 }
 
-int worker_reload(struct worker *w, struct dataset *ds, const char *const *removed, size_t n)
+int worker_reload(struct worker *w, const struct config *cfg, struct spool *const *spools,
+                  struct dataset *ds, bool reroute)
 {
     struct reload *r = calloc(1, sizeof(*r));
-    if (!r || (n && !(r->removed = calloc(n, sizeof(*r->removed))))) {
-        free(r);
+    if (!r)
         return -1;
-    }
-    for (; r->nremoved < n; r->nremoved++)
-        if (!(r->removed[r->nremoved] = strdup(removed[r->nremoved]))) {
-            reload_free(r);
-            return -1;
-        }
+    r->cfg = cfg;
+    r->spools = spools;
     r->ds = dataset_ref(ds);
+    r->reroute = reroute;
 
     pthread_mutex_lock(&w->lock);
     *w->reloads_tail = r;

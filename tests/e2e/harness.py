@@ -795,11 +795,13 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
-    def admin(self, path, method="GET", body=None):
-        """(status, parsed JSON or text) from the admin API."""
+    def admin(self, path, method="GET", body=None, token=None):
+        """(status, parsed JSON or text) from the admin API, with the
+        top-level token unless another is given."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": "Bearer " + self.admin_token, "Content-Type": "application/json"})
+            "Authorization": "Bearer " + (token or self.admin_token),
+            "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 status, raw = r.status, r.read()

@@ -45,6 +45,8 @@ static int load(struct fixture *fx, const char *json)
     diag_print(&d, stderr);
     diag_free(&d);
     fx->app.cfg = &fx->cfg;
+    fx->app.tenant = rc == 0 ? &fx->cfg.tenants[0] : NULL;
+    fx->app.tenants = &fx->app;
     fx->app.channels = &channels_api;
     return rc;
 }

@@ -233,7 +233,7 @@ static void test_sendsms_url(void **state)
         .username = "app", .password = "p&w", .from = "10690001",
         .dlr_url = "http://127.0.0.1:8080/sms/kannel/dlr", .max_segments = 6,
     };
-    char *url = sms_kannel_sendsms_url(&c, "+8613800138000", "编号M1001 ok", "42", "0123abcd");
+    char *url = sms_kannel_sendsms_url(&c, NULL, NULL, "+8613800138000", "编号M1001 ok", "42", "0123abcd");
     assert_non_null(url);
     assert_non_null(strstr(url, "username=app&password=p%26w&from=10690001&to=%2B8613800138000"));
     assert_non_null(strstr(url, "text=%E7%BC%96%E5%8F%B7M1001%20ok"));
@@ -244,15 +244,23 @@ static void test_sendsms_url(void **state)
 
     /* With a gateway key, the report carries it too. */
     c.secret = "0123456789abcdef-key";
-    url = sms_kannel_sendsms_url(&c, "+8613800138000", "ok", "42", "0123abcd");
+    url = sms_kannel_sendsms_url(&c, NULL, NULL, "+8613800138000", "ok", "42", "0123abcd");
     assert_non_null(url);
     assert_non_null(strstr(url, "%3Fref%3D42%26tok%3D0123abcd%26key%3D0123456789abcdef-key%26type%3D%25d"));
     free(url);
 
     /* Without a token no report is asked for: it could not be checked. */
-    url = sms_kannel_sendsms_url(&c, "+8613800138000", "ok", "42", NULL);
+    url = sms_kannel_sendsms_url(&c, NULL, NULL, "+8613800138000", "ok", "42", NULL);
     assert_non_null(url);
     assert_null(strstr(url, "dlr-url"));
+    free(url);
+
+    /* A county of a many-county deployment: its own number, and its id in
+     * the report so that the report finds its keys. */
+    url = sms_kannel_sendsms_url(&c, "10690088", "chunan", "+8613800138000", "ok", "42", "0123abcd");
+    assert_non_null(url);
+    assert_non_null(strstr(url, "&from=10690088&to="));
+    assert_non_null(strstr(url, "%3Fref%3D42%26tok%3D0123abcd%26t%3Dchunan%26key%3D"));
     free(url);
 }
 

@@ -21,7 +21,9 @@
 #include "base/util.h"
 #include "base/utf8.h"
 #include "channels/chat/chat_config.h"
+#include "core/app.h"
 #include "core/step.h"
+#include "core/tenant.h"
 #include "http/reply.h"
 #include "mashang/signature.h"
 #include "store/replay.h"
@@ -207,6 +209,17 @@ static void inbound(struct app *app, struct evhttp_request *req, const char *sec
         hook_free(h);
         return;
     }
+    /* Which county: the number written to, or the channel's. */
+    struct app *tenant = sms ? tenant_by_number(app, h->msg.to)
+                             : tenant_by_channel(app, CHAT_SECTION, channel + strlen(CHAT_SECTION ":"));
+    if (!tenant) {
+        log_warn("webhook_rejected", "channel=%s reason=no_tenant", LOG_STR(channel));
+        http_send_error(req, 404, "no_tenant", sms ? "no county serves this service number (to)"
+                                                   : "this chat channel belongs to no county");
+        hook_free(h);
+        return;
+    }
+    app = tenant;
     h->app = app;
     h->req = req;
     h->sms = sms;
@@ -302,7 +315,7 @@ static const struct http_route routes[] = {
 
 static bool configured(const struct app *app, const char *key)
 {
-    return config_chat(app->cfg, key) != NULL;
+    return config_chat(app->cfg, key) != NULL && tenant_owns(app, CHAT_SECTION, key);
 }
 
 const struct channel_def chat_channel = {

@@ -19,7 +19,10 @@
 #include "base/util.h"
 #include "base/utf8.h"
 #include "channels/kannel/kannel_config.h"
+#include "base/config.h"
+#include "core/app.h"
 #include "core/step.h"
+#include "core/tenant.h"
 #include "http/reply.h"
 #include "store/store.h"
 
@@ -69,29 +72,34 @@ int sms_dlr_token(char out[DLR_TOKEN_SIZE])
  * percent-encoding is needed: ids are digits, the token hex and the key
  * restricted to unreserved characters (config.c), so Kannel's own %-escapes
  * (%d) are the only ones in it. */
-static char *dlr_callback_url(const struct sms_channel *c, const char *ref, const char *token)
+static char *dlr_callback_url(const struct sms_channel *c, const char *tenant, const char *ref,
+                              const char *token)
 {
     char *dlr;
-    if (asprintf(&dlr, "%s%sref=%s&tok=%s%s%s&type=%%d", c->dlr_url,
+    /* The tenant's id is one of A-Z a-z 0-9 _ - (config_tenants.c). */
+    if (asprintf(&dlr, "%s%sref=%s&tok=%s%s%s%s%s&type=%%d", c->dlr_url,
                  strchr(c->dlr_url, '?') ? "&" : "?", ref, token,
+                 tenant ? "&t=" : "", tenant ? tenant : "",
                  c->secret ? "&key=" : "", c->secret ? c->secret : "") < 0)
         return NULL;
     return dlr;
 }
 
-char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
-                             const char *text, const char *ref, const char *token)
+char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *from, const char *tenant,
+                             const char *to, const char *text, const char *ref, const char *token)
 {
     char *fitted = sms_fit(text, c->max_segments, NULL);
     char *dlr = NULL, *url = NULL;
     char *e_user = url_encode(c->username ? c->username : "", strlen(c->username ? c->username : ""));
     char *e_pass = url_encode(c->password ? c->password : "", strlen(c->password ? c->password : ""));
-    char *e_from = url_encode(c->from ? c->from : "", strlen(c->from ? c->from : ""));
+    if (!from)
+        from = c->from ? c->from : "";
+    char *e_from = url_encode(from, strlen(from));
     char *e_to = url_encode(to, strlen(to));
     char *e_text = fitted ? url_encode(fitted, strlen(fitted)) : NULL;
     char *e_dlr = NULL;
 
-    if (c->dlr_url && *c->dlr_url && token && *token && (dlr = dlr_callback_url(c, ref, token)) != NULL)
+    if (c->dlr_url && *c->dlr_url && token && *token && (dlr = dlr_callback_url(c, tenant, ref, token)) != NULL)
         e_dlr = url_encode(dlr, strlen(dlr));
 
     if (e_user && e_pass && e_from && e_to && e_text) {
@@ -307,6 +315,14 @@ void sms_kannel_inbound(struct app *app, struct evhttp_request *req)
         mo_free(mo);
         return;
     }
+    struct app *tenant = tenant_by_number(app, mo->to);
+    if (!tenant) {
+        log_warn("sms_rejected", "reason=no_tenant to=%s", LOG_STR(mo->to));
+        http_send_error(req, 404, "no_tenant", "no county serves this service number (to)");
+        mo_free(mo);
+        return;
+    }
+    app = tenant;
     struct inbound in = {
         .channel = KANNEL_SECTION, .addr = normalized, .to = mo->to,
         .text = mo->text, .len = mo->len, .msg_id = mo->id,
@@ -350,7 +366,18 @@ void sms_kannel_dlr(struct app *app, struct evhttp_request *req)
     char *ref = field_dup(&q, "ref");
     char *type = field_dup(&q, "type");
     char *tok = field_dup(&q, "tok");
+    char *tid = field_dup(&q, "t");
     form_free(&q);
+    struct app *tenant = tenant_many(app) ? tenant_by_id(app, tid) : app;
+    free(tid);
+    if (!tenant) {
+        free(ref);
+        free(type);
+        free(tok);
+        http_send_error(req, 404, "no_tenant", "the report names no county this daemon serves (t)");
+        return;
+    }
+    app = tenant;
     if (!ref || !type || !tok || strspn(ref, "0123456789") != strlen(ref) ||
         strspn(type, "0123456789") != strlen(type) ||
         strlen(tok) != DLR_TOKEN_SIZE - 1 || strspn(tok, "0123456789abcdef") != strlen(tok)) {
@@ -399,7 +426,10 @@ static void send_sms(struct app *app, const struct outbound *msg, send_done_fn d
         done(SEND_PERMANENT, "sms channel not configured", arg);
         return;
     }
-    char *url = sms_kannel_sendsms_url(c, msg->to, msg->text, msg->id, msg->dlr_token);
+    const struct tenant_conf *t = app->tenant;
+    char *url = sms_kannel_sendsms_url(c, t->nnumbers ? t->numbers[0] : NULL,
+                                       tenant_many(app) ? t->id : NULL, msg->to, msg->text, msg->id,
+                                       msg->dlr_token);
     if (!url) {
         done(SEND_RETRY, "out of memory", arg);
         return;
@@ -434,6 +464,8 @@ static void reach(const struct app *app, const char *phone, const char *wechat,
 static const char *service_number(const struct app *app)
 {
     const struct sms_channel *c = sms_config(app->cfg);
+    if (c && app->tenant->nnumbers)
+        return app->tenant->numbers[0];
     return c ? c->from : NULL;
 }
 

@@ -24,10 +24,11 @@ extern const struct channel_def kannel_channel;
 int sms_dlr_token(char out[DLR_TOKEN_SIZE]);
 
 /* Builds the sendsms URL for one MT (text shortened to the channel's
- * segment limit), with a dlr-url carrying `ref`, `token` and the gateway
- * key.  Returns a malloc'd URL or NULL on OOM. */
-char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *to,
-                             const char *text, const char *ref, const char *token);
+ * segment limit) from `from` (NULL: the channel's), with a dlr-url
+ * carrying `ref`, `token`, the tenant's id (NULL: none, a single-tenant
+ * deployment) and the gateway key.  Returns a malloc'd URL or NULL on OOM. */
+char *sms_kannel_sendsms_url(const struct sms_channel *c, const char *from, const char *tenant,
+                             const char *to, const char *text, const char *ref, const char *token);
 
 /* Shortens `text` to at most `max_segments` SMS segments, ending with an
  * ellipsis, and keeps `keep` (the case id) if the cut removed it.

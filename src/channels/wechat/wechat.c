@@ -18,6 +18,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "store/replay.h"
+#include "core/tenant.h"
 #include "core/roster.h"
 #include "core/schema.h"
 #include "http/reply.h"
@@ -561,6 +562,13 @@ void wechat_handle(struct app *app, struct evhttp_request *req, const char *acco
         http_send_error(req, 404, "unknown_account", "no such WeChat account");
         return;
     }
+    struct app *tenant = tenant_by_channel(app, WECHAT_SECTION, account);
+    if (!tenant) {
+        log_warn("wechat_refused", "account=%s reason=no_tenant status=404", a->name);
+        http_send_error(req, 404, "no_tenant", "this account belongs to no county");
+        return;
+    }
+    app = tenant;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
         http_send_error(req, 405, "method_not_allowed", "use GET or POST");

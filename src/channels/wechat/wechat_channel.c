@@ -2,6 +2,8 @@
  * the core asks of it. */
 #include "channels/wechat/wechat.h"
 
+#include "core/tenant.h"
+
 #include <stdio.h>
 
 static void route_wechat(void *ctx, struct evhttp_request *req, const char *path,
@@ -19,10 +21,11 @@ static const struct http_route routes[] = {
 
 static bool configured(const struct app *app, const char *key)
 {
-    return config_wechat(app->cfg, key) != NULL;
+    return config_wechat(app->cfg, key) != NULL && tenant_owns(app, WECHAT_SECTION, key);
 }
 
-/* By the person's WeChat id on every configured account, in their order. */
+/* By the person's WeChat id on every configured account of the tenant, in
+ * their order. */
 static void reach(const struct app *app, const char *phone, const char *wechat,
                   bool configured_only, reach_fn each, void *arg)
 {
@@ -30,6 +33,8 @@ static void reach(const struct app *app, const char *phone, const char *wechat,
     (void)phone;
     (void)configured_only;
     for (size_t i = 0; c && wechat && *wechat && i < c->n; i++) {
+        if (!tenant_owns(app, WECHAT_SECTION, c->v[i].name))
+            continue;
         char channel[80];
         snprintf(channel, sizeof(channel), WECHAT_SECTION ":%s", c->v[i].name);
         each(channel, wechat, arg);

@@ -1,0 +1,244 @@
+"""Several counties in one daemon (config "tenants", docs/scaling.md), on one
+real Redis and real Kannel: each county's residents write to its own
+service number, its own deputies answer, its keys carry its own hash tag,
+and an administrator of one county sees nothing of another.  A reload adds
+a county without a restart."""
+import copy
+import json
+import os
+import re
+import time
+import unittest
+import urllib.parse
+
+from harness import (REPO, Daemon, Kannel, Redis, case_failed, dump_logs, free_port, http_get,
+                     wait_until)
+
+CHUNAN, LINPING = "10690001", "10690002"
+RESIDENT = "+8613800138000"
+NEIGHBOUR = "+8613800138222"
+DEPUTY = "+8613900000001"          # 王丽 in 淳安's roster
+LINPING_DEPUTY = "+8613900000501"  # her counterpart in 临平's
+LAMP = "幸福路12号的路灯坏了三天了"
+CHUNAN_TOKEN = "chunan-admin-token-0001"
+LINPING_TOKEN = "linping-admin-token-0001"
+RATING_REQUEST = re.compile(r"1\s*[-－~～至到]\s*5")
+
+
+def county_roster(path, suffix, name):
+    """config/deputies.json with other people: phones +86139000005xx."""
+    with open(os.path.join(REPO, "config", "deputies.json"), encoding="utf-8") as f:
+        roster = json.load(f)
+    for d in roster["deputies"]:
+        if d.get("phone"):
+            d["phone"] = "+86139000005" + d["phone"][-2:]
+        d["name"] = d["name"] + suffix
+    roster["committee"]["name"] = name + "人大常委会代表工委"
+    roster["committee"]["phone"] = "+8613900000599"
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(roster, f, ensure_ascii=False)
+    return path
+
+
+class TenantsCase(unittest.TestCase):
+    def setUp(self):
+        self.redis = Redis().start()
+        self.port = free_port()
+        self.kannel = Kannel(app_url="http://127.0.0.1:%d" % self.port).start()
+        self.daemon = Daemon(self.redis, self.kannel, port=self.port, log_level="info")
+        linping_roster = county_roster(os.path.join(self.daemon.dir, "linping.json"), "（临平）", "临平区")
+        cfg = self.daemon.config
+        for per_tenant in ("namespace", "roster"):
+            cfg.pop(per_tenant, None)
+        cfg["tenants"] = [
+            {"id": "chunan", "name": "淳安县", "namespace": "chunan",
+             "roster": os.path.join(REPO, "config", "deputies.json"),
+             "numbers": [CHUNAN], "admin_token": CHUNAN_TOKEN},
+            {"id": "linping", "name": "临平区", "case_prefix": "LP",
+             "roster": linping_roster, "numbers": ["+86" + LINPING],
+             "admin_token": LINPING_TOKEN},
+        ]
+        self.daemon.start()
+
+    def tearDown(self):
+        if case_failed(self):
+            dump_logs(self.daemon, self.kannel, self.redis)
+        try:
+            self.kannel.stop(check=False)
+            self.daemon.stop(timeout=5)
+        finally:
+            self.redis.kill()
+
+    def say(self, sender, to, text):
+        marks = {n: len(self.kannel.mts(n)) for n in (RESIDENT, NEIGHBOUR, DEPUTY, LINPING_DEPUTY)}
+        self.kannel.send_mo(sender, to, text)
+        return marks
+
+    def expect(self, to, marks, *needles, pattern=None):
+        ok = lambda t: all(n in t for n in needles) and (pattern is None or pattern.search(t))
+        return self.kannel.wait_mt(to, ok, timeout=15, after=marks[to])
+
+    def senders_to(self, number):
+        return {m.sender for m in self.kannel.mt_records(number)}
+
+    def mo_get(self, to, text=LAMP, sender="+8613800139999", msg_id="x-1"):
+        q = urllib.parse.urlencode({"from": sender, "to": to, "text": text, "id": msg_id})
+        code, body = http_get("%s/sms/kannel?%s" % (self.daemon.url, q), timeout=10)
+        return code, body.decode("utf-8", "replace")
+
+
+class TestTwoCounties(TenantsCase):
+    def conversation(self, to, deputy, case, name):
+        m = self.say(RESIDENT if to == CHUNAN else NEIGHBOUR, to, LAMP)
+        resident = RESIDENT if to == CHUNAN else NEIGHBOUR
+        ack = self.expect(resident, m, "编号" + case)
+        self.assertIn(name, ack)
+        self.expect(deputy, m, case)
+        m = self.say(deputy, to, "接单 " + case)
+        self.expect(resident, m, case)
+        m = self.say(deputy, to, "办结 %s 已更换灯泡" % case)
+        self.expect(resident, m, "已更换灯泡")
+        self.expect(resident, m, pattern=RATING_REQUEST)
+        self.say(resident, to, "5")
+
+    def test_each_county_carries_the_conversation_apart(self):
+        self.conversation(CHUNAN, DEPUTY, "M1001", "王丽")
+        self.conversation(LINPING, LINPING_DEPUTY, "LP1001", "王丽（临平）")
+        r = self.redis.client
+        wait_until(lambda: r.hget("{chunan}:case:M1001", "state") == "closed", 10, "淳安 closed")
+        wait_until(lambda: r.hget("{linping}:case:LP1001", "state") == "closed", 10, "临平 closed")
+        # Each county's keys carry its own hash tag, and only those.
+        tags = {k.split("}")[0] + "}" for k in r.scan_iter(count=1000) if k.startswith("{")}
+        self.assertEqual(tags, {"{chunan}", "{linping}"})
+        self.assertFalse(r.exists("{chunan}:case:LP1001") or r.exists("{linping}:case:M1001"))
+        # Each county answers from its own number.
+        self.assertEqual(self.senders_to(RESIDENT), {CHUNAN})
+        self.assertEqual(self.senders_to(NEIGHBOUR), {LINPING})
+        self.assertEqual(self.senders_to(LINPING_DEPUTY), {LINPING})
+
+    def test_a_deputy_of_one_county_cannot_touch_anothers_case(self):
+        m = self.say(RESIDENT, CHUNAN, LAMP)
+        self.expect(RESIDENT, m, "编号M1001")
+        # 临平's 王丽 writes to 临平's number about 淳安's case: unknown there.
+        m = self.say(LINPING_DEPUTY, LINPING, "接单 M1001")
+        self.kannel.wait_mt(LINPING_DEPUTY, lambda t: "M1001" in t, timeout=15,
+                            after=m[LINPING_DEPUTY])
+        self.assertEqual(self.redis.client.hget("{chunan}:case:M1001", "state"), "assigned")
+
+    def test_a_message_for_no_county_is_refused_and_logged(self):
+        code, body = self.mo_get("10690009")
+        self.assertEqual(code, 404)
+        self.assertIn("no_tenant", body)
+        self.assertIn("reason=no_tenant", self.daemon.log)
+        # A sub-number a gateway appends stays with its number; the
+        # international form finds the county too.
+        self.assertEqual(self.mo_get(CHUNAN + "23", msg_id="x-2")[0], 200)
+        self.assertEqual(self.mo_get("+86" + LINPING, msg_id="x-3")[0], 200)
+        r = self.redis.client
+        wait_until(lambda: r.exists("{chunan}:case:M1001") and r.exists("{linping}:case:LP1001"),
+                   10, "one case in each county")
+
+    def test_admin_tokens_see_their_county_only(self):
+        self.conversation(CHUNAN, DEPUTY, "M1001", "王丽")
+        m = self.say(NEIGHBOUR, LINPING, LAMP)
+        self.expect(NEIGHBOUR, m, "编号LP1001")
+        d = self.daemon
+        # A county's token: its own cases, the county named in the answer.
+        code, body = d.admin("/admin/cases", token=CHUNAN_TOKEN)
+        self.assertEqual(code, 200)
+        self.assertEqual(body["tenant"], "chunan")
+        ids = json.dumps(body)
+        self.assertIn("M1001", ids)
+        self.assertNotIn("LP1001", ids)
+        self.assertEqual(d.admin("/admin/cases/LP1001", token=CHUNAN_TOKEN)[0], 404)
+        self.assertEqual(d.admin("/admin/tenants/linping/cases", token=CHUNAN_TOKEN)[0], 404)
+        self.assertEqual(d.admin("/admin/tenants/nowhere/cases", token=CHUNAN_TOKEN)[0], 404)
+        code, body = d.admin("/admin/tenants", token=LINPING_TOKEN)
+        self.assertEqual([t["id"] for t in body["tenants"]], ["linping"])
+        code, body = d.admin("/admin/stats", token=LINPING_TOKEN)
+        self.assertEqual((code, body.get("tenant")), (200, "linping"))
+        self.assertEqual(d.admin("/admin/cases", token="wrong-token-0000000")[0], 401)
+        # The top-level token sees every county, naming the one it asks.
+        code, body = d.admin("/admin/tenants")
+        self.assertEqual([t["id"] for t in body["tenants"]], ["chunan", "linping"])
+        self.assertEqual(body["tenants"][0]["name"], "淳安县")
+        code, body = d.admin("/admin/cases")
+        self.assertEqual((code, body["error"]), (400, "tenant_required"))
+        code, body = d.admin("/admin/tenants/linping/cases/LP1001")
+        self.assertEqual((code, body["tenant"]), (200, "linping"))
+        # /metrics: the gauges per county.
+        text = http_get(d.url + "/metrics")[1].decode()
+        self.assertIn('mashang_cases{tenant="chunan",state="closed"} 1', text)
+        self.assertIn('mashang_cases{tenant="linping",state="assigned"} 1', text)
+        # A many-county deployment has no console sign-in (yet): clear, not silent.
+        code, _ = http_get(d.url + "/console/")
+        self.assertNotEqual(code, 200)
+
+    def test_reload_adds_a_county_and_refuses_to_drop_one(self):
+        d = self.daemon
+        cfg = copy.deepcopy(d.config)
+        cfg["tenants"].append({"id": "xiangtan", "name": "湘潭县", "case_prefix": "XT",
+                               "roster": os.path.join(REPO, "config", "deputies.json"),
+                               "numbers": ["10690003"]})
+        d.config = cfg
+        d.write_config()
+        self.assertEqual(self.mo_get("10690003")[0], 404)
+        self.assertEqual(d.admin("/admin/reload", method="POST")[0], 202)
+        wait_until(lambda: d.log.count("event=tenant_added") >= d.workers(), 15, "the county added")
+        self.assertEqual(self.mo_get("10690003", msg_id="r-1")[0], 200)
+        ack = self.kannel.wait_mt("+8613800139999", lambda t: "编号XT1001" in t, timeout=15)
+        self.assertIn("XT1001", ack)
+        self.assertEqual(self.senders_to("+8613800139999"), {"10690003"})
+        # Dropping a county would strand its cases mid-flight: refused, kept.
+        cfg = copy.deepcopy(d.config)
+        cfg["tenants"] = [t for t in cfg["tenants"] if t["id"] != "linping"]
+        d.config = cfg
+        d.write_config()
+        self.assertEqual(d.admin("/admin/reload", method="POST")[0], 202)
+        wait_until(lambda: "kept=previous" in d.log, 10, "the reload refused")
+        self.assertIn("tenant linping was removed", d.log)
+        self.assertEqual(self.mo_get(LINPING, msg_id="r-2")[0], 200)
+
+
+class TestTenantsConfig(unittest.TestCase):
+    """Problems of a tenants config are named before anything starts."""
+
+    def check(self, tenants, extra=None):
+        r = Redis()
+        k = Kannel()
+        d = Daemon(r, k, port=free_port())
+        for per_tenant in ("namespace", "roster"):
+            d.config.pop(per_tenant, None)
+        d.config["tenants"] = tenants
+        d.config.update(extra or {})
+        d.write_config()
+        import subprocess
+        out = subprocess.run([d.binary, "--check", "-c", d.config_path], capture_output=True,
+                             text=True, timeout=60)
+        return out.returncode, out.stdout + out.stderr
+
+    def test_claims_and_names_are_checked(self):
+        roster = os.path.join(REPO, "config", "deputies.json")
+        rc, out = self.check([
+            {"id": "a", "roster": roster, "numbers": ["10690001"]},
+            {"id": "a", "roster": roster, "numbers": ["10690001", "12x"], "wechat": ["nope"]},
+        ])
+        self.assertEqual(rc, 1)
+        self.assertIn("$.tenants[1].id: duplicate tenant id", out)
+        self.assertIn("$.tenants[1].namespace: namespace \"a\" is also $.tenants[0]'s", out)
+        self.assertIn("$.tenants[1].numbers[1]: expected service numbers", out)
+        self.assertIn("$.tenants[1].numbers: \"10690001\" also belongs to $.tenants[0]", out)
+        rc, out = self.check([{"id": "b", "roster": roster, "wechat": ["nope"]}])
+        self.assertEqual(rc, 1)
+        self.assertIn("$.tenants[0].wechat[0]: no channels.wechat.nope is configured", out)
+        rc, out = self.check([{"id": "c", "roster": roster}], {"roster": roster})
+        self.assertEqual(rc, 1)
+        self.assertIn("$.roster: is set per tenant", out)
+        rc, out = self.check([{"id": "d", "roster": roster, "numbers": ["10690001"]},
+                              {"id": "e", "roster": roster, "numbers": ["10690002"]}])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("2 tenant(s)", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
