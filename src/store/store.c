@@ -211,10 +211,12 @@ static void on_ready_marker(redisAsyncContext *ac, void *r, void *priv)
     s->backoff_ms = BACKOFF_MIN_MS;
     s->hops = 0;
     if (s->cluster)
-        log_info("redis_ready", "scripts=%d cluster=yes slot=%u node=%s:%d", SCRIPT_COUNT, s->slot,
-                 LOG_STR(s->target.host), s->target.port);
+        log_info("redis_ready", "scripts=%d cluster=yes ns=%.*s slot=%u node=%s:%d", SCRIPT_COUNT,
+                 (int)strlen(s->prefix) - 3, s->prefix + 1, s->slot, LOG_STR(s->target.host),
+                 s->target.port);
     else
-        log_info("redis_ready", "scripts=%d", SCRIPT_COUNT);
+        log_info("redis_ready", "scripts=%d ns=%.*s", SCRIPT_COUNT, (int)strlen(s->prefix) - 3,
+                 s->prefix + 1);
     if (s->on_ready)
         s->on_ready(s->on_ready_arg);
 }
