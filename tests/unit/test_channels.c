@@ -14,6 +14,7 @@
 #include "base/diag.h"
 #include "core/app.h"
 #include "core/channel_api.h"
+#include "core/tenant.h"
 #include "daemon/channels.h"
 
 struct fixture {
@@ -21,6 +22,8 @@ struct fixture {
     char path[128];
     struct config cfg;
     struct app app;
+    struct app *self;
+    struct tenant_set set;
 };
 
 static const char *const full =
@@ -46,7 +49,10 @@ static int load(struct fixture *fx, const char *json)
     diag_free(&d);
     fx->app.cfg = &fx->cfg;
     fx->app.tenant = rc == 0 ? &fx->cfg.tenants[0] : NULL;
-    fx->app.tenants = &fx->app;
+    fx->self = &fx->app;
+    fx->set.apps = &fx->self;
+    fx->set.n = 1;
+    fx->app.tenants = &fx->set;
     fx->app.channels = &channels_api;
     return rc;
 }

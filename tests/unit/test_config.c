@@ -904,6 +904,99 @@ static void test_sections_come_from_the_caller(void **state)
     assert_int_equal(probe_frees, 1);
 }
 
+
+/* Without "tenants": one "default" tenant from the top-level fields. */
+static void test_single_tenant_from_the_top_level(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(load(fx, "{ \"namespace\": \"xc\", \"case_prefix\": \"XC\", \"roster\": \"r.json\" }"), 0);
+    const struct config *c = &fx->c;
+    assert_false(c->multi_tenant);
+    assert_int_equal(c->ntenants, 1);
+    const struct tenant_conf *t = &c->tenants[0];
+    assert_string_equal(t->id, "default");
+    assert_string_equal(t->ns, "xc");
+    assert_string_equal(t->case_prefix, "XC");
+    assert_string_equal(t->common_prefix, "R");
+    assert_string_equal(t->roster_path, c->roster_path);
+    assert_string_equal(t->intents_dir, c->intents_dir);
+    assert_string_equal(t->spool_dir, c->spool_dir);
+    assert_null(t->admin_token);
+    assert_int_equal(t->nnumbers, 0);
+    assert_ptr_equal(config_tenant(c, "default"), t);
+    assert_null(config_tenant(c, "xc"));
+}
+
+static void test_tenants(void **state)
+{
+    struct fixture *fx = *state;
+    char want[256];
+    assert_int_equal(load(fx, "{ \"case_prefix\": \"Q\", \"spool\": \"/var/sp\", \"tenants\": ["
+                              "{ \"id\": \"chunan\", \"name\": \"淳安县\", \"roster\": \"chunan.json\","
+                              "  \"numbers\": [\"10690001\", \"+8610690011\"], \"intents\": \"ci\","
+                              "  \"admin_token\": \"chunan-token-0123456\" },"
+                              "{ \"id\": \"linping\", \"namespace\": \"lp-ns\", \"case_prefix\": \"LP\","
+                              "  \"common_prefix\": \"LR\", \"roster\": \"/etc/lp.json\" } ] }"), 0);
+    const struct config *c = &fx->c;
+    assert_true(c->multi_tenant);
+    assert_int_equal(c->ntenants, 2);
+    const struct tenant_conf *a = config_tenant(c, "chunan"), *b = config_tenant(c, "linping");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a->name, "淳安县");
+    assert_string_equal(a->ns, "chunan");            /* the id by default */
+    assert_string_equal(a->case_prefix, "Q");         /* the top level's */
+    assert_int_equal(a->nnumbers, 2);
+    assert_string_equal(a->numbers[0], "10690001");
+    assert_string_equal(a->numbers[1], "10690011");   /* +86 taken off */
+    snprintf(want, sizeof(want), "%s/chunan.json", fx->dir);
+    assert_string_equal(a->roster_path, want);
+    snprintf(want, sizeof(want), "%s/ci", fx->dir);
+    assert_string_equal(a->intents_dir, want);
+    assert_true(a->own_intents);
+    assert_string_equal(a->spool_dir, "/var/sp/chunan");
+    assert_string_equal(a->admin_token, "chunan-token-0123456");
+    assert_null(b->name);
+    assert_string_equal(b->ns, "lp-ns");
+    assert_string_equal(b->case_prefix, "LP");
+    assert_string_equal(b->common_prefix, "LR");
+    assert_string_equal(b->roster_path, "/etc/lp.json");
+    assert_string_equal(b->intents_dir, c->intents_dir);   /* the shared set */
+    assert_false(b->own_intents);
+    assert_null(b->admin_token);
+}
+
+static void test_tenant_problems(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(load(fx, "{ \"tenants\": [] }"), -1);
+    expect_problem(fx, "$.tenants", "expected an array of 1 to");
+    assert_int_equal(load(fx, "{ \"admin_token\": \"top-token-0123456789\", \"roster\": \"x.json\", \"tenants\": ["
+                              "{ \"id\": \"a b\", \"roster\": \"\", \"extra\": 1, \"case_prefix\": \"A1\" },"
+                              "{ \"id\": \"c\", \"roster\": \"c.json\", \"numbers\": [\"10690001\", 7, \"12\"],"
+                              "  \"admin_token\": \"short\", \"common_prefix\": \"m\" },"
+                              "{ \"id\": \"c\", \"roster\": \"d.json\", \"numbers\": [\"+8610690001\"],"
+                              "  \"chat\": [\"x\"], \"admin_token\": \"top-token-0123456789\" },"
+                              "{ \"roster\": \"e.json\", \"wechat\": \"main\" }, 5 ] }"), -1);
+    expect_problem(fx, "$.roster", "is set per tenant");
+    expect_problem(fx, "$.tenants[0].id", "1-64 characters");
+    expect_problem(fx, "$.tenants[0].roster", "must not be empty");
+    expect_problem(fx, "$.tenants[0].extra", "unknown");
+    expect_problem(fx, "$.tenants[0].case_prefix", "1-3 ASCII letters");
+    expect_problem(fx, "$.tenants[1].numbers[1]", "expected service numbers");
+    expect_problem(fx, "$.tenants[1].numbers[2]", "expected service numbers");
+    expect_problem(fx, "$.tenants[1].admin_token", "at least 16 characters");
+    expect_problem(fx, "$.tenants[1].common_prefix", "must differ from case_prefix");
+    expect_problem(fx, "$.tenants[2].id", "duplicate tenant id \"c\" (also $.tenants[1])");
+    expect_problem(fx, "$.tenants[2].namespace", "also $.tenants[1]'s");
+    expect_problem(fx, "$.tenants[2].numbers", "\"10690001\" also belongs to $.tenants[1]");
+    expect_problem(fx, "$.tenants[2].admin_token", "must differ from the top-level admin_token");
+    expect_problem(fx, "$.tenants[3].id", "required");
+    expect_problem(fx, "$.tenants[3].wechat", "expected an array");
+    expect_problem(fx, "$.tenants[4]", "expected an object");
+    assert_zeroed(&fx->c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1023,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test(test_shipped_config),
         cmocka_unit_test_setup_teardown(test_revisit_digest_aspects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_tenant_from_the_top_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_problems, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
