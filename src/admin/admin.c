@@ -366,9 +366,9 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     bool top = top_token(app, given);
     struct app *own = top ? NULL : tenant_by_token(app, given);
     if (!top && !own) {
-        /* The console's pages: a session cookie (and CSRF token) instead;
-         * a single-county deployment's console only (docs/console.md). */
-        if (!given && !tenant_many(app) && console_session_auth(app, req, path, admin_dispatch))
+        /* The console's pages: a session cookie (and CSRF token) instead,
+         * of one county when there are several (docs/console.md). */
+        if (!given && console_session_auth(app, req, path, admin_dispatch))
             return;
         log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
@@ -399,6 +399,13 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
         http_send_error(req, 400, "tenant_required",
                         "this deployment serves several counties: use /admin/tenants/<id>/... "
                         "(GET /admin/tenants lists them)");
+        return;
+    }
+    /* Shared intents change what every county understands: their files
+     * are the top-level administrators' to edit. */
+    if (own && !own->tenant->own_intents && strcmp(path, "/admin/intents/save") == 0) {
+        http_send_error(req, 403, "shared_intents",
+                        "this county uses the shared intents; the top-level token edits them");
         return;
     }
     if (t)

@@ -66,9 +66,12 @@ static bool is_token(const char *s, size_t n)
     return true;
 }
 
-/* The session id of the request's Cookie header into `sid`; false when
- * there is none (or it is not one we could have made). */
-static bool cookie_session(struct evhttp_request *req, char sid[TOKEN_HEX + 1])
+/* The app of the request's session cookie, its session id in `sid`; NULL
+ * when there is none (or it is not one we could have made).  With several
+ * counties the cookie is "<county id>.<session id>": the session lives in
+ * that county's namespace and its requests are that county's. */
+static struct app *cookie_session(struct app *any, struct evhttp_request *req,
+                                  char sid[TOKEN_HEX + 1])
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
     const size_t nl = strlen(COOKIE_NAME);
@@ -77,15 +80,28 @@ static bool cookie_session(struct evhttp_request *req, char sid[TOKEN_HEX + 1])
             h++;
         const char *end = strchr(h, ';');
         size_t len = end ? (size_t)(end - h) : strlen(h);
-        if (len > nl && strncmp(h, COOKIE_NAME, nl) == 0 && h[nl] == '=' &&
-            is_token(h + nl + 1, len - nl - 1)) {
-            memcpy(sid, h + nl + 1, TOKEN_HEX);
-            sid[TOKEN_HEX] = '\0';
-            return true;
+        if (len > nl + TOKEN_HEX && strncmp(h, COOKIE_NAME, nl) == 0 && h[nl] == '=' &&
+            is_token(h + len - TOKEN_HEX, TOKEN_HEX)) {
+            const char *v = h + nl + 1;
+            size_t idlen = len - nl - 1 - TOKEN_HEX;
+            char id[72];
+            struct app *app = NULL;
+            if (!tenant_many(any) && idlen == 0) {
+                app = any;
+            } else if (tenant_many(any) && idlen > 1 && idlen < sizeof(id) && v[idlen - 1] == '.') {
+                memcpy(id, v, idlen - 1);
+                id[idlen - 1] = '\0';
+                app = tenant_by_id(any, id);
+            }
+            if (app) {
+                memcpy(sid, v + idlen, TOKEN_HEX);
+                sid[TOKEN_HEX] = '\0';
+                return app;
+            }
         }
         h = end;
     }
-    return false;
+    return NULL;
 }
 
 static void session_key(const struct app *app, const char *sid, char *buf, size_t sz)
@@ -97,8 +113,10 @@ static void set_cookie(const struct app *app, struct evhttp_request *req, const 
                        long max_age)
 {
     char v[256];
-    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", COOKIE_NAME,
-             sid, max_age, app->cfg->console.secure_cookie ? "; Secure" : "");
+    bool named = tenant_many(app) && *sid;
+    snprintf(v, sizeof(v), "%s=%s%s%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", COOKIE_NAME,
+             named ? app->tenant->id : "", named ? "." : "", sid, max_age,
+             app->cfg->console.secure_cookie ? "; Secure" : "");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", v);
 }
 
@@ -110,11 +128,15 @@ static void see_other(struct evhttp_request *req, const char *location)
     evhttp_send_reply(req, 303, "See Other", NULL);
 }
 
-/* A many-county deployment has no console yet: its sessions would have to
- * name their county (docs/console.md); the admin API serves each. */
+/* Someone can sign in: with several counties, the counties' own tokens. */
 static bool admin_enabled(const struct app *app)
 {
-    return !tenant_many(app) && app->cfg->admin_token && *app->cfg->admin_token;
+    if (!tenant_many(app))
+        return app->cfg->admin_token && *app->cfg->admin_token;
+    for (size_t i = 0; i < tenant_count(app); i++)
+        if (tenant_at(app, i)->tenant->admin_token)
+            return true;
+    return false;
 }
 
 /* ---- static files ---------------------------------------------------------- */
@@ -213,6 +235,7 @@ struct console_call {
     struct evhttp_request *req;
     console_then_fn then;
     bool token_ok;                 /* sign-in: the form's token was right */
+    struct app *opens;             /* sign-in: the app that token opens */
     char login_key[128];           /* sign-in: the peer's attempt counter */
     char sid[TOKEN_HEX + 1];
     char csrf[TOKEN_HEX + 1];
@@ -286,8 +309,10 @@ int console_session_auth(struct app *app, struct evhttp_request *req, const char
                          console_then_fn then)
 {
     char sid[TOKEN_HEX + 1];
-    if (!cookie_session(req, sid))
+    if (!(app = cookie_session(app, req, sid)))
         return 0;
+    if (tenant_many(app))
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Mashang-Tenant", app->tenant->id);
     struct console_call *c = call_new(app, req);
     if (!c)
         return 1;
@@ -318,11 +343,22 @@ static void on_login_stored(redisReply *r, void *arg)
     free(c);
 }
 
-static bool token_ok(const struct app *app, const struct form_field *f)
+/* The app a sign-in token opens: the one deployment's with its token, a
+ * county's with that county's own (the top-level token opens no county's
+ * console: it is the API's); NULL when none. */
+static struct app *token_app(struct app *app, const struct form_field *f)
 {
+    if (!f || f->len == 0 || f->len > 512 || memchr(f->value, '\0', f->len))
+        return NULL;
+    if (tenant_many(app)) {
+        char given[513];
+        memcpy(given, f->value, f->len);
+        given[f->len] = '\0';
+        return tenant_by_token(app, given);
+    }
     const char *token = app->cfg->admin_token;
     size_t n = strlen(token);
-    return f && f->len == n && CRYPTO_memcmp(f->value, token, n) == 0;
+    return f->len == n && CRYPTO_memcmp(f->value, token, n) == 0 ? app : NULL;
 }
 
 /* Starts the session of a sign-in whose token was right. */
@@ -372,6 +408,7 @@ static void on_login_counted(redisReply *r, void *arg)
     }
     const char *argv[] = { "DEL", c->login_key };
     store_command(c->app->store, ignore_reply, NULL, 2, argv, NULL);
+    c->app = c->opens;   /* the session is kept in its county's namespace */
     open_session(c);
 }
 
@@ -386,12 +423,13 @@ static void login(struct app *app, struct evhttp_request *req)
     }
     int rc = form_parse(body, len, &f);
     free(body);
-    bool ok = rc == 0 && token_ok(app, form_get(&f, "token"));
+    struct app *opens = rc == 0 ? token_app(app, form_get(&f, "token")) : NULL;
     form_free(&f);
     struct console_call *c = call_new(app, req);
     if (!c)
         return;
-    c->token_ok = ok;
+    c->token_ok = opens != NULL;
+    c->opens = opens;
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     char peer[64];
     cidr_peer_string(conn ? evhttp_connection_get_addr(conn) : NULL, peer, sizeof(peer));
@@ -428,7 +466,7 @@ static void logout_valid(struct app *app, struct evhttp_request *req, const char
     struct console_call *c = call_new(app, req);
     if (!c)
         return;
-    cookie_session(req, sid);
+    cookie_session(app, req, sid);
     session_key(app, sid, key, sizeof(key));
     const char *argv[] = { "DEL", key };
     call_redis(c, on_logout, 2, argv);
@@ -456,7 +494,7 @@ static void on_csrf(redisReply *r, void *arg)
 static void session_info(struct app *app, struct evhttp_request *req)
 {
     char sid[TOKEN_HEX + 1], key[160];
-    if (!cookie_session(req, sid)) {
+    if (!(app = cookie_session(app, req, sid))) {
         http_send_json(req, 200, "{\"csrf\":null}");
         return;
     }

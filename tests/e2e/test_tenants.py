@@ -158,6 +158,10 @@ class TestTwoCounties(TenantsCase):
         code, body = d.admin("/admin/stats", token=LINPING_TOKEN)
         self.assertEqual((code, body.get("tenant")), (200, "linping"))
         self.assertEqual(d.admin("/admin/cases", token="wrong-token-0000000")[0], 401)
+        # The shared intents are not one county's to edit.
+        code, body = d.admin("/admin/intents/save", method="POST", token=LINPING_TOKEN,
+                             body={"file": "x.intents", "text": ""})
+        self.assertEqual((code, body["error"]), (403, "shared_intents"))
         # The top-level token sees every county, naming the one it asks.
         code, body = d.admin("/admin/tenants")
         self.assertEqual([t["id"] for t in body["tenants"]], ["chunan", "linping"])
@@ -170,9 +174,30 @@ class TestTwoCounties(TenantsCase):
         text = http_get(d.url + "/metrics")[1].decode()
         self.assertIn('mashang_cases{tenant="chunan",state="closed"} 1', text)
         self.assertIn('mashang_cases{tenant="linping",state="assigned"} 1', text)
-        # A many-county deployment has no console sign-in (yet): clear, not silent.
-        code, _ = http_get(d.url + "/console/")
-        self.assertNotEqual(code, 200)
+        # The console is a county's: its token opens it on that county alone.
+        self.assertEqual(self.console_cases("top-level"), None)
+        body = self.console_cases(LINPING_TOKEN)
+        self.assertEqual(body["tenant"], "linping")
+        self.assertIn("LP1001", json.dumps(body))
+        self.assertNotIn("M1001", json.dumps(body))
+
+    def console_cases(self, token):
+        """Signs in to the console with `token` and reads /admin/cases with
+        the session cookie; None when the sign-in is refused."""
+        import http.cookiejar
+        import urllib.request
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        data = urllib.parse.urlencode({"token": token if token != "top-level"
+                                       else self.daemon.admin_token}).encode()
+        with opener.open(self.daemon.url + "/console/login", data=data, timeout=5) as r:
+            if "failed=1" in r.geturl():
+                return None
+        cookies = [c for c in jar if c.name == "mashang_session"]
+        self.assertEqual(len(cookies), 1)
+        self.assertTrue(cookies[0].value.startswith("linping."), cookies[0].value)
+        with opener.open(self.daemon.url + "/admin/cases", timeout=5) as r:
+            return json.loads(r.read())
 
     def test_reload_adds_a_county_and_refuses_to_drop_one(self):
         d = self.daemon
