@@ -1,6 +1,5 @@
--- Reads of the cfg hash are cached for the script's run; fields that the
--- run will likely need are fetched together with one HMGET.
-local cfg_cache = {}
+-- Reads of the cfg hash are cached for the call (cfg_cache, 00_env.lua);
+-- fields that the call will likely need are fetched together with one HMGET.
 local function cfg_prefetch(fields)
   local want = {}
   for _, f in ipairs(fields) do
@@ -34,31 +33,35 @@ local WORDS_FOR = {
   ['chat.status'] = { 'status', 'status_item' },
   ['chat.rating'] = { 'rated' },
 }
-local first = { 'committee', 'opt' }
-if not env.mode then
-  for _, w in ipairs(WORDS_FOR[intent.label] or {}) do first[#first + 1] = 't:' .. w end
-  if env.role == 'deputy' then
-    first[#first + 1] = 'd:' .. (env.deputy or '')
-  elseif intent.kind ~= 'chat' then
-    first[#first + 1] = 't:ack'
-    first[#first + 1] = 't:deputy_new'
-    if intent.label then first[#first + 1] = 'c:' .. intent.label end
-    -- the candidates of the routing plan's first choice (55_routing.lua)
-    for _, step in ipairs(env.route or {}) do
-      if step.rule ~= 'binding' then
-        for _, d in ipairs(step.duty or {}) do first[#first + 1] = 'd:' .. d end
-        for _, d in ipairs(step.d or {}) do first[#first + 1] = 'd:' .. d end
-        break
+-- Returns false when the directory is missing.  The configured aspects
+-- of a rating (68_revisit.lua) are read from the settings here.
+local function first_read()
+  local first = { 'committee', 'opt' }
+  if not env.mode then
+    for _, w in ipairs(WORDS_FOR[intent.label] or {}) do first[#first + 1] = 't:' .. w end
+    if env.role == 'deputy' then
+      first[#first + 1] = 'd:' .. (env.deputy or '')
+    elseif intent.kind ~= 'chat' then
+      first[#first + 1] = 't:ack'
+      first[#first + 1] = 't:deputy_new'
+      if intent.label then first[#first + 1] = 'c:' .. intent.label end
+      -- the candidates of the routing plan's first choice (55_routing.lua)
+      for _, step in ipairs(env.route or {}) do
+        if step.rule ~= 'binding' then
+          for _, d in ipairs(step.duty or {}) do first[#first + 1] = 'd:' .. d end
+          for _, d in ipairs(step.d or {}) do first[#first + 1] = 'd:' .. d end
+          break
+        end
       end
     end
   end
+  cfg_prefetch(first)
+  if not cfg_cache.committee or not cfg_cache.opt then return false end
+  for k, v in string.gmatch(cfg_cache.opt, '([%w_]+)=([^\n]*)') do opt[k] = v end
+  -- "态度,速度,结果" in the settings
+  for a in string.gmatch(opt.aspects or '', '[^,]+') do ASPECTS[#ASPECTS + 1] = a end
+  return true
 end
-cfg_prefetch(first)
-if not cfg_cache.committee or not cfg_cache.opt then
-  return { 'nocfg', '', 0, '' }
-end
-local opt = {}
-for k, v in string.gmatch(cfg_cache.opt, '([%w_]+)=([^\n]*)') do opt[k] = v end
 
 -- Counts uses of `key` within `ttl` seconds (INCR, expiring from the first
 -- use).  A first use, the common case, costs one command.
@@ -69,7 +72,6 @@ end
 
 local function render(key, vars) return render_text(cfg('t:' .. key), vars) end
 
-local people = {}
 local function person(id)
   if not id or id == '' then return nil end
   if people[id] == nil then
