@@ -352,6 +352,33 @@ class ScriptTest(unittest.TestCase):
 
     # -- the tests ---------------------------------------------------------
 
+    def test_calls_share_no_state(self):
+        """The library is loaded once and each message is one FCALL: a call
+        keeps nothing of the calls before it (the outbox queue, the caches,
+        the counts) and names the keys of its own prefix, whichever came
+        before."""
+        self.assertEqual(self.open_case()[:3], ["case_opened", "MS1001", 2])
+        self.assertEqual(len(self.outbox()), 2)
+        self.assertEqual(self.tick(T0 + 1), ["tick", "0", 0, ""])
+        self.assertEqual(self.outbox(), [])
+        # the same function under another namespace, then this one again
+        other = "{u}:"
+        self.r.copy(CFG, other + "cfg:" + DIGEST)
+        env = {"cfg": DIGEST, "now": T0 * 1000, "role": "resident",
+               "msg": {"channel": "sms", "addr": RESIDENT, "text": "别处的路灯坏了", "masked": "138****8000",
+                       "passive": False},
+               "intent": {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
+                          "slots": {}, "title": "路灯不亮", "certain": True},
+               "tr": [], "route": [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]}
+        out = self.r.execute_command("FCALL", SERVER.fn("step"), 1, other, json.dumps(env))
+        self.assertEqual(out[:3], ["case_opened", "MS1001", 2])
+        self.assertEqual(self.r.zcard(other + "cases"), 1)
+        self.assertEqual(self.r.zcard(other + "outbox:ready"), 2)
+        self.assertEqual(self.open_case(now=T0 + 2, addr="13800138001", budget=None)[:3],
+                         ["case_opened", "MS1002", 2])
+        self.assertEqual((self.r.zcard(P + "cases"), self.r.zcard(other + "cases")), (2, 1))
+        self.assertEqual(len(self.outbox()), 2)
+
     def test_case_life(self):
         r = self.r
         action, case, n, passive = self.open_case()
