@@ -3,7 +3,7 @@
 
     /usr/bin/python3 scripts/bench/redis_cost.py [-n LIVES]
 
-Starts a scratch redis-server and loads the joined scripts of
+Starts a scratch redis-server and loads the function library of
 $BUILD/gen/lua/ with the helpers of tests/lua/run.py (the same
 envelopes, the same published directory), then runs LIVES case lives:
 a resident opens a case, the deputy accepts, the resident asks for the
@@ -12,12 +12,12 @@ its replies go through the outbox as the daemon sends them under light
 load: the step leases them itself (the "lease" member step.c adds while
 the outbox has room; --no-lease: none, as when it is full), else one
 claim (outbox_claim.lua); then one call marking them "sending" and one
-recording "sent" (outbox_result.lua).
+recording "sent" (outbox_result.lua).  Each call is one FCALL.
 
 Two passes over fresh data:
   accounting  CONFIG RESETSTAT before and INFO commandstats after each
               call: the commands each kind runs and the usec Redis
-              reports for the EVALSHA (its inner commands included);
+              reports for the FCALL (its inner commands included);
   cpu         no instrumentation: used_cpu_user + used_cpu_sys of INFO
               cpu over the whole pass, divided by the messages - what a
               message costs Redis including reading the call and writing
@@ -62,12 +62,12 @@ class Bench(luatest.ScriptTest):
 
     def run_script(self, name, args, budget=None):
         if not self.account:
-            return self.r.evalsha(self.srv.sha[name], 1, luatest.P, *args)
+            return luatest.fcall(self.r, self.srv.fn(name), *args)
         self.r.config_resetstat()
-        out = self.r.evalsha(self.srv.sha[name], 1, luatest.P, *args)
+        out = luatest.fcall(self.r, self.srv.fn(name), *args)
         st = self.r.info("commandstats")
         n = sum(v["calls"] for k, v in st.items() if not k.startswith(luatest.UNCOUNTED))
-        usec = st.get("cmdstat_evalsha", {}).get("usec", 0)
+        usec = st.get("cmdstat_fcall", {}).get("usec", 0)
         s = self.stats.setdefault((self.kind, self.call), [0, 0, 0])
         s[0] += 1
         s[1] += n
@@ -132,17 +132,26 @@ class Bench(luatest.ScriptTest):
 
 
 def fixed_costs(srv):
-    """What a call costs before any work: an empty script, and the step
-    script answering a duplicate (its prelude, the envelope decoded, one
-    GET).  Medians of 300 calls."""
+    """What a call costs before any work: an empty function, and the step
+    function answering a duplicate (its set-up, the envelope decoded, one
+    GET), medians of 300 calls; and loading the library (FUNCTION LOAD
+    REPLACE, once a connection), the median of 20."""
     r = srv.r
 
-    def median(sha, *args):
+    def median(fn, *args):
         us = []
         for _ in range(300):
             r.config_resetstat()
-            r.evalsha(sha, 1, luatest.P, *args)
-            us.append(r.info("commandstats")["cmdstat_evalsha"]["usec"])
+            luatest.fcall(r, fn, *args)
+            us.append(r.info("commandstats")["cmdstat_fcall"]["usec"])
+        return statistics.median(us)
+
+    def load():
+        us = []
+        for _ in range(20):
+            r.config_resetstat()
+            luatest.load_library(r, srv.code)
+            us.append(r.info("commandstats")["cmdstat_function|load"]["usec"])
         return statistics.median(us)
 
     b = Bench(srv, False)
@@ -156,40 +165,49 @@ def fixed_costs(srv):
                       "slots": {"place": "幸福路12号"}, "title": "路灯不亮", "confidence": 0.93,
                       "review": False, "certain": True},
            "tr": [], "route": [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]}
-    return (median(r.script_load("return 1")),
-            median(srv.sha["step"], json.dumps(env)), len(json.dumps(env).encode()))
+    luatest.load_library(r, "#!lua name=bench_empty\n"
+                            "redis.register_function('bench_empty', function() return 1 end)\n")
+    return (median("bench_empty"), median(srv.fn("step"), json.dumps(env)),
+            len(json.dumps(env).encode()), load())
 
 
-# Where the step script's time goes: TIME read at these points of the
-# joined script (the text before which a reading is taken).
+# Where the step function's time goes: TIME read at these points of a copy
+# of the library (the text before which a reading is taken); the first
+# reading is the function's entry.  The libraries and the modules'
+# definitions run at FUNCTION LOAD, not here.
+STEP_ENTRY = "\nlocal function step(keys, args)\n"
 SEGMENT_MARKS = (
-    ("libraries", "\n-- [src/store/lua/step/00_env.lua]"),
-    ("envelope decode", "\nlocal now = tonumber(env.now)"),
-    ("definitions, dedupe, first cfg read", "\n-- [src/store/lua/step/90_main.lua]"),
-    ("the message's work", "\nlocal passive_text = ''"),
-    ("dedupe mark, outbox writes", "\nif #leased > 0 then return"),
+    ("set-up: keys, state", "\n  env = cjson.decode(args[1])\n"),
+    ("envelope decode", "\n  now = tonumber(env.now)\n"),
+    ("state, dedupe, first cfg read", "\n  local action, case_id = dispatch()\n"),
+    ("the message's work", "\n  local passive_text = ''\n"),
+    ("dedupe mark, outbox writes", "\n  if #leased > 0 then return"),
 )
 
 
 def segments(srv, lives, lease):
-    """Medians in µs of the step script's segments per kind, measured with
+    """Medians in µs of the step function's segments per kind, measured with
     redis.call('TIME') inserted at SEGMENT_MARKS (each reading adds ~1 µs)."""
-    with open(os.path.join(luatest.LUA_DIR, "step.lua"), encoding="utf-8") as f:
-        src = f.read()
-    # One local in all (the step script's main chunk is near Lua's limit of
-    # 200 locals): the readings and the clock live in the table.
+    src = srv.code
+    lib = luatest.library_name(src)
+    # A library of its own, beside the real one: another name, the
+    # readings in one table, emptied at each call's entry.
+    src = src.replace(lib, lib + "seg")
     tick = "__T[#__T + 1] = __T.now()\n"
-    src = ("local __T = { now = function() local t = redis.call('TIME') "
-           "return t[1] * 1000000 + t[2] end }\n") + tick + src
-    for name, mark in SEGMENT_MARKS:
+    head = src.index("\n") + 1
+    src = (src[:head] + "local __T = { now = function() local t = redis.call('TIME') "
+           "return t[1] * 1000000 + t[2] end }\n" + src[head:])
+    for mark in [STEP_ENTRY] + [m for _, m in SEGMENT_MARKS]:
         if src.count(mark) != 1:
-            sys.exit("bench-redis: step.lua no longer has %r once: update SEGMENT_MARKS" % mark)
+            sys.exit("bench-redis: the library no longer has %r once: update SEGMENT_MARKS" % mark)
+    src = src.replace(STEP_ENTRY, STEP_ENTRY + "__T = { now = __T.now }\n" + tick)
+    for name, mark in SEGMENT_MARKS:
         src = src.replace(mark, "\n" + tick + mark.lstrip("\n"))
-    tail = src[src.index("if #leased > 0 then return"):]
-    src = src.replace(tail, "return { action, case_id or '', outn, passive_text, leased, __T }\n")
-    sha = dict(srv.sha)
-    sha["step"] = srv.r.script_load(src)
-    b = Bench(type("S", (), {"r": srv.r, "sha": sha}), False, lease)
+    tail = src[src.index("  if #leased > 0 then return"):]
+    tail = tail[:tail.index("\nend\n")]
+    src = src.replace(tail, "  return { action, case_id or '', outn, passive_text, leased, __T }")
+    luatest.load_library(srv.r, src)
+    b = Bench(type("S", (), {"r": srv.r, "fn": lambda _, n: "%sseg_%s" % (lib, n)})(), False, lease)
     found = {}
     plain = b.run_script
 
@@ -239,7 +257,7 @@ def main():
             b.life(i)
         c1, w1 = cpu(b.r), time.time()
         load1 = os.getloadavg()[0]
-        empty, dup, envlen = fixed_costs(srv)
+        empty, dup, envlen, load = fixed_costs(srv)
         seg = segments(srv, min(a.lives, 200), not a.no_lease)
     finally:
         srv.close()
@@ -268,12 +286,13 @@ def main():
     print("| **per message** | | | %.1f | | | %.1f | %.0f | %.0f |" %
           (tot[2] / nk - 1, tot[0] / nk, tot[1] / nk, statistics.median(allus)))
     print()
-    print("µs: Redis's own timing of each EVALSHA (INFO commandstats), its inner commands included;")
+    print("µs: Redis's own timing of each FCALL (INFO commandstats), its inner commands included;")
     print("mean over the messages of a kind, and the median of a message with its outbox calls.")
-    print("Fixed costs (medians): an empty EVALSHA %.0f µs; the step script answering a duplicate "
-          "(prelude, %d-byte envelope decoded, one GET) %.0f µs." % (empty, envlen, dup))
+    print("Fixed costs (medians): an empty FCALL %.0f µs; the step function answering a duplicate "
+          "(set-up, %d-byte envelope decoded, one GET) %.0f µs; FUNCTION LOAD REPLACE of the library "
+          "(once a connection) %.0f µs." % (empty, envlen, dup, load))
     print()
-    print("Where the step script's time goes (medians, µs; TIME read inside the script):")
+    print("Where the step function's time goes (medians, µs; TIME read inside the function):")
     print()
     print("| message | " + " | ".join(n for n, _ in SEGMENT_MARKS) + " |")
     print("|---|" + "---:|" * len(SEGMENT_MARKS))
@@ -281,7 +300,7 @@ def main():
         print("| %s | %s |" % (k, " | ".join("%.0f" % x for x in seg[k])))
     print()
     print("INFO cpu (user+sys) over the uninstrumented pass: %.1f µs per message with its replies "
-          "(%d EVALSHA calls per message on average, %.1f s wall; load average %.1f -> %.1f on %d cores)" %
+          "(%d FCALL calls per message on average, %.1f s wall; load average %.1f -> %.1f on %d cores)" %
           ((c1 - c0) * 1e6 / msgs, round(tot[2] / nk), w1 - w0, load0, load1, os.cpu_count()))
 
 

@@ -4,7 +4,7 @@
 
     /usr/bin/python3 scripts/bench/report_latency.py [-n CASES] [-r REBUILD_CASES]
 
-Starts a scratch redis-server with the joined scripts of $BUILD/gen/lua/
+Starts a scratch redis-server with the function library of $BUILD/gen/lua/
 (the helpers of tests/lua/run.py), then:
 
   report   writes the aggregates (src/store/lua/lib/agg.lua) of CASES
@@ -19,7 +19,7 @@ Starts a scratch redis-server with the joined scripts of $BUILD/gen/lua/
            daemon's default): the longest step is how long Redis is
            held at once.
 
-Times are wall-clock around the EVALSHA, median of 20 calls; other
+Times are wall-clock around the FCALL, median of 20 calls; other
 processes share the cores, so they move between runs.
 """
 
@@ -86,11 +86,11 @@ def buckets(ts):
     return "d:%04d%02d%02d" % (t.tm_year, t.tm_mon, t.tm_mday), "m:%04d%02d" % (t.tm_year, t.tm_mon)
 
 
-def timed(r, sha, args, n=20):
+def timed(r, fn, args, n=20):
     out, ms = None, []
     for _ in range(n):
         t = time.perf_counter()
-        out = r.evalsha(sha, 1, P, *args)
+        out = luatest.fcall(r, fn, *args)
         ms.append((time.perf_counter() - t) * 1000)
     return statistics.median(ms), out
 
@@ -107,7 +107,7 @@ def main():
     srv = luatest.Redis()
     try:
         r = srv.r
-        sha = srv.sha["admin"]
+        fn = srv.fn("admin")
         # -- report over the aggregates of n cases
         agg = {}
         for i in range(a.n):
@@ -132,7 +132,7 @@ def main():
                            ("year 2026, one station", ["20260101", "20261231", "S07"]),
                            ("2026-01-15 .. 2026-12-14", ["20260115", "20261214", ""]),
                            ("one day", ["20260601", "20260601", ""])):
-            ms, out = timed(r, sha, ["report"] + args)
+            ms, out = timed(r, fn, ["report"] + args)
             doc = json.loads(out)
             received = doc["total"].get("received", 0)
             print("  report %-26s %7.1f ms  (%d buckets, %d cases)" % (what, ms, doc["buckets"], received))
@@ -149,7 +149,7 @@ def main():
         steps, t0 = [], time.perf_counter()
         while True:
             t = time.perf_counter()
-            doc = json.loads(r.evalsha(sha, 1, P, "agg_rebuild", T0 + 400 * 86400, BATCH))
+            doc = json.loads(luatest.fcall(r, fn, "agg_rebuild", T0 + 400 * 86400, BATCH))
             steps.append((time.perf_counter() - t) * 1000)
             if doc["done"]:
                 break

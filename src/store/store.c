@@ -19,18 +19,16 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
-#include <openssl/sha.h>
 
 #include "base/log.h"
 #include "store/cluster.h"
 
-/* Embedded by scripts/embed.sh from src/store/lua/, as joined by
- * scripts/lua-join.sh (docs/lua.md). */
-extern const char lua_step[], lua_outbox_claim[], lua_outbox_result[], lua_dlr[], lua_admin[];
-extern const char lua_wechat[];
-extern const size_t lua_wechat_len;
-extern const size_t lua_step_len, lua_outbox_claim_len, lua_outbox_result_len, lua_dlr_len,
-    lua_admin_len;
+/* The Redis 7 function library, embedded by scripts/embed.sh from
+ * src/store/lua/ as joined by scripts/lua-join.sh (docs/lua.md).  Its
+ * first line names it: "#!lua name=mashang_<hash of its code>". */
+extern const char lua_mashang[];
+extern const size_t lua_mashang_len;
+#define LIBRARY_NAME_MAX 64
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -38,11 +36,10 @@ extern const size_t lua_step_len, lua_outbox_claim_len, lua_outbox_result_len, l
 #define STORE_MAX_NODES 64      /* nodes remembered from the last slot map */
 #define STORE_MAX_HOPS 4        /* redirections in a row before backing off */
 
+/* A script is one function of the library: "<library>_<name>". */
 struct script {
     const char *name;
-    const char *body;
-    size_t len;
-    char sha[41];
+    char fn[LIBRARY_NAME_MAX + 32];
 };
 
 struct store {
@@ -72,24 +69,27 @@ struct store {
     char *password;
     int db;
     char *prefix;
+    char library[LIBRARY_NAME_MAX + 1];
     struct script scripts[SCRIPT_COUNT];
     store_event_fn on_ready;
     void *on_ready_arg;
 };
 
-/* One command in flight.  Script calls keep their arguments so that a
- * NOSCRIPT answer can be retried with EVAL. */
+/* One command in flight.  Function calls keep their arguments so that a
+ * "Function not found" answer can be retried once, after loading the
+ * library again. */
 struct pending {
     struct store *s;
     store_reply_fn fn;
     void *arg;
-    int script;            /* -1 for a plain command */
+    int script;            /* -1 for a plain command or a retried call */
     int argc;
     char **argv;
     size_t *argvlen;
 };
 
 static void connect_now(struct store *s);
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv);
 
 static void pending_free(struct pending *p)
 {
@@ -151,15 +151,31 @@ static int parse_url(struct store *s, const char *url)
     return 0;
 }
 
-static void script_init(struct script *sc, const char *name, const char *body, size_t len)
+/* The library's name from its first line; -1 when it has none. */
+static int library_name(char *out, size_t size)
 {
-    unsigned char digest[SHA_DIGEST_LENGTH];
+    static const char head[] = "#!lua name=";
+    if (lua_mashang_len < sizeof(head) - 1 || strncmp(lua_mashang, head, sizeof(head) - 1) != 0)
+        return -1;
+    const char *name = lua_mashang + sizeof(head) - 1;
+    size_t n = strcspn(name, " \n");
+    if (n == 0 || n >= size)
+        return -1;
+    memcpy(out, name, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static void script_init(struct script *sc, const char *library, const char *name)
+{
     sc->name = name;
-    sc->body = body;
-    sc->len = len;
-    SHA1((const unsigned char *)body, len, digest);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-        sprintf(sc->sha + 2 * i, "%02x", digest[i]);
+    snprintf(sc->fn, sizeof(sc->fn), "%s_%s", library, name);
+}
+
+static void load_library(redisAsyncContext *c)
+{
+    redisAsyncCommand(c, on_setup_reply, "function_load", "FUNCTION LOAD REPLACE %b", lua_mashang,
+                      lua_mashang_len);
 }
 
 /* The next node to try once the target failed: the seeds, then the nodes
@@ -211,24 +227,20 @@ static void on_ready_marker(redisAsyncContext *ac, void *r, void *priv)
     s->backoff_ms = BACKOFF_MIN_MS;
     s->hops = 0;
     if (s->cluster)
-        log_info("redis_ready", "scripts=%d cluster=yes ns=%.*s slot=%u node=%s:%d", SCRIPT_COUNT,
-                 (int)strlen(s->prefix) - 3, s->prefix + 1, s->slot, LOG_STR(s->target.host),
-                 s->target.port);
+        log_info("redis_ready", "library=%s functions=%d cluster=yes slot=%u node=%s:%d", s->library,
+                 SCRIPT_COUNT, s->slot, LOG_STR(s->target.host), s->target.port);
     else
-        log_info("redis_ready", "scripts=%d ns=%.*s", SCRIPT_COUNT, (int)strlen(s->prefix) - 3,
-                 s->prefix + 1);
+        log_info("redis_ready", "library=%s functions=%d", s->library, SCRIPT_COUNT);
     if (s->on_ready)
         s->on_ready(s->on_ready_arg);
 }
 
-/* The connection is to the node that serves our keys: load the scripts. */
+/* The connection is to the node that serves our keys: load the library. */
 static void finish_setup(struct store *s, redisAsyncContext *c)
 {
     if (s->db && !s->cluster)
         redisAsyncCommand(c, on_setup_reply, "select", "SELECT %d", s->db);
-    for (int i = 0; i < SCRIPT_COUNT; i++)
-        redisAsyncCommand(c, on_setup_reply, (void *)s->scripts[i].name, "SCRIPT LOAD %b",
-                          s->scripts[i].body, s->scripts[i].len);
+    load_library(c);
     /* Replies come in order: once PING answers, everything before it has. */
     redisAsyncCommand(c, on_ready_marker, NULL, "PING");
 }
@@ -368,12 +380,17 @@ struct store *store_new(struct event_base *base, const char *url, const char *ns
         return NULL;
     }
     s->slot = cluster_key_slot(s->prefix, strlen(s->prefix));
-    script_init(&s->scripts[SCRIPT_STEP], "step", lua_step, lua_step_len);
-    script_init(&s->scripts[SCRIPT_OUTBOX_CLAIM], "outbox_claim", lua_outbox_claim, lua_outbox_claim_len);
-    script_init(&s->scripts[SCRIPT_OUTBOX_RESULT], "outbox_result", lua_outbox_result, lua_outbox_result_len);
-    script_init(&s->scripts[SCRIPT_DLR], "dlr", lua_dlr, lua_dlr_len);
-    script_init(&s->scripts[SCRIPT_ADMIN], "admin", lua_admin, lua_admin_len);
-    script_init(&s->scripts[SCRIPT_WECHAT], "wechat", lua_wechat, lua_wechat_len);
+    if (library_name(s->library, sizeof(s->library)) < 0) {
+        log_error("redis_library_unnamed", "first_line_missing=yes");
+        store_free(s);
+        return NULL;
+    }
+    script_init(&s->scripts[SCRIPT_STEP], s->library, "step");
+    script_init(&s->scripts[SCRIPT_OUTBOX_CLAIM], s->library, "outbox_claim");
+    script_init(&s->scripts[SCRIPT_OUTBOX_RESULT], s->library, "outbox_result");
+    script_init(&s->scripts[SCRIPT_DLR], s->library, "dlr");
+    script_init(&s->scripts[SCRIPT_ADMIN], s->library, "admin");
+    script_init(&s->scripts[SCRIPT_WECHAT], s->library, "wechat");
     s->reconnect_ev = evtimer_new(base, on_reconnect_timer, s);
     if (!s->reconnect_ev) {
         store_free(s);
@@ -433,19 +450,16 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     struct store *s = p->s;
 
     if (reply && reply->type == REDIS_REPLY_ERROR && p->script >= 0 &&
-        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-        /* Redis lost its script cache (restart, SCRIPT FLUSH): resend the
-         * body once with EVAL, which also caches it again. */
-        const struct script *sc = &s->scripts[p->script];
-        free(p->argv[0]);
-        free(p->argv[1]);
-        p->argv[0] = strdup("EVAL");
-        p->argvlen[0] = 4;
-        p->argv[1] = strndup(sc->body, sc->len);
-        p->argvlen[1] = sc->len;
+        strstr(reply->str, "Function not found")) {
+        /* Redis lost the library (restarted without its data, FUNCTION
+         * FLUSH): load it again and send the call once more, in that order
+         * on the same connection; a second miss is the caller's error. */
+        log_warn("redis_function_missing", "function=%s", s->scripts[p->script].fn);
+        if (store_connected(s))
+            load_library(s->ac);
         p->script = -1;
         s->pending--;
-        if (p->argv[0] && p->argv[1] && send_pending(s, p) == 0)
+        if (send_pending(s, p) == 0)
             return;
         p->fn(NULL, p->arg);
         pending_free(p);
@@ -550,8 +564,8 @@ int store_script(struct store *s, enum store_script which, store_reply_fn fn, vo
 
     if (!store_connected(s) || argc > MAXARGS || (unsigned)which >= SCRIPT_COUNT)
         return -1;
-    all[0] = "EVALSHA";
-    all[1] = s->scripts[which].sha;
+    all[0] = "FCALL";
+    all[1] = s->scripts[which].fn;
     all[2] = "1";
     all[3] = s->prefix;
     for (int i = 0; i < FIXED; i++)

@@ -1,9 +1,10 @@
 #ifndef MASHANG_STORE_H
 #define MASHANG_STORE_H
 /* The daemon's Redis connection: hiredis async on the libevent loop,
- * reconnecting with backoff, with the embedded Lua scripts (src/store/lua/)
- * loaded on every connect and called by EVALSHA (falling back to EVAL
- * when Redis answers NOSCRIPT).  All keys live under "{ns}:" so that
+ * reconnecting with backoff, with the embedded Lua scripts (src/store/lua/),
+ * one Redis 7 function library, loaded on every connect (FUNCTION LOAD
+ * REPLACE) and called by FCALL (loading it again and retrying once when
+ * Redis answers "Function not found").  All keys live under "{ns}:" so that
  * every key a script touches shares one Redis Cluster hash slot. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,7 +36,7 @@ struct store *store_new(struct event_base *base, const char *url, const char *ns
 /* Drops the connection; pending callbacks get NULL. */
 void store_free(struct store *s);
 
-/* Called after every successful (re)connect, once scripts are loaded. */
+/* Called after every successful (re)connect, once the library is loaded. */
 void store_on_ready(struct store *s, store_event_fn fn, void *arg);
 
 bool store_connected(const struct store *s);
@@ -53,7 +54,7 @@ size_t store_pending(const struct store *s);
 int store_command(struct store *s, store_reply_fn fn, void *arg,
                   int argc, const char **argv, const size_t *argvlen);
 
-/* Runs a script with KEYS[1] = the prefix and the given ARGV. */
+/* Calls a script's function with KEYS[1] = the prefix and the given ARGV. */
 int store_script(struct store *s, enum store_script which, store_reply_fn fn, void *arg,
                  int argc, const char **argv, const size_t *argvlen);
 

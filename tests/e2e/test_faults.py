@@ -232,6 +232,22 @@ class Faults(StackCase):
         self.assertEqual(self.cases(), 1)
         summary("duplicates", sent=3, answered_200=codes.count(200), stored=self.cases(), lost=0)
 
+    def test_lost_function_library_is_loaded_again(self):
+        """Redis loses the function library under live connections (FUNCTION
+        FLUSH; a restart without persistence the connection did not see):
+        the next call answered "Function not found" loads it again and is
+        sent once more, so the message is answered and stored once."""
+        d = self.stack.daemon
+        self.assertEqual(mo(d, "+8613800138001", "幸福路12号的路灯坏了三天了", "fl-1")[0], 200)
+        self.r.execute_command("FUNCTION", "FLUSH")
+        self.assertEqual(self.r.execute_command("FUNCTION", "LIST"), [])
+        self.assertEqual(mo(d, "+8613800138002", "幸福路14号的路灯坏了三天了", "fl-2")[0], 200)
+        self.assertEqual(self.cases(), 2)
+        self.assertTrue({"fl-1", "fl-2"} <= self.stored_ids())
+        libs = self.r.execute_command("FUNCTION", "LIST")
+        self.assertEqual(len(libs), 1)
+        summary("function_flush", sent=2, answered_200=2, stored=self.cases(), lost=0)
+
     def test_refused_sends_go_dead_and_are_redelivered(self):
         d = self.stack.daemon
         k = self.stack.kannel

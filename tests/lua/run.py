@@ -33,6 +33,8 @@ import redis
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_DIR = os.path.join(REPO, os.environ.get("BUILD") or "build")
 LUA_DIR = os.path.join(BUILD_DIR, "gen", "lua")
+# The one function library the daemon loads (scripts/lua-join.sh).
+LIBRARY = os.path.join(LUA_DIR, "mashang.lua")
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 P = "{t}:"             # the key prefix ("{ns}:")
@@ -146,6 +148,25 @@ def free_port():
     return port
 
 
+def library_name(code):
+    """The library's name, from its first line ("#!lua name=mashang_<hash>")."""
+    m = re.match(r"#!lua name=(\w+)\n", code)
+    if not m:
+        raise RuntimeError("%s: no '#!lua name=' line" % LIBRARY)
+    return m.group(1)
+
+
+def load_library(r, code):
+    """FUNCTION LOAD REPLACE, as store.c does on every connect; its name."""
+    r.execute_command("FUNCTION", "LOAD", "REPLACE", code)
+    return library_name(code)
+
+
+def fcall(r, fn, *args):
+    """One call of a function with KEYS[1] = the prefix, as store.c makes it."""
+    return r.execute_command("FCALL", fn, 1, P, *args)
+
+
 class Redis:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="lua-test-")
@@ -163,11 +184,13 @@ class Redis:
                 time.sleep(0.05)
         else:
             raise RuntimeError("redis-server did not start")
-        self.sha = {}
-        for name in sorted(os.listdir(LUA_DIR)):
-            if name.endswith(".lua"):
-                with open(os.path.join(LUA_DIR, name), "rb") as f:
-                    self.sha[name[:-4]] = self.r.script_load(f.read())
+        with open(LIBRARY, encoding="utf-8") as f:
+            self.code = f.read()
+        self.lib = load_library(self.r, self.code)
+
+    def fn(self, script):
+        """The name of script `script`'s function in the library."""
+        return "%s_%s" % (self.lib, script)
 
     def close(self):
         self.proc.terminate()
@@ -176,9 +199,11 @@ class Redis:
 
 
 SERVER = None
-# The call itself and the reset before it (Redis 7 names it
-# "cmdstat_config|resetstat").
-UNCOUNTED = ("cmdstat_evalsha", "cmdstat_config")
+# The call itself (FCALL; never a FUNCTION command: the library is loaded
+# once, before any test) and the reset before it (Redis 7 names it
+# "cmdstat_config|resetstat").  A budget counts the commands the function
+# runs, as it did under EVALSHA.
+UNCOUNTED = ("cmdstat_fcall", "cmdstat_config")
 # LUA_TEST_MEASURE=1: print each message's commands instead of checking budgets.
 MEASURE = bool(os.environ.get("LUA_TEST_MEASURE"))
 
@@ -221,7 +246,7 @@ class ScriptTest(unittest.TestCase):
 
     def run_script(self, name, args, budget=None):
         self.r.config_resetstat()
-        out = self.r.evalsha(SERVER.sha[name], 1, P, *args)
+        out = fcall(self.r, SERVER.fn(name), *args)
         stats = self.r.info("commandstats")
         n = sum(v["calls"] for k, v in stats.items() if not k.startswith(UNCOUNTED))
         if budget and MEASURE:
@@ -326,6 +351,33 @@ class ScriptTest(unittest.TestCase):
         return json.loads(self.run_script("admin", ["gauges", now, OPT["accept_s"], OPT["resolve_s"]], budget))
 
     # -- the tests ---------------------------------------------------------
+
+    def test_calls_share_no_state(self):
+        """The library is loaded once and each message is one FCALL: a call
+        keeps nothing of the calls before it (the outbox queue, the caches,
+        the counts) and names the keys of its own prefix, whichever came
+        before."""
+        self.assertEqual(self.open_case()[:3], ["case_opened", "MS1001", 2])
+        self.assertEqual(len(self.outbox()), 2)
+        self.assertEqual(self.tick(T0 + 1), ["tick", "0", 0, ""])
+        self.assertEqual(self.outbox(), [])
+        # the same function under another namespace, then this one again
+        other = "{u}:"
+        self.r.copy(CFG, other + "cfg:" + DIGEST)
+        env = {"cfg": DIGEST, "now": T0 * 1000, "role": "resident",
+               "msg": {"channel": "sms", "addr": RESIDENT, "text": "别处的路灯坏了", "masked": "138****8000",
+                       "passive": False},
+               "intent": {"kind": "concern", "name": "streetlight", "label": "infra.streetlight",
+                          "slots": {}, "title": "路灯不亮", "certain": True},
+               "tr": [], "route": [{"rule": "area", "d": ["d1"], "duty": [], "station": "s1"}]}
+        out = self.r.execute_command("FCALL", SERVER.fn("step"), 1, other, json.dumps(env))
+        self.assertEqual(out[:3], ["case_opened", "MS1001", 2])
+        self.assertEqual(self.r.zcard(other + "cases"), 1)
+        self.assertEqual(self.r.zcard(other + "outbox:ready"), 2)
+        self.assertEqual(self.open_case(now=T0 + 2, addr="13800138001", budget=None)[:3],
+                         ["case_opened", "MS1002", 2])
+        self.assertEqual((self.r.zcard(P + "cases"), self.r.zcard(other + "cases")), (2, 1))
+        self.assertEqual(len(self.outbox()), 2)
 
     def test_case_life(self):
         r = self.r
@@ -1021,7 +1073,7 @@ class TemplateNames(unittest.TestCase):
     (its only list, checked by --check), and every state has its words."""
 
     def test_rendered_templates_exist(self):
-        with open(os.path.join(LUA_DIR, "step.lua"), encoding="utf-8") as f:
+        with open(LIBRARY, encoding="utf-8") as f:
             src = f.read()
         # literal names only: "'ask_' .. slot" and the like are built at run time
         names = set(re.findall(r"\b(?:render|word)\('([\w.]+)'\s*[,)]", src))

@@ -20,6 +20,11 @@
 --@use history
 --@use settle
 --@use cplace
+-- The function <library>_admin: KEYS and ARGV are the FCALL's; all of
+-- the script below runs at each call.
+register('admin', function(KEYS, ARGV)
+keys_bind(KEYS[1])
+agg_begin()
 local P = KEYS[1]
 local op = ARGV[1]
 local SCAN_MAX = 50000
@@ -746,3 +751,4 @@ if op == 'agg_rebuild' then
 end
 
 return redis.error_reply('ERR unknown admin operation ' .. tostring(op))
+end)

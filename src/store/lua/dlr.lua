@@ -4,12 +4,15 @@
 -- when its send started: ids are sequential, so a report naming only an
 -- id could be forged.  A wrong token is answered like an unknown id.
 --@use settle
+-- Kannel's report types.
+local DLR_NAMES = { [1] = 'delivered', [2] = 'failed', [4] = 'buffered', [8] = 'accepted', [16] = 'failed' }
+-- The function <library>_dlr: KEYS and ARGV are the FCALL's.
+register('dlr', function(KEYS, ARGV)
 local P = KEYS[1]
 local k = P .. 'out:' .. ARGV[1]
 local tok = redis.call('HGET', k, 'dlr_token')
 if not tok or tok ~= ARGV[4] then return 'unknown' end
-local names = { [1] = 'delivered', [2] = 'failed', [4] = 'buffered', [8] = 'accepted', [16] = 'failed' }
-local st = names[tonumber(ARGV[2]) or 0] or ('type' .. ARGV[2])
+local st = DLR_NAMES[tonumber(ARGV[2]) or 0] or ('type' .. ARGV[2])
 -- Reports arrive in any order: a final answer is never overwritten by
 -- an intermediate one.
 local cur = redis.call('HGET', k, 'dlr')
@@ -28,3 +31,4 @@ end
 -- A sent message whose report is final needs nothing more (lib/settle.lua).
 if state == 'sent' or state == 'held' then out_settled(k, tok, st) end
 return st
+end)

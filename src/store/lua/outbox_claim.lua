@@ -2,6 +2,9 @@
 -- KEYS[1] prefix "{ns}:"; ARGV: now_ms, lease_ms, max, owner, sms_dlr (1/0)
 -- Returns a flat array: id, channel, to, text, case, attempts, ...
 --@use settle
+-- The function <library>_outbox_claim: KEYS and ARGV are the FCALL's; all of
+-- the script below runs at each call.
+register('outbox_claim', function(KEYS, ARGV)
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
@@ -54,3 +57,4 @@ for _, id in ipairs(ids) do
 end
 if #leased > 0 then redis.call('ZADD', inflight, unpack(leased)) end
 return res
+end)

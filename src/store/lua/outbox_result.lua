@@ -14,6 +14,9 @@
 -- Returns one value per message: "ok" for a mark, "<outcome>:<attempts>"
 -- for an outcome, or "stale" when the lease expired and moved on.
 --@use settle
+-- The function <library>_outbox_result: KEYS and ARGV are the FCALL's; all of
+-- the script below runs at each call.
+register('outbox_result', function(KEYS, ARGV)
 local P = KEYS[1]
 local owner, now = ARGV[1], ARGV[2]
 local inflight = P .. 'outbox:inflight'
@@ -86,3 +89,4 @@ for i = 1, #f - 3, 4 do
   end
 end
 return res
+end)

@@ -13,6 +13,9 @@
 --   {ns}:wxtoken:<acct>:bad        last token WeChat rejected (EX 600)
 --   {ns}:held:<channel>:<addr>     list of texts for the next passive reply
 --@use render
+-- The function <library>_wechat: KEYS and ARGV are the FCALL's; all of
+-- the script below runs at each call.
+register('wechat', function(KEYS, ARGV)
 local P = KEYS[1]
 local op = ARGV[1]
 
@@ -111,3 +114,4 @@ if op == 'hold' then
 end
 
 return redis.error_reply('wechat.lua: unknown op ' .. tostring(op))
+end)

@@ -31,7 +31,7 @@
 -- A rebuild in progress keeps its cursor (the creation time up to which
 -- it has counted the cases) in K.agg_rebuild: a change to a case it has
 -- already counted is applied to the new counts too.  That is the one
--- extra read (HGET), once a script run that bumps anything.
+-- extra read (HGET), once a call that bumps anything.
 local AGG_TZ_S = 8 * 3600
 
 -- Days since 1970-01-01 -> year, month, day (proleptic Gregorian).
@@ -67,7 +67,10 @@ local function agg_buckets(ts)
   return string.format('d:%04d%02d%02d', y, m, d), string.format('m:%04d%02d', y, m)
 end
 
-local agg_cursor   -- the rebuild's cursor: nil until read, false without one
+-- The rebuild's cursor: nil until read, false without one.  State of one
+-- call: every function that bumps the aggregates calls agg_begin() first.
+local agg_cursor
+local function agg_begin() agg_cursor = nil end
 local function agg_counted(created)
   if agg_cursor == nil then
     agg_cursor = tonumber(redis.call('HGET', K.agg_rebuild, 'cursor')) or false

@@ -1,7 +1,5 @@
-local outn = 0
 -- More sends of one text to one address within 300 s are a reply loop.
 local LOOP_MAX = 5
-local looped = 0
 -- Outbox entries are written after the work: one INCRBY for their ids
 -- and one ZADD for the queue, whatever their number.  The daemon may
 -- take the first env.lease.max of them at once (src/core/outbox.c
@@ -10,8 +8,6 @@ local looped = 0
 -- and come back with the answer - id, channel, to, text, case, attempts
 -- each, as strings, the answer's fifth element - instead of waiting for a
 -- claim.
-local outq = {}
-local leased = {}
 local function flush_outbox()
   if #outq == 0 then return end
   local last = redis.call('INCRBY', K.seq_out, #outq)
@@ -56,11 +52,9 @@ local function send(channel, addr, text, case_id, kind)
 end
 -- On channels that answer in the HTTP response (msg.passive), replies to
 -- the sender are returned instead of queued.
-local passive = {}
 -- While a command works through the cases of a common issue one by one
 -- (80_deputies.lua), `hush.on` keeps the deputies' answers and notices
 -- of each case back: they get one for the issue instead.
-local hush = { on = false }
 local function reply(text, case_id)
   if hush.on then return end
   if msg.passive then

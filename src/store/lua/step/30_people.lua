@@ -3,7 +3,6 @@
 -- as theirs on that channel (p.via, published only for deputies who can
 -- be reached more than one way); else the roster's first choice.  Read
 -- once per deputy per run; nothing is read for a deputy without a choice.
-local via_cache = {}
 local function deputy_key(id) return K.deputy .. id end
 local function last_via(id)
   if via_cache[id] == nil then

@@ -17,10 +17,8 @@ local function set_state(c, to, actor, event, text)
   redis.call('HSET', case_key(c.id), 'state', to, 'updated', nows)
   history(c.id, actor, event, text)
 end
--- The events this message may cause (env.tr, their names), as a set.
-local may = {}
-for _, ev in ipairs(env.tr or {}) do may[ev] = true end
--- Where `ev` leads from `state` when this message may cause it, else nil.
+-- Where `ev` leads from `state` when this message may cause it (may:
+-- env.tr as a set, 00_env.lua), else nil.
 local function allowed(ev, state)
   if not may[ev] then return nil end
   return SCHEMA.events[ev].from[state]

@@ -1,13 +1,10 @@
 local function res_key(channel, addr) return K.res .. channel .. ':' .. addr end
 local function rcases_key(channel, addr) return K.rcases .. channel .. ':' .. addr end
-local RK = msg.channel and res_key(msg.channel, msg.addr)
-local RCASES = msg.channel and rcases_key(msg.channel, msg.addr)
-local TIMERS = K.timers
+-- RK and RCASES, the sender's (00_env.lua), are these of msg.
 
 -- The sender's resident fields a message may read, fetched at once.  Only
 -- fields this script never writes before reading them are cached.
 local RK_FIELDS = { 'session', 'relay_case', 'relay_at', 'bound', 'rating_case', 'revisit_case', 'revisit_at' }
-local rk_cache = nil
 local function rk_load()
   local vals = redis.call('HMGET', RK, unpack(RK_FIELDS))
   rk_cache = {}

@@ -9,7 +9,7 @@ local NEXT_PHASE = { half = 'due', due = 'over', over = 'over2' }
 local function arm(id, kind, phase, clock)
   local w = tonumber(opt[kind .. '_s']) or 0
   if w <= 0 then return end
-  redis.call('ZADD', TIMERS, clock + math.floor(w * PHASES[phase]),
+  redis.call('ZADD', K.timers, clock + math.floor(w * PHASES[phase]),
     'case|' .. id .. '|' .. kind .. '|' .. phase .. '|' .. clock)
 end
 -- The first phase of every deadline, in one ZADD.
@@ -22,7 +22,7 @@ local function arm_first(id)
       zargs[#zargs + 1] = 'case|' .. id .. '|' .. kind .. '|half|' .. nows
     end
   end
-  if #zargs > 0 then redis.call('ZADD', TIMERS, unpack(zargs)) end
+  if #zargs > 0 then redis.call('ZADD', K.timers, unpack(zargs)) end
 end
 local function arm_all(c)
   c.clock = tostring(nows)
@@ -36,9 +36,9 @@ end
 local function arm_compaction(id)
   local revisit_s = tonumber(opt.revisit_s) or 0
   if revisit_s > 0 then
-    redis.call('ZADD', TIMERS, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id,
+    redis.call('ZADD', K.timers, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id,
       nows + revisit_s, 'revisit|' .. id)
     return
   end
-  redis.call('ZADD', TIMERS, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id)
+  redis.call('ZADD', K.timers, nows + (tonumber(opt.followup_s) or 0), 'rating|' .. id)
 end

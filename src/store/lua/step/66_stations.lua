@@ -73,7 +73,7 @@ local function arm_digest(dg)
     return
   end
   if redis.call('EXISTS', K.digest .. dg.day) == 1 then return end
-  redis.call('ZADD', TIMERS, 'NX', tonumber(dg.at),
+  redis.call('ZADD', K.timers, 'NX', tonumber(dg.at),
     'digest|' .. dg.day .. '|' .. tonumber(dg.w) .. '|' .. tonumber(dg.m))
 end
 

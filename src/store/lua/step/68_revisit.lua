@@ -3,9 +3,7 @@
 -- record_revisit, the one place anything counting ratings or revisits
 -- (statistics, aggregates) needs to hook into.  docs/lifecycle.md.
 
--- The configured aspects, in order ("态度,速度,结果" in the settings).
-local ASPECTS = {}
-for a in string.gmatch(opt.aspects or '', '[^,]+') do ASPECTS[#ASPECTS + 1] = a end
+-- ASPECTS: the configured aspects, in order (read by first_read, 10_config.lua).
 local ASPECT_EXAMPLE = { '5', '4', '5', '4', '5' }
 local function aspect_vars(vars)
   vars.aspects = table.concat(ASPECTS, '、')

@@ -97,21 +97,20 @@ end
 -- unclear command) is a session: the 'session' field of their address,
 -- a timer, and an entry in a set bounded by limits.max_sessions.
 -- Returns false, holding nothing, when the bound is reached.
-local SESSIONS = K.sessions
 local function hold_session(session)
   local who = msg.channel .. '|' .. msg.addr
-  redis.call('ZREMRANGEBYSCORE', SESSIONS, '-inf', nows)
-  if redis.call('ZCARD', SESSIONS) >= (tonumber(opt.max_sessions) or 10000) then return false end
-  redis.call('ZADD', SESSIONS, nows + opt.session_s, who)
+  redis.call('ZREMRANGEBYSCORE', K.sessions, '-inf', nows)
+  if redis.call('ZCARD', K.sessions) >= (tonumber(opt.max_sessions) or 10000) then return false end
+  redis.call('ZADD', K.sessions, nows + opt.session_s, who)
   redis.call('HSET', RK, 'session', cjson.encode(session))
-  redis.call('ZADD', TIMERS, nows + opt.session_s, 'session|' .. who)
+  redis.call('ZADD', K.timers, nows + opt.session_s, 'session|' .. who)
   return true
 end
 local function drop_session()
   local who = msg.channel .. '|' .. msg.addr
   redis.call('HDEL', RK, 'session')
-  redis.call('ZREM', TIMERS, 'session|' .. who)
-  redis.call('ZREM', SESSIONS, who)
+  redis.call('ZREM', K.timers, 'session|' .. who)
+  redis.call('ZREM', K.sessions, who)
 end
 
 -- A concern missing a slot its intent needs: ask once, remember the
@@ -149,7 +148,7 @@ local function expire_session(channel, addr)
   local raw = hget(rk, 'session')
   if not raw then return end
   redis.call('HDEL', rk, 'session')
-  redis.call('ZREM', SESSIONS, channel .. '|' .. addr)
+  redis.call('ZREM', K.sessions, channel .. '|' .. addr)
   local session = cjson.decode(raw)
   -- A deputy's unanswered question lapses quietly: nothing was done.
   if session.deputy then return end
@@ -201,7 +200,7 @@ local function rate()
   redis.call('HDEL', RK, 'rating_case')
   local p = person(c.deputy)
   if r <= 2 then
-    redis.call('ZREM', TIMERS, 'rating|' .. id)
+    redis.call('ZREM', K.timers, 'rating|' .. id)
     set_state(c, next_state('reopen', c.state), 'resident', 'reopened', tostring(r))
     redis.call('ZADD', K.dq .. c.deputy, nows, id)
     arm_all(c)

@@ -56,9 +56,9 @@ end
 -- happens in the same atomic step as the work.
 local function tick()
   if env.digest then arm_digest(env.digest) end
-  local due = redis.call('ZRANGEBYSCORE', TIMERS, '-inf', nows, 'LIMIT', 0, 50)
+  local due = redis.call('ZRANGEBYSCORE', K.timers, '-inf', nows, 'LIMIT', 0, 50)
   for _, t in ipairs(due) do
-    redis.call('ZREM', TIMERS, t)
+    redis.call('ZREM', K.timers, t)
     local f = {}
     for part in string.gmatch(t, '[^|]+') do f[#f + 1] = part end
     if f[1] == 'session' then

@@ -285,7 +285,7 @@ local function act(cmd, c, ev)
   redis.call('HSET', case_key(id), unpack(fields))
   redis.call('ZREM', K.dq .. me, id)
   redis.call('HSET', K.res .. c.channel .. ':' .. c.addr, 'rating_case', id)
-  redis.call('ZADD', TIMERS, nows + opt.rating_s, 'rating|' .. id)
+  redis.call('ZADD', K.timers, nows + opt.rating_s, 'rating|' .. id)
   push(c, rating_request(vars))
   reply(render('deputy_resolved', vars), id)
   return 'resolved', id

@@ -26,12 +26,9 @@ local function limited()
   return nil
 end
 
-local action, case_id
-if env.mode == 'tick' then
-  action, case_id = tick()
-elseif env.mode == 'reroute' then
-  -- Deputies who left the roster: their open cases go to their station's
-  -- liaison (else the default liaison), and the committee is told.
+-- Deputies who left the roster: their open cases go to their station's
+-- liaison (else the default liaison), and the committee is told.
+local function reroute()
   local moved = 0
   for _, gone in ipairs(env.removed or {}) do
     for _, id in ipairs(redis.call('ZRANGE', K.dq .. gone, 0, -1)) do
@@ -49,48 +46,61 @@ elseif env.mode == 'reroute' then
       end
     end
   end
-  action, case_id = 'rerouted', tostring(moved)
-elseif env.mode == 'common' then
-  action, case_id = common_by_hand()
-elseif env.mode == 'assign' then
-  local c = load_case(env.case)
-  if c then
-    action, case_id = transfer(c, env.target, env.actor, env.note), env.case
-  else
-    action, case_id = 'unknown_case', env.case
-  end
-elseif env.mode == 'withdraw' then
-  local c = load_case(env.case)
-  if c then
-    action, case_id = admin_withdraw(c, env.actor, env.note), env.case
-  else
-    action, case_id = 'unknown_case', env.case
-  end
-elseif env.role == 'deputy' then
-  note_deputy_channel(env.deputy)
-  action, case_id = deputy()
-else
-  action = limited()
-  if not action then action, case_id = resident() end
+  return 'rerouted', tostring(moved)
 end
-local passive_text = ''
-if msg.passive then
-  -- Updates that could not be pushed wait for the resident's next message.
-  local held_key = K.held .. msg.channel .. ':' .. msg.addr
-  local held = redis.call('LRANGE', held_key, 0, -1)
-  if #held > 0 then
-    redis.call('DEL', held_key)
-    for _, t in ipairs(passive) do held[#held + 1] = t end
-    passive = held
+
+-- What the message (or the mode) asks for: the action and its case.
+local function dispatch()
+  if env.mode == 'tick' then return tick() end
+  if env.mode == 'reroute' then return reroute() end
+  if env.mode == 'common' then return common_by_hand() end
+  if env.mode == 'assign' then
+    local c = load_case(env.case)
+    if not c then return 'unknown_case', env.case end
+    return transfer(c, env.target, env.actor, env.note), env.case
   end
-  passive_text = table.concat(passive, '\n')
+  if env.mode == 'withdraw' then
+    local c = load_case(env.case)
+    if not c then return 'unknown_case', env.case end
+    return admin_withdraw(c, env.actor, env.note), env.case
+  end
+  if env.role == 'deputy' then
+    note_deputy_channel(env.deputy)
+    return deputy()
+  end
+  local limit = limited()
+  if limit then return limit end
+  return resident()
 end
-if seen then
-  local v = action .. ' ' .. (case_id or '')
-  if passive_text ~= '' then v = v .. '\n' .. passive_text end
-  redis.call('SET', seen, v, 'EX', seen_ttl or opt.dedupe_s)
+
+-- The function <library>_step: one FCALL a message.
+local function step(keys, args)
+  keys_bind(keys[1])
+  agg_begin()
+  local dup = step_begin(keys, args)
+  if dup then return dup end
+  if not first_read() then return { 'nocfg', '', 0, '' } end
+  local action, case_id = dispatch()
+  local passive_text = ''
+  if msg.passive then
+    -- Updates that could not be pushed wait for the resident's next message.
+    local held_key = K.held .. msg.channel .. ':' .. msg.addr
+    local held = redis.call('LRANGE', held_key, 0, -1)
+    if #held > 0 then
+      redis.call('DEL', held_key)
+      for _, t in ipairs(passive) do held[#held + 1] = t end
+      passive = held
+    end
+    passive_text = table.concat(passive, '\n')
+  end
+  if seen then
+    local v = action .. ' ' .. (case_id or '')
+    if passive_text ~= '' then v = v .. '\n' .. passive_text end
+    redis.call('SET', seen, v, 'EX', seen_ttl or opt.dedupe_s)
+  end
+  flush_outbox()
+  if looped > 0 then action = action .. ':loop_stopped' end
+  if #leased > 0 then return { action, case_id or '', outn, passive_text, leased } end
+  return { action, case_id or '', outn, passive_text }
 end
-flush_outbox()
-if looped > 0 then action = action .. ':loop_stopped' end
-if #leased > 0 then return { action, case_id or '', outn, passive_text, leased } end
-return { action, case_id or '', outn, passive_text }
+register('step', step)
