@@ -134,6 +134,7 @@ struct worker {
     bool started;
     bool stopping;
     struct event_base *base;
+    struct store_pool *redis;   /* one connection per Redis node, for every tenant */
     struct server *server;
     struct event *tick_ev;
     struct event *wake_ev;
@@ -229,9 +230,9 @@ static struct app *app_new(struct worker *w, const struct config *cfg, size_t i,
     app->intents = w->ds->intents[i];
     app->server = w->server;
     if (directory_prepare(app) < 0 ||
-        !(app->store = store_new(w->base, cfg->redis_url, app->tenant->ns)) ||
+        !(app->store = store_new(w->redis, app->tenant->ns)) ||
         !(app->outbox = outbox_new(app))) {
-        log_error("startup_failed", "worker=%d tenant=%s what=\"redis url or outbox\"", w->index,
+        log_error("startup_failed", "worker=%d tenant=%s what=\"store or outbox\"", w->index,
                   app->tenant->id);
         store_free(app->store);
         free(app);
@@ -241,15 +242,15 @@ static struct app *app_new(struct worker *w, const struct config *cfg, size_t i,
     return app;
 }
 
-/* Frees one app's own parts (not the worker's shared ones). */
+/* Frees one app's own parts (not the worker's shared ones); its store's
+ * commands in flight are answered when the pool is freed, after. */
 static void app_free(struct worker *w, struct app *app)
 {
     if (app->spool && w->base)
         spool_forget(app->spool, w->base);   /* a forced stop: fsyncs still due */
     outbox_free(app->outbox);
-    app->outbox = NULL;    /* steps answered by store_free below find no outbox */
+    app->outbox = NULL;
     store_free(app->store);
-    free(app);
 }
 
 static struct app *app_of(struct worker *w, const char *id)
@@ -360,6 +361,12 @@ static void worker_teardown(struct worker *w)
     server_free(w->server);
     for (size_t i = 0; i < w->set.n; i++)
         app_free(w, w->set.apps[i]);
+    /* The commands still in flight are answered NULL here: their steps
+     * find no outbox (app_free), and the apps are freed only after. */
+    store_pool_free(w->redis);
+    w->redis = NULL;
+    for (size_t i = 0; i < w->set.n; i++)
+        free(w->set.apps[i]);
     free(w->set.apps);
     http_client_free(w->shared.http);
     intent_matcher_free(w->shared.matcher);
@@ -390,6 +397,11 @@ struct worker *worker_new(int index, const struct config *cfg, struct dataset *d
     w->base = event_base_new();
     if (!w->set.apps || !w->base)
         goto fail;
+    w->redis = store_pool_new(w->base, cfg->redis_url);
+    if (!w->redis) {
+        log_error("startup_failed", "worker=%d what=\"redis url\"", index);
+        goto fail;
+    }
 
     /* What every tenant of this worker shares. */
     shared->cfg = cfg;

@@ -1,76 +1,66 @@
-/* Redis connection, reconnect with backoff, and script calls.
+/* One namespace's Redis: finding the node that serves it, reconnecting
+ * with backoff, and commands and function calls.
+ *
+ * A store rides the worker's shared connection to that node (pool.c): the
+ * stores of every county one Redis serves share its one connection.
  *
  * Against a Redis Cluster (the server answers CLUSTER SLOTS) the store
- * talks to the master of the one slot its keys hash to ("{ns}:"): each
- * connection first asks the slot map and, when it reached another node,
- * reconnects to that master.  A -MOVED answer (the slot moved for good)
+ * talks to the master of the one slot its keys hash to ("{ns}:"): once
+ * attached to a node it asks the slot map and, when that node is not the
+ * master, moves to the master.  A -MOVED answer (the slot moved for good)
  * sends it to the new owner; the command is reported as not done (NULL),
  * as for a lost connection, so the caller spools or retries it.  -ASK and
  * -TRYAGAIN (the slot is being migrated) are not followed: the scripts
  * touch keys they cannot declare, and half of them may have moved, so
  * they come back as errors and the message waits in the spool until the
- * migration is over.  When the master dies, the next connection goes to
- * the other nodes in turn until one names the promoted replica. */
+ * migration is over.  When the master dies, the store tries the other
+ * nodes in turn until one names the promoted replica. */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "base/log.h"
 #include "store/cluster.h"
-
-/* The Redis 7 function library, embedded by scripts/embed.sh from
- * src/store/lua/ as joined by scripts/lua-join.sh (docs/lua.md).  Its
- * first line names it: "#!lua name=mashang_<hash of its code>". */
-extern const char lua_mashang[];
-extern const size_t lua_mashang_len;
-#define LIBRARY_NAME_MAX 64
+#include "store/pool.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define STORE_MAX_SEEDS 16
-#define STORE_MAX_NODES 64      /* nodes remembered from the last slot map */
 #define STORE_MAX_HOPS 4        /* redirections in a row before backing off */
+#define FUNCTION_NAME_MAX 96
 
-/* A script is one function of the library: "<library>_<name>". */
-struct script {
-    const char *name;
-    char fn[LIBRARY_NAME_MAX + 32];
+static const char *const function_names[SCRIPT_COUNT] = {
+    [SCRIPT_STEP] = "step",
+    [SCRIPT_OUTBOX_CLAIM] = "outbox_claim",
+    [SCRIPT_OUTBOX_RESULT] = "outbox_result",
+    [SCRIPT_DLR] = "dlr",
+    [SCRIPT_ADMIN] = "admin",
+    [SCRIPT_WECHAT] = "wechat",
 };
 
 struct store {
-    struct event_base *base;
-    redisAsyncContext *ac;
+    struct pool_user user;     /* first: pool callbacks get &s->user */
+    struct store_pool *pool;
     struct event *reconnect_ev;
     int backoff_ms;
-    bool connected;
-    bool ever_ready;       /* scripts loaded at least once since store_new */
-    bool first_failed;     /* the first connection attempt failed: Redis is away */
+    int refs;              /* its owner's, and one per command in flight */
+    bool connected;        /* attached to its slot's master, library there */
+    bool ever_ready;       /* ready at least once since store_new */
+    bool first_failed;     /* the first attempt failed: Redis is away */
     bool closing;
     size_t pending;
-    char *unix_path;
-    /* TCP: the node connected (or being connected) to, the seeds of the
-     * URL, and the nodes of the last slot map; `next` walks seeds + nodes
-     * when the target cannot be reached. */
-    struct cluster_node target;
-    struct cluster_node seeds[STORE_MAX_SEEDS];
-    size_t nseeds;
-    struct cluster_node nodes[STORE_MAX_NODES];
-    size_t nnodes;
-    size_t next;
+    struct cluster_node target;  /* the node wanted (or attached to) */
+    size_t next;           /* pool_next_node's walk when the target failed */
     bool cluster;          /* the server said it is part of a cluster */
     unsigned slot;         /* of the prefix */
     int hops;              /* redirections since the last ready connection */
     char myid[CLUSTER_ID_LEN + 1];
-    char *password;
-    int db;
     char *prefix;
-    char library[LIBRARY_NAME_MAX + 1];
-    struct script scripts[SCRIPT_COUNT];
+    char functions[SCRIPT_COUNT][FUNCTION_NAME_MAX];
     store_event_fn on_ready;
     void *on_ready_arg;
 };
@@ -88,8 +78,21 @@ struct pending {
     size_t *argvlen;
 };
 
-static void connect_now(struct store *s);
-static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv);
+static void attach_target(struct store *s);
+
+static struct store *store_ref(struct store *s)
+{
+    s->refs++;
+    return s;
+}
+
+static void store_unref(struct store *s)
+{
+    if (--s->refs > 0)
+        return;
+    free(s->prefix);
+    free(s);
+}
 
 static void pending_free(struct pending *p)
 {
@@ -99,94 +102,23 @@ static void pending_free(struct pending *p)
         free(p->argv[i]);
     free(p->argv);
     free(p->argvlen);
+    if (p->s)
+        store_unref(p->s);
     free(p);
 }
 
-static int parse_url(struct store *s, const char *url)
+static redisAsyncContext *context(const struct store *s)
 {
-    if (strncmp(url, "unix://", 7) == 0) {
-        s->unix_path = strdup(url + 7);
-        return s->unix_path && *s->unix_path ? 0 : -1;
-    }
-    if (strncmp(url, "redis://", 8) != 0)
-        return -1;
-    const char *p = url + 8;
-    const char *at = strchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        s->password = strndup(pw, (size_t)(at - pw));
-        p = at + 1;
-    }
-    const char *slash = strchr(p, '/');
-    const char *end = slash ? slash : p + strlen(p);
-    /* host[:port][,host[:port]]…: several seeds name nodes of one cluster. */
-    char list[STORE_MAX_SEEDS * (CLUSTER_HOST_MAX + 8)];
-    size_t n = 0;
-    for (const char *q = p; q < end;) {
-        const char *comma = memchr(q, ',', (size_t)(end - q));
-        const char *stop = comma ? comma : end;
-        const char *colon = memchr(q, ':', (size_t)(stop - q));
-        int w = snprintf(list + n, sizeof(list) - n, "%s%.*s%s", n ? "," : "", (int)(stop - q), q,
-                         colon ? "" : ":6379");
-        if (w < 0 || (size_t)w >= sizeof(list) - n)
-            return -1;
-        n += (size_t)w;
-        q = comma ? comma + 1 : end;
-        if (comma && q == end)
-            return -1;
-    }
-    int nseeds = cluster_parse_seeds(list, s->seeds, STORE_MAX_SEEDS);
-    if (nseeds <= 0)
-        return -1;
-    s->nseeds = (size_t)nseeds;
-    s->target = s->seeds[0];
-    if (slash && slash[1]) {
-        char *e;
-        long db = strtol(slash + 1, &e, 10);
-        if (*e || db < 0)
-            return -1;
-        s->db = (int)db;
-    }
-    return 0;
+    return pool_context(&s->user);
 }
 
-/* The library's name from its first line; -1 when it has none. */
-static int library_name(char *out, size_t size)
-{
-    static const char head[] = "#!lua name=";
-    if (lua_mashang_len < sizeof(head) - 1 || strncmp(lua_mashang, head, sizeof(head) - 1) != 0)
-        return -1;
-    const char *name = lua_mashang + sizeof(head) - 1;
-    size_t n = strcspn(name, " \n");
-    if (n == 0 || n >= size)
-        return -1;
-    memcpy(out, name, n);
-    out[n] = '\0';
-    return 0;
-}
-
-static void script_init(struct script *sc, const char *library, const char *name)
-{
-    sc->name = name;
-    snprintf(sc->fn, sizeof(sc->fn), "%s_%s", library, name);
-}
-
-static void load_library(redisAsyncContext *c)
-{
-    redisAsyncCommand(c, on_setup_reply, "function_load", "FUNCTION LOAD REPLACE %b", lua_mashang,
-                      lua_mashang_len);
-}
+/* ---- finding the node --------------------------------------------------- */
 
 /* The next node to try once the target failed: the seeds, then the nodes
  * of the last slot map, in turn.  A single server is always its own next. */
 static void next_target(struct store *s)
 {
-    size_t n = s->nseeds + s->nnodes;
-    if (s->unix_path || n <= 1)
-        return;
-    size_t i = s->next++ % n;
-    s->target = i < s->nseeds ? s->seeds[i] : s->nodes[i - s->nseeds];
+    pool_next_node(s->pool, s->next++, &s->target);
 }
 
 static void schedule_reconnect(struct store *s)
@@ -203,200 +135,193 @@ static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    connect_now(arg);
+    attach_target(arg);
 }
 
-static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+/* Leaves the current node for `to` at once (no backoff), up to
+ * STORE_MAX_HOPS times in a row; past that the map keeps changing under
+ * us (a failover under way) and the usual backoff applies. */
+static void go_to(struct store *s, const struct cluster_node *to)
 {
-    struct store *s = ac->data;
-    redisReply *reply = r;
-    const char *what = priv;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-        log_error("redis_setup_failed", "step=%s error=%s", what, LOG_STR(reply->str));
-    (void)s;
+    s->connected = false;
+    s->target = *to;
+    pool_detach(s->pool, &s->user);
+    if (++s->hops > STORE_MAX_HOPS) {
+        s->first_failed = true;
+        schedule_reconnect(s);
+        return;
+    }
+    attach_target(s);
+}
+
+/* Replies to the store's own set-up commands: stale when the store has
+ * since left the connection they were sent on. */
+static bool setup_current(struct store *s, const redisAsyncContext *ac)
+{
+    return !s->closing && context(s) == ac;
+}
+
+static void log_ready(const struct store *s)
+{
+    int nslen = (int)strlen(s->prefix) - 3;   /* "{ns}:" */
+    if (s->cluster)
+        log_info("redis_ready", "library=%s functions=%d cluster=yes ns=%.*s slot=%u node=%s:%d",
+                 pool_library(s->pool), SCRIPT_COUNT, nslen, s->prefix + 1, s->slot,
+                 LOG_STR(s->target.host), s->target.port);
+    else
+        log_info("redis_ready", "library=%s functions=%d ns=%.*s", pool_library(s->pool),
+                 SCRIPT_COUNT, nslen, s->prefix + 1);
 }
 
 static void on_ready_marker(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct store *s = ac->data;
-    (void)priv;
-    if (!r || !s)
-        return;
-    s->connected = true;
-    s->ever_ready = true;
-    s->backoff_ms = BACKOFF_MIN_MS;
-    s->hops = 0;
-    if (s->cluster)
-        log_info("redis_ready", "library=%s functions=%d cluster=yes slot=%u node=%s:%d", s->library,
-                 SCRIPT_COUNT, s->slot, LOG_STR(s->target.host), s->target.port);
-    else
-        log_info("redis_ready", "library=%s functions=%d", s->library, SCRIPT_COUNT);
-    if (s->on_ready)
-        s->on_ready(s->on_ready_arg);
+    struct store *s = priv;
+    if (r && setup_current(s, ac)) {
+        s->connected = true;
+        s->ever_ready = true;
+        s->backoff_ms = BACKOFF_MIN_MS;
+        s->hops = 0;
+        log_ready(s);
+        if (s->on_ready)
+            s->on_ready(s->on_ready_arg);
+    }
+    store_unref(s);
 }
 
-/* The connection is to the node that serves our keys: load the library. */
-static void finish_setup(struct store *s, redisAsyncContext *c)
+/* The node serves our keys; the pool sent the library before anything of
+ * ours, so once PING answers, it is there. */
+static void finish_setup(struct store *s)
 {
-    if (s->db && !s->cluster)
-        redisAsyncCommand(c, on_setup_reply, "select", "SELECT %d", s->db);
-    load_library(c);
-    /* Replies come in order: once PING answers, everything before it has. */
-    redisAsyncCommand(c, on_ready_marker, NULL, "PING");
-}
-
-/* Leaves the current connection for `to` at once (no backoff), up to
- * STORE_MAX_HOPS times in a row; past that the map keeps changing under
- * us (a failover under way) and the usual backoff applies. */
-static void go_to(struct store *s, redisAsyncContext *c, const struct cluster_node *to)
-{
-    s->target = *to;
-    if (++s->hops > STORE_MAX_HOPS)
-        s->first_failed = true;
-    else
-        s->backoff_ms = 0;
-    redisAsyncDisconnect(c);
+    redisAsyncCommand(context(s), on_ready_marker, store_ref(s), "PING");
 }
 
 static void on_myid(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct store *s = ac->data;
+    struct store *s = priv;
     redisReply *reply = r;
-    (void)priv;
-    s->myid[0] = '\0';
-    if (reply && reply->type == REDIS_REPLY_STRING && reply->len <= CLUSTER_ID_LEN) {
-        memcpy(s->myid, reply->str, reply->len);
-        s->myid[reply->len] = '\0';
+    if (setup_current(s, ac)) {
+        s->myid[0] = '\0';
+        if (reply && reply->type == REDIS_REPLY_STRING && reply->len <= CLUSTER_ID_LEN) {
+            memcpy(s->myid, reply->str, reply->len);
+            s->myid[reply->len] = '\0';
+        }
     }
+    store_unref(s);
 }
 
 /* The answer to CLUSTER SLOTS: an error means a single server. */
 static void on_slots(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct store *s = ac->data;
+    struct store *s = priv;
     redisReply *reply = r;
-    (void)priv;
-    if (!reply || s->closing)
-        return;   /* the connection went: on_disconnect reconnects */
+    if (!reply || !setup_current(s, ac)) {
+        store_unref(s);   /* the connection went: down() reconnects */
+        return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         s->cluster = false;
-        finish_setup(s, ac);
+        finish_setup(s);
+        store_unref(s);
         return;
     }
     s->cluster = true;
-    s->nnodes = cluster_slot_nodes(reply, s->nodes, STORE_MAX_NODES);
+    pool_remember_nodes(s->pool, reply);
     struct cluster_node master;
     if (cluster_slot_master(reply, s->slot, &master) < 0) {
         /* No owner (CLUSTERDOWN, a cluster still being created): later. */
         log_warn("redis_cluster_unserved", "slot=%u", s->slot);
+        s->connected = false;
+        pool_detach(s->pool, &s->user);
         next_target(s);
-        s->first_failed = true;
-        redisAsyncDisconnect(ac);
+        schedule_reconnect(s);
+        store_unref(s);
         return;
     }
     if (master.host[0] == '\0')
         snprintf(master.host, sizeof(master.host), "%s", s->target.host);
     if (master.id[0] && strcmp(master.id, s->myid) == 0) {
         s->target.id[0] = '\0';
-        finish_setup(s, ac);
+        finish_setup(s);
+        store_unref(s);
         return;
     }
     log_info("redis_cluster_redirect", "slot=%u from=%s:%d to=%s:%d", s->slot, LOG_STR(s->target.host),
              s->target.port, LOG_STR(master.host), master.port);
-    go_to(s, ac, &master);
+    go_to(s, &master);
+    store_unref(s);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* pool: the node's connection is up.  Which node serves our slot?  A
+ * single server answers CLUSTER SLOTS with an error. */
+static void on_user_up(struct pool_user *u)
 {
-    struct store *s = ac->data;
-    if (status != REDIS_OK) {
-        log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
-        s->ac = NULL;   /* hiredis frees the context after this callback */
-        next_target(s);
-        schedule_reconnect(s);
+    struct store *s = (struct store *)u;
+    redisAsyncContext *ac = context(s);
+    if (pool_is_unix(s->pool)) {
+        finish_setup(s);
         return;
     }
-    redisAsyncContext *c = s->ac;
-    if (s->password)
-        redisAsyncCommand(c, on_setup_reply, "auth", "AUTH %s", s->password);
-    if (s->unix_path) {
-        finish_setup(s, c);
-        return;
-    }
-    /* Which node serves our slot?  A single server answers with an error. */
-    redisAsyncCommand(c, on_myid, NULL, "CLUSTER MYID");
-    redisAsyncCommand(c, on_slots, NULL, "CLUSTER SLOTS");
+    redisAsyncCommand(ac, on_myid, store_ref(s), "CLUSTER MYID");
+    redisAsyncCommand(ac, on_slots, store_ref(s), "CLUSTER SLOTS");
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+/* pool: the node's connection went away (it may come back at the next
+ * attempt; a failed one sends us to the next node). */
+static void on_user_down(struct pool_user *u, bool failed)
 {
-    struct store *s = ac->data;
-    s->ac = NULL;
+    struct store *s = (struct store *)u;
     s->connected = false;
     if (s->closing)
         return;
-    if (s->backoff_ms == 0) {   /* go_to: straight to the node named */
-        s->backoff_ms = BACKOFF_MIN_MS;
-        connect_now(s);
-        return;
-    }
-    log_warn("redis_disconnected", "error=%s", LOG_STR(status == REDIS_OK ? "closed" : ac->errstr));
-    if (status != REDIS_OK)
+    if (failed)
         next_target(s);
     schedule_reconnect(s);
 }
 
-static void connect_now(struct store *s)
+static void attach_target(struct store *s)
 {
-    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path)
-                                         : redisAsyncConnect(s->target.host, s->target.port);
-    if (!ac) {
-        schedule_reconnect(s);
-        return;
-    }
-    if (ac->err) {
-        log_warn("redis_connect_failed", "error=%s retry_ms=%d", LOG_STR(ac->errstr), s->backoff_ms);
-        redisAsyncFree(ac);
-        schedule_reconnect(s);
-        return;
-    }
-    ac->data = s;
-    s->ac = ac;
-    redisLibeventAttach(ac, s->base);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (!s->closing)
+        pool_attach(s->pool, &s->user, &s->target);
 }
 
-struct store *store_new(struct event_base *base, const char *url, const char *ns)
+/* ---- the store --------------------------------------------------------------- */
+
+struct store_pool *store_pool_new(struct event_base *base, const char *url)
+{
+    return pool_new(base, url);
+}
+
+void store_pool_free(struct store_pool *p)
+{
+    pool_free(p);
+}
+
+struct store *store_new(struct store_pool *pool, const char *ns)
 {
     struct store *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->base = base;
+    s->pool = pool;
+    s->refs = 1;
     s->backoff_ms = BACKOFF_MIN_MS;
-    if (parse_url(s, url) < 0 || asprintf(&s->prefix, "{%s}:", ns) < 0) {
-        s->prefix = NULL;
-        store_free(s);
+    s->user.up = on_user_up;
+    s->user.down = on_user_down;
+    s->target = *pool_first_node(pool);
+    if (asprintf(&s->prefix, "{%s}:", ns) < 0) {
+        free(s);
         return NULL;
     }
     s->slot = cluster_key_slot(s->prefix, strlen(s->prefix));
-    if (library_name(s->library, sizeof(s->library)) < 0) {
-        log_error("redis_library_unnamed", "first_line_missing=yes");
-        store_free(s);
-        return NULL;
-    }
-    script_init(&s->scripts[SCRIPT_STEP], s->library, "step");
-    script_init(&s->scripts[SCRIPT_OUTBOX_CLAIM], s->library, "outbox_claim");
-    script_init(&s->scripts[SCRIPT_OUTBOX_RESULT], s->library, "outbox_result");
-    script_init(&s->scripts[SCRIPT_DLR], s->library, "dlr");
-    script_init(&s->scripts[SCRIPT_ADMIN], s->library, "admin");
-    script_init(&s->scripts[SCRIPT_WECHAT], s->library, "wechat");
-    s->reconnect_ev = evtimer_new(base, on_reconnect_timer, s);
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        snprintf(s->functions[i], sizeof(s->functions[i]), "%s_%s", pool_library(pool),
+                 function_names[i]);
+    s->reconnect_ev = evtimer_new(pool_base(pool), on_reconnect_timer, s);
     if (!s->reconnect_ev) {
-        store_free(s);
+        store_unref(s);
         return NULL;
     }
-    connect_now(s);
+    pool_register(pool, &s->user);
+    attach_target(s);
     return s;
 }
 
@@ -405,14 +330,12 @@ void store_free(struct store *s)
     if (!s)
         return;
     s->closing = true;
-    if (s->ac)
-        redisAsyncFree(s->ac);   /* pending callbacks run with NULL */
+    s->connected = false;
+    pool_unregister(s->pool, &s->user);
     if (s->reconnect_ev)
         event_free(s->reconnect_ev);
-    free(s->unix_path);
-    free(s->password);
-    free(s->prefix);
-    free(s);
+    s->reconnect_ev = NULL;
+    store_unref(s);   /* commands in flight keep it until they are answered */
 }
 
 void store_on_ready(struct store *s, store_event_fn fn, void *arg)
@@ -428,7 +351,7 @@ bool store_starting(const struct store *s)
 
 bool store_connected(const struct store *s)
 {
-    return s->connected && s->ac;
+    return s->connected && context(s);
 }
 
 const char *store_prefix(const struct store *s)
@@ -441,6 +364,8 @@ size_t store_pending(const struct store *s)
     return s->pending;
 }
 
+/* ---- commands ------------------------------------------------------------------ */
+
 static int send_pending(struct store *s, struct pending *p);
 
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -449,14 +374,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     struct store *s = p->s;
 
-    if (reply && reply->type == REDIS_REPLY_ERROR && p->script >= 0 &&
+    if (reply && reply->type == REDIS_REPLY_ERROR && p->script >= 0 && !s->closing &&
         strstr(reply->str, "Function not found")) {
         /* Redis lost the library (restarted without its data, FUNCTION
          * FLUSH): load it again and send the call once more, in that order
          * on the same connection; a second miss is the caller's error. */
-        log_warn("redis_function_missing", "function=%s", s->scripts[p->script].fn);
+        log_warn("redis_function_missing", "function=%s", s->functions[p->script]);
         if (store_connected(s))
-            load_library(s->ac);
+            pool_load_library(&s->user);
         p->script = -1;
         s->pending--;
         if (send_pending(s, p) == 0)
@@ -475,10 +400,9 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
          * find it already leaving. */
         if (to.host[0] == '\0')
             snprintf(to.host, sizeof(to.host), "%s", s->target.host);
-        if (s->connected && s->ac == ac) {
+        if (s->connected && context(s) == ac && !s->closing) {
             log_warn("redis_moved", "slot=%u to=%s:%d", slot, LOG_STR(to.host), to.port);
-            s->connected = false;
-            go_to(s, ac, &to);
+            go_to(s, &to);
         }
         s->pending--;
         p->fn(NULL, p->arg);
@@ -494,7 +418,8 @@ static int send_pending(struct store *s, struct pending *p)
 {
     if (!store_connected(s))
         return -1;
-    if (redisAsyncCommandArgv(s->ac, on_reply, p, p->argc, (const char **)p->argv, p->argvlen) != REDIS_OK)
+    if (redisAsyncCommandArgv(context(s), on_reply, p, p->argc, (const char **)p->argv, p->argvlen) !=
+        REDIS_OK)
         return -1;
     s->pending++;
     return 0;
@@ -506,7 +431,7 @@ static struct pending *pending_new(struct store *s, store_reply_fn fn, void *arg
     struct pending *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    p->s = s;
+    p->s = store_ref(s);
     p->fn = fn;
     p->arg = arg;
     p->script = script;
@@ -565,7 +490,7 @@ int store_script(struct store *s, enum store_script which, store_reply_fn fn, vo
     if (!store_connected(s) || argc > MAXARGS || (unsigned)which >= SCRIPT_COUNT)
         return -1;
     all[0] = "FCALL";
-    all[1] = s->scripts[which].fn;
+    all[1] = s->functions[which];
     all[2] = "1";
     all[3] = s->prefix;
     for (int i = 0; i < FIXED; i++)

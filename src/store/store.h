@@ -1,11 +1,13 @@
 #ifndef MASHANG_STORE_H
 #define MASHANG_STORE_H
-/* The daemon's Redis connection: hiredis async on the libevent loop,
+/* The daemon's Redis: hiredis async on the libevent loop, one connection
+ * per node shared by the stores of a worker (one store per namespace),
  * reconnecting with backoff, with the embedded Lua scripts (src/store/lua/),
- * one Redis 7 function library, loaded on every connect (FUNCTION LOAD
- * REPLACE) and called by FCALL (loading it again and retrying once when
- * Redis answers "Function not found").  All keys live under "{ns}:" so that
- * every key a script touches shares one Redis Cluster hash slot. */
+ * one Redis 7 function library, loaded on every connection (FUNCTION LOAD;
+ * its name carries a hash of its code) and called by FCALL (loading it
+ * again and retrying once when Redis answers "Function not found").  All
+ * keys of a store live under "{ns}:" so that every key a script touches
+ * shares one Redis Cluster hash slot. */
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,6 +15,7 @@
 
 struct event_base;
 struct store;
+struct store_pool;
 
 enum store_script {
     SCRIPT_STEP = 0,       /* one inbound message: dedupe, case work, replies */
@@ -30,10 +33,20 @@ enum store_script {
 typedef void (*store_reply_fn)(redisReply *reply, void *arg);
 typedef void (*store_event_fn)(void *arg);
 
-/* Parses `url` (redis://[:password@]host:port[/db] or unix:///path) and
- * starts connecting.  Returns NULL on a bad URL or OOM. */
-struct store *store_new(struct event_base *base, const char *url, const char *ns);
-/* Drops the connection; pending callbacks get NULL. */
+/* A worker's connections to Redis, one per node, shared by its stores
+ * (one store per tenant: the counties one Redis serves share one
+ * connection).  Parses `url` (redis://[:password@]host:port[,host:port…][/db]
+ * or unix:///path); NULL on a bad URL or OOM. */
+struct store_pool *store_pool_new(struct event_base *base, const char *url);
+/* Closes every connection: the callbacks of commands in flight run with
+ * NULL.  Free the pool's stores first (store_free), the pool last. */
+void store_pool_free(struct store_pool *p);
+
+/* A store for the keys "{ns}:…", on `pool`'s connections; starts
+ * connecting.  NULL on OOM. */
+struct store *store_new(struct store_pool *pool, const char *ns);
+/* Leaves the connection; its commands in flight are answered (or get
+ * NULL when the pool is freed). */
 void store_free(struct store *s);
 
 /* Called after every successful (re)connect, once the library is loaded. */

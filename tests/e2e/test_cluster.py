@@ -382,6 +382,10 @@ class TestClusterCounties(unittest.TestCase):
         print("\n  %d counties over %d masters: %s" % (
             self.COUNTIES, len(per_master), ", ".join("%d" % len(v) for v in per_master.values())))
         self.assertEqual(len(per_master), 3, "every master holds counties")
+        # One connection to each master (one worker), whatever its counties.
+        for port in per_master:
+            clients = self.cl.cli(port, "CLIENT", "LIST").count("name=mashangd ")
+            self.assertEqual(clients, 1, "connections of the daemon to %d" % port)
         # Each county went to the master of its slot.
         for t in body["tenants"]:
             self.assertIn("ns=%s slot=%d node=127.0.0.1:%d" % (t["namespace"], slots[t["id"]],
