@@ -50,9 +50,10 @@ local function send(channel, addr, text, case_id, kind)
   outq[#outq + 1] = { channel, addr, text, case_id or '', kind }
   outn = outn + 1
 end
--- On channels that answer in the HTTP response (msg.passive), replies to
--- the sender are returned instead of queued.
--- While a command works through the cases of a common issue one by one
+-- The call's outbox state lives in 00_env.lua: outq (queued), leased,
+-- outn, looped.  On channels that answer in the HTTP response
+-- (msg.passive), replies to the sender are returned instead of queued:
+-- `passive`.  While a command works through the cases of a common issue one by one
 -- (80_deputies.lua), `hush.on` keeps the deputies' answers and notices
 -- of each case back: they get one for the issue instead.
 local function reply(text, case_id)
