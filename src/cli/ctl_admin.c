@@ -152,6 +152,7 @@ static size_t table_show(struct table *t, json_t *doc, const char *member,
 struct conn {
     const char *url;
     const char *token;
+    const char *tenant;    /* a county of a many-county deployment, or NULL */
 };
 
 struct response {
@@ -184,6 +185,14 @@ static int request(const struct conn *c, const char *method, const char *path, c
     if (!h) {
         fprintf(stderr, "mashangctl: cannot initialise libcurl\n");
         return -1;
+    }
+    /* With a county named, its API is /admin/tenants/<id>/…; the county's
+     * own token reaches the same through the plain paths. */
+    char scoped[1024];
+    if (c->tenant && *c->tenant && strncmp(path, "/admin/", 7) == 0 &&
+        strcmp(path, "/admin/reload") != 0 && strncmp(path, "/admin/tenants", 14) != 0) {
+        snprintf(scoped, sizeof(scoped), "/admin/tenants/%s/%s", c->tenant, path + 7);
+        path = scoped;
     }
     size_t n = strlen(c->url) + strlen(path) + 1;
     char *url = malloc(n);
@@ -304,7 +313,7 @@ struct opts {
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: mashangctl COMMAND ... [--url URL] [--token TOKEN]\n"
+            "usage: mashangctl COMMAND ... [--url URL] [--token TOKEN] [--tenant ID]\n"
             "  cases list [--state S] [--deputy D] [--station S] [--category C] [--from T] [--to T]\n"
             "             [--overdue] [--limit N] [--json]\n"
             "  cases show ID [--json]\n"
@@ -322,7 +331,9 @@ static int usage(void)
             "  outbox uncertain [--limit N] [--json] | outbox uncertain resend|drop ID\n"
             "  intents corrections [--label CATEGORY] [--from T] [--limit N] [--json]\n"
             "  intents review [--limit N] [--json]\n"
-            "URL defaults to $MASHANG_URL or " DEFAULT_URL "; TOKEN to $MASHANG_ADMIN_TOKEN.\n");
+            "  tenants [--json]\n"
+            "URL defaults to $MASHANG_URL or " DEFAULT_URL "; TOKEN to $MASHANG_ADMIN_TOKEN;\n"
+            "ID (a county, with the top-level token) to $MASHANG_TENANT.\n");
     return 2;
 }
 
@@ -363,9 +374,11 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
     if (!o->conn.url || !*o->conn.url)
         o->conn.url = DEFAULT_URL;
     o->conn.token = getenv("MASHANG_ADMIN_TOKEN");
+    o->conn.tenant = getenv("MASHANG_TENANT");
     static const struct { const char *name; size_t off; } valued[] = {
         { "--url", offsetof(struct opts, conn.url) },
         { "--token", offsetof(struct opts, conn.token) },
+        { "--tenant", offsetof(struct opts, conn.tenant) },
         { "--state", offsetof(struct opts, state) },
         { "--deputy", offsetof(struct opts, deputy) },
         { "--station", offsetof(struct opts, station) },
@@ -886,6 +899,36 @@ static int cmd_stats(const struct opts *o)
     return 0;
 }
 
+/* The counties the token reaches (docs/admin.md, "Several counties"). */
+static void tenant_row(struct table *t, json_t *m)
+{
+    char numbers[160] = "";
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(m, "numbers"), i, n) {
+        size_t used = strlen(numbers);
+        snprintf(numbers + used, sizeof(numbers) - used, "%s%s", used ? "," : "", json_string_value(n));
+    }
+    const char *row[] = { str_of(m, "id"), str_of(m, "name"), str_of(m, "namespace"),
+                          str_of(m, "case_prefix"), *numbers ? numbers : "-",
+                          json_is_true(json_object_get(m, "redis")) ? "up" : "down" };
+    table_add(t, row);
+}
+
+static int cmd_tenants(const struct opts *o)
+{
+    if (o->npos)
+        return usage();
+    int rc;
+    json_t *doc = fetch(o, "GET", "/admin/tenants", NULL, &rc);
+    if (!doc)
+        return rc;
+    struct table t = { .ncols = 6, .head = { "ID", "NAME", "NAMESPACE", "PREFIX", "NUMBERS", "REDIS" } };
+    table_show(&t, doc, "tenants", tenant_row);
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_reload(const struct opts *o)
 {
     if (o->npos)
@@ -1059,7 +1102,7 @@ int ctl_admin_main(int argc, char **argv)
     } commands[] = {
         { "cases", cmd_cases }, { "deputies", cmd_deputies }, { "stats", cmd_stats },
         { "common", cmd_common }, { "report", cmd_report },
-        { "reload", cmd_reload }, { "outbox", cmd_outbox },
+        { "reload", cmd_reload }, { "outbox", cmd_outbox }, { "tenants", cmd_tenants },
     };
     if (argc < 1)
         return usage();

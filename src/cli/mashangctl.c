@@ -32,8 +32,10 @@ static const struct subcommand subcommands[] = {
     { "report", ctl_admin_main, "report --year YYYY [--station S] [--csv|--html|--json]" },
     { "common", ctl_admin_main, "common [list] [--station S] [--limit N] | common split ID | common join ID INTO" },
     { "reload", ctl_admin_main, "reload" },
+    { "tenants", ctl_admin_main, "tenants   (the counties the token reaches)" },
     { "outbox", ctl_admin_main, "outbox dead|retry [ID]\n"
-      "  (admin commands take --url URL (MASHANG_URL) and --token T (MASHANG_ADMIN_TOKEN))" },
+      "  (admin commands take --url URL (MASHANG_URL), --token T (MASHANG_ADMIN_TOKEN) and,\n"
+      "   with the top-level token of a many-county deployment, --tenant ID (MASHANG_TENANT))" },
 };
 
 static int usage(FILE *out)

@@ -11,8 +11,8 @@ import time
 import unittest
 import urllib.parse
 
-from harness import (REPO, Daemon, Kannel, Redis, case_failed, dump_logs, free_port, http_get,
-                     wait_until)
+from harness import (MASHANGCTL, REPO, Daemon, Kannel, Redis, case_failed, dump_logs, free_port,
+                     http_get, wait_until)
 
 CHUNAN, LINPING = "10690001", "10690002"
 RESIDENT = "+8613800138000"
@@ -170,6 +170,18 @@ class TestTwoCounties(TenantsCase):
         self.assertEqual((code, body["error"]), (400, "tenant_required"))
         code, body = d.admin("/admin/tenants/linping/cases/LP1001")
         self.assertEqual((code, body["tenant"]), (200, "linping"))
+        # mashangctl names the county for the top-level token.
+        import subprocess
+        env = dict(os.environ, MASHANG_URL=d.url, MASHANG_ADMIN_TOKEN=d.admin_token)
+        out = subprocess.run([MASHANGCTL, "cases", "show", "LP1001", "--json", "--tenant", "linping"],
+                             env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["tenant"], "linping")
+        out = subprocess.run([MASHANGCTL, "tenants"], env=env, capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("淳安县", out.stdout)
+        self.assertRegex(out.stdout, r"linping\s+临平区\s+linping\s+LP\s+10690002\s+up")
         # /metrics: the gauges per county.
         text = http_get(d.url + "/metrics")[1].decode()
         self.assertIn('mashang_cases{tenant="chunan",state="closed"} 1', text)
