@@ -672,10 +672,10 @@ static void step_free(struct step *st)
 static void report(struct step *st, enum step_outcome outcome, const char *action, const char *case_id)
 {
     static const char *const names[] = { "stored", "duplicate", "unavailable", "rejected" };
-    log_info("message", "channel=%s from=%s intent=%s label=%s outcome=%s action=%s case=%s us=%ld",
+    log_info("message", "channel=%s from=%s intent=%s label=%s outcome=%s action=%s case=%s us=%ld tenant=%s",
              LOG_STR(st->channel), LOG_STR(st->masked), st->intent[0] ? st->intent : "-", st->label[0] ? st->label : "-",
              names[outcome], action ? action : "-", case_id && *case_id ? case_id : "-",
-             elapsed_us(&st->started));
+             elapsed_us(&st->started), st->app->tenant->id);
     metrics_message(st->app->metrics, st->channel, names[outcome]);
     if (outcome == STEP_UNAVAILABLE)
         metrics_redis_error(st->app->metrics);
@@ -691,7 +691,8 @@ static void on_spooled(int rc, void *arg)
         report(st, STEP_UNAVAILABLE, NULL, NULL);
         return;
     }
-    log_warn("spooled", "channel=%s from=%s", LOG_STR(st->channel), LOG_STR(st->masked));
+    log_warn("spooled", "channel=%s from=%s tenant=%s", LOG_STR(st->channel), LOG_STR(st->masked),
+             st->app->tenant->id);
     report(st, STEP_STORED, "spooled", NULL);
 }
 
