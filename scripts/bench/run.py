@@ -39,6 +39,10 @@ def env_int(name, default):
 
 
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
+# CORE=1: the rates, latencies, CPU and RSS only (no closed-case memory, no
+# WAIT stage): what an older tree's daemon can be run through, for a
+# before/after on one machine.
+CORE = os.environ.get("CORE", "") not in ("", "0")
 WORKERS = env_int("WORKERS", os.cpu_count() or 1)
 MESSAGES = env_int("MESSAGES", 50_000 if QUICK else 1_000_000)
 DURATION = env_int("DURATION", 6 if QUICK else 20)
@@ -693,6 +697,8 @@ def bench(tmp, procs, daemon, ctl, openloop, peer):
     mm = re.search(r"models: (.*)", out)
     res["intents"]["models"] = mm.group(1) if mm else None
     say(f"intents bench: {out.strip().splitlines()[-1]}")
+    if CORE:
+        return finish(res, t_start)
     say("Redis memory per closed case (scripts/bench/redis_memory.py)")
     res["closed_case"] = closed_case_memory()
     say("  " + res["closed_case"]["output"].replace("\n", "\n  "))
@@ -730,9 +736,12 @@ def bench(tmp, procs, daemon, ctl, openloop, peer):
     for p in (wd, wp):
         p.terminate()
         p.wait()
+    return finish(res, t_start)
+
+
+def finish(res, t_start):
     res["elapsed_s"] = round(time.time() - t_start, 1)
     res["loadavg_end"] = loadavg()
-
     summary(res)
     return res
 
@@ -787,7 +796,8 @@ def summary(res):
         ("Redis memory, closed case", f"{res['closed_case']['bytes']:.0f} B / case",
          f"{res['closed_case']['keys']:.2f} keys / case once its windows have passed "
          f"({res['closed_case']['cases']} case lives); target ≤ {TARGET_CLOSED_CASE_B} B",
-         "PASS" if res['closed_case']['bytes'] <= TARGET_CLOSED_CASE_B else "MISS"),
+         "PASS" if res['closed_case']['bytes'] <= TARGET_CLOSED_CASE_B else "MISS")
+        if "closed_case" in res else None,
         (f"Redis memory after {res['redis_after_run']['messages']} messages",
          f"+{res['redis_after_run']['grown'] / 1048576:.0f} MB",
          f"{res['redis_after_run']['grown'] / max(1, res['redis_after_run']['messages']):.0f}"
@@ -796,7 +806,8 @@ def summary(res):
         ("with redis_wait_replicas 1", f"{res['wait_replicas']['wrk']['rps']:.0f} req/s",
          f"{res['wait_replicas']['ratio'] * 100:.0f} % of the rate without; at 100 req/s p50 "
          f"{fmt_us(res['wait_replicas']['low_rate']['p50_us'])}, p99 "
-         f"{fmt_us(res['wait_replicas']['low_rate']['p99_us'])} (a local replica)", ""),
+         f"{fmt_us(res['wait_replicas']['low_rate']['p99_us'])} (a local replica)", "")
+        if "wait_replicas" in res else None,
         ("intents engine", f"median {it['median_us']} µs", f"p99 {it['p99_us']} µs; models {it.get('models')}; "
          "target median < 30 µs", "PASS" if it["median_us"] is not None and
          it["median_us"] < TARGET_INTENTS_US else "MISS"),
@@ -808,7 +819,7 @@ def summary(res):
             f"({res['processes']} process(es)), wrk -t{res['threads']} -c{res['connections']} "
             f"-d{res['duration_s']}s; run took {res['elapsed_s']} s")
     lines = [head, "", "| figure | value | detail | target |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in filter(None, rows)]
     lines += ["", "RSS checkpoints (messages: total / max per process, MB): " +
               ", ".join(f"{p['messages']}: {p['total_kb'] / 1024:.1f} / "
                         f"{p['max_per_process_kb'] / 1024:.1f}" for p in rss["points"]),
