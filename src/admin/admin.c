@@ -356,6 +356,19 @@ static struct app *path_tenant(struct app *any, const char **path, char *buf, si
     return tenant_by_id(any, id);
 }
 
+/* A request with a county's own credentials (its token, or its console
+ * session).  Shared intents change what every county understands: their
+ * files are the top-level administrators' to edit. */
+static void county_dispatch(struct app *app, struct evhttp_request *req, const char *path)
+{
+    if (tenant_many(app) && !app->tenant->own_intents && strcmp(path, "/admin/intents/save") == 0) {
+        http_send_error(req, 403, "shared_intents",
+                        "this county uses the shared intents; the top-level token edits them");
+        return;
+    }
+    admin_dispatch(app, req, path);
+}
+
 void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
 {
     if (!any_token(app)) {
@@ -368,7 +381,7 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
     if (!top && !own) {
         /* The console's pages: a session cookie (and CSRF token) instead,
          * of one county when there are several (docs/console.md). */
-        if (!given && console_session_auth(app, req, path, admin_dispatch))
+        if (!given && console_session_auth(app, req, path, county_dispatch))
             return;
         log_warn("admin_unauthorized", "path=%s", LOG_STR(path));
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
@@ -401,16 +414,12 @@ void admin_handle(struct app *app, struct evhttp_request *req, const char *path)
                         "(GET /admin/tenants lists them)");
         return;
     }
-    /* Shared intents change what every county understands: their files
-     * are the top-level administrators' to edit. */
-    if (own && !own->tenant->own_intents && strcmp(path, "/admin/intents/save") == 0) {
-        http_send_error(req, 403, "shared_intents",
-                        "this county uses the shared intents; the top-level token edits them");
-        return;
-    }
     if (t)
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Mashang-Tenant", t->tenant->id);
-    admin_dispatch(t ? t : app, req, path);
+    if (own)
+        county_dispatch(own, req, path);
+    else
+        admin_dispatch(t ? t : app, req, path);
 }
 
 /* An authenticated request to path ("/admin/..."). */

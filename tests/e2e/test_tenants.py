@@ -197,6 +197,7 @@ class TestTwoCounties(TenantsCase):
         """Signs in to the console with `token` and reads /admin/cases with
         the session cookie; None when the sign-in is refused."""
         import http.cookiejar
+        import urllib.error
         import urllib.request
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -208,6 +209,18 @@ class TestTwoCounties(TenantsCase):
         cookies = [c for c in jar if c.name == "mashang_session"]
         self.assertEqual(len(cookies), 1)
         self.assertTrue(cookies[0].value.startswith("linping."), cookies[0].value)
+        with opener.open(self.daemon.url + "/console/session", timeout=5) as r:
+            csrf = json.loads(r.read())["csrf"]
+        # A county's session cannot change the intents every county shares.
+        req = urllib.request.Request(self.daemon.url + "/admin/intents/save", method="POST",
+                                     data=b'{"file": "x.intents", "text": ""}',
+                                     headers={"X-CSRF-Token": csrf,
+                                              "Content-Type": "application/json"})
+        try:
+            opener.open(req, timeout=5)
+            self.fail("a county's console saved the shared intents")
+        except urllib.error.HTTPError as e:
+            self.assertEqual((e.code, json.loads(e.read())["error"]), (403, "shared_intents"))
         with opener.open(self.daemon.url + "/admin/cases", timeout=5) as r:
             return json.loads(r.read())
 
