@@ -262,9 +262,18 @@ void pool_detach(struct store_pool *p, struct pool_user *u)
     if (!c)
         return;
     u->conn = NULL;
-    /* The last user gone: close once what was sent is answered. */
-    if (--c->users == 0 && c->ac && !p->closing)
+    if (--c->users > 0 || !c->ac || p->closing)
+        return;
+    /* The last user gone: close once what was sent is answered.  A
+     * connection still being made has nothing in flight, and hiredis
+     * would free it without a disconnect callback: let it go now. */
+    if (c->up) {
         redisAsyncDisconnect(c->ac);
+        return;
+    }
+    conn_unlink(c);
+    redisAsyncFree(c->ac);
+    free(c);
 }
 
 void pool_attach(struct store_pool *p, struct pool_user *u, const struct cluster_node *node)
