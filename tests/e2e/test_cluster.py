@@ -204,6 +204,23 @@ class ClusterCase(unittest.TestCase):
     def acks(self, sender):
         return [m for m in self.kannel.mts(sender) if ACK.search(m)]
 
+    def kill_master_under_load(self, series, text, interval, then):
+        """kill -9 of the slot's master while residents write; `then(old
+        master's port)` runs once a replica is promoted, still under load.
+        Returns the residents whose message was answered 200."""
+        owner = self.cl.master_of(self.slot)
+        with self.Residents(self, series, text, interval) as writers:
+            time.sleep(1.0)
+            self.cl.procs[owner].kill()
+            wait_until(lambda: self.cl.master_of(self.slot) not in (None, owner), 30,
+                       "a replica promoted for slot %d" % self.slot)
+            time.sleep(1.0)
+            then(owner)
+        self.cl.forget_client()
+        accepted = [who for who, code in writers.sent if code == 200]
+        self.assertGreater(len(accepted), 20)
+        return accepted
+
 
 class TestCluster(ClusterCase):
     def test_conversation_and_a_moved_slot(self):
@@ -268,22 +285,14 @@ class TestClusterFailover(ClusterCase):
     wait_replicas = 1
 
     def test_master_killed_under_load_loses_nothing(self):
-        owner = self.cl.master_of(self.slot)
-        with self.Residents(self, 2, "建设路%d号的路灯不亮了", 0.03) as writers:
-            time.sleep(1.0)
-            self.cl.procs[owner].kill()
-            wait_until(lambda: self.cl.master_of(self.slot) not in (None, owner), 30,
-                       "a replica promoted for slot %d" % self.slot)
-            time.sleep(1.0)
+        def old_master_back(owner):
             # The promoted master has no replica: WAIT 1 cannot succeed and
             # every message waits in the spool until the old master is back
             # (it rejoins as the new master's replica).
             self.cl.start_node(owner)
             wait_until(self.cl.replicas_synced, 30, "the old master back as a replica")
             time.sleep(1.0)
-        self.cl.forget_client()
-        accepted = [who for who, code in writers.sent if code == 200]
-        self.assertGreater(len(accepted), 20)
+        accepted = self.kill_master_under_load(2, "建设路%d号的路灯不亮了", 0.03, old_master_back)
         for who in accepted:
             wait_until(lambda: len(self.cases_of(who)) >= 1, 60, "a case for %s" % who)
             self.assertEqual(len(self.cases_of(who)), 1, who)
@@ -308,16 +317,8 @@ class TestClusterFailoverNoWait(ClusterCase):
     wait_replicas = 0
 
     def test_what_a_failover_loses_without_wait(self):
-        owner = self.cl.master_of(self.slot)
-        with self.Residents(self, 3, "和平路%d号的路灯不亮了", 0.02) as writers:
-            time.sleep(1.0)
-            self.cl.procs[owner].kill()
-            wait_until(lambda: self.cl.master_of(self.slot) not in (None, owner), 30,
-                       "a replica promoted for slot %d" % self.slot)
-            time.sleep(1.5)
-        self.cl.forget_client()
-        accepted = [who for who, code in writers.sent if code == 200]
-        self.assertGreater(len(accepted), 20)
+        accepted = self.kill_master_under_load(3, "和平路%d号的路灯不亮了", 0.02,
+                                               lambda owner: time.sleep(0.5))
         time.sleep(3)
         lost = [who for who in accepted if not self.cases_of(who)]
         print("\n  failover without WAIT: %d messages answered 200, %d of them without a case "
