@@ -157,7 +157,8 @@ def library_name(code):
 
 
 def load_library(r, code):
-    """FUNCTION LOAD REPLACE, as store.c does on every connect; its name."""
+    """FUNCTION LOAD, as store/pool.c does on every connection (REPLACE: a
+    test may load an edited build under the same name); its name."""
     r.execute_command("FUNCTION", "LOAD", "REPLACE", code)
     return library_name(code)
 
