@@ -137,8 +137,13 @@ class Cluster:
             p.kill()
 
 
-class ClusterCase(unittest.TestCase):
-    wait_replicas = 0
+class ClusterStack(unittest.TestCase):
+    """Six nodes, Kannel and a daemon given two seeds; configure() shapes
+    the daemon's config before it starts."""
+    start_timeout = 15
+
+    def configure(self, config):
+        pass
 
     def setUp(self):
         self.cl = Cluster().start()
@@ -147,21 +152,31 @@ class ClusterCase(unittest.TestCase):
 
         class Seeds:   # what Daemon needs of a Redis: its URL
             url = self.cl.url
-        self.daemon = Daemon(Seeds, self.kannel, port=self.port, log_level="info",
-                             overrides={"namespace": NS,
-                                        "redis_wait_replicas": self.wait_replicas,
-                                        "redis_wait_ms": 2000})
-        self.daemon.start()
-        self.slot = self.cl.slot("{%s}:" % NS)
+        self.daemon = Daemon(Seeds, self.kannel, port=self.port, log_level="info")
+        self.configure(self.daemon.config)
+        self.daemon.start(timeout=self.start_timeout)
 
     def tearDown(self):
         if case_failed(self):
             dump_logs(self.daemon, self.kannel, None)
         try:
             self.kannel.stop(check=False)
-            self.daemon.stop(timeout=5)
+            self.daemon.stop(timeout=10)
         finally:
             self.cl.stop()
+
+
+class ClusterCase(ClusterStack):
+    """One county, `county7`."""
+    wait_replicas = 0
+
+    def configure(self, config):
+        config.update({"namespace": NS, "redis_wait_replicas": self.wait_replicas,
+                       "redis_wait_ms": 2000})
+
+    def setUp(self):
+        super().setUp()
+        self.slot = self.cl.slot("{%s}:" % NS)
 
     # -- helpers -------------------------------------------------------------
     def mo(self, sender, text, msg_id):
@@ -328,41 +343,25 @@ class TestClusterFailoverNoWait(ClusterCase):
 COUNTY_ROSTER = os.path.join(REPO, "config", "deputies.json")
 
 
-def county(i, masters=None):
+def county(i):
     return {"id": "c%03d" % i, "name": "县%03d" % i, "namespace": "county%03d" % i,
             "roster": COUNTY_ROSTER, "numbers": ["10691%03d" % i],
             "admin_token": "county-%03d-admin-token" % i}
 
 
-class TestClusterCounties(unittest.TestCase):
+class TestClusterCounties(ClusterStack):
     """A province on one cluster: every county's keys in its own slot, the
     slots spread over the masters, each county carried by the master of
     its slot, and a county's administrator blind to the others."""
 
     COUNTIES = 100
+    start_timeout = 60
 
-    def setUp(self):
-        self.cl = Cluster().start()
-        self.port = free_port()
-        self.kannel = Kannel(app_url="http://127.0.0.1:%d" % self.port).start()
-
-        class Seeds:
-            url = self.cl.url
-        self.daemon = Daemon(Seeds, self.kannel, port=self.port, log_level="info",
-                             overrides={"workers": 1})
+    def configure(self, config):
         for per_tenant in ("namespace", "roster"):
-            self.daemon.config.pop(per_tenant, None)
-        self.daemon.config["tenants"] = [county(i) for i in range(1, self.COUNTIES + 1)]
-        self.daemon.start(timeout=60)
-
-    def tearDown(self):
-        if case_failed(self):
-            dump_logs(self.daemon, self.kannel, None)
-        try:
-            self.kannel.stop(check=False)
-            self.daemon.stop(timeout=10)
-        finally:
-            self.cl.stop()
+            config.pop(per_tenant, None)
+        config["workers"] = 1
+        config["tenants"] = [county(i) for i in range(1, self.COUNTIES + 1)]
 
     def mo(self, to, sender, text, msg_id):
         q = urllib.parse.urlencode({"from": sender, "to": to, "text": text, "id": msg_id})
