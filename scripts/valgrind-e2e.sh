@@ -12,7 +12,7 @@ cache="$top/build/valgrind-intents-cache"
 "$top/build/mashangctl" intents check "$top/intents" --cache "$cache" >/dev/null || exit 1
 export VALGRIND_LOGS="$logs" E2E_MASHANGD="$top/scripts/valgrind-mashangd" E2E_SLOW=1
 export E2E_INTENTS_CACHE="$cache"
-/usr/bin/python3 "$top/tests/e2e/run.py" ${VALGRIND_TESTS:-conversation slots privacy}
+/usr/bin/python3 "$top/tests/e2e/run.py" ${VALGRIND_TESTS:-conversation slots privacy tenants}
 rc=$?
 bad=0
 for f in "$logs"/mashangd.*.log; do
