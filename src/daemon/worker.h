@@ -2,9 +2,11 @@
 #define MASHANG_WORKER_H
 /* A worker: one thread with its own libevent loop, listening socket
  * (SO_REUSEPORT, so the kernel spreads connections over workers), Redis
- * connection, curl multi handle, intent matcher, outbox sender and timer
- * tick.  Workers share only immutable data: the configuration and a
- * refcounted dataset (roster + intents) that a reload replaces whole. */
+ * connections (one per node), curl multi handle, intent matcher and timer
+ * tick, and one app per tenant (its store, outbox and directory).  Workers
+ * share only immutable data: the configurations and a refcounted dataset
+ * (rosters + intents) that a reload replaces whole, and the tenants'
+ * spools. */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
