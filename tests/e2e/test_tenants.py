@@ -11,8 +11,8 @@ import time
 import unittest
 import urllib.parse
 
-from harness import (MASHANGCTL, REPO, Daemon, Kannel, Redis, case_failed, dump_logs, free_port,
-                     http_get, wait_until)
+from harness import (MASHANGCTL, REPO, SLOW, Daemon, Kannel, Redis, case_failed, dump_logs,
+                     free_port, http_get, wait_until)
 
 CHUNAN, LINPING = "10690001", "10690002"
 RESIDENT = "+8613800138000"
@@ -105,8 +105,8 @@ class TestTwoCounties(TenantsCase):
         self.conversation(CHUNAN, DEPUTY, "M1001", "王丽")
         self.conversation(LINPING, LINPING_DEPUTY, "LP1001", "王丽（临平）")
         r = self.redis.client
-        wait_until(lambda: r.hget("{chunan}:case:M1001", "state") == "closed", 10, "淳安 closed")
-        wait_until(lambda: r.hget("{linping}:case:LP1001", "state") == "closed", 10, "临平 closed")
+        wait_until(lambda: r.hget("{chunan}:case:M1001", "state") == "closed", 10 * SLOW, "淳安 closed")
+        wait_until(lambda: r.hget("{linping}:case:LP1001", "state") == "closed", 10 * SLOW, "临平 closed")
         # Each county's keys carry its own hash tag, and only those.
         tags = {k.split("}")[0] + "}" for k in r.scan_iter(count=1000) if k.startswith("{")}
         self.assertEqual(tags, {"{chunan}", "{linping}"})
@@ -136,7 +136,7 @@ class TestTwoCounties(TenantsCase):
         self.assertEqual(self.mo_get("+86" + LINPING, msg_id="x-3")[0], 200)
         r = self.redis.client
         wait_until(lambda: r.exists("{chunan}:case:M1001") and r.exists("{linping}:case:LP1001"),
-                   10, "one case in each county")
+                   10 * SLOW, "one case in each county")
 
     def test_admin_tokens_see_their_county_only(self):
         self.conversation(CHUNAN, DEPUTY, "M1001", "王丽")
@@ -234,7 +234,12 @@ class TestTwoCounties(TenantsCase):
         d.write_config()
         self.assertEqual(self.mo_get("10690003")[0], 404)
         self.assertEqual(d.admin("/admin/reload", method="POST")[0], 202)
-        wait_until(lambda: d.log.count("event=tenant_added") >= d.workers(), 15, "the county added")
+        # Each worker adds the county and connects its store; until then a
+        # message for it is answered 503 (starting), as at a start, and the
+        # gateway retries.
+        wait_until(lambda: d.log.count("event=tenant_added") >= d.workers() and
+                   d.log.count("ns=xiangtan") >= d.workers(), 15 * SLOW,
+                   "the county added and connected")
         self.assertEqual(self.mo_get("10690003", msg_id="r-1")[0], 200)
         ack = self.kannel.wait_mt("+8613800139999", lambda t: "编号XT1001" in t, timeout=15)
         self.assertIn("XT1001", ack)
@@ -245,7 +250,7 @@ class TestTwoCounties(TenantsCase):
         d.config = cfg
         d.write_config()
         self.assertEqual(d.admin("/admin/reload", method="POST")[0], 202)
-        wait_until(lambda: "kept=previous" in d.log, 10, "the reload refused")
+        wait_until(lambda: "kept=previous" in d.log, 10 * SLOW, "the reload refused")
         self.assertIn("tenant linping was removed", d.log)
         self.assertEqual(self.mo_get(LINPING, msg_id="r-2")[0], 200)
 
