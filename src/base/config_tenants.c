@@ -153,34 +153,17 @@ static void load_tenant(struct jv *v, json_t *o, const char *P, const struct con
         jv_error(v, P, "out of memory or missing fields");
 }
 
-/* Whether `s` is in the first `n` tenants' lists picked by `get`. */
-typedef void (*names_fn)(const struct tenant_conf *t, char ***names, size_t *n);
-
-static void get_numbers(const struct tenant_conf *t, char ***names, size_t *n)
+/* A tenant's list `l` of claimed names: numbers, wechat, chat. */
+static char *const *claimed(const struct tenant_conf *t, size_t l, size_t *n)
 {
-    *names = t->numbers;
-    *n = t->nnumbers;
-}
-
-static void get_wechat(const struct tenant_conf *t, char ***names, size_t *n)
-{
-    *names = t->wechat;
-    *n = t->nwechat;
-}
-
-static void get_chat(const struct tenant_conf *t, char ***names, size_t *n)
-{
-    *names = t->chat;
-    *n = t->nchat;
+    *n = l == 0 ? t->nnumbers : l == 1 ? t->nwechat : t->nchat;
+    return l == 0 ? t->numbers : l == 1 ? t->wechat : t->chat;
 }
 
 /* Reports an id, namespace, number, account or channel claimed twice. */
 static void check_claims(struct jv *v, const struct config *c)
 {
-    static const struct {
-        const char *what;
-        names_fn get;
-    } lists[] = { { "numbers", get_numbers }, { "wechat", get_wechat }, { "chat", get_chat } };
+    static const char *const lists[] = { "numbers", "wechat", "chat" };
     char p[JV_PATH_MAX], q[JV_PATH_MAX];
 
     for (size_t i = 0; i < c->ntenants; i++) {
@@ -197,14 +180,12 @@ static void check_claims(struct jv *v, const struct config *c)
             if (t->admin_token && u->admin_token && strcmp(t->admin_token, u->admin_token) == 0)
                 jv_error(v, jv_path(p, sizeof(p), q, "admin_token"), "the same token as $.tenants[%zu]", j);
             for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
-                char **a, **b;
                 size_t na, nb;
-                lists[l].get(t, &a, &na);
-                lists[l].get(u, &b, &nb);
+                char *const *a = claimed(t, l, &na), *const *b = claimed(u, l, &nb);
                 for (size_t x = 0; x < na; x++)
                     for (size_t y = 0; y < nb; y++)
                         if (strcmp(a[x], b[y]) == 0)
-                            jv_error(v, jv_path(p, sizeof(p), q, lists[l].what),
+                            jv_error(v, jv_path(p, sizeof(p), q, lists[l]),
                                      "\"%s\" also belongs to $.tenants[%zu]", a[x], j);
             }
         }

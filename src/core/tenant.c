@@ -24,11 +24,6 @@ struct app *tenant_at(const struct app *any, size_t i)
     return any->tenants->apps[i];
 }
 
-static size_t count(const struct app *any)
-{
-    return tenant_count(any);
-}
-
 /* The digits of `to` with a leading +, 00 or country code taken off
  * when `strip_cc`; at most `sz` - 1 of them. */
 static void digits_of(const char *to, const char *cc, bool strip_cc, char *out, size_t sz)
@@ -55,7 +50,7 @@ static void digits_of(const char *to, const char *cc, bool strip_cc, char *out, 
 static struct app *longest_prefix(struct app *any, const char *digits, size_t *best_len)
 {
     struct app *best = NULL;
-    for (size_t i = 0; i < count(any); i++) {
+    for (size_t i = 0; i < tenant_count(any); i++) {
         const struct tenant_conf *t = tenant_at(any, i)->tenant;
         for (size_t k = 0; k < t->nnumbers; k++) {
             size_t len = strlen(t->numbers[k]);
@@ -104,7 +99,7 @@ struct app *tenant_by_channel(struct app *any, const char *kind, const char *nam
 {
     if (!tenant_many(any))
         return any;
-    for (size_t i = 0; i < count(any); i++)
+    for (size_t i = 0; i < tenant_count(any); i++)
         if (lists(tenant_at(any, i)->tenant, kind, name))
             return tenant_at(any, i);
     return NULL;
@@ -112,7 +107,7 @@ struct app *tenant_by_channel(struct app *any, const char *kind, const char *nam
 
 struct app *tenant_by_id(struct app *any, const char *id)
 {
-    for (size_t i = 0; id && i < count(any); i++)
+    for (size_t i = 0; id && i < tenant_count(any); i++)
         if (strcmp(tenant_at(any, i)->tenant->id, id) == 0)
             return tenant_at(any, i);
     return NULL;
@@ -123,7 +118,7 @@ struct app *tenant_by_token(struct app *any, const char *token)
     struct app *found = NULL;
     size_t n = token ? strlen(token) : 0;
     /* Every tenant is compared, so the time says nothing of which matched. */
-    for (size_t i = 0; n && i < count(any); i++) {
+    for (size_t i = 0; n && i < tenant_count(any); i++) {
         const char *own = tenant_at(any, i)->tenant->admin_token;
         if (own && strlen(own) == n && CRYPTO_memcmp(own, token, n) == 0)
             found = tenant_at(any, i);

@@ -135,26 +135,29 @@ static const char *reload_refused(const struct config *was, const struct config 
     return NULL;
 }
 
+/* The spool `g` has for tenant `id`, or NULL. */
+static struct spool *spool_of(const struct generation *g, const char *id)
+{
+    for (size_t j = 0; j < g->cfg.ntenants; j++)
+        if (strcmp(g->cfg.tenants[j].id, id) == 0)
+            return g->spools[j];
+    return NULL;
+}
+
 /* The spools of `now`'s tenants: those `was` had are shared, new ones
  * opened.  NULL (logged) on error, nothing left open. */
 static struct spool **spools_for(const struct generation *was, const struct config *now)
 {
     struct spool **sp = calloc(now->ntenants, sizeof(*sp));
     for (size_t i = 0; sp && i < now->ntenants; i++) {
-        for (size_t j = 0; j < was->cfg.ntenants && !sp[i]; j++)
-            if (strcmp(was->cfg.tenants[j].id, now->tenants[i].id) == 0)
-                sp[i] = was->spools[j];
-        if (!sp[i] && !(sp[i] = spool_open(now->tenants[i].spool_dir))) {
-            for (size_t k = 0; k < i; k++) {
-                bool shared = false;
-                for (size_t j = 0; j < was->cfg.ntenants; j++)
-                    shared = shared || was->spools[j] == sp[k];
-                if (!shared)
-                    spool_close(sp[k]);
-            }
-            free(sp);
-            return NULL;
-        }
+        const struct tenant_conf *t = &now->tenants[i];
+        if ((sp[i] = spool_of(was, t->id)) || (sp[i] = spool_open(t->spool_dir)))
+            continue;
+        for (size_t k = 0; k < i; k++)
+            if (!spool_of(was, now->tenants[k].id))
+                spool_close(sp[k]);
+        free(sp);
+        return NULL;
     }
     return sp;
 }

@@ -43,13 +43,15 @@ static void dataset_free(struct dataset *ds)
     free(ds);
 }
 
-/* The set of `dir`, loaded once for all tenants that use it. */
-static struct intent_set *intents_for(struct dataset *ds, const struct config *cfg,
-                                      const char *const *dirs, const char *dir, struct diag *d)
+/* Tenant i's set: loaded once for all tenants of the same directory (an
+ * earlier one's, also when it failed: its problems are reported once). */
+static struct intent_set *intents_for(struct dataset *ds, const struct config *cfg, size_t i,
+                                      struct diag *d)
 {
-    for (size_t i = 0; i < ds->n && dirs[i]; i++)
-        if (strcmp(dirs[i], dir) == 0 && ds->intents[i])
-            return ds->intents[i];
+    const char *dir = cfg->tenants[i].intents_dir;
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(cfg->tenants[j].intents_dir, dir) == 0)
+            return ds->intents[j];
     struct intent_set *set = intent_set_load_cached(dir, cfg->intents_cache, d);
     if (set)
         ds->sets[ds->nsets++] = set;
@@ -59,18 +61,16 @@ static struct intent_set *intents_for(struct dataset *ds, const struct config *c
 struct dataset *dataset_load(const struct config *cfg, struct diag *d)
 {
     struct dataset *ds = calloc(1, sizeof(*ds));
-    const char **dirs = calloc(cfg->ntenants + 1, sizeof(*dirs));
-    bool ok = ds && dirs;
-    if (ok) {
-        atomic_init(&ds->refs, 1);
-        ds->n = cfg->ntenants;
-        ds->rosters = calloc(ds->n, sizeof(*ds->rosters));
-        ds->intents = calloc(ds->n, sizeof(*ds->intents));
-        ds->sets = calloc(ds->n, sizeof(*ds->sets));
-        ok = ds->rosters && ds->intents && ds->sets;
-    }
-    bool loaded = ok;
-    for (size_t i = 0; loaded && i < ds->n; i++) {
+    if (!ds)
+        return NULL;
+    atomic_init(&ds->refs, 1);
+    ds->n = cfg->ntenants;
+    ds->rosters = calloc(ds->n, sizeof(*ds->rosters));
+    ds->intents = calloc(ds->n, sizeof(*ds->intents));
+    ds->sets = calloc(ds->n, sizeof(*ds->sets));
+    bool allocated = ds->rosters && ds->intents && ds->sets, ok = allocated;
+    /* Past a problem every tenant is still loaded: all problems reported. */
+    for (size_t i = 0; allocated && i < ds->n; i++) {
         const struct tenant_conf *t = &cfg->tenants[i];
         struct roster *r = calloc(1, sizeof(*r));
         if (r && roster_load_cfg(t->roster_path, cfg, r, d) < 0) {
@@ -78,13 +78,11 @@ struct dataset *dataset_load(const struct config *cfg, struct diag *d)
             r = NULL;
         }
         ds->rosters[i] = r;
-        ds->intents[i] = intents_for(ds, cfg, dirs, t->intents_dir, d);
-        dirs[i] = t->intents_dir;
+        ds->intents[i] = intents_for(ds, cfg, i, d);
         if (!r || !ds->intents[i])
-            ok = false;   /* carry on: every tenant's problems are reported */
+            ok = false;
     }
-    free(dirs);
-    if (!ok && ds) {
+    if (!ok) {
         dataset_free(ds);
         ds = NULL;
     }

@@ -419,6 +419,16 @@ static const struct http_route routes[] = {
     { "/sms/kannel/dlr", EVHTTP_REQ_GET | EVHTTP_REQ_POST, "use GET", HTTP_DOOR_INTERNAL, route_dlr },
 };
 
+/* The number replies leave from: the county's first, else the channel's
+ * `from`.  Deputies have extensions of it (routing.h). */
+static const char *service_number(const struct app *app)
+{
+    const struct sms_channel *c = sms_config(app->cfg);
+    if (c && app->tenant->nnumbers)
+        return app->tenant->numbers[0];
+    return c ? c->from : NULL;
+}
+
 static void send_sms(struct app *app, const struct outbound *msg, send_done_fn done, void *arg)
 {
     const struct sms_channel *c = sms_config(app->cfg);
@@ -426,10 +436,8 @@ static void send_sms(struct app *app, const struct outbound *msg, send_done_fn d
         done(SEND_PERMANENT, "sms channel not configured", arg);
         return;
     }
-    const struct tenant_conf *t = app->tenant;
-    char *url = sms_kannel_sendsms_url(c, t->nnumbers ? t->numbers[0] : NULL,
-                                       tenant_many(app) ? t->id : NULL, msg->to, msg->text, msg->id,
-                                       msg->dlr_token);
+    char *url = sms_kannel_sendsms_url(c, service_number(app), tenant_many(app) ? app->tenant->id : NULL,
+                                       msg->to, msg->text, msg->id, msg->dlr_token);
     if (!url) {
         done(SEND_RETRY, "out of memory", arg);
         return;
@@ -458,15 +466,6 @@ static void reach(const struct app *app, const char *phone, const char *wechat,
     (void)wechat;
     if (phone && (!configured_only || sms_config(app->cfg)))
         each(KANNEL_SECTION, phone, arg);
-}
-
-/* Deputies have extensions of the service number (routing.h). */
-static const char *service_number(const struct app *app)
-{
-    const struct sms_channel *c = sms_config(app->cfg);
-    if (c && app->tenant->nnumbers)
-        return app->tenant->numbers[0];
-    return c ? c->from : NULL;
 }
 
 const struct channel_def kannel_channel = {
