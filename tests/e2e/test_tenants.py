@@ -13,6 +13,7 @@ import urllib.parse
 
 from harness import (MASHANGCTL, REPO, SLOW, Daemon, Kannel, Redis, case_failed, dump_logs,
                      free_port, http_get, wait_until)
+from wechat_client import http, signed_webhook_headers
 
 CHUNAN, LINPING = "10690001", "10690002"
 RESIDENT = "+8613800138000"
@@ -50,12 +51,14 @@ class TenantsCase(unittest.TestCase):
         cfg = self.daemon.config
         for per_tenant in ("namespace", "roster"):
             cfg.pop(per_tenant, None)
+        cfg["channels"]["chat"] = {"linping-app": {"secret": "linping-app-secret-1"},
+                                   "orphan": {"secret": "orphan-secret-1"}}
         cfg["tenants"] = [
             {"id": "chunan", "name": "淳安县", "namespace": "chunan",
              "roster": os.path.join(REPO, "config", "deputies.json"),
              "numbers": [CHUNAN], "admin_token": CHUNAN_TOKEN},
             {"id": "linping", "name": "临平区", "case_prefix": "LP",
-             "roster": linping_roster, "numbers": ["+86" + LINPING],
+             "roster": linping_roster, "numbers": ["+86" + LINPING], "chat": ["linping-app"],
              "admin_token": LINPING_TOKEN},
         ]
         self.daemon.start()
@@ -137,6 +140,21 @@ class TestTwoCounties(TenantsCase):
         r = self.redis.client
         wait_until(lambda: r.exists("{chunan}:case:M1001") and r.exists("{linping}:case:LP1001"),
                    10 * SLOW, "one case in each county")
+        # A chat channel is its county's; one no county lists is refused.
+        for channel, secret, want in (("linping-app", "linping-app-secret-1", 200),
+                                      ("orphan", "orphan-secret-1", 404)):
+            body = json.dumps({"user": "app-user-1", "text": LAMP, "id": "c-" + channel,
+                               "time": int(time.time())}, ensure_ascii=False).encode()
+            status, raw, _ = http("POST", "%s/chat/%s" % (self.daemon.url, channel), body,
+                                  signed_webhook_headers(secret, body))
+            self.assertEqual(status, want, raw)
+        wait_until(lambda: r.exists("{linping}:case:LP1002"), 10 * SLOW, "the app's case in 临平")
+        self.assertIn("channel=chat:orphan reason=no_tenant", self.daemon.log)
+        # A delivery report must name a county this daemon serves.
+        q = urllib.parse.urlencode({"ref": "1", "type": "1", "tok": "0" * 32, "t": "nowhere"})
+        code, raw = http_get("%s/sms/kannel/dlr?%s" % (self.daemon.url, q), timeout=10)
+        self.assertEqual(code, 404, raw)
+        self.assertIn(b"no_tenant", raw)
 
     def test_admin_tokens_see_their_county_only(self):
         self.conversation(CHUNAN, DEPUTY, "M1001", "王丽")
@@ -246,6 +264,8 @@ class TestTwoCounties(TenantsCase):
         self.assertEqual(self.senders_to("+8613800139999"), {"10690003"})
         # Dropping a county would strand its cases mid-flight: refused, kept.
         cfg = copy.deepcopy(d.config)
+        cfg["channels"]["chat"] = {"linping-app": {"secret": "linping-app-secret-1"},
+                                   "orphan": {"secret": "orphan-secret-1"}}
         cfg["tenants"] = [t for t in cfg["tenants"] if t["id"] != "linping"]
         d.config = cfg
         d.write_config()
